@@ -1,0 +1,72 @@
+#pragma once
+
+#include "accounts/apikeys.h"
+#include "core/result.h"
+#include "storage/database.h"
+
+#include <QObject>
+#include <QThread>
+
+#include <functional>
+#include <memory>
+
+namespace mailcaff::lists {
+class Lists;
+}
+
+namespace mailcaff {
+
+/// What the engine is started with: the command line's and the settings' values, command line first.
+struct EngineConfig
+{
+    QString dataDir;
+    QString dnsServers; ///< "IP[:PORT],…"; empty: the system's resolvers
+    int dnsTimeoutMs = 2000;
+    int dnsTries = 2;
+    QString heloName;
+    QString mailFrom;
+    bool allowPrivateTargets = false;
+};
+
+/// The engine as the window, the API and the command line see it. The DNS resolver and the verifier live
+/// on the engine's own thread with its own event loop; verify() may be called from any thread and answers
+/// on the thread of `context`. Storage (database, API keys) is usable from any thread: Qt SQL connections
+/// are per thread.
+class Engine : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(Engine)
+public:
+    explicit Engine(QObject *parent = nullptr);
+    ~Engine() override;
+
+    /// Opens the database in the data dir, loads the lists, starts the engine thread.
+    bool start(const EngineConfig &config, QString *error);
+    /// Opens only the database (command-line verbs such as `keys create` need nothing else).
+    bool openStorage(const QString &dataDir, QString *error);
+    void stop();
+
+    const EngineConfig &config() const { return m_config; }
+    const storage::Database &database() const { return m_db; }
+    accounts::ApiKeys &apiKeys() { return m_keys; }
+    std::shared_ptr<const lists::Lists> lists() const { return m_lists; }
+
+    static bool supports(core::Mode mode);
+    /// Thread-safe. `done` runs on `context`'s thread; dropped if `context` is destroyed first.
+    void verify(const QString &email, core::Mode mode, QObject *context,
+                std::function<void(const core::VerificationResult &)> done);
+
+    /// The platform's default data folder (QStandardPaths::AppDataLocation).
+    static QString defaultDataDir();
+
+private:
+    class Worker;
+    EngineConfig m_config;
+    storage::Database m_db;
+    accounts::ApiKeys m_keys{m_db};
+    std::shared_ptr<const lists::Lists> m_lists;
+    QThread m_thread;
+    Worker *m_worker = nullptr;
+};
+
+} // namespace mailcaff

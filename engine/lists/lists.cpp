@@ -1,0 +1,319 @@
+#include "lists.h"
+
+#include <QByteArrayView>
+#include <QDir>
+#include <QFile>
+#include <QUrl>
+
+#include <algorithm>
+#include <cstdlib>
+#include <vector>
+
+using namespace Qt::StringLiterals;
+
+// Q_INIT_RESOURCE declares the resource's init function where it is used, so it must be used from the
+// global namespace; it keeps the compiled-in lists of the static engine library from being dropped.
+static void initListResources()
+{
+    Q_INIT_RESOURCE(engine_lists);
+}
+
+namespace mailcaff::lists {
+
+namespace {
+
+enum class Source { Shipped, User };
+
+// Calls `handle` with every entry of a list file: one a line, surrounding whitespace trimmed, `#` starts a
+// comment. The file is read in one go and split in place: the disposable list has over 100,000 lines.
+template<typename Handler> void forEachEntry(const QByteArray &data, Handler &&handle)
+{
+    qsizetype start = 0;
+    while (start < data.size()) {
+        qsizetype end = data.indexOf('\n', start);
+        if (end < 0)
+            end = data.size();
+        QByteArrayView line(data.constData() + start, end - start);
+        start = end + 1;
+        if (const qsizetype hash = line.indexOf('#'); hash >= 0)
+            line = line.first(hash);
+        line = line.trimmed();
+        if (!line.isEmpty())
+            handle(line);
+    }
+}
+
+QByteArray readFile(const QString &path)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    return file.readAll();
+}
+
+qsizetype lineCount(const QByteArray &data)
+{
+    return data.count('\n') + 1;
+}
+
+// The shipped files are generated lowercase ASCII (resources/update-lists.py); a user's file may hold any
+// case, a Unicode domain, a wildcard or an address-style "@domain": normalise to what
+// EmailAddress::asciiDomain() produces, so lookups compare like with like.
+QString normaliseDomain(QByteArrayView line, Source source)
+{
+    if (source == Source::Shipped)
+        return QString::fromLatin1(line);
+    QString domain = QString::fromUtf8(line).toLower();
+    if (domain.startsWith(u"*."))
+        domain.remove(0, 2);
+    else if (domain.startsWith(u'@') || domain.startsWith(u'.'))
+        domain.remove(0, 1);
+    while (domain.endsWith(u'.'))
+        domain.chop(1);
+    if (std::any_of(domain.cbegin(), domain.cend(), [](QChar c) { return c.unicode() >= 0x80; }))
+        domain = QString::fromLatin1(QUrl::toAce(domain));
+    return domain;
+}
+
+// Role local parts compare without case, without a "+tag" (RFC 5233 subaddressing) and without the
+// separators people vary: no-reply, no_reply, no.reply and noreply are one mailbox name.
+QString normaliseRole(QStringView localPart)
+{
+    if (localPart.size() >= 2 && localPart.startsWith(u'"') && localPart.endsWith(u'"'))
+        localPart = localPart.sliced(1, localPart.size() - 2);
+    if (const qsizetype plus = localPart.indexOf(u'+'); plus >= 0)
+        localPart = localPart.first(plus);
+    QString role;
+    role.reserve(localPart.size());
+    for (const QChar c : localPart) {
+        if (c != u'.' && c != u'-' && c != u'_')
+            role += c.toLower();
+    }
+    return role;
+}
+
+void addDomains(QSet<QString> &set, const QByteArray &data, Source source)
+{
+    set.reserve(set.size() + lineCount(data));
+    forEachEntry(data, [&](QByteArrayView line) {
+        const QString domain = normaliseDomain(line, source);
+        if (!domain.isEmpty())
+            set.insert(domain);
+    });
+}
+
+void addRoles(QSet<QString> &set, const QByteArray &data)
+{
+    forEachEntry(data, [&](QByteArrayView line) {
+        const QString role = normaliseRole(QString::fromUtf8(line));
+        if (!role.isEmpty())
+            set.insert(role);
+    });
+}
+
+// A spam-trap entry is a full address (local@domain) or a domain.
+void addSpamTraps(QSet<QString> &domains, QSet<QString> &addresses, const QByteArray &data, Source source)
+{
+    forEachEntry(data, [&](QByteArrayView line) {
+        const qsizetype at = line.lastIndexOf('@');
+        if (at <= 0) {
+            const QString domain = normaliseDomain(line, source);
+            if (!domain.isEmpty())
+                domains.insert(domain);
+            return;
+        }
+        const QString local = QString::fromUtf8(line.first(at)).toLower();
+        const QString domain = normaliseDomain(line.sliced(at + 1), Source::User);
+        if (!domain.isEmpty())
+            addresses.insert(local + u'@' + domain);
+    });
+}
+
+// Whether `domain` or one of its parent domains is in `set`; mail.tempmail.com is covered by tempmail.com.
+bool containsDomainOrParent(const QSet<QString> &set, QStringView domain)
+{
+    while (!domain.isEmpty()) {
+        if (set.contains(domain.toString()))
+            return true;
+        const qsizetype dot = domain.indexOf(u'.');
+        if (dot < 0)
+            break;
+        domain = domain.sliced(dot + 1);
+    }
+    return false;
+}
+
+// Optimal string alignment distance (Damerau–Levenshtein restricted to non-overlapping edits): a swap of
+// two neighbouring letters, the most common typing slip, counts as one edit. Gives up beyond `limit`.
+int osaDistance(QStringView a, QStringView b, int limit)
+{
+    if (std::abs(a.size() - b.size()) > limit)
+        return limit + 1;
+    const qsizetype n = a.size();
+    const qsizetype m = b.size();
+    std::vector<int> previous2(m + 1), previous(m + 1), current(m + 1);
+    for (qsizetype j = 0; j <= m; ++j)
+        previous[j] = int(j);
+    for (qsizetype i = 1; i <= n; ++i) {
+        current[0] = int(i);
+        int rowMinimum = current[0];
+        for (qsizetype j = 1; j <= m; ++j) {
+            const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                current[j] = std::min(current[j], previous2[j - 2] + 1);
+            rowMinimum = std::min(rowMinimum, current[j]);
+        }
+        if (rowMinimum > limit)
+            return limit + 1;
+        std::swap(previous2, previous);
+        std::swap(previous, current);
+    }
+    return previous[m];
+}
+
+// Same length, one position different: a substitution rather than a transposition.
+bool isSingleSubstitution(QStringView a, QStringView b)
+{
+    if (a.size() != b.size())
+        return false;
+    int differences = 0;
+    for (qsizetype i = 0; i < a.size(); ++i)
+        differences += a[i] != b[i] ? 1 : 0;
+    return differences == 1;
+}
+
+struct TldTypo
+{
+    QStringView typo;
+    QStringView correct;
+    // Top-level domains that do not exist are corrected for any domain; real country codes (.om Oman,
+    // .cm Cameroon, .co Colombia) only when the correction is a known provider.
+    bool onlyForTargets;
+};
+
+constexpr TldTypo TldTypos[] = {
+    {u"con", u"com", false}, {u"cmo", u"com", false}, {u"ocm", u"com", false}, {u"comm", u"com", false},
+    {u"cpm", u"com", false}, {u"nte", u"net", false}, {u"ogr", u"org", false}, {u"om", u"com", true},
+    {u"cm", u"com", true},   {u"co", u"com", true},
+};
+
+} // namespace
+
+std::shared_ptr<const Lists> Lists::load(const QString &userListDir)
+{
+    initListResources();
+    auto lists = std::make_shared<Lists>();
+
+    addDomains(lists->m_disposable, readFile(u":/lists/disposable.txt"_s), Source::Shipped);
+    addDomains(lists->m_free, readFile(u":/lists/free.txt"_s), Source::Shipped);
+    addRoles(lists->m_role, readFile(u":/lists/role.txt"_s));
+    addSpamTraps(lists->m_spamTrapDomains, lists->m_spamTrapAddresses, readFile(u":/lists/spamtraps.txt"_s),
+                 Source::Shipped);
+    forEachEntry(readFile(u":/lists/typo-targets.txt"_s),
+                 [&](QByteArrayView line) { lists->m_typoTargets.append(QString::fromLatin1(line)); });
+
+    if (!userListDir.isEmpty()) {
+        const QDir dir(userListDir);
+        const auto userFile = [&](const QString &name) { return readFile(dir.filePath(name)); };
+        addDomains(lists->m_disposable, userFile(u"disposable.txt"_s), Source::User);
+        addDomains(lists->m_allowDisposable, userFile(u"allow-disposable.txt"_s), Source::User);
+        addDomains(lists->m_free, userFile(u"free.txt"_s), Source::User);
+        addRoles(lists->m_role, userFile(u"role.txt"_s));
+        addSpamTraps(lists->m_spamTrapDomains, lists->m_spamTrapAddresses, userFile(u"spamtraps.txt"_s),
+                     Source::User);
+    }
+    return lists;
+}
+
+bool Lists::isDisposableDomain(const QString &asciiDomain) const
+{
+    // The most specific entry wins: allowing corp.tempmail.com keeps tempmail.com disposable, and allowing
+    // a domain also allows its subdomains unless one of them is listed itself.
+    QStringView domain(asciiDomain);
+    while (!domain.isEmpty()) {
+        const QString candidate = domain.toString();
+        if (m_allowDisposable.contains(candidate))
+            return false;
+        if (m_disposable.contains(candidate))
+            return true;
+        const qsizetype dot = domain.indexOf(u'.');
+        if (dot < 0)
+            break;
+        domain = domain.sliced(dot + 1);
+    }
+    return false;
+}
+
+bool Lists::isFreeDomain(const QString &asciiDomain) const
+{
+    return m_free.contains(asciiDomain);
+}
+
+bool Lists::isRoleLocalPart(const QString &localPart) const
+{
+    const QString role = normaliseRole(localPart);
+    return !role.isEmpty() && m_role.contains(role);
+}
+
+bool Lists::isSpamTrap(const QString &localPart, const QString &asciiDomain) const
+{
+    if (m_spamTrapAddresses.isEmpty() && m_spamTrapDomains.isEmpty())
+        return false;
+    if (containsDomainOrParent(m_spamTrapDomains, asciiDomain))
+        return true;
+    return m_spamTrapAddresses.contains(localPart.toLower() + u'@' + asciiDomain);
+}
+
+QString Lists::suggestDomain(const QString &asciiDomain) const
+{
+    const auto isKnown = [this](const QString &domain) {
+        return m_free.contains(domain) || m_typoTargets.contains(domain);
+    };
+    // Returns the closest typo target to `domain`, or empty. Within 2 edits, or 1 when the domain or the
+    // target is short (under 8 characters): two edits turn acme.com into me.com. For short names a
+    // substituted letter is not enough either: ge.com and aon.com are companies, not typos of me.com
+    // and aol.com. Ties keep the earlier, more popular target.
+    const auto closestTarget = [this](const QString &domain) -> QString {
+        QString best;
+        int bestDistance = 3;
+        for (const QString &target : m_typoTargets) {
+            const bool isShort = std::min(domain.size(), target.size()) < 8;
+            const int limit = std::min(isShort ? 1 : 2, bestDistance - 1);
+            if (limit < 1)
+                break;
+            const int distance = osaDistance(domain, target, limit);
+            if (distance > limit || (isShort && isSingleSubstitution(domain, target)))
+                continue;
+            best = target;
+            bestDistance = distance;
+        }
+        return best;
+    };
+
+    if (asciiDomain.isEmpty() || isKnown(asciiDomain))
+        return {};
+
+    const qsizetype lastDot = asciiDomain.lastIndexOf(u'.');
+    if (lastDot > 0) {
+        const QStringView tld = QStringView(asciiDomain).sliced(lastDot + 1);
+        for (const TldTypo &typo : TldTypos) {
+            if (tld != typo.typo)
+                continue;
+            const QString corrected = asciiDomain.first(lastDot + 1) + typo.correct;
+            if (typo.onlyForTargets) {
+                if (m_typoTargets.contains(corrected))
+                    return corrected;
+                break;
+            }
+            if (isKnown(corrected))
+                return corrected;
+            if (const QString target = closestTarget(corrected); !target.isEmpty())
+                return target;
+            return corrected;
+        }
+    }
+    return closestTarget(asciiDomain);
+}
+
+} // namespace mailcaff::lists

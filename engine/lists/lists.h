@@ -1,0 +1,49 @@
+#pragma once
+
+#include <QSet>
+#include <QString>
+#include <QStringList>
+
+#include <memory>
+
+namespace mailcaff::lists {
+
+/// The reference lists the verifier consults: disposable domains, free providers, role local parts,
+/// known spam traps, and the provider domains typos are corrected towards. Immutable once loaded, so one
+/// instance is shared by every thread (std::shared_ptr<const Lists>).
+///
+/// Shipped lists come from resources/lists (compiled in); a user adds entries with plain text files in
+/// `<data dir>/lists/`: disposable.txt, free.txt, role.txt, spamtraps.txt, allow-disposable.txt (one entry a
+/// line, `#` comments). A spam-trap entry is a domain or a full address.
+class Lists
+{
+public:
+    /// Loads the shipped lists plus the user's files in `userListDir` (which may not exist).
+    static std::shared_ptr<const Lists> load(const QString &userListDir = {});
+
+    /// Domain or any parent domain listed (mail.tempmail.com counts when tempmail.com is listed), unless
+    /// the user allowed it. `asciiDomain` lowercase.
+    bool isDisposableDomain(const QString &asciiDomain) const;
+    bool isFreeDomain(const QString &asciiDomain) const;
+    /// info@, support@, postmaster@ … compared case-insensitively, ignoring a "+tag" and separators.
+    bool isRoleLocalPart(const QString &localPart) const;
+    bool isSpamTrap(const QString &localPart, const QString &asciiDomain) const;
+    /// A likely intended domain for a misspelt provider domain (gmial.com → gmail.com), or empty. Never
+    /// "corrects" a domain that is itself a known provider.
+    QString suggestDomain(const QString &asciiDomain) const;
+
+    int disposableCount() const { return int(m_disposable.size()); }
+    int freeCount() const { return int(m_free.size()); }
+    int roleCount() const { return int(m_role.size()); }
+
+private:
+    QSet<QString> m_disposable;
+    QSet<QString> m_allowDisposable;
+    QSet<QString> m_free;
+    QSet<QString> m_role;
+    QSet<QString> m_spamTrapDomains;
+    QSet<QString> m_spamTrapAddresses;
+    QStringList m_typoTargets;
+};
+
+} // namespace mailcaff::lists

@@ -1,0 +1,172 @@
+#include "database.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QMutexLocker>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QThread>
+#include <QUuid>
+
+#include <atomic>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::storage {
+
+namespace {
+
+/// Each step takes the schema from version N-1 to N. Never edit a released step: add one.
+const QList<QStringList> &migrations()
+{
+    static const QList<QStringList> steps = {
+        // 1: API keys (only a SHA-256 hash and a short prefix are kept) and settings.
+        {
+            u"CREATE TABLE api_keys ("
+            "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            "  name TEXT NOT NULL,"
+            "  prefix TEXT NOT NULL,"
+            "  hash BLOB NOT NULL UNIQUE,"
+            "  plan TEXT NOT NULL,"
+            "  created_at TEXT NOT NULL,"
+            "  revoked_at TEXT)"_s,
+            u"CREATE INDEX api_keys_prefix ON api_keys(prefix)"_s,
+            u"CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)"_s,
+        },
+    };
+    return steps;
+}
+
+} // namespace
+
+Database::~Database()
+{
+    // Connections of other threads cannot be used from here (Qt SQL's rule), only removed.
+    QMutexLocker lock(&m_mutex);
+    for (const QString &name : std::as_const(m_connectionNames))
+        QSqlDatabase::removeDatabase(name);
+}
+
+int Database::latestSchemaVersion()
+{
+    return int(migrations().size());
+}
+
+QSqlDatabase Database::openConnection(const QString &name, QString *error) const
+{
+    QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_s, name);
+    db.setDatabaseName(m_path);
+    // Wait for a concurrent writer instead of failing at once.
+    db.setConnectOptions(u"QSQLITE_BUSY_TIMEOUT=5000"_s);
+    if (!db.open()) {
+        if (error)
+            *error = db.lastError().text();
+        return db;
+    }
+    QSqlQuery q(db);
+    q.exec(u"PRAGMA journal_mode=WAL"_s);
+    q.exec(u"PRAGMA synchronous=NORMAL"_s);
+    q.exec(u"PRAGMA foreign_keys=ON"_s);
+    return db;
+}
+
+bool Database::open(const QString &path, QString *error)
+{
+    const QFileInfo info(path);
+    if (!QDir().mkpath(info.absolutePath())) {
+        if (error)
+            *error = u"cannot create the folder %1"_s.arg(info.absolutePath());
+        return false;
+    }
+    if (!QSqlDatabase::isDriverAvailable(u"QSQLITE"_s)) {
+        if (error)
+            *error = u"the Qt SQLite driver is not installed (Debian: libqt6sql6-sqlite)"_s;
+        return false;
+    }
+    m_path = info.absoluteFilePath();
+    m_prefix = u"mailcaff-"_s + QUuid::createUuid().toString(QUuid::WithoutBraces) + u'-';
+    QSqlDatabase db = connection();
+    if (!db.isOpen()) {
+        if (error)
+            *error = u"cannot open %1: %2"_s.arg(m_path, db.lastError().text());
+        m_path.clear();
+        return false;
+    }
+    if (!migrate(error)) {
+        m_path.clear();
+        return false;
+    }
+    return true;
+}
+
+QSqlDatabase Database::connection() const
+{
+    if (m_path.isEmpty())
+        return {};
+    // A thread's own serial number, never reused (thread ids and QThread addresses can be).
+    static std::atomic<quint64> nextThreadSerial{1};
+    thread_local const quint64 threadSerial = nextThreadSerial++;
+    const QString name = m_prefix + QString::number(threadSerial);
+    if (QSqlDatabase::contains(name))
+        return QSqlDatabase::database(name, true);
+    QMutexLocker lock(&m_mutex);
+    m_connectionNames.append(name);
+    QString error;
+    return openConnection(name, &error);
+}
+
+int Database::schemaVersion() const
+{
+    QSqlQuery q(connection());
+    if (!q.exec(u"SELECT MAX(version) FROM schema_version"_s) || !q.next())
+        return 0;
+    return q.value(0).toInt();
+}
+
+bool Database::migrate(QString *error)
+{
+    QSqlDatabase db = connection();
+    QSqlQuery q(db);
+    if (!q.exec(
+            u"CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"_s)) {
+        if (error)
+            *error = q.lastError().text();
+        return false;
+    }
+    const int current = schemaVersion();
+    const auto &steps = migrations();
+    if (current > steps.size()) {
+        if (error)
+            *error = u"the database was written by a newer Mailcaff (schema %1, this version knows %2)"_s
+                         .arg(current)
+                         .arg(steps.size());
+        return false;
+    }
+    for (int version = current + 1; version <= steps.size(); ++version) {
+        QString stepError;
+        const bool ok = inTransaction(db, [&] {
+            QSqlQuery step(db);
+            for (const QString &sql : steps.at(version - 1)) {
+                if (!step.exec(sql)) {
+                    stepError = step.lastError().text();
+                    return false;
+                }
+            }
+            step.prepare(u"INSERT INTO schema_version(version, applied_at) VALUES (?, datetime('now'))"_s);
+            step.addBindValue(version);
+            if (!step.exec()) {
+                stepError = step.lastError().text();
+                return false;
+            }
+            return true;
+        });
+        if (!ok) {
+            if (error)
+                *error = u"schema migration %1 failed: %2"_s.arg(version).arg(stepError);
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace mailcaff::storage

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <QMutex>
+#include <QSqlDatabase>
+#include <QString>
+#include <QStringList>
+
+namespace mailcaff::storage {
+
+/// The SQLite database in the data dir. Qt SQL connections are per thread, so connection() opens (once per
+/// thread) a named connection to the same file; WAL lets readers and the writer work side by side. Schema
+/// migrations run stepwise in open(), each in its own transaction, recorded in `schema_version`.
+class Database
+{
+    Q_DISABLE_COPY_MOVE(Database)
+public:
+    Database() = default;
+    ~Database();
+
+    /// Opens (creating if needed) the database file and migrates it to the current schema.
+    bool open(const QString &path, QString *error);
+    bool isOpen() const { return !m_path.isEmpty(); }
+    QString path() const { return m_path; }
+
+    /// This thread's connection, opened on first use. Invalid if open() was not called or failed.
+    QSqlDatabase connection() const;
+
+    int schemaVersion() const;
+    static int latestSchemaVersion();
+
+private:
+    QSqlDatabase openConnection(const QString &name, QString *error) const;
+    bool migrate(QString *error);
+
+    QString m_path;
+    QString m_prefix;
+    mutable QMutex m_mutex;
+    mutable QStringList m_connectionNames;
+};
+
+/// Runs `work` in a transaction on `db`: committed when it returns true, rolled back otherwise.
+template<typename Work> bool inTransaction(QSqlDatabase db, Work &&work)
+{
+    if (!db.transaction())
+        return false;
+    if (!work()) {
+        db.rollback();
+        return false;
+    }
+    return db.commit();
+}
+
+} // namespace mailcaff::storage

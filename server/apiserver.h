@@ -1,0 +1,99 @@
+#pragma once
+
+#include "httpguard.h"
+#include "httpresponse.h"
+
+#include "accounts/apikeys.h"
+
+#include <QAbstractHttpServer>
+#include <QHostAddress>
+#include <QPointer>
+#include <QUrl>
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+class QTcpSocket;
+
+namespace mailcaff {
+class Engine;
+}
+
+namespace mailcaff::server {
+
+/// A request as our handlers see it: copied out of QtHttpServer's request, so an answer may come later.
+struct ApiRequest
+{
+    QByteArray method;
+    QString path;
+    QByteArray body;
+    QList<QPair<QByteArray, QByteArray>> headers; ///< names lowercased
+    QHostAddress remote;
+    std::optional<accounts::ApiKeyInfo> key; ///< set on authenticated routes
+
+    QByteArray header(const QByteArray &lowercaseName) const;
+};
+
+/// Answers one request, now or later. Writing is skipped when the client has gone (the socket is guarded
+/// by a QPointer: Qt 6.4's responder would write through a dangling pointer). A Reply dropped without an
+/// answer sends a 500, so no client waits forever on a forgotten path.
+class Reply
+{
+public:
+    explicit Reply(QTcpSocket *socket);
+    ~Reply();
+    Q_DISABLE_COPY_MOVE(Reply)
+    void send(const HttpResponse &response);
+    bool clientGone() const { return !m_socket; }
+
+private:
+    QPointer<QTcpSocket> m_socket;
+    bool m_sent = false;
+};
+using ReplyPtr = std::shared_ptr<Reply>;
+
+/// The /api/v1 REST API (API.md) on QtHttpServer's request parser. Routing, method checks (405), JSON 404s,
+/// authentication and the error bodies are ours; our GuardedTcpServer adds the limits Qt 6.4 lacks.
+class ApiServer : public QAbstractHttpServer
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(ApiServer)
+public:
+    ApiServer(Engine &engine, QObject *parent = nullptr, const HttpLimits &limits = {});
+
+    /// Binds address:port (port 0: any free port). False with `error` set when the port is taken.
+    bool listen(const QHostAddress &address, quint16 port, QString *error);
+    quint16 port() const;
+    QHostAddress address() const;
+    QUrl url() const; ///< e.g. http://127.0.0.1:8080/api/v1
+    bool isListening() const;
+
+protected:
+    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
+    void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
+
+private:
+    using Handler = std::function<void(ApiRequest &, const ReplyPtr &)>;
+    struct Route
+    {
+        QByteArray method;
+        QString path;
+        bool authenticated;
+        Handler handler;
+    };
+    void addRoute(const QByteArray &method, const QString &path, bool authenticated, Handler handler);
+
+    void health(ApiRequest &request, const ReplyPtr &reply);
+    void verify(ApiRequest &request, const ReplyPtr &reply);
+
+    Engine &m_engine;
+    HttpLimits m_limits;
+    QList<Route> m_routes;
+    GuardedTcpServer *m_tcp = nullptr;
+};
+
+/// Parses a JSON object body; on failure returns the 400 response to send.
+std::optional<HttpResponse> parseJsonObject(const QByteArray &body, QJsonObject *out);
+
+} // namespace mailcaff::server

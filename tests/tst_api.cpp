@@ -1,0 +1,296 @@
+// The REST API over real HTTP: authentication, input errors, quick-mode results against a loopback DNS
+// server.
+#include "apiserver.h"
+#include "dnstestserver.h"
+#include "engine.h"
+#include "httptestclient.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace mailcaff;
+using namespace mailcaff::test;
+using namespace Qt::StringLiterals;
+
+class TestApi : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void cleanupTestCase();
+    void healthNeedsNoKey();
+    void unauthorized_data();
+    void unauthorized();
+    void badRequests_data();
+    void badRequests();
+    void powerModeIsHonestlyUnavailable();
+    void quickResults_data();
+    void quickResults();
+    void everyDocumentedFieldIsPresent();
+    void dnsAnswersAreCached();
+    void clientGoneBeforeAnswer();
+
+private:
+    QTemporaryDir m_dir;
+    DnsTestServer m_dns;
+    Engine m_engine;
+    std::unique_ptr<server::ApiServer> m_server;
+    std::unique_ptr<ApiClient> m_client;
+    QByteArray m_key;
+    QByteArray m_revokedKey;
+};
+
+void TestApi::initTestCase()
+{
+    QVERIFY(m_dns.listen());
+    m_dns.addMx(u"example.com"_s, 10, u"mx1.example.com"_s);
+    m_dns.addMx(u"example.com"_s, 20, u"mx2.example.com"_s);
+    m_dns.addMx(u"gmail.com"_s, 5, u"gmail-smtp-in.l.google.com"_s);
+    m_dns.addMx(u"acme-corp.test"_s, 10, u"acme-corp-test.mail.protection.outlook.com"_s);
+    m_dns.addMx(u"yahoo.com"_s, 1, u"mta5.am0.yahoodns.net"_s);
+    m_dns.addNullMx(u"nullmx.test"_s);
+    m_dns.addA(u"implicit.test"_s, u"127.0.0.20"_s);
+    m_dns.addTxt(u"nomail.test"_s, u"v=spf1 -all"_s);
+    m_dns.setBehaviour(u"servfail.test"_s, DnsTestServer::Behaviour::ServFail);
+    m_dns.setBehaviour(u"silent.test"_s, DnsTestServer::Behaviour::Silent);
+    m_dns.addMx(u"xn--bcher-kva.test"_s, 10, u"mx.xn--bcher-kva.test"_s);
+    m_dns.addMx(u"mailinator.com"_s, 10, u"mail.mailinator.com"_s);
+    m_dns.addCname(u"alias.test"_s, u"example.com"_s);
+
+    EngineConfig config;
+    config.dataDir = m_dir.path();
+    config.dnsServers = m_dns.serverString();
+    config.dnsTimeoutMs = 400;
+    config.dnsTries = 1;
+    QString error;
+    QVERIFY2(m_engine.start(config, &error), qPrintable(error));
+    m_server = std::make_unique<server::ApiServer>(m_engine);
+    QVERIFY2(m_server->listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+    QUrl base;
+    base.setScheme(u"http"_s);
+    base.setHost(u"127.0.0.1"_s);
+    base.setPort(m_server->port());
+    m_client = std::make_unique<ApiClient>(base);
+
+    const auto key = m_engine.apiKeys().create(u"tests"_s, accounts::Plan::Starter);
+    QVERIFY(key);
+    m_key = key->secret.toLatin1();
+    const auto revoked = m_engine.apiKeys().create(u"old"_s, accounts::Plan::Free);
+    QVERIFY(revoked && m_engine.apiKeys().revoke(revoked->info.id));
+    m_revokedKey = revoked->secret.toLatin1();
+}
+
+void TestApi::cleanupTestCase()
+{
+    m_server.reset();
+    m_engine.stop();
+}
+
+void TestApi::healthNeedsNoKey()
+{
+    const auto r = m_client->get(u"/api/v1/health"_s);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json.value(u"status"_s).toString(), u"ok"_s);
+}
+
+void TestApi::unauthorized_data()
+{
+    QTest::addColumn<QByteArray>("authorization");
+    QTest::addRow("missing") << QByteArray();
+    QTest::addRow("empty bearer") << QByteArray("Bearer ");
+    QTest::addRow("wrong scheme") << QByteArray("Basic dXNlcjpwYXNz");
+    QTest::addRow("unknown key") << QByteArray("Bearer mc_0000000000000000000000000000000000000000");
+    QTest::addRow("garbage") << QByteArray("Bearer ' OR 1=1 --");
+    QTest::addRow("revoked key") << QByteArray("Bearer ") + m_revokedKey;
+}
+
+void TestApi::unauthorized()
+{
+    QFETCH(QByteArray, authorization);
+    RawClient client(m_server->port());
+    QVERIFY(client.waitConnected());
+    const QByteArray body = R"({"email":"user@example.com","mode":"quick"})";
+    QByteArray request = "POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    if (!authorization.isEmpty())
+        request += "Authorization: " + authorization + "\r\n";
+    request += "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+    client.send(request);
+    QTRY_COMPARE_WITH_TIMEOUT(client.responses().size(), 1, 5000);
+    const RawResponse r = client.responses().first();
+    // Every failure gets the same answer: nothing tells a caller which part was wrong.
+    QCOMPARE(r.status, 401);
+    QCOMPARE(r.header("www-authenticate"), QByteArray("Bearer"));
+    QCOMPARE(r.body, QByteArray(R"({"error":"Unauthorized: missing or invalid API key"})"));
+}
+
+void TestApi::badRequests_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("mentions");
+    QTest::addRow("empty body") << QByteArray() << "body";
+    QTest::addRow("not json") << QByteArray("email=user@example.com") << "Invalid JSON";
+    QTest::addRow("truncated json") << QByteArray(R"({"email":"a@b.c")") << "Invalid JSON";
+    QTest::addRow("array") << QByteArray(R"(["user@example.com"])") << "JSON object";
+    QTest::addRow("missing email") << QByteArray(R"({"mode":"quick"})") << "email";
+    QTest::addRow("null email") << QByteArray(R"({"email":null})") << "email";
+    QTest::addRow("numeric email") << QByteArray(R"({"email":42})") << "email";
+    QTest::addRow("empty email") << QByteArray(R"({"email":"   "})") << "email";
+    QTest::addRow("unknown mode") << QByteArray(R"({"email":"user@example.com","mode":"fast"})") << "mode";
+    QTest::addRow("mode not a string") << QByteArray(R"({"email":"user@example.com","mode":1})") << "mode";
+    QTest::addRow("mode in capitals")
+        << QByteArray(R"({"email":"user@example.com","mode":"QUICK"})") << "mode";
+}
+
+void TestApi::badRequests()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(QString, mentions);
+    const auto r = m_client->request("POST", u"/api/v1/verify"_s, body, m_key);
+    QCOMPARE(r.status, 400);
+    QCOMPARE(r.header("Content-Type"), QByteArray("application/json"));
+    const QString error = r.json.value(u"error"_s).toString();
+    QVERIFY2(error.contains(mentions), qPrintable(error));
+}
+
+void TestApi::powerModeIsHonestlyUnavailable()
+{
+    for (const QByteArray &body : {QByteArray(R"({"email":"user@example.com","mode":"power"})"),
+                                   QByteArray(R"({"email":"user@example.com"})")}) {
+        const auto r = m_client->request("POST", u"/api/v1/verify"_s, body, m_key);
+        QCOMPARE(r.status, 501);
+        QCOMPARE(r.body, QByteArray(R"({"error":"power mode is not available yet"})"));
+    }
+}
+
+void TestApi::quickResults_data()
+{
+    QTest::addColumn<QString>("email");
+    QTest::addColumn<QString>("status");
+    QTest::addColumn<int>("score");
+    QTest::addColumn<QString>("reason");
+    QTest::addColumn<bool>("mxAcceptsMail");
+    QTest::addColumn<QString>("flags"); // d=disposable r=role f=free
+
+    QTest::addRow("plain address at a domain with MX") << "user@example.com"
+                                                       << "risky" << 75 << "quick_check" << true << "";
+    QTest::addRow("role account") << "info@example.com"
+                                  << "risky" << 65 << "quick_check" << true << "r";
+    QTest::addRow("free provider") << "jane.doe@gmail.com"
+                                   << "risky" << 70 << "quick_check" << true << "f";
+    QTest::addRow("role at free provider") << "support@gmail.com"
+                                           << "risky" << 60 << "quick_check" << true << "rf";
+    QTest::addRow("disposable provider") << "temp@mailinator.com"
+                                         << "disposable" << 5 << "disposable_domain" << true << "d";
+    QTest::addRow("null MX") << "user@nullmx.test"
+                             << "invalid" << 5 << "null_mx" << false << "";
+    QTest::addRow("implicit MX") << "user@implicit.test"
+                                 << "risky" << 65 << "quick_check" << true << "";
+    QTest::addRow("no MX, no address") << "user@nomail.test"
+                                       << "invalid" << 5 << "no_mx_records" << false << "";
+    QTest::addRow("domain does not exist") << "user@nowhere.test"
+                                           << "invalid" << 5 << "domain_not_found" << false << "";
+    QTest::addRow("SERVFAIL is unknown") << "user@servfail.test"
+                                         << "unknown" << 40 << "dns_error" << false << "";
+    QTest::addRow("DNS timeout is unknown") << "user@silent.test"
+                                            << "unknown" << 40 << "dns_error" << false << "";
+    QTest::addRow("bad syntax") << "not-an-address"
+                                << "invalid" << 5 << "invalid_syntax" << false << "";
+    QTest::addRow("two at signs") << "a@b@example.com"
+                                  << "invalid" << 5 << "invalid_syntax" << false << "";
+    QTest::addRow("IDN domain") << "user@bücher.test"
+                                << "risky" << 75 << "quick_check" << true << "";
+    QTest::addRow("CNAME to a domain with MX") << "user@alias.test"
+                                               << "risky" << 75 << "quick_check" << true << "";
+    QTest::addRow("accept-all provider") << "someone@yahoo.com"
+                                         << "risky" << 65 << "quick_check" << true << "f";
+}
+
+void TestApi::quickResults()
+{
+    QFETCH(QString, email);
+    QFETCH(QString, status);
+    QFETCH(int, score);
+    QFETCH(QString, reason);
+    QFETCH(bool, mxAcceptsMail);
+    QFETCH(QString, flags);
+    const auto r = m_client->post(u"/api/v1/verify"_s, {{u"email"_s, email}, {u"mode"_s, u"quick"_s}}, m_key);
+    QCOMPARE(r.status, 200);
+    const QJsonObject o = r.json;
+    QCOMPARE(o.value(u"email"_s).toString(), email);
+    QCOMPARE(o.value(u"status"_s).toString(), status);
+    QCOMPARE(o.value(u"quality_score"_s).toInt(), score);
+    QCOMPARE(o.value(u"reason"_s).toString(), reason);
+    QCOMPARE(o.value(u"mx_accepts_mail"_s).toBool(), mxAcceptsMail);
+    QCOMPARE(o.value(u"is_disposable"_s).toBool(), flags.contains(u'd'));
+    QCOMPARE(o.value(u"is_role_account"_s).toBool(), flags.contains(u'r'));
+    QCOMPARE(o.value(u"is_free_email"_s).toBool(), flags.contains(u'f'));
+    // Quick mode never contacts a mail server.
+    QCOMPARE(o.value(u"mode"_s).toString(), u"quick"_s);
+    QCOMPARE(o.value(u"is_valid"_s).toBool(), false);
+    QCOMPARE(o.value(u"is_deliverable"_s).toBool(), false);
+    QCOMPARE(o.value(u"can_connect_smtp"_s).toBool(), false);
+    QVERIFY(o.value(u"mx_host"_s).isNull());
+    QVERIFY(!o.contains(u"smtp"_s));
+}
+
+void TestApi::everyDocumentedFieldIsPresent()
+{
+    const auto r = m_client->post(u"/api/v1/verify"_s,
+                                  {{u"email"_s, u"  jane@gmial.com "_s}, {u"mode"_s, u"quick"_s}}, m_key);
+    QCOMPARE(r.status, 200);
+    const QJsonObject o = r.json;
+    QCOMPARE(o.value(u"email"_s).toString(), u"jane@gmial.com"_s); // trimmed
+    QCOMPARE(o.value(u"did_you_mean"_s).toString(), u"jane@gmail.com"_s);
+    const QStringList booleans{u"is_valid"_s,        u"is_deliverable"_s, u"is_disposable"_s,
+                               u"is_role_account"_s, u"is_free_email"_s,  u"can_connect_smtp"_s,
+                               u"mx_accepts_mail"_s};
+    for (const QString &b : booleans)
+        QVERIFY2(o.value(b).isBool(), qPrintable(b));
+    QVERIFY(o.value(u"quality_score"_s).isDouble());
+    QVERIFY(o.value(u"response_ms"_s).isDouble());
+    QVERIFY(o.value(u"response_ms"_s).toInteger() >= 0);
+    QVERIFY(o.value(u"is_catch_all"_s).isNull());
+    QVERIFY(o.contains(u"smtp_provider"_s));
+    QVERIFY(!o.contains(u"is_spam_trap"_s)); // only when true
+
+    const auto provider = m_client->post(
+        u"/api/v1/verify"_s, {{u"email"_s, u"ceo@acme-corp.test"_s}, {u"mode"_s, u"quick"_s}}, m_key);
+    QCOMPARE(provider.json.value(u"smtp_provider"_s).toString(), u"microsoft"_s);
+}
+
+void TestApi::dnsAnswersAreCached()
+{
+    m_dns.resetCounts();
+    for (int i = 0; i < 5; ++i) {
+        const auto r = m_client->post(
+            u"/api/v1/verify"_s, {{u"email"_s, u"u%1@cached.example.com"_s.arg(i)}, {u"mode"_s, u"quick"_s}},
+            m_key);
+        QCOMPARE(r.status, 200);
+    }
+    // The domain does not exist: the negative answer is cached as well.
+    QCOMPARE(m_dns.queryCount(u"cached.example.com"_s, DnsTestServer::RecordType::MX), 1);
+}
+
+void TestApi::clientGoneBeforeAnswer()
+{
+    // The answer needs a DNS timeout; the client leaves first. The server must not write to a dead socket.
+    for (int i = 0; i < 10; ++i) {
+        RawClient client(m_server->port());
+        QVERIFY(client.waitConnected());
+        const QByteArray body =
+            QJsonDocument(QJsonObject{{u"email"_s, u"user%1@silent.test"_s.arg(i)}, {u"mode"_s, u"quick"_s}})
+                .toJson(QJsonDocument::Compact);
+        client.send("POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + m_key +
+                    "\r\nContent-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+        QTest::qWait(20);
+        client.socket().abort();
+    }
+    QTest::qWait(800); // the DNS timeouts fire and their answers find no client
+    const auto r = m_client->get(u"/api/v1/health"_s);
+    QCOMPARE(r.status, 200);
+}
+
+QTEST_GUILESS_MAIN(TestApi)
+#include "tst_api.moc"

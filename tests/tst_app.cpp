@@ -1,0 +1,228 @@
+// The mailcaff program as a user runs it: options, errors and exit codes, key management, the `verify` verb,
+// and --headless answering over HTTP. Runs the real binary with QProcess.
+#include "dnstestserver.h"
+#include "httptestclient.h"
+
+#include <QJsonDocument>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace mailcaff::test;
+using namespace Qt::StringLiterals;
+
+class TestApp : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void help();
+    void version();
+    void usageErrors_data();
+    void usageErrors();
+    void keysLifecycle();
+    void verifyVerb();
+    void headlessServesTheApi();
+    void noDisplayFallsBackToHeadless();
+
+private:
+    struct Run
+    {
+        int exitCode = -1;
+        QString out;
+        QString err;
+    };
+    /// Runs mailcaff to completion while this process's event loop keeps serving DNS.
+    Run run(const QStringList &args, int timeoutMs = 30000);
+    QString createKey(const QString &dataDir);
+
+    QTemporaryDir m_dir;
+    DnsTestServer m_dns;
+};
+
+void TestApp::initTestCase()
+{
+    QVERIFY(QFile::exists(QStringLiteral(MAILCAFF_BINARY)));
+    QVERIFY(m_dns.listen());
+    m_dns.addMx(u"example.com"_s, 10, u"mx.example.com"_s);
+    m_dns.addNullMx(u"nomail.example"_s);
+}
+
+TestApp::Run TestApp::run(const QStringList &args, int timeoutMs)
+{
+    QProcess p;
+    p.start(QStringLiteral(MAILCAFF_BINARY), args);
+    Run r;
+    if (!p.waitForStarted(10000))
+        return r;
+    if (!QTest::qWaitFor([&] { return p.state() == QProcess::NotRunning; }, timeoutMs))
+        p.kill();
+    p.waitForFinished(5000);
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = QString::fromUtf8(p.readAllStandardOutput());
+    r.err = QString::fromUtf8(p.readAllStandardError());
+    return r;
+}
+
+QString TestApp::createKey(const QString &dataDir)
+{
+    const Run r = run({u"keys"_s, u"create"_s, u"--name"_s, u"test"_s, u"--data-dir"_s, dataDir});
+    if (r.exitCode != 0)
+        return {};
+    return r.out.trimmed().split(u'\n').last().trimmed();
+}
+
+void TestApp::help()
+{
+    const Run r = run({u"--help"_s});
+    QCOMPARE(r.exitCode, 0);
+    for (const char *option :
+         {"--headless", "--data-dir", "--listen", "--port", "--dns-server", "--helo-name", "--mail-from",
+          "--allow-private-targets", "keys create", "keys list", "keys revoke", "verify"})
+        QVERIFY2(r.out.contains(QLatin1StringView(option)), option);
+}
+
+void TestApp::version()
+{
+    const Run r = run({u"--version"_s});
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(r.out.trimmed(), u"mailcaff "_s + QStringLiteral(MAILCAFF_VERSION));
+}
+
+void TestApp::usageErrors_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("names");
+    QTest::addRow("unknown option") << QStringList{u"--bogus"_s} << "bogus";
+    QTest::addRow("port not a number") << QStringList{u"--headless"_s, u"--port"_s, u"abc"_s} << "--port";
+    QTest::addRow("port out of range") << QStringList{u"--headless"_s, u"--port"_s, u"70000"_s} << "--port";
+    QTest::addRow("listen shorthand address")
+        << QStringList{u"--headless"_s, u"--listen"_s, u"127.1"_s} << "--listen";
+    QTest::addRow("listen not an address")
+        << QStringList{u"--headless"_s, u"--listen"_s, u"not-an-ip"_s} << "--listen";
+    QTest::addRow("dns server malformed")
+        << QStringList{u"--headless"_s, u"--dns-server"_s, u"1.2.3"_s} << "--dns-server";
+    QTest::addRow("dns server bad port")
+        << QStringList{u"--headless"_s, u"--dns-server"_s, u"127.0.0.1:99999"_s} << "--dns-server";
+    QTest::addRow("helo name with space")
+        << QStringList{u"--headless"_s, u"--helo-name"_s, u"bad name"_s} << "--helo-name";
+    QTest::addRow("mail from not an address")
+        << QStringList{u"--headless"_s, u"--mail-from"_s, u"nobody"_s} << "--mail-from";
+    QTest::addRow("unknown verb") << QStringList{u"frobnicate"_s} << "frobnicate";
+    QTest::addRow("keys without action") << QStringList{u"keys"_s} << "keys";
+    QTest::addRow("keys create without name") << QStringList{u"keys"_s, u"create"_s} << "--name";
+    QTest::addRow("keys create bad plan")
+        << QStringList{u"keys"_s, u"create"_s, u"--name"_s, u"x"_s, u"--plan"_s, u"platinum"_s} << "--plan";
+    QTest::addRow("keys revoke without id") << QStringList{u"keys"_s, u"revoke"_s} << "revoke";
+    QTest::addRow("verify bad mode") << QStringList{u"verify"_s, u"--mode"_s, u"slow"_s, u"a@b.c"_s}
+                                     << "--mode";
+    QTest::addRow("option missing its value") << QStringList{u"--port"_s} << "port";
+}
+
+void TestApp::usageErrors()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, names);
+    QTemporaryDir data;
+    const Run r = run(QStringList{u"--data-dir"_s, data.path()} + args);
+    QCOMPARE(r.exitCode, 2);
+    const QString err = r.err.trimmed();
+    QVERIFY2(!err.contains(u'\n'), qPrintable(err)); // one line
+    QVERIFY2(err.contains(names), qPrintable(err));
+}
+
+void TestApp::keysLifecycle()
+{
+    QTemporaryDir data;
+    const Run created = run({u"keys"_s, u"create"_s, u"--name"_s, u"CRM sync"_s, u"--plan"_s, u"growth"_s,
+                             u"--data-dir"_s, data.path()});
+    QCOMPARE(created.exitCode, 0);
+    const QString key = created.out.trimmed().split(u'\n').last();
+    QVERIFY2(QRegularExpression(u"^mc_[0-9A-Za-z]{40}$"_s).match(key).hasMatch(), qPrintable(key));
+
+    Run listed = run({u"keys"_s, u"list"_s, u"--data-dir"_s, data.path()});
+    QCOMPARE(listed.exitCode, 0);
+    QVERIFY(listed.out.contains(u"CRM sync"_s));
+    QVERIFY(listed.out.contains(key.left(11)));
+    QVERIFY(!listed.out.contains(key)); // never the whole key again
+    QVERIFY(listed.out.contains(u"growth"_s));
+    QVERIFY(listed.out.contains(u"active"_s));
+
+    const Run revoked = run({u"keys"_s, u"revoke"_s, u"1"_s, u"--data-dir"_s, data.path()});
+    QCOMPARE(revoked.exitCode, 0);
+    listed = run({u"keys"_s, u"list"_s, u"--data-dir"_s, data.path()});
+    QVERIFY(listed.out.contains(u"revoked"_s));
+    const Run again = run({u"keys"_s, u"revoke"_s, u"1"_s, u"--data-dir"_s, data.path()});
+    QCOMPARE(again.exitCode, 1);
+    QVERIFY(!again.err.isEmpty());
+}
+
+void TestApp::verifyVerb()
+{
+    QTemporaryDir data;
+    const Run r =
+        run({u"verify"_s, u"--mode"_s, u"quick"_s, u"--dns-server"_s, m_dns.serverString(), u"--data-dir"_s,
+             data.path(), u"user@example.com"_s, u"bad@@x"_s, u"a@nomail.example"_s});
+    QCOMPARE(r.exitCode, 0);
+    const QStringList lines = r.out.trimmed().split(u'\n');
+    QCOMPARE(lines.size(), 3);
+    const auto first = QJsonDocument::fromJson(lines[0].toUtf8()).object();
+    QCOMPARE(first.value(u"email"_s).toString(), u"user@example.com"_s);
+    QCOMPARE(first.value(u"status"_s).toString(), u"risky"_s);
+    QCOMPARE(QJsonDocument::fromJson(lines[1].toUtf8()).object().value(u"reason"_s).toString(),
+             u"invalid_syntax"_s);
+    QCOMPARE(QJsonDocument::fromJson(lines[2].toUtf8()).object().value(u"reason"_s).toString(), u"null_mx"_s);
+
+    const Run power = run({u"verify"_s, u"--data-dir"_s, data.path(), u"user@example.com"_s});
+    QCOMPARE(power.exitCode, 1);
+    QVERIFY(power.err.contains(u"power mode is not available yet"_s));
+}
+
+void TestApp::headlessServesTheApi()
+{
+    QTemporaryDir data;
+    const QString key = createKey(data.path());
+    QVERIFY(!key.isEmpty());
+    QProcess p;
+    p.start(QStringLiteral(MAILCAFF_BINARY),
+            {u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s, data.path(), u"--dns-server"_s,
+             m_dns.serverString(), u"--allow-private-targets"_s});
+    QVERIFY(p.waitForStarted());
+    QString out;
+    const QRegularExpression listening(u"listening on (http://127\\.0\\.0\\.1:\\d+)/api/v1"_s);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        (out += QString::fromUtf8(p.readAllStandardOutput()), listening.match(out).hasMatch()), 15000);
+    ApiClient client(QUrl(listening.match(out).captured(1)));
+    const auto r = client.post(
+        u"/api/v1/verify"_s, {{u"email"_s, u"user@example.com"_s}, {u"mode"_s, u"quick"_s}}, key.toLatin1());
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json.value(u"status"_s).toString(), u"risky"_s);
+    QCOMPARE(r.json.value(u"mx_accepts_mail"_s).toBool(), true);
+    p.terminate(); // SIGTERM: a clean stop
+    QVERIFY(p.waitForFinished(10000));
+    QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(p.exitCode(), 0);
+}
+
+void TestApp::noDisplayFallsBackToHeadless()
+{
+    QTemporaryDir data;
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    for (const char *name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"})
+        env.remove(QLatin1StringView(name));
+    p.setProcessEnvironment(env);
+    p.start(QStringLiteral(MAILCAFF_BINARY), {u"--port"_s, u"0"_s, u"--data-dir"_s, data.path()});
+    QVERIFY(p.waitForStarted());
+    QString out;
+    QTRY_VERIFY_WITH_TIMEOUT(
+        (out += QString::fromUtf8(p.readAllStandardOutput()), out.contains(u"listening on"_s)), 15000);
+    QVERIFY(QString::fromUtf8(p.readAllStandardError()).contains(u"no display"_s));
+    p.terminate();
+    QVERIFY(p.waitForFinished(10000));
+    QCOMPARE(p.exitCode(), 0);
+}
+
+QTEST_GUILESS_MAIN(TestApp)
+#include "tst_app.moc"

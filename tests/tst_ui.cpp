@@ -1,0 +1,125 @@
+// The window: the Verify page shows a quick-mode result, refuses what it cannot do with a message, and the
+// status bar shows the API server. Runs offscreen against a loopback DNS server.
+#include "dnstestserver.h"
+#include "engine.h"
+#include "mainwindow.h"
+#include "verifypage.h"
+
+#include <QApplication>
+#include <QComboBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QStatusBar>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace mailcaff;
+using namespace mailcaff::test;
+using namespace Qt::StringLiterals;
+
+class TestUi : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void cleanupTestCase();
+    void statusBarShowsApi();
+    void showsQuickResult();
+    void emptyAddressAsksForOne();
+    void powerModeExplainsItIsNotAvailable();
+    void staysResponsiveWhileChecking();
+
+private:
+    QTemporaryDir m_dir;
+    DnsTestServer m_dns;
+    Engine m_engine;
+    std::unique_ptr<ui::MainWindow> m_window;
+};
+
+void TestUi::initTestCase()
+{
+    QVERIFY(m_dns.listen());
+    m_dns.addMx(u"example.com"_s, 10, u"mx.example.com"_s);
+    m_dns.setBehaviour(u"slow.test"_s, DnsTestServer::Behaviour::Silent);
+    EngineConfig config;
+    config.dataDir = m_dir.path();
+    config.dnsServers = m_dns.serverString();
+    config.dnsTimeoutMs = 1500;
+    config.dnsTries = 1;
+    QString error;
+    QVERIFY2(m_engine.start(config, &error), qPrintable(error));
+    m_window = std::make_unique<ui::MainWindow>(m_engine, QUrl(u"http://127.0.0.1:8080/api/v1"_s), true);
+    m_window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+}
+
+void TestUi::cleanupTestCase()
+{
+    m_window.reset();
+    m_engine.stop();
+}
+
+void TestUi::statusBarShowsApi()
+{
+    auto *label = m_window->statusBar()->findChild<QLabel *>(u"apiStatus"_s);
+    QVERIFY(label);
+    QVERIFY(label->text().contains(u"http://127.0.0.1:8080/api/v1"_s));
+}
+
+void TestUi::showsQuickResult()
+{
+    ui::VerifyPage *page = m_window->verifyPage();
+    QSignalSpy shown(page, &ui::VerifyPage::resultShown);
+    page->modeBox()->setCurrentIndex(page->modeBox()->findData(int(core::Mode::Quick)));
+    page->addressEdit()->setText(u"info@example.com"_s);
+    QTest::mouseClick(page->verifyButton(), Qt::LeftButton);
+    QTRY_COMPARE_WITH_TIMEOUT(shown.size(), 1, 5000);
+    QCOMPARE(page->statusLabel()->text(), u"RISKY"_s);
+    QCOMPARE(page->fieldText(core::field::MxAcceptsMail), u"Yes"_s);
+    QCOMPARE(page->fieldText(core::field::IsRoleAccount), u"Yes"_s);
+    QCOMPARE(page->fieldText(core::field::IsDisposable), u"No"_s);
+    QCOMPARE(page->fieldText(core::field::Email), u"info@example.com"_s);
+    QVERIFY(page->verifyButton()->isEnabled());
+}
+
+void TestUi::emptyAddressAsksForOne()
+{
+    ui::VerifyPage *page = m_window->verifyPage();
+    page->addressEdit()->clear();
+    QTest::mouseClick(page->verifyButton(), Qt::LeftButton);
+    QCOMPARE(page->statusLabel()->text(), u"Cannot verify"_s);
+    QVERIFY(page->findChildren<QLabel *>().size() > 3);
+}
+
+void TestUi::powerModeExplainsItIsNotAvailable()
+{
+    ui::VerifyPage *page = m_window->verifyPage();
+    page->modeBox()->setCurrentIndex(page->modeBox()->findData(int(core::Mode::Power)));
+    page->addressEdit()->setText(u"user@example.com"_s);
+    QTest::mouseClick(page->verifyButton(), Qt::LeftButton);
+    QCOMPARE(page->statusLabel()->text(), u"Cannot verify"_s);
+    bool explained = false;
+    for (QLabel *label : page->findChildren<QLabel *>())
+        explained = explained || label->text().contains(u"not available"_s);
+    QVERIFY(explained);
+}
+
+void TestUi::staysResponsiveWhileChecking()
+{
+    ui::VerifyPage *page = m_window->verifyPage();
+    QSignalSpy shown(page, &ui::VerifyPage::resultShown);
+    page->modeBox()->setCurrentIndex(page->modeBox()->findData(int(core::Mode::Quick)));
+    page->addressEdit()->setText(u"user@slow.test"_s);
+    QTest::mouseClick(page->verifyButton(), Qt::LeftButton);
+    // While DNS waits, the window keeps handling input: typing works at once.
+    QVERIFY(!page->verifyButton()->isEnabled());
+    QTest::keyClicks(page->addressEdit(), u"x"_s);
+    QCOMPARE(page->addressEdit()->text(), u"user@slow.testx"_s);
+    QTRY_COMPARE_WITH_TIMEOUT(shown.size(), 1, 5000);
+    QCOMPARE(page->statusLabel()->text(), u"UNKNOWN"_s);
+}
+
+QTEST_MAIN(TestUi)
+#include "tst_ui.moc"

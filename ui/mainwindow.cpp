@@ -1,0 +1,44 @@
+#include "mainwindow.h"
+
+#include "verifypage.h"
+
+#include <QLabel>
+#include <QListWidget>
+#include <QSplitter>
+#include <QStackedWidget>
+#include <QStatusBar>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::ui {
+
+MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QWidget *parent)
+    : QMainWindow(parent)
+    , m_verify(new VerifyPage(engine, this))
+{
+    setWindowTitle(tr("Mailcaff"));
+    resize(900, 640);
+
+    auto *pages = new QStackedWidget(this);
+    pages->addWidget(m_verify);
+    auto *nav = new QListWidget(this);
+    nav->addItem(tr("Verify"));
+    nav->setCurrentRow(0);
+    nav->setMaximumWidth(180);
+    connect(nav, &QListWidget::currentRowChanged, pages, &QStackedWidget::setCurrentIndex);
+
+    auto *splitter = new QSplitter(this);
+    splitter->addWidget(nav);
+    splitter->addWidget(pages);
+    splitter->setStretchFactor(1, 1);
+    setCentralWidget(splitter);
+
+    auto *api = new QLabel(this);
+    api->setObjectName(u"apiStatus"_s);
+    api->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    api->setText(apiListening ? tr("API server: listening on %1").arg(apiUrl.toString())
+                              : tr("API server: not running"));
+    statusBar()->addPermanentWidget(api);
+}
+
+} // namespace mailcaff::ui
