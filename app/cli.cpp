@@ -1,18 +1,16 @@
 #include "cli.h"
 
 #include "apiserver.h"
-#include "core/emailaddress.h"
-#include "dns/resolver.h"
 #include "engine.h"
 #include "mainwindow.h"
 #include "storage/settings.h"
+#include "storage/validate.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QHostAddress>
 #include <QJsonDocument>
-#include <QRegularExpression>
 #include <QSocketNotifier>
 #include <QTextStream>
 
@@ -69,14 +67,6 @@ struct Options
     QHostAddress listen{QHostAddress::LocalHost};
     quint16 port = 8080;
 };
-
-bool isHostName(const QString &name)
-{
-    // LDH labels of 1–63 characters; the same rule SMTP's EHLO argument must follow (RFC 5321 4.1.1.1).
-    static const QRegularExpression re(
-        u"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"_s);
-    return re.match(name).hasMatch();
-}
 
 /// The display check for "window where a display exists, otherwise the API server".
 bool hasDisplay()
@@ -138,56 +128,70 @@ void addServerOptions(QCommandLineParser &p)
     });
 }
 
-/// Reads the options into `o`, saved settings filling what the command line leaves out. Empty on
-/// success, otherwise the one-line usage error.
-QString readOptions(const QCommandLineParser &p, const storage::Settings *settings, Options &o)
+/// Reads the options into `o`, saved settings filling what the command line leaves out (the API server's
+/// address only when `server`). Empty on success, otherwise the one-line usage error naming the option.
+QString readOptions(const QCommandLineParser &p, const storage::Settings &settings, bool server, Options &o)
 {
-    auto value = [&](const QString &name, const auto &setting) {
+    auto value = [&](const QString &name, const auto &setting) -> QString {
         if (p.isSet(name))
             return p.value(name);
-        if (settings) {
-            if constexpr (std::is_same_v<std::decay_t<decltype(setting.defaultValue)>, QString>)
-                return settings->value(setting);
-            else
-                return QString::number(settings->value(setting));
-        }
         if constexpr (std::is_same_v<std::decay_t<decltype(setting.defaultValue)>, QString>)
-            return setting.defaultValue;
+            return settings.value(setting);
         else
-            return QString::number(setting.defaultValue);
+            return QString::number(settings.value(setting));
     };
-
-    const QString listen = value(u"listen"_s, storage::setting::ListenAddress);
-    if (listen == "localhost"_L1)
-        o.listen = QHostAddress::LocalHost;
-    else if ((!listen.contains(u':') && listen.count(u'.') != 3) || !o.listen.setAddress(listen))
-        return u"--listen: '%1' is not an IP address"_s.arg(listen);
-
-    bool ok = false;
-    const QString portText = value(u"port"_s, storage::setting::Port);
-    const uint port = portText.toUInt(&ok);
-    if (!ok || port > 65535)
-        return u"--port: '%1' is not a port number (0-65535)"_s.arg(portText);
-    o.port = quint16(port);
-
+    // A bad saved value is reported as such: the user did not type it on this command line.
+    auto problem = [&](const QString &name, const QString &bad) {
+        return p.isSet(name)
+                   ? u"--%1: %2"_s.arg(name, bad)
+                   : u"saved setting for --%1 (change it in Settings or give --%1): %2"_s.arg(name, bad);
+    };
+    namespace v = storage::validate;
+    if (server) {
+        if (const QString bad =
+                v::listenAddress(value(u"listen"_s, storage::setting::ListenAddress), &o.listen);
+            !bad.isEmpty())
+            return problem(u"listen"_s, bad);
+        if (const QString bad = v::port(value(u"port"_s, storage::setting::Port), &o.port); !bad.isEmpty())
+            return problem(u"port"_s, bad);
+    }
     o.engine.dnsServers = value(u"dns-server"_s, storage::setting::DnsServers);
-    {
-        dns::Resolver check;
-        QString error;
-        if (!check.setServers(o.engine.dnsServers, &error))
-            return u"--dns-server: %1"_s.arg(error);
-    }
+    if (const QString bad = v::dnsServers(o.engine.dnsServers); !bad.isEmpty())
+        return problem(u"dns-server"_s, bad);
     o.engine.heloName = value(u"helo-name"_s, storage::setting::HeloName);
-    if (!o.engine.heloName.isEmpty() && !isHostName(o.engine.heloName))
-        return u"--helo-name: '%1' is not a host name"_s.arg(o.engine.heloName);
+    if (const QString bad = v::heloName(o.engine.heloName); !bad.isEmpty())
+        return problem(u"helo-name"_s, bad);
     o.engine.mailFrom = value(u"mail-from"_s, storage::setting::MailFrom);
-    if (!o.engine.mailFrom.isEmpty()) {
-        const auto address = core::EmailAddress::parse(o.engine.mailFrom);
-        if (!address.isValid())
-            return u"--mail-from: %1"_s.arg(address.errorText());
+    if (const QString bad = v::mailFrom(o.engine.mailFrom); !bad.isEmpty())
+        return problem(u"mail-from"_s, bad);
+    o.engine.allowPrivateTargets =
+        p.isSet(u"allow-private-targets"_s) || settings.value(storage::setting::AllowPrivateTargets);
+    return {};
+}
+
+/// Options a command takes; any other given option is a usage error rather than silently ignored.
+QString checkApplicable(const QCommandLineParser &p, const QString &verb, const QString &action)
+{
+    QStringList allowed{u"data-dir"_s};
+    const QStringList engineOptions{u"dns-server"_s, u"helo-name"_s, u"mail-from"_s,
+                                    u"allow-private-targets"_s};
+    if (verb == "keys"_L1) {
+        if (action == "create"_L1)
+            allowed << u"name"_s << u"plan"_s;
+    } else if (verb == "verify"_L1) {
+        allowed << engineOptions << u"mode"_s;
+    } else {
+        allowed << engineOptions << u"headless"_s << u"listen"_s << u"port"_s;
     }
-    o.engine.allowPrivateTargets = p.isSet(u"allow-private-targets"_s) ||
-                                   (settings && settings->value(storage::setting::AllowPrivateTargets));
+    for (const QString &name : p.optionNames()) {
+        const QString longName = name.size() == 1 ? QString() : name;
+        if (!longName.isEmpty() && !allowed.contains(longName)) {
+            const QString where =
+                verb.isEmpty() ? u"the window or --headless"_s
+                               : (u"`"_s + verb + (action.isEmpty() ? QString() : u' ' + action) + u'`');
+            return u"--%1 does not apply to %2"_s.arg(longName, where);
+        }
+    }
     return {};
 }
 
@@ -204,10 +208,15 @@ int runKeys(Engine &engine, const QCommandLineParser &p, const QStringList &args
         if (!plan)
             return usageError(
                 u"--plan: '%1' is not one of free, starter, growth, scale"_s.arg(p.value(u"plan"_s)));
+        const QString name = p.value(u"name"_s).trimmed();
+        if (name.isEmpty() || name.size() > 100)
+            return usageError(u"--name: a key name must have 1 to 100 characters"_s);
         QString error;
-        const auto created = keys.create(p.value(u"name"_s), *plan, &error);
-        if (!created)
-            return usageError(u"keys create: %1"_s.arg(error));
+        const auto created = keys.create(name, *plan, &error);
+        if (!created) {
+            err() << "mailcaff: keys create: " << error << Qt::endl;
+            return ExitFailure;
+        }
         out() << "Created API key " << created->info.id << " \"" << created->info.name << "\" on the "
               << accounts::toString(*plan) << " plan (" << accounts::monthlyCredits(*plan)
               << " credits a month).\nStore it now: it is shown only once.\n"
@@ -215,8 +224,14 @@ int runKeys(Engine &engine, const QCommandLineParser &p, const QStringList &args
         return ExitOk;
     }
     if (action == "list"_L1) {
-        out() << qSetFieldWidth(0) << "ID\tPREFIX\tPLAN\tCREATED\tSTATUS\tNAME\n";
-        for (const auto &k : keys.list()) {
+        QString error;
+        const auto list = keys.list(&error);
+        if (!list) {
+            err() << "mailcaff: keys list: " << error << Qt::endl;
+            return ExitFailure;
+        }
+        out() << "ID\tPREFIX\tPLAN\tCREATED\tSTATUS\tNAME\n";
+        for (const auto &k : *list) {
             out() << k.id << '\t' << k.prefix << "…\t" << accounts::toString(k.plan) << '\t'
                   << k.createdAt.toString(Qt::ISODate) << '\t'
                   << (k.isRevoked() ? u"revoked %1"_s.arg(k.revokedAt.toString(Qt::ISODate)) : u"active"_s)
@@ -262,16 +277,21 @@ int runVerify(Engine &engine, const QCommandLineParser &p, const QStringList &ad
     qsizetype next = 0;
     QObject context;
     for (qsizetype i = 0; i < addresses.size(); ++i) {
-        engine.verify(addresses.at(i), mode, &context, [&, i](const core::VerificationResult &r) {
-            lines[i] = QJsonDocument(r.toJson()).toJson(QJsonDocument::Compact);
-            while (next < lines.size() && lines[next]) {
-                out() << *lines[next] << '\n';
-                ++next;
-            }
-            out().flush();
-            if (next == lines.size())
-                QCoreApplication::quit();
-        });
+        const bool started =
+            engine.verify(addresses.at(i), mode, &context, [&, i](const core::VerificationResult &r) {
+                lines[i] = QJsonDocument(r.toJson()).toJson(QJsonDocument::Compact);
+                while (next < lines.size() && lines[next]) {
+                    out() << *lines[next] << '\n';
+                    ++next;
+                }
+                out().flush();
+                if (next == lines.size())
+                    QCoreApplication::quit();
+            });
+        if (!started) {
+            err() << "mailcaff: verify: the verification engine is not running" << Qt::endl;
+            return ExitFailure;
+        }
     }
     QCoreApplication::exec();
     return ExitOk;
@@ -319,6 +339,11 @@ int run(int argc, char **argv)
     else
         app = std::make_unique<QCoreApplication>(argc, argv);
 
+    if (const QString bad =
+            checkApplicable(parser, verb, verb == "keys"_L1 ? positional.value(1) : QString());
+        !bad.isEmpty())
+        return usageError(bad);
+
     Engine engine;
     QString error;
     if (!engine.openStorage(parser.value(u"data-dir"_s), &error)) {
@@ -328,9 +353,9 @@ int run(int argc, char **argv)
     if (verb == "keys"_L1)
         return runKeys(engine, parser, positional);
 
-    storage::Settings settings(engine.database());
+    const storage::Settings settings(engine.database());
     Options options;
-    if (const QString bad = readOptions(parser, &settings, options); !bad.isEmpty())
+    if (const QString bad = readOptions(parser, settings, verb.isEmpty(), options); !bad.isEmpty())
         return usageError(bad);
     options.engine.dataDir = engine.config().dataDir;
     if (!engine.start(options.engine, &error)) {
@@ -343,22 +368,24 @@ int run(int argc, char **argv)
     if (verb.isEmpty() && !parser.isSet(u"headless"_s) && !windowed)
         err() << "mailcaff: no display found; running the API server only (--headless)." << Qt::endl;
 
-    server::ApiServer api(engine);
-    if (!api.listen(options.listen, options.port, &error)) {
+    auto api = std::make_unique<server::ApiServer>(engine);
+    if (!api->listen(options.listen, options.port, &error)) {
         err() << "mailcaff: " << error << Qt::endl;
         return ExitFailure;
     }
-    out() << "Mailcaff " << MAILCAFF_VERSION << " API listening on " << api.url().toString() << Qt::endl;
+    out() << "Mailcaff " << MAILCAFF_VERSION << " API listening on " << api->url().toString() << Qt::endl;
     out() << "Data folder: " << engine.config().dataDir << Qt::endl;
 
     SignalWatcher signalWatcher;
     std::unique_ptr<ui::MainWindow> window;
     if (windowed) {
-        window = std::make_unique<ui::MainWindow>(engine, api.url(), api.isListening());
+        window = std::make_unique<ui::MainWindow>(engine, api->url(), api->isListening());
         window->show();
     }
     const int code = QCoreApplication::exec();
+    // The window and the server (with their connections) go before the engine they wait on.
     window.reset();
+    api.reset();
     engine.stop();
     return code;
 }

@@ -8,6 +8,8 @@
 #include <QPointer>
 #include <QStandardPaths>
 
+#include <utility>
+
 using namespace Qt::StringLiterals;
 
 namespace mailcaff {
@@ -24,6 +26,30 @@ public:
     }
     dns::Resolver resolver;
     verify::Verifier verifier;
+};
+
+/// A caller's callback, kept on the caller's thread: the engine thread only posts results to it, so what
+/// the callback owns (an HTTP reply, a window) is used and destroyed on its own thread. Whoever removes a
+/// call from Engine::m_calls (a result, or stop()) is the only one who may post to it, exactly once.
+class Engine::PendingCall : public QObject
+{
+public:
+    PendingCall(QObject *context, std::function<void(const core::VerificationResult &)> done)
+        : m_context(context)
+        , m_done(std::move(done))
+    {
+    }
+    void deliver(const core::VerificationResult &result)
+    {
+        if (m_context)
+            m_done(result);
+        delete this;
+    }
+    void cancel() { delete this; }
+
+private:
+    QPointer<QObject> m_context;
+    std::function<void(const core::VerificationResult &)> m_done;
 };
 
 Engine::Engine(QObject *parent)
@@ -94,19 +120,27 @@ bool Engine::start(const EngineConfig &config, QString *error)
 
 void Engine::stop()
 {
-    if (!m_thread.isRunning()) {
-        delete m_worker;
-        m_worker = nullptr;
-        return;
+    Worker *worker = nullptr;
+    {
+        // From here on verify() posts nothing more to the worker.
+        QMutexLocker lock(&m_callsMutex);
+        worker = std::exchange(m_worker, nullptr);
     }
-    if (m_worker) {
-        Worker *worker = m_worker;
-        m_worker = nullptr;
-        QMetaObject::invokeMethod(
-            worker, [worker] { delete worker; }, Qt::BlockingQueuedConnection);
+    if (m_thread.isRunning()) {
+        // Queued after every verification already posted, which still find a live worker.
+        if (worker)
+            QMetaObject::invokeMethod(
+                worker, [worker] { delete worker; }, Qt::BlockingQueuedConnection);
+        m_thread.quit();
+        m_thread.wait();
+    } else {
+        delete worker;
     }
-    m_thread.quit();
-    m_thread.wait();
+    // No result can come any more: let the waiting callbacks go, each on its own thread.
+    QMutexLocker lock(&m_callsMutex);
+    for (PendingCall *call : std::as_const(m_calls))
+        QMetaObject::invokeMethod(call, [call] { call->cancel(); });
+    m_calls.clear();
 }
 
 bool Engine::supports(core::Mode mode)
@@ -114,24 +148,29 @@ bool Engine::supports(core::Mode mode)
     return verify::Verifier::supports(mode);
 }
 
-void Engine::verify(const QString &email, core::Mode mode, QObject *context,
+bool Engine::verify(const QString &email, core::Mode mode, QObject *context,
                     std::function<void(const core::VerificationResult &)> done)
 {
-    if (!m_worker)
-        return;
-    QPointer<QObject> target(context);
+    if (!context)
+        return false;
+    QMutexLocker lock(&m_callsMutex);
     Worker *worker = m_worker;
-    QMetaObject::invokeMethod(worker, [worker, email, mode, target, done = std::move(done)]() mutable {
-        if (!target)
-            return;
-        worker->verifier.verify(email, mode, target.data(),
-                                [target, done = std::move(done)](const core::VerificationResult &r) {
-                                    if (!target)
-                                        return;
-                                    // Back to the caller's thread.
-                                    QMetaObject::invokeMethod(target.data(), [done, r] { done(r); });
-                                });
+    if (!worker)
+        return false;
+    auto *call = new PendingCall(context, std::move(done));
+    call->moveToThread(context->thread());
+    m_calls.insert(call);
+    QMetaObject::invokeMethod(worker, [this, worker, call, email, mode] {
+        worker->verifier.verify(email, mode, worker, [this, call](const core::VerificationResult &result) {
+            {
+                QMutexLocker resultLock(&m_callsMutex);
+                if (!m_calls.remove(call))
+                    return;
+            }
+            QMetaObject::invokeMethod(call, [call, result] { call->deliver(result); });
+        });
     });
+    return true;
 }
 
 } // namespace mailcaff

@@ -2,9 +2,12 @@
 
 #include "accounts/apikeys.h"
 #include "core/result.h"
+#include "net/targetpolicy.h"
 #include "storage/database.h"
 
+#include <QMutex>
 #include <QObject>
+#include <QSet>
 #include <QThread>
 
 #include <functional>
@@ -50,10 +53,14 @@ public:
     const storage::Database &database() const { return m_db; }
     accounts::ApiKeys &apiKeys() { return m_keys; }
     std::shared_ptr<const lists::Lists> lists() const { return m_lists; }
+    /// Where DNS answers may lead our connections (--allow-private-targets).
+    net::TargetPolicy targetPolicy() const { return net::TargetPolicy(m_config.allowPrivateTargets); }
 
     static bool supports(core::Mode mode);
-    /// Thread-safe. `done` runs on `context`'s thread; dropped if `context` is destroyed first.
-    void verify(const QString &email, core::Mode mode, QObject *context,
+    /// Thread-safe. `done` runs on `context`'s thread (which must run an event loop), and is only ever used
+    /// and destroyed there: not called if `context` is destroyed first, destroyed uncalled if the engine
+    /// stops first. False, with `done` destroyed at once, when the engine is not running.
+    bool verify(const QString &email, core::Mode mode, QObject *context,
                 std::function<void(const core::VerificationResult &)> done);
 
     /// The platform's default data folder (QStandardPaths::AppDataLocation).
@@ -61,12 +68,15 @@ public:
 
 private:
     class Worker;
+    class PendingCall;
     EngineConfig m_config;
     storage::Database m_db;
     accounts::ApiKeys m_keys{m_db};
     std::shared_ptr<const lists::Lists> m_lists;
     QThread m_thread;
     Worker *m_worker = nullptr;
+    QMutex m_callsMutex;
+    QSet<PendingCall *> m_calls; ///< callbacks waiting for the engine thread, owned by their own threads
 };
 
 } // namespace mailcaff

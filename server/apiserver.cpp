@@ -248,9 +248,13 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
         reply->send(HttpResponse::error(501, u"power mode is not available yet"_s));
         return;
     }
-    m_engine.verify(email.toString(), mode, this, [reply](const core::VerificationResult &result) {
-        reply->send(HttpResponse::json(200, result.toJson()));
-    });
+    const bool started =
+        m_engine.verify(email.toString(), mode, this, [reply](const core::VerificationResult &result) {
+            reply->send(HttpResponse::json(200, result.toJson()));
+        });
+    if (!started)
+        reply->send(
+            HttpResponse::error(503, u"Service unavailable: the verification engine is not running"_s));
 }
 
 } // namespace mailcaff::server

@@ -21,12 +21,21 @@ struct HttpLimits
     int idleTimeoutMs = 60'000;        ///< a kept-alive connection with nothing to do
     int maxConnections = 256;
     int lingerMs = 2'000; ///< after an error answer, how long unread input is drained before closing
+    qint64 maxDrainBytes = 4 * 1024 * 1024; ///< and how much of it at most
+    /// A handler that has not answered by then has lost its request (the power-mode deadline is 60 s).
+    int responseTimeoutMs = 120'000;
 };
 
 /// Watches one connection ahead of QtHttpServer's parser: it sees every byte first (its readyRead slot is
 /// connected before the server's), frames requests itself (headers, Content-Length, chunked bodies) and
-/// answers 400/408/413/431/505 on its own, so a hostile or slow client cannot grow memory or hold a
-/// connection forever. It also writes our responses, keeping "Connection: close" promises.
+/// answers 400/408/413/431/501/505 on its own, so a hostile or slow client cannot grow memory or hold a
+/// connection forever. It rejects everything Qt 6.4's parser would reject, because Qt then only calls
+/// socket->disconnect(), leaving an open socket nobody answers or deletes. It writes our responses, keeps
+/// "Connection: close" promises, and owns the socket's end: every timeout aborts and deletes it.
+///
+/// Pipelining is not supported (Qt 6.4 merges requests that arrive in one read): a request that arrives in
+/// the same read as the previous one gets 400; one that arrives while an answer is pending closes the
+/// connection after that answer, unanswered, which RFC 9112 section 9.3.2 tells clients to retry.
 class ConnectionGuard : public QObject
 {
     Q_OBJECT
@@ -36,7 +45,7 @@ public:
 
     static ConnectionGuard *of(QTcpSocket *socket);
 
-    /// Writes a response for the oldest request waiting for one.
+    /// Writes the response to the request waiting for one.
     void send(const HttpResponse &response);
     /// Answers with `response` and closes, whatever the client asked.
     void reject(const HttpResponse &response);
@@ -47,8 +56,12 @@ private:
     void onReadyRead();
     bool consume(const char *data, qint64 size);
     bool headComplete();
+    bool validHeaderLine(const QByteArray &line) const;
     void requestComplete();
+    /// Stops QtHttpServer from reading this socket again; what arrives afterwards is drained, up to a cap.
+    void stopParsing();
     void closeGracefully();
+    void terminate();
     void armTimers();
 
     QTcpSocket *m_socket;
@@ -57,13 +70,16 @@ private:
     QByteArray m_line;      ///< header block (Head) or current chunk-size/trailer line
     qint64 m_remaining = 0; ///< body or chunk bytes still expected
     qint64 m_bodyBytes = 0;
+    qint64 m_drained = 0;
     bool m_inRequest = false;
-    int m_pending = 0;        ///< complete requests not yet answered
-    QList<bool> m_closeAfter; ///< per pending request: close the connection after answering it
-    bool m_currentClose = false;
+    bool m_awaitingResponse = false; ///< a complete request has not been answered yet
+    bool m_closeAfterResponse = false;
+    bool m_headRequest = false;
     bool m_closing = false;
+    bool m_parsingStopped = false;
     QTimer m_requestTimer;
     QTimer m_idleTimer;
+    QTimer m_responseTimer;
 };
 
 /// The QTcpServer bound to the HTTP server: caps concurrent connections and puts a ConnectionGuard on each.
@@ -81,6 +97,7 @@ protected:
 private:
     HttpLimits m_limits;
     int m_active = 0;
+    int m_refusing = 0; ///< over-the-cap connections still being told 503
 };
 
 } // namespace mailcaff::server

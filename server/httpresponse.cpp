@@ -65,7 +65,7 @@ QByteArray HttpResponse::reasonPhrase(int status)
     }
 }
 
-QByteArray HttpResponse::serialize(bool close) const
+QByteArray HttpResponse::serialize(bool close, bool withBody) const
 {
     QByteArray out;
     out.reserve(body.size() + 256);
@@ -79,7 +79,8 @@ QByteArray HttpResponse::serialize(bool close) const
     if (close)
         out += "Connection: close\r\n";
     out += "\r\n";
-    out += body;
+    if (withBody)
+        out += body;
     return out;
 }
 

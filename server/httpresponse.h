@@ -23,8 +23,8 @@ struct HttpResponse
         return *this;
     }
 
-    /// The bytes on the wire, HTTP/1.1. `close` adds "Connection: close".
-    QByteArray serialize(bool close) const;
+    /// The bytes on the wire, HTTP/1.1. `close` adds "Connection: close"; a response to HEAD has no body.
+    QByteArray serialize(bool close, bool withBody = true) const;
     static QByteArray reasonPhrase(int status);
 };
 

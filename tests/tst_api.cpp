@@ -31,6 +31,7 @@ private Q_SLOTS:
     void everyDocumentedFieldIsPresent();
     void dnsAnswersAreCached();
     void clientGoneBeforeAnswer();
+    void requestWhileAnswerPendingClosesAfterIt();
 
 private:
     QTemporaryDir m_dir;
@@ -290,6 +291,24 @@ void TestApi::clientGoneBeforeAnswer()
     QTest::qWait(800); // the DNS timeouts fire and their answers find no client
     const auto r = m_client->get(u"/api/v1/health"_s);
     QCOMPARE(r.status, 200);
+}
+
+void TestApi::requestWhileAnswerPendingClosesAfterIt()
+{
+    // No pipelining: the pending answer is sent, then the connection closes (RFC 9112 9.3.2: the client
+    // retries the unanswered request).
+    RawClient client(m_server->port());
+    QVERIFY(client.waitConnected());
+    const QByteArray body = R"({"email":"late@silent.test","mode":"quick"})";
+    client.send("POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + m_key +
+                "\r\nContent-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+    QTest::qWait(50);
+    client.send("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    QTRY_VERIFY_WITH_TIMEOUT(client.isClosed(), 5000);
+    QCOMPARE(client.responses().size(), 1);
+    QCOMPARE(client.responses().first().status, 200);
+    QCOMPARE(client.responses().first().json().value(u"reason"_s).toString(), u"dns_error"_s);
+    QCOMPARE(client.responses().first().header("connection"), QByteArray("close"));
 }
 
 QTEST_GUILESS_MAIN(TestApi)

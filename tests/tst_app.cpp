@@ -2,6 +2,8 @@
 // and --headless answering over HTTP. Runs the real binary with QProcess.
 #include "dnstestserver.h"
 #include "httptestclient.h"
+#include "storage/database.h"
+#include "storage/settings.h"
 
 #include <QJsonDocument>
 #include <QProcess>
@@ -23,6 +25,7 @@ private Q_SLOTS:
     void usageErrors();
     void keysLifecycle();
     void verifyVerb();
+    void savedSettingsApplyAndCommandLineWins();
     void headlessServesTheApi();
     void noDisplayFallsBackToHeadless();
 
@@ -117,6 +120,12 @@ void TestApp::usageErrors_data()
     QTest::addRow("keys revoke without id") << QStringList{u"keys"_s, u"revoke"_s} << "revoke";
     QTest::addRow("verify bad mode") << QStringList{u"verify"_s, u"--mode"_s, u"slow"_s, u"a@b.c"_s}
                                      << "--mode";
+    QTest::addRow("server option on keys list")
+        << QStringList{u"keys"_s, u"list"_s, u"--port"_s, u"9"_s} << "--port";
+    QTest::addRow("verify option on the server")
+        << QStringList{u"--headless"_s, u"--mode"_s, u"quick"_s} << "--mode";
+    QTest::addRow("key name outside keys create")
+        << QStringList{u"verify"_s, u"--name"_s, u"x"_s, u"a@b.c"_s} << "--name";
     QTest::addRow("option missing its value") << QStringList{u"--port"_s} << "port";
 }
 
@@ -177,6 +186,26 @@ void TestApp::verifyVerb()
     const Run power = run({u"verify"_s, u"--data-dir"_s, data.path(), u"user@example.com"_s});
     QCOMPARE(power.exitCode, 1);
     QVERIFY(power.err.contains(u"power mode is not available yet"_s));
+}
+
+void TestApp::savedSettingsApplyAndCommandLineWins()
+{
+    QTemporaryDir data;
+    {
+        mailcaff::storage::Database db;
+        QVERIFY(db.open(data.filePath(u"mailcaff.sqlite"_s), nullptr));
+        mailcaff::storage::Settings settings(db);
+        QVERIFY(settings.setValue(mailcaff::storage::setting::DnsServers, m_dns.serverString()));
+    }
+    // The saved DNS server answers for example.com...
+    Run r = run({u"verify"_s, u"--mode"_s, u"quick"_s, u"--data-dir"_s, data.path(), u"user@example.com"_s});
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(QJsonDocument::fromJson(r.out.toUtf8()).object().value(u"mx_accepts_mail"_s).toBool(), true);
+    // ...and --dns-server overrides it (nothing listens on port 9 of 127.0.0.2: a DNS error, so unknown).
+    r = run({u"verify"_s, u"--mode"_s, u"quick"_s, u"--data-dir"_s, data.path(), u"--dns-server"_s,
+             u"127.0.0.2:9"_s, u"user@example.com"_s});
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(QJsonDocument::fromJson(r.out.toUtf8()).object().value(u"status"_s).toString(), u"unknown"_s);
 }
 
 void TestApp::headlessServesTheApi()

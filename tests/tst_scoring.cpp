@@ -126,6 +126,12 @@ void TestScoring::table_data()
         << power(S::Blocked) << "unknown" << 45 << "smtp_blocked";
     QTest::addRow("power: spam trap accepted")
         << with(power(S::Accepted), [](Signals &s) { s.spamTrap = true; }) << "risky" << 40 << "accepted";
+    QTest::addRow("power: spam trap rejected stays invalid")
+        << with(power(S::MailboxNotFound), [](Signals &s) { s.spamTrap = true; }) << "invalid" << 10
+        << "mailbox_not_found";
+    QTest::addRow("power: spam trap on a catch-all")
+        << with(power(S::Accepted, true), [](Signals &s) { s.spamTrap = true; }) << "risky" << 40
+        << "catch_all";
     QTest::addRow("power: dns failure before smtp")
         << with(power(S::NotTried), [](Signals &s) { s.domain = D::DnsFailure; }) << "unknown" << 40
         << "dns_error";

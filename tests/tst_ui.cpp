@@ -3,9 +3,12 @@
 #include "dnstestserver.h"
 #include "engine.h"
 #include "mainwindow.h"
+#include "settingspage.h"
+#include "storage/settings.h"
 #include "verifypage.h"
 
 #include <QApplication>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
@@ -30,6 +33,8 @@ private Q_SLOTS:
     void emptyAddressAsksForOne();
     void powerModeExplainsItIsNotAvailable();
     void staysResponsiveWhileChecking();
+    void settingsRefuseBadValues();
+    void settingsSaveAndReload();
 
 private:
     QTemporaryDir m_dir;
@@ -119,6 +124,41 @@ void TestUi::staysResponsiveWhileChecking()
     QCOMPARE(page->addressEdit()->text(), u"user@slow.testx"_s);
     QTRY_COMPARE_WITH_TIMEOUT(shown.size(), 1, 5000);
     QCOMPARE(page->statusLabel()->text(), u"UNKNOWN"_s);
+}
+
+void TestUi::settingsRefuseBadValues()
+{
+    ui::SettingsPage *page = m_window->settingsPage();
+    page->reload();
+    page->portEdit()->setText(u"80800"_s);
+    page->heloEdit()->setText(u"not a host"_s);
+    QVERIFY(!page->save());
+    const QString message = page->messageLabel()->text();
+    QVERIFY2(message.contains(u"API port"_s) && message.contains(u"SMTP HELO name"_s), qPrintable(message));
+    // All or nothing: the valid fields were not saved either.
+    QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::Port), 8080);
+}
+
+void TestUi::settingsSaveAndReload()
+{
+    ui::SettingsPage *page = m_window->settingsPage();
+    page->reload();
+    page->listenEdit()->setText(u"::1"_s);
+    page->portEdit()->setText(u"9191"_s);
+    page->dnsEdit()->setText(u"127.0.0.1:5353, [::1]:53"_s);
+    page->heloEdit()->setText(u"verify.example.com"_s);
+    page->mailFromEdit()->setText(u"probe@example.com"_s);
+    page->privateTargetsBox()->setChecked(true);
+    QVERIFY(page->save());
+    const storage::Settings settings(m_engine.database());
+    QCOMPARE(settings.value(storage::setting::Port), 9191);
+    QCOMPARE(settings.value(storage::setting::ListenAddress), u"::1"_s);
+    QCOMPARE(settings.value(storage::setting::HeloName), u"verify.example.com"_s);
+    QCOMPARE(settings.value(storage::setting::AllowPrivateTargets), true);
+    page->portEdit()->clear();
+    page->reload();
+    QCOMPARE(page->portEdit()->text(), u"9191"_s);
+    QVERIFY(page->messageLabel()->text().contains(u"Restart"_s));
 }
 
 QTEST_MAIN(TestUi)

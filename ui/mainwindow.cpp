@@ -1,6 +1,9 @@
 #include "mainwindow.h"
 
+#include "settingspage.h"
 #include "verifypage.h"
+
+#include "engine.h"
 
 #include <QLabel>
 #include <QListWidget>
@@ -21,8 +24,12 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
 
     auto *pages = new QStackedWidget(this);
     pages->addWidget(m_verify);
+    m_settings = new SettingsPage(engine.database(), this);
+    pages->addWidget(m_settings);
     auto *nav = new QListWidget(this);
+    nav->setObjectName(u"navigation"_s);
     nav->addItem(tr("Verify"));
+    nav->addItem(tr("Settings"));
     nav->setCurrentRow(0);
     nav->setMaximumWidth(180);
     connect(nav, &QListWidget::currentRowChanged, pages, &QStackedWidget::setCurrentIndex);

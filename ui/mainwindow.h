@@ -9,9 +9,10 @@ class Engine;
 
 namespace mailcaff::ui {
 
+class SettingsPage;
 class VerifyPage;
 
-/// The desktop window: pages on the left (Verify now; Lists, Finder and Settings with their issues), the
+/// The desktop window: pages on the left (Verify and Settings now; Lists and Finder with their issues), the
 /// API server's address and state in the status bar.
 class MainWindow : public QMainWindow
 {
@@ -21,9 +22,11 @@ public:
     MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QWidget *parent = nullptr);
 
     VerifyPage *verifyPage() const { return m_verify; }
+    SettingsPage *settingsPage() const { return m_settings; }
 
 private:
     VerifyPage *m_verify;
+    SettingsPage *m_settings = nullptr;
 };
 
 } // namespace mailcaff::ui

@@ -118,6 +118,9 @@ VerifyPage::VerifyPage(Engine &engine, QWidget *parent)
     m_scoreBar->setMaximumHeight(10);
     m_scoreBar->setVisible(false);
     m_reason->setWordWrap(true);
+    // Addresses and server replies are untrusted: never let a label interpret them as rich text.
+    m_status->setTextFormat(Qt::PlainText);
+    m_reason->setTextFormat(Qt::PlainText);
     m_reason->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
     auto *headline = new QHBoxLayout;
@@ -130,6 +133,7 @@ VerifyPage::VerifyPage(Engine &engine, QWidget *parent)
     for (const auto &[name, label] : fieldLabels()) {
         auto *value = new QLabel(tr("—"), details);
         value->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        value->setTextFormat(Qt::PlainText);
         value->setWordWrap(true);
         value->setToolTip(name.toString());
         m_fields->addRow(label + u':', value);
@@ -185,12 +189,20 @@ void VerifyPage::startVerification()
     const quint64 request = ++m_request;
     m_verify->setEnabled(false);
     showMessage(tr("Checking %1…").arg(address), false);
-    m_engine.verify(address, mode, this, [this, request](const core::VerificationResult &result) {
-        if (request != m_request)
-            return; // a newer request replaced this one
+    const bool started =
+        m_engine.verify(address, mode, this, [this, request](const core::VerificationResult &result) {
+            if (request != m_request)
+                return; // a newer request replaced this one
+            m_verify->setEnabled(true);
+            showResult(result);
+        });
+    if (!started) {
         m_verify->setEnabled(true);
-        showResult(result);
-    });
+        showMessage(
+            tr("The verification engine is not running. Restart Mailcaff; if this persists, check the "
+               "messages it prints at start."),
+            true);
+    }
 }
 
 void VerifyPage::showResult(const core::VerificationResult &result)

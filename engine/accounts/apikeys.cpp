@@ -50,7 +50,8 @@ ApiKeyInfo readInfo(const QSqlQuery &q)
     info.prefix = q.value(2).toString();
     info.plan = planFromString(q.value(3).toString()).value_or(Plan::Free);
     info.createdAt = QDateTime::fromString(q.value(4).toString(), Qt::ISODate);
-    if (!q.value(5).isNull())
+    info.revoked = !q.value(5).isNull();
+    if (info.revoked)
         info.revokedAt = QDateTime::fromString(q.value(5).toString(), Qt::ISODate);
     return info;
 }
@@ -118,14 +119,17 @@ std::optional<ApiKeys::Created> ApiKeys::create(const QString &name, Plan plan, 
     return created;
 }
 
-QList<ApiKeyInfo> ApiKeys::list() const
+std::optional<QList<ApiKeyInfo>> ApiKeys::list(QString *error) const
 {
     QList<ApiKeyInfo> keys;
     QSqlQuery q(m_db.connection());
-    if (q.exec(u"SELECT id, name, prefix, plan, created_at, revoked_at FROM api_keys ORDER BY id"_s)) {
-        while (q.next())
-            keys.append(readInfo(q));
+    if (!q.exec(u"SELECT id, name, prefix, plan, created_at, revoked_at FROM api_keys ORDER BY id"_s)) {
+        if (error)
+            *error = q.lastError().text();
+        return std::nullopt;
     }
+    while (q.next())
+        keys.append(readInfo(q));
     return keys;
 }
 

@@ -25,8 +25,9 @@ struct ApiKeyInfo
     QString prefix; ///< the visible start of the key, e.g. "mc_3fK9a2Qx"
     Plan plan = Plan::Free;
     QDateTime createdAt;
-    QDateTime revokedAt; ///< null while the key is active
-    bool isRevoked() const { return revokedAt.isValid(); }
+    QDateTime revokedAt;  ///< when it was revoked (for display)
+    bool revoked = false; ///< from the column's NULL-ness, not from parsing a date
+    bool isRevoked() const { return revoked; }
 };
 
 /// API keys: generated from OpenSSL's CSPRNG, shown once, stored only as a SHA-256 hash plus a short prefix
@@ -45,7 +46,8 @@ public:
         QString secret; ///< the whole key: shown to the user once, never stored
     };
     std::optional<Created> create(const QString &name, Plan plan, QString *error = nullptr);
-    QList<ApiKeyInfo> list() const;
+    /// Every key, active and revoked; nothing when the database cannot be read.
+    std::optional<QList<ApiKeyInfo>> list(QString *error = nullptr) const;
     /// False when no active key has this id.
     bool revoke(qint64 id, QString *error = nullptr);
     /// The active key matching `presented`, or nothing (unknown, revoked, malformed: all alike).

@@ -40,7 +40,19 @@ int penalties(const Signals &s)
 
 } // namespace
 
+static Score scoreDeliverability(const Signals &s);
+
 Score scoreSignals(const Signals &s)
+{
+    const Score score = scoreDeliverability(s);
+    // A known spam trap is never worth sending to, however it answers: whatever would have been valid or
+    // risky becomes risky below 50 ("likely not"), keeping the reason that describes what we observed.
+    if (s.spamTrap && (score.status == Status::Valid || score.status == Status::Risky))
+        return clamped(Status::Risky, 40, score.reason);
+    return score;
+}
+
+static Score scoreDeliverability(const Signals &s)
 {
     using D = Signals::Domain;
     using S = Signals::Smtp;
@@ -65,12 +77,6 @@ Score scoreSignals(const Signals &s)
     case D::Mx:
     case D::ImplicitMx:
         break;
-    }
-
-    // A known spam trap is never worth sending to, whatever the server says; risky below 50 = likely not.
-    if (s.spamTrap) {
-        const Reason r = s.mode == Mode::Quick ? Reason::QuickCheck : Reason::Accepted;
-        return clamped(Status::Risky, 40, r);
     }
 
     if (s.mode == Mode::Quick || s.smtp == S::NotTried) {

@@ -84,6 +84,7 @@ bool Database::open(const QString &path, QString *error)
         return false;
     }
     m_path = info.absoluteFilePath();
+    m_ownerThread = QThread::currentThread();
     m_prefix = u"mailcaff-"_s + QUuid::createUuid().toString(QUuid::WithoutBraces) + u'-';
     QSqlDatabase db = connection();
     if (!db.isOpen()) {
@@ -109,8 +110,26 @@ QSqlDatabase Database::connection() const
     const QString name = m_prefix + QString::number(threadSerial);
     if (QSqlDatabase::contains(name))
         return QSqlDatabase::database(name, true);
-    QMutexLocker lock(&m_mutex);
-    m_connectionNames.append(name);
+    {
+        QMutexLocker lock(&m_mutex);
+        m_connectionNames.append(name);
+    }
+    // Pool threads come and go: a thread's connections are closed when it ends, or each finished worker
+    // thread would leave an open SQLite handle behind.
+    struct ThreadConnections
+    {
+        QStringList names;
+        ~ThreadConnections()
+        {
+            for (const QString &n : std::as_const(names)) {
+                QSqlDatabase::database(n, false).close();
+                QSqlDatabase::removeDatabase(n);
+            }
+        }
+    };
+    thread_local ThreadConnections threadConnections;
+    if (QThread::currentThread() != m_ownerThread)
+        threadConnections.names.append(name);
     QString error;
     return openConnection(name, &error);
 }

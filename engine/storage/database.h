@@ -5,6 +5,8 @@
 #include <QString>
 #include <QStringList>
 
+class QThread;
+
 namespace mailcaff::storage {
 
 /// The SQLite database in the data dir. Qt SQL connections are per thread, so connection() opens (once per
@@ -34,6 +36,7 @@ private:
 
     QString m_path;
     QString m_prefix;
+    QThread *m_ownerThread = nullptr;
     mutable QMutex m_mutex;
     mutable QStringList m_connectionNames;
 };

@@ -1,0 +1,101 @@
+#include "targetpolicy.h"
+
+#include <array>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::net {
+
+namespace {
+
+struct Range
+{
+    const char *network;
+    int prefix;
+    const char *what;
+};
+
+// IANA special-purpose registries (RFC 6890 and updates): nothing here is a public mail server or website.
+constexpr std::array blocked{
+    Range{"0.0.0.0", 8, "a 'this network' address"},
+    Range{"10.0.0.0", 8, "a private address"},
+    Range{"100.64.0.0", 10, "a carrier-grade NAT address"},
+    Range{"127.0.0.0", 8, "a loopback address"},
+    Range{"169.254.0.0", 16, "a link-local address (cloud metadata lives here)"},
+    Range{"172.16.0.0", 12, "a private address"},
+    Range{"192.0.0.0", 24, "an IETF protocol address"},
+    Range{"192.0.2.0", 24, "a documentation address"},
+    Range{"192.88.99.0", 24, "a deprecated relay address"},
+    Range{"192.168.0.0", 16, "a private address"},
+    Range{"198.18.0.0", 15, "a benchmarking address"},
+    Range{"198.51.100.0", 24, "a documentation address"},
+    Range{"203.0.113.0", 24, "a documentation address"},
+    Range{"224.0.0.0", 4, "a multicast address"},
+    Range{"240.0.0.0", 4, "a reserved address"},
+    Range{"::", 128, "the unspecified address"},
+    Range{"::1", 128, "a loopback address"},
+    Range{"100::", 64, "a discard-only address"},
+    Range{"2001:db8::", 32, "a documentation address"},
+    Range{"2001::", 23, "an IETF protocol address"},
+    Range{"fc00::", 7, "a private (unique local) address"},
+    Range{"fe80::", 10, "a link-local address"},
+    Range{"fec0::", 10, "a site-local address"},
+    Range{"ff00::", 8, "a multicast address"},
+};
+
+/// The IPv4 address inside an IPv6 one that carries it (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4
+/// 2002:AABB:CCDD::/48), so the IPv4 rules apply to it too.
+QHostAddress embeddedIpv4(const QHostAddress &address)
+{
+    if (address.protocol() != QAbstractSocket::IPv6Protocol)
+        return {};
+    bool isV4 = false;
+    const quint32 mapped = address.toIPv4Address(&isV4);
+    if (isV4)
+        return QHostAddress(mapped);
+    const Q_IPV6ADDR a = address.toIPv6Address();
+    auto v4At = [&](int i) {
+        return QHostAddress(quint32(a[i]) << 24 | quint32(a[i + 1]) << 16 | quint32(a[i + 2]) << 8 |
+                            a[i + 3]);
+    };
+    if (address.isInSubnet(QHostAddress(u"64:ff9b::"_s), 96))
+        return v4At(12);
+    if (address.isInSubnet(QHostAddress(u"2002::"_s), 16))
+        return v4At(2);
+    return {};
+}
+
+const Range *blockedRange(const QHostAddress &address)
+{
+    for (const Range &r : blocked) {
+        if (address.isInSubnet(QHostAddress(QString::fromLatin1(r.network)), r.prefix))
+            return &r;
+    }
+    return nullptr;
+}
+
+} // namespace
+
+bool TargetPolicy::isPublic(const QHostAddress &address)
+{
+    if (address.isNull() || address.isBroadcast())
+        return false;
+    if (const QHostAddress inner = embeddedIpv4(address); !inner.isNull())
+        return isPublic(inner);
+    return blockedRange(address) == nullptr;
+}
+
+QString TargetPolicy::describe(const QHostAddress &address)
+{
+    if (address.isNull())
+        return u"no address"_s;
+    if (address.isBroadcast())
+        return u"%1 is the broadcast address"_s.arg(address.toString());
+    if (const QHostAddress inner = embeddedIpv4(address); !inner.isNull() && !isPublic(inner))
+        return u"%1 carries %2"_s.arg(address.toString(), describe(inner));
+    if (const Range *r = blockedRange(address))
+        return u"%1 is %2"_s.arg(address.toString(), QString::fromLatin1(r->what));
+    return u"%1 is a public address"_s.arg(address.toString());
+}
+
+} // namespace mailcaff::net

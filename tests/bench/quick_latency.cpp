@@ -1,0 +1,194 @@
+// Quick-mode latency over real HTTP: the real `mailcaff --headless` process, a loopback DNS server, N
+// requests sequentially on one keep-alive connection (latency percentiles) and then with C in flight
+// (throughput). Prints figures; asserts nothing. Usage: bench_quick_latency [requests=1000] [concurrency=8]
+#include "dnstestserver.h"
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QTextStream>
+#include <QTimer>
+
+#include <algorithm>
+#include <cstdio>
+
+using namespace Qt::StringLiterals;
+using mailcaff::test::DnsTestServer;
+
+namespace {
+
+QTextStream out(stdout);
+
+QString runOnce(const QStringList &args)
+{
+    QProcess p;
+    p.start(QStringLiteral(MAILCAFF_BINARY), args);
+    p.waitForFinished(30000);
+    return QString::fromUtf8(p.readAllStandardOutput());
+}
+
+qint64 peakRssKb(qint64 pid)
+{
+    QFile f(u"/proc/%1/status"_s.arg(pid));
+    if (!f.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : f.readAll().split('\n')) {
+        if (line.startsWith("VmHWM:"))
+            return line.mid(6).trimmed().split(' ').first().toLongLong();
+    }
+    return -1;
+}
+
+double percentile(QList<double> v, double p)
+{
+    std::sort(v.begin(), v.end());
+    if (v.isEmpty())
+        return 0;
+    const qsizetype i = std::min<qsizetype>(v.size() - 1, qsizetype(p / 100.0 * double(v.size())));
+    return v[i];
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    const int requests = argc > 1 ? std::atoi(argv[1]) : 1000;
+    const int concurrency = argc > 2 ? std::atoi(argv[2]) : 8;
+    const int domains = 200;
+
+    DnsTestServer dns;
+    if (!dns.listen()) {
+        out << "cannot start the DNS server\n";
+        return 1;
+    }
+    for (int d = 0; d < domains; ++d)
+        dns.addMx(u"bench%1.test"_s.arg(d), 10, u"mx.bench%1.test"_s.arg(d));
+
+    QTemporaryDir data;
+    const QString key = runOnce({u"keys"_s, u"create"_s, u"--name"_s, u"bench"_s, u"--plan"_s, u"scale"_s,
+                                 u"--data-dir"_s, data.path()})
+                            .trimmed()
+                            .split(u'\n')
+                            .last();
+    QProcess server;
+    server.start(QStringLiteral(MAILCAFF_BINARY), {u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s,
+                                                   data.path(), u"--dns-server"_s, dns.serverString()});
+    QString banner;
+    const QRegularExpression listening(u"listening on (http://[^\\s]+)/api/v1"_s);
+    QElapsedTimer wait;
+    wait.start();
+    while (!listening.match(banner).hasMatch() && wait.elapsed() < 20000) {
+        server.waitForReadyRead(200);
+        banner += QString::fromUtf8(server.readAllStandardOutput());
+    }
+    if (!listening.match(banner).hasMatch()) {
+        out << "mailcaff did not start: " << server.readAllStandardError() << "\n";
+        return 1;
+    }
+    const QUrl base(listening.match(banner).captured(1) + u"/api/v1/verify"_s);
+
+    QNetworkAccessManager nam;
+    auto send = [&](int i, const std::function<void(double ms, bool ok)> &done) {
+        QNetworkRequest req(base);
+        req.setHeader(QNetworkRequest::ContentTypeHeader, u"application/json"_s);
+        req.setRawHeader("Authorization", "Bearer " + key.toLatin1());
+        const QByteArray body =
+            QJsonDocument(QJsonObject{{u"email"_s, u"user%1@bench%2.test"_s.arg(i).arg(i % domains)},
+                                      {u"mode"_s, u"quick"_s}})
+                .toJson(QJsonDocument::Compact);
+        auto *timer = new QElapsedTimer;
+        timer->start();
+        QNetworkReply *reply = nam.post(req, body);
+        QObject::connect(reply, &QNetworkReply::finished, reply, [reply, timer, done] {
+            const double ms = double(timer->nsecsElapsed()) / 1e6;
+            delete timer;
+            const bool ok = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt() == 200;
+            reply->deleteLater();
+            done(ms, ok);
+        });
+    };
+
+    // Warm-up: every domain once, so the figures below are for cached DNS.
+    {
+        QEventLoop loop;
+        int left = domains;
+        for (int d = 0; d < domains; ++d)
+            send(d, [&](double, bool) {
+                if (--left == 0)
+                    loop.quit();
+            });
+        loop.exec();
+    }
+
+    // Sequential: one request at a time on a kept-alive connection.
+    QList<double> latencies;
+    int failures = 0;
+    {
+        QEventLoop loop;
+        std::function<void(int)> next = [&](int i) {
+            if (i == requests) {
+                loop.quit();
+                return;
+            }
+            send(i, [&, i](double ms, bool ok) {
+                latencies.append(ms);
+                failures += ok ? 0 : 1;
+                next(i + 1);
+            });
+        };
+        QElapsedTimer total;
+        total.start();
+        next(0);
+        loop.exec();
+        out << "sequential: " << requests << " quick verifications over HTTP, cached DNS, "
+            << QString::number(double(requests) / (double(total.elapsed()) / 1000.0), 'f', 0) << " req/s\n";
+    }
+    out << "  latency ms: p50 " << QString::number(percentile(latencies, 50), 'f', 2) << "  p90 "
+        << QString::number(percentile(latencies, 90), 'f', 2) << "  p99 "
+        << QString::number(percentile(latencies, 99), 'f', 2) << "  max "
+        << QString::number(percentile(latencies, 100), 'f', 2) << "  failures " << failures << "\n";
+
+    // Concurrent: `concurrency` requests in flight (QNAM opens up to 6 connections per host).
+    {
+        QList<double> concurrent;
+        QEventLoop loop;
+        int started = 0;
+        int finished = 0;
+        std::function<void()> launch = [&] {
+            if (started == requests)
+                return;
+            send(started++, [&](double ms, bool) {
+                concurrent.append(ms);
+                if (++finished == requests)
+                    loop.quit();
+                else
+                    launch();
+            });
+        };
+        QElapsedTimer total;
+        total.start();
+        for (int c = 0; c < concurrency; ++c)
+            launch();
+        loop.exec();
+        out << "concurrent (" << concurrency << " in flight): "
+            << QString::number(double(requests) / (double(total.elapsed()) / 1000.0), 'f', 0)
+            << " req/s, p50 " << QString::number(percentile(concurrent, 50), 'f', 2) << " ms, p99 "
+            << QString::number(percentile(concurrent, 99), 'f', 2) << " ms\n";
+    }
+    out << "server peak RSS: " << peakRssKb(server.processId()) / 1024 << " MiB\n";
+    out << "DNS queries served: " << dns.totalQueries() << " (for " << requests * 2 + domains
+        << " requests)\n";
+    out.flush();
+    server.terminate();
+    server.waitForFinished(5000);
+    return 0;
+}

@@ -1,0 +1,115 @@
+#include "settingspage.h"
+
+#include "storage/database.h"
+#include "storage/settings.h"
+#include "storage/validate.h"
+
+#include <QCheckBox>
+#include <QFormLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::ui {
+
+SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
+    : QWidget(parent)
+    , m_db(db)
+    , m_listen(new QLineEdit(this))
+    , m_port(new QLineEdit(this))
+    , m_dns(new QLineEdit(this))
+    , m_helo(new QLineEdit(this))
+    , m_mailFrom(new QLineEdit(this))
+    , m_private(new QCheckBox(tr("Allow connections to loopback, private and link-local addresses"), this))
+    , m_save(new QPushButton(tr("Save"), this))
+    , m_message(new QLabel(this))
+{
+    m_dns->setPlaceholderText(tr("system resolvers (e.g. 1.1.1.1, [2606:4700::1111]:53)"));
+    m_helo->setPlaceholderText(tr("a host name you own, e.g. verify.example.com"));
+    m_mailFrom->setPlaceholderText(tr("e.g. probe@example.com"));
+    m_private->setToolTip(
+        tr("Off by default, so a shared server cannot be used to scan its own network. Turn it on "
+           "only for tests or when your mail servers are on a private network."));
+    m_message->setWordWrap(true);
+
+    auto *form = new QFormLayout;
+    form->addRow(tr("API listen address:"), m_listen);
+    form->addRow(tr("API port:"), m_port);
+    form->addRow(tr("DNS servers:"), m_dns);
+    form->addRow(tr("SMTP HELO name:"), m_helo);
+    form->addRow(tr("SMTP MAIL FROM:"), m_mailFrom);
+    form->addRow(QString(), m_private);
+
+    auto *note =
+        new QLabel(tr("Options given on the command line override these. Changes take effect the next "
+                      "time Mailcaff starts."),
+                   this);
+    note->setWordWrap(true);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addWidget(note);
+    layout->addWidget(m_save, 0, Qt::AlignLeft);
+    layout->addWidget(m_message);
+    layout->addStretch(1);
+
+    connect(m_save, &QPushButton::clicked, this, &SettingsPage::save);
+    reload();
+}
+
+void SettingsPage::reload()
+{
+    const storage::Settings settings(m_db);
+    m_listen->setText(settings.value(storage::setting::ListenAddress));
+    m_port->setText(QString::number(settings.value(storage::setting::Port)));
+    m_dns->setText(settings.value(storage::setting::DnsServers));
+    m_helo->setText(settings.value(storage::setting::HeloName));
+    m_mailFrom->setText(settings.value(storage::setting::MailFrom));
+    m_private->setChecked(settings.value(storage::setting::AllowPrivateTargets));
+}
+
+bool SettingsPage::save()
+{
+    namespace v = storage::validate;
+    const QString listen = m_listen->text().trimmed();
+    const QString dns = m_dns->text().trimmed();
+    const QString helo = m_helo->text().trimmed();
+    const QString mailFrom = m_mailFrom->text().trimmed();
+    quint16 port = 0;
+    const QList<QPair<QString, QString>> problems = {
+        {tr("API listen address"), v::listenAddress(listen)},
+        {tr("API port"), v::port(m_port->text(), &port)},
+        {tr("DNS servers"), v::dnsServers(dns)},
+        {tr("SMTP HELO name"), v::heloName(helo)},
+        {tr("SMTP MAIL FROM"), v::mailFrom(mailFrom)},
+    };
+    QStringList errors;
+    for (const auto &[field, problem] : problems) {
+        if (!problem.isEmpty())
+            errors.append(u"%1: %2"_s.arg(field, problem));
+    }
+    if (!errors.isEmpty()) {
+        m_message->setStyleSheet(u"color: #c0392b"_s);
+        m_message->setText(tr("Not saved. %1").arg(errors.join(u"; "_s)));
+        return false;
+    }
+    storage::Settings settings(m_db);
+    QSqlDatabase db = m_db.connection();
+    const bool saved = storage::inTransaction(db, [&] {
+        return settings.setValue(storage::setting::ListenAddress, listen) &&
+               settings.setValue(storage::setting::Port, int(port)) &&
+               settings.setValue(storage::setting::DnsServers, dns) &&
+               settings.setValue(storage::setting::HeloName, helo) &&
+               settings.setValue(storage::setting::MailFrom, mailFrom) &&
+               settings.setValue(storage::setting::AllowPrivateTargets, m_private->isChecked());
+    });
+    m_message->setStyleSheet(saved ? QString() : u"color: #c0392b"_s);
+    m_message->setText(saved ? tr("Saved. Restart Mailcaff to apply the changes.")
+                             : tr("Not saved: the database could not be written."));
+    return saved;
+}
+
+} // namespace mailcaff::ui

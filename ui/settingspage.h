@@ -1,0 +1,51 @@
+#pragma once
+
+#include <QWidget>
+
+class QCheckBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+
+namespace mailcaff::storage {
+class Database;
+}
+
+namespace mailcaff::ui {
+
+/// The settings the command line also takes (the command line wins): API server address and port, DNS
+/// servers, SMTP identity, private targets. Saved in the database; server and DNS changes apply at the next
+/// start, which the page says.
+class SettingsPage : public QWidget
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(SettingsPage)
+public:
+    explicit SettingsPage(const storage::Database &db, QWidget *parent = nullptr);
+
+    QLineEdit *listenEdit() const { return m_listen; }
+    QLineEdit *portEdit() const { return m_port; }
+    QLineEdit *dnsEdit() const { return m_dns; }
+    QLineEdit *heloEdit() const { return m_helo; }
+    QLineEdit *mailFromEdit() const { return m_mailFrom; }
+    QCheckBox *privateTargetsBox() const { return m_private; }
+    QPushButton *saveButton() const { return m_save; }
+    QLabel *messageLabel() const { return m_message; }
+
+    void reload();
+    /// Validates every field; saves all of them or none. True when saved.
+    bool save();
+
+private:
+    const storage::Database &m_db;
+    QLineEdit *m_listen;
+    QLineEdit *m_port;
+    QLineEdit *m_dns;
+    QLineEdit *m_helo;
+    QLineEdit *m_mailFrom;
+    QCheckBox *m_private;
+    QPushButton *m_save;
+    QLabel *m_message;
+};
+
+} // namespace mailcaff::ui
