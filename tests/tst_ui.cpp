@@ -87,6 +87,9 @@ void TestUi::showsQuickResult()
     QCOMPARE(page->fieldText(core::field::IsDisposable), u"No"_s);
     QCOMPARE(page->fieldText(core::field::Email), u"info@example.com"_s);
     QVERIFY(page->verifyButton()->isEnabled());
+    // For looking at the window as a person would: MAILCAFF_SCREENSHOT_DIR=/tmp ctest -R tst_ui
+    if (const QString dir = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR"); !dir.isEmpty())
+        QVERIFY(m_window->grab().save(dir + u"/verify-page.png"_s));
 }
 
 void TestUi::emptyAddressAsksForOne()

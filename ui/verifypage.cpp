@@ -222,6 +222,8 @@ void VerifyPage::showResult(const core::VerificationResult &result)
     const QJsonObject json = result.toJson();
     for (const auto &[name, label] : std::as_const(m_values)) {
         QString text = displayValue(json.value(name));
+        if (name == core::field::IsSpamTrap) // in the JSON only when true
+            text = result.isSpamTrap ? tr("Yes") : tr("No");
         if (name == core::field::ResponseMs)
             text = tr("%1 ms").arg(result.responseMs);
         if (name == core::field::Smtp && result.mode == core::Mode::Quick)
