@@ -118,7 +118,8 @@ void addServerOptions(QCommandLineParser &p)
         {u"dns-server"_s, u"DNS servers to use, IP[:PORT][,…] (default: the system's resolvers)."_s,
          u"IP[:PORT][,…]"_s},
         {u"helo-name"_s, u"Host name announced in SMTP EHLO (use a name you own)."_s, u"NAME"_s},
-        {u"mail-from"_s, u"Envelope sender for SMTP probes."_s, u"ADDRESS"_s},
+        {u"mail-from"_s, u"Envelope sender for SMTP probes (default: the null sender <>)."_s, u"ADDRESS"_s},
+        {u"smtp-port"_s, u"Port of the mail servers to probe (default 25)."_s, u"N"_s},
         {u"allow-private-targets"_s,
          u"Allow connections to loopback, private, link-local and metadata addresses found in DNS answers "
          "(off by default, so a shared server cannot be turned into a scanner of its own network)."_s},
@@ -164,6 +165,12 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
     o.engine.mailFrom = value(u"mail-from"_s, storage::setting::MailFrom);
     if (const QString bad = v::mailFrom(o.engine.mailFrom); !bad.isEmpty())
         return problem(u"mail-from"_s, bad);
+    if (p.isSet(u"smtp-port"_s)) {
+        quint16 port = 0;
+        if (const QString bad = v::port(p.value(u"smtp-port"_s), &port); !bad.isEmpty() || port == 0)
+            return u"--smtp-port: "_s + (bad.isEmpty() ? u"'0' is not a usable port"_s : bad);
+        o.engine.smtpPort = port;
+    }
     o.engine.allowPrivateTargets =
         p.isSet(u"allow-private-targets"_s) || settings.value(storage::setting::AllowPrivateTargets);
     return {};
@@ -268,10 +275,6 @@ int runVerify(Engine &engine, const QCommandLineParser &p, const QStringList &ad
     }
     if (addresses.isEmpty())
         return usageError(u"verify: give one or more addresses"_s);
-    if (!Engine::supports(mode)) {
-        err() << "mailcaff: verify: power mode is not available yet; use --mode quick" << Qt::endl;
-        return ExitFailure;
-    }
     // Results print in input order as they complete; the loop ends after the last one.
     QList<std::optional<QByteArray>> lines(addresses.size());
     qsizetype next = 0;

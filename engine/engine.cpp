@@ -2,11 +2,13 @@
 
 #include "dns/resolver.h"
 #include "lists/lists.h"
+#include "smtp/prober.h"
 #include "verify/verifier.h"
 
 #include <QDir>
 #include <QPointer>
 #include <QStandardPaths>
+#include <QSysInfo>
 
 #include <utility>
 
@@ -20,12 +22,38 @@ class Engine::Worker : public QObject
 public:
     Worker(const EngineConfig &config, std::shared_ptr<const lists::Lists> lists)
         : resolver(this)
-        , verifier(&resolver, std::move(lists), this)
+        , prober(proberConfig(config), this)
+        , verifier(&resolver, std::move(lists), &prober, powerConfig(config), this)
     {
         resolver.setTimeout(config.dnsTimeoutMs, config.dnsTries);
     }
     dns::Resolver resolver;
+    smtp::Prober prober;
     verify::Verifier verifier;
+
+private:
+    static smtp::ProberConfig proberConfig(const EngineConfig &config)
+    {
+        smtp::ProberConfig p;
+        p.session.heloName = Engine::effectiveHeloName(config.heloName);
+        p.session.mailFrom = config.mailFrom;
+        p.session.port = config.smtpPort;
+        p.session.connectTimeoutMs = config.smtpConnectTimeoutMs;
+        p.session.bannerTimeoutMs = config.smtpCommandTimeoutMs;
+        p.session.commandTimeoutMs = config.smtpCommandTimeoutMs;
+        p.maxSessionsPerHost = config.maxSessionsPerMx;
+        p.maxRcptsPerSession = config.maxRcptsPerSession;
+        p.maxRcptsPerTransaction = config.maxRcptsPerSession;
+        return p;
+    }
+    static verify::PowerConfig powerConfig(const EngineConfig &config)
+    {
+        verify::PowerConfig p;
+        p.deadlineMs = config.powerDeadlineMs;
+        p.greylistRetryMs = config.greylistRetryMs;
+        p.targetPolicy = net::TargetPolicy(config.allowPrivateTargets);
+        return p;
+    }
 };
 
 /// A caller's callback, kept on the caller's thread: the engine thread only posts results to it, so what
@@ -143,9 +171,13 @@ void Engine::stop()
     m_calls.clear();
 }
 
-bool Engine::supports(core::Mode mode)
+QString Engine::effectiveHeloName(const QString &configured)
 {
-    return verify::Verifier::supports(mode);
+    if (!configured.isEmpty())
+        return configured;
+    // Never someone else's name: the machine's own when it is fully qualified, else a reserved one.
+    const QString host = QSysInfo::machineHostName();
+    return host.contains(u'.') ? host : u"mailcaff.invalid"_s;
 }
 
 bool Engine::verify(const QString &email, core::Mode mode, QObject *context,

@@ -26,8 +26,15 @@ struct EngineConfig
     QString dnsServers; ///< "IP[:PORT],…"; empty: the system's resolvers
     int dnsTimeoutMs = 2000;
     int dnsTries = 2;
-    QString heloName;
-    QString mailFrom;
+    QString heloName; ///< empty: the machine's host name when fully qualified, else "mailcaff.invalid"
+    QString mailFrom; ///< empty: the null sender <>
+    quint16 smtpPort = 25;
+    int powerDeadlineMs = 60'000;
+    int smtpConnectTimeoutMs = 8'000;
+    int smtpCommandTimeoutMs = 15'000;
+    QList<int> greylistRetryMs{5'000, 15'000, 30'000};
+    int maxSessionsPerMx = 2;
+    int maxRcptsPerSession = 20;
     bool allowPrivateTargets = false;
 };
 
@@ -56,7 +63,8 @@ public:
     /// Where DNS answers may lead our connections (--allow-private-targets).
     net::TargetPolicy targetPolicy() const { return net::TargetPolicy(m_config.allowPrivateTargets); }
 
-    static bool supports(core::Mode mode);
+    /// The EHLO name actually used (EngineConfig::heloName, or the default it describes).
+    static QString effectiveHeloName(const QString &configured);
     /// Thread-safe. `done` runs on `context`'s thread (which must run an event loop), and is only ever used
     /// and destroyed there: not called if `context` is destroyed first, destroyed uncalled if the engine
     /// stops first. False, with `done` destroyed at once, when the engine is not running.

@@ -244,10 +244,6 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
         }
         mode = *parsed;
     }
-    if (!Engine::supports(mode)) {
-        reply->send(HttpResponse::error(501, u"power mode is not available yet"_s));
-        return;
-    }
     const bool started =
         m_engine.verify(email.toString(), mode, this, [reply](const core::VerificationResult &result) {
             reply->send(HttpResponse::json(200, result.toJson()));

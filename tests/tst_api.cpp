@@ -4,6 +4,7 @@
 #include "dnstestserver.h"
 #include "engine.h"
 #include "httptestclient.h"
+#include "smtptestserver.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -25,7 +26,8 @@ private Q_SLOTS:
     void unauthorized();
     void badRequests_data();
     void badRequests();
-    void powerModeIsHonestlyUnavailable();
+    void powerModeOverHttp();
+    void powerAnswerDoesNotHoldUpOtherRequests();
     void quickResults_data();
     void quickResults();
     void everyDocumentedFieldIsPresent();
@@ -36,6 +38,8 @@ private Q_SLOTS:
 private:
     QTemporaryDir m_dir;
     DnsTestServer m_dns;
+    SmtpTestServer m_smtp;
+    SmtpTestServer m_tarpit;
     Engine m_engine;
     std::unique_ptr<server::ApiServer> m_server;
     std::unique_ptr<ApiClient> m_client;
@@ -60,11 +64,25 @@ void TestApi::initTestCase()
     m_dns.addMx(u"mailinator.com"_s, 10, u"mail.mailinator.com"_s);
     m_dns.addCname(u"alias.test"_s, u"example.com"_s);
 
+    QVERIFY(m_smtp.listen(QHostAddress(u"127.0.0.31"_s)));
+    QVERIFY(m_tarpit.listen(QHostAddress(u"127.0.0.32"_s), m_smtp.port()));
+    m_smtp.addMailbox(u"alice@power.test"_s);
+    m_tarpit.setTarpit(true);
+    m_dns.addMx(u"power.test"_s, 10, u"mx.power.test"_s);
+    m_dns.addA(u"mx.power.test"_s, u"127.0.0.31"_s);
+    m_dns.addMx(u"tarpit.test"_s, 10, u"mx.tarpit.test"_s);
+    m_dns.addA(u"mx.tarpit.test"_s, u"127.0.0.32"_s);
+
     EngineConfig config;
     config.dataDir = m_dir.path();
     config.dnsServers = m_dns.serverString();
     config.dnsTimeoutMs = 400;
     config.dnsTries = 1;
+    config.smtpPort = m_smtp.port();
+    config.allowPrivateTargets = true;
+    config.smtpConnectTimeoutMs = 500;
+    config.smtpCommandTimeoutMs = 1500;
+    config.powerDeadlineMs = 3000;
     QString error;
     QVERIFY2(m_engine.start(config, &error), qPrintable(error));
     m_server = std::make_unique<server::ApiServer>(m_engine);
@@ -155,14 +173,46 @@ void TestApi::badRequests()
     QVERIFY2(error.contains(mentions), qPrintable(error));
 }
 
-void TestApi::powerModeIsHonestlyUnavailable()
+void TestApi::powerModeOverHttp()
 {
-    for (const QByteArray &body : {QByteArray(R"({"email":"user@example.com","mode":"power"})"),
-                                   QByteArray(R"({"email":"user@example.com"})")}) {
-        const auto r = m_client->request("POST", u"/api/v1/verify"_s, body, m_key);
-        QCOMPARE(r.status, 501);
-        QCOMPARE(r.body, QByteArray(R"({"error":"power mode is not available yet"})"));
+    // Power is the default mode.
+    auto r = m_client->post(u"/api/v1/verify"_s, {{u"email"_s, u"alice@power.test"_s}}, m_key);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json.value(u"status"_s).toString(), u"valid"_s);
+    QCOMPARE(r.json.value(u"quality_score"_s).toInt(), 100);
+    QCOMPARE(r.json.value(u"mode"_s).toString(), u"power"_s);
+    QCOMPARE(r.json.value(u"is_valid"_s).toBool(), true);
+    QCOMPARE(r.json.value(u"can_connect_smtp"_s).toBool(), true);
+    QCOMPARE(r.json.value(u"mx_host"_s).toString(), u"mx.power.test"_s);
+    QCOMPARE(r.json.value(u"is_catch_all"_s).toBool(true), false);
+    QCOMPARE(r.json.value(u"smtp"_s).toObject().value(u"code"_s).toInt(), 250);
+
+    r = m_client->post(u"/api/v1/verify"_s, {{u"email"_s, u"nobody@power.test"_s}, {u"mode"_s, u"power"_s}},
+                       m_key);
+    QCOMPARE(r.json.value(u"status"_s).toString(), u"invalid"_s);
+    QCOMPARE(r.json.value(u"reason"_s).toString(), u"mailbox_not_found"_s);
+    QCOMPARE(r.json.value(u"smtp"_s).toObject().value(u"enhanced_code"_s).toString(), u"5.1.1"_s);
+    QCOMPARE(m_smtp.dataCount(), 0);
+}
+
+void TestApi::powerAnswerDoesNotHoldUpOtherRequests()
+{
+    // A power verification waiting on a tarpit is a deferred answer: the server keeps serving meanwhile.
+    RawClient slow(m_server->port());
+    QVERIFY(slow.waitConnected());
+    const QByteArray body = R"({"email":"x@tarpit.test","mode":"power"})";
+    slow.send("POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + m_key +
+              "\r\nContent-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+    for (int i = 0; i < 5; ++i) {
+        const auto r = m_client->post(u"/api/v1/verify"_s,
+                                      {{u"email"_s, u"user@example.com"_s}, {u"mode"_s, u"quick"_s}}, m_key);
+        QCOMPARE(r.status, 200);
     }
+    QVERIFY(slow.responses().isEmpty()); // still waiting on the tarpit
+    QTRY_COMPARE_WITH_TIMEOUT(slow.responses().size(), 1, 6000);
+    const QJsonObject o = slow.responses().first().json();
+    QCOMPARE(o.value(u"status"_s).toString(), u"unknown"_s);
+    QCOMPARE(o.value(u"reason"_s).toString(), u"smtp_timeout"_s);
 }
 
 void TestApi::quickResults_data()

@@ -283,7 +283,9 @@ void TestHttp::whatQtWouldRejectIsAnswered_data()
     QTest::addRow("upgrade")
         << QByteArray("GET /api/v1/health HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
         << 400;
-    QTest::addRow("non-ASCII target") << QByteArray("GET /api/v1/h\xc3\xa9" "alth HTTP/1.1\r\n\r\n") << 400;
+    QTest::addRow("non-ASCII target") << QByteArray("GET /api/v1/h\xc3\xa9"
+                                                    "alth HTTP/1.1\r\n\r\n")
+                                      << 400;
 }
 
 void TestHttp::whatQtWouldRejectIsAnswered()

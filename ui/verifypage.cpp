@@ -97,7 +97,7 @@ VerifyPage::VerifyPage(Engine &engine, QWidget *parent)
     m_address->setAccessibleName(tr("Email address"));
     m_mode->addItem(tr("Power (SMTP check)"), QVariant::fromValue(int(core::Mode::Power)));
     m_mode->addItem(tr("Quick (syntax, DNS, lists)"), QVariant::fromValue(int(core::Mode::Quick)));
-    m_mode->setCurrentIndex(Engine::supports(core::Mode::Power) ? 0 : 1);
+    m_mode->setCurrentIndex(0);
     m_verify->setDefault(true);
 
     auto *input = new QHBoxLayout;
@@ -179,13 +179,6 @@ void VerifyPage::startVerification()
         return;
     }
     const auto mode = core::Mode(m_mode->currentData().toInt());
-    if (!Engine::supports(mode)) {
-        showMessage(
-            tr("Power mode (the SMTP check) is not available in this version yet. Choose Quick to check "
-               "syntax, DNS and the lists."),
-            true);
-        return;
-    }
     const quint64 request = ++m_request;
     m_verify->setEnabled(false);
     showMessage(tr("Checking %1…").arg(address), false);

@@ -32,7 +32,7 @@ public:
     static QString describe(const QHostAddress &address);
 
 private:
-    bool m_allowPrivate;
+    bool m_allowPrivate = false;
 };
 
 } // namespace mailcaff::net

@@ -5,20 +5,18 @@
 #include "dns/resolver.h"
 #include "lists/lists.h"
 #include "providers.h"
+#include "smtp/prober.h"
 
 #include <QElapsedTimer>
 #include <QPointer>
+#include <QRandomGenerator>
+#include <QTimer>
+
+using namespace Qt::StringLiterals;
 
 namespace mailcaff::verify {
 
 using core::Signals;
-
-Verifier::Verifier(dns::Resolver *resolver, std::shared_ptr<const lists::Lists> lists, QObject *parent)
-    : QObject(parent)
-    , m_resolver(resolver)
-    , m_lists(std::move(lists))
-{
-}
 
 namespace {
 
@@ -52,7 +50,312 @@ void finish(core::VerificationResult &r, const Signals &s, const QElapsedTimer &
     r.responseMs = timer.elapsed();
 }
 
+Signals::Smtp smtpSignal(smtp::Verdict verdict)
+{
+    using V = smtp::Verdict;
+    switch (verdict) {
+    case V::Accepted:
+        return Signals::Smtp::Accepted;
+    case V::MailboxNotFound:
+        return Signals::Smtp::MailboxNotFound;
+    case V::MailboxDisabled:
+        return Signals::Smtp::MailboxDisabled;
+    case V::MailboxFull:
+        return Signals::Smtp::MailboxFull;
+    case V::TryLater:
+        return Signals::Smtp::Greylisted;
+    case V::Blocked:
+    case V::Unknown:
+        // An unexplained refusal is not evidence the mailbox is missing: reported like a block.
+        return Signals::Smtp::Blocked;
+    }
+    return Signals::Smtp::Blocked;
+}
+
+Signals::Smtp failureSignal(smtp::Failure failure)
+{
+    using F = smtp::Failure;
+    switch (failure) {
+    case F::Timeout:
+        return Signals::Smtp::Timeout;
+    case F::Refused:
+        return Signals::Smtp::Blocked;
+    case F::TryLater:
+        return Signals::Smtp::Greylisted;
+    default:
+        return Signals::Smtp::ConnectFailed;
+    }
+}
+
+/// A local part nobody has: 16 random lowercase letters and digits, starting with a letter.
+QString randomLocalPart()
+{
+    static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    QString s;
+    auto *rng = QRandomGenerator::global();
+    s += QLatin1Char(alphabet[rng->bounded(26)]);
+    for (int i = 0; i < 15; ++i)
+        s += QLatin1Char(alphabet[rng->bounded(36)]);
+    return s;
+}
+
 } // namespace
+
+/// One power-mode verification in flight: walks the MX hosts and their addresses, probes, retries a
+/// greylisting server, and finishes exactly once, by the deadline at the latest.
+class PowerCheck : public QObject
+{
+public:
+    using Done = std::function<void(const core::VerificationResult &)>;
+    PowerCheck(Verifier *verifier, std::shared_ptr<core::VerificationResult> result, Signals s,
+               QElapsedTimer timer, core::EmailAddress address, dns::MailRoute route, Done done)
+        : QObject(verifier)
+        , m_verifier(verifier)
+        , m_result(std::move(result))
+        , m_signals(std::move(s))
+        , m_timer(timer)
+        , m_address(std::move(address))
+        , m_route(std::move(route))
+        , m_done(std::move(done))
+    {
+        const int left = std::max(1, verifier->m_power.deadlineMs - int(timer.elapsed()));
+        m_deadline.setSingleShot(true);
+        connect(&m_deadline, &QTimer::timeout, this, [this] { conclude(); });
+        m_deadline.start(left);
+        m_catchAll = verifier->cachedCatchAll(m_address.asciiDomain());
+    }
+
+    void start() { nextMx(); }
+
+private:
+    void nextMx()
+    {
+        if (m_finished)
+            return;
+        if (m_mxIndex >= m_route.mx.size()) {
+            conclude();
+            return;
+        }
+        const QString host = m_route.mx.at(m_mxIndex++).host;
+        if (m_route.kind == dns::MailRoute::Kind::ImplicitMx) {
+            tryAddresses(host, m_route.addresses);
+            return;
+        }
+        m_verifier->m_resolver->lookupAddresses(host, this, [this, host](const dns::AddressAnswer &answer) {
+            if (answer.status != dns::DnsStatus::Ok) {
+                m_notes.append(u"%1: %2"_s.arg(host, dns::toString(answer.status)));
+                nextMx();
+                return;
+            }
+            tryAddresses(host, answer.addresses);
+        });
+    }
+
+    void tryAddresses(const QString &host, const QList<QHostAddress> &addresses)
+    {
+        m_host = host;
+        m_addresses.clear();
+        for (const QHostAddress &a : addresses) {
+            if (m_verifier->m_power.targetPolicy.permits(a))
+                m_addresses.append(a);
+            else
+                m_notes.append(u"refused to connect: %1"_s.arg(net::TargetPolicy::describe(a)));
+        }
+        m_addressIndex = 0;
+        nextAddress();
+    }
+
+    void nextAddress()
+    {
+        if (m_finished)
+            return;
+        if (m_addressIndex >= m_addresses.size()) {
+            nextMx();
+            return;
+        }
+        probe(m_addresses.at(m_addressIndex++));
+    }
+
+    void probe(const QHostAddress &address)
+    {
+        m_currentAddress = address;
+        QStringList recipients{m_address.ascii()};
+        m_probeIndex = -1;
+        if (!m_catchAll.has_value()) {
+            // The same random address on every retry: greylisting lets a triplet through only when it
+            // comes back, and a new address each time would never get a definite answer.
+            if (m_randomRecipient.isEmpty())
+                m_randomRecipient = randomLocalPart() + u'@' + m_address.asciiDomain();
+            recipients.append(m_randomRecipient);
+            m_probeIndex = 1;
+        }
+        m_verifier->m_prober->probe(
+            m_host, address, recipients, this,
+            [this](const QList<smtp::RcptOutcome> &outcomes) { onOutcomes(outcomes); });
+    }
+
+    void onOutcomes(const QList<smtp::RcptOutcome> &outcomes)
+    {
+        if (m_finished || outcomes.isEmpty())
+            return;
+        const smtp::RcptOutcome &o = outcomes.first();
+        if (o.reply.code != 0)
+            m_talked = true;
+        using F = smtp::Failure;
+        switch (o.failure) {
+        case F::None:
+            break;
+        case F::Refused:
+            // 5xx to our greeting or sender: about us, the same at every MX of the domain.
+            decide(Signals::Smtp::Blocked, o);
+            return;
+        default:
+            // This address did not work (down, tarpit, busy, dropped): the next address, then the next MX.
+            rememberFailure(o);
+            nextAddress();
+            return;
+        }
+
+        m_talked = true;
+        if (o.verdict == smtp::Verdict::TryLater) {
+            rememberFailure(o);
+            scheduleGreylistRetry();
+            return;
+        }
+        if (o.verdict == smtp::Verdict::Accepted && m_probeIndex > 0 && outcomes.size() > m_probeIndex) {
+            // Catch-all only from a definite answer to the random address: never from a 4xx or a block.
+            const smtp::RcptOutcome &p = outcomes.at(m_probeIndex);
+            if (p.failure == F::None) {
+                if (p.verdict == smtp::Verdict::Accepted)
+                    m_catchAll = true;
+                else if (p.verdict == smtp::Verdict::MailboxNotFound ||
+                         p.verdict == smtp::Verdict::MailboxDisabled)
+                    m_catchAll = false;
+                if (m_catchAll)
+                    m_verifier->rememberCatchAll(m_address.asciiDomain(), *m_catchAll);
+            }
+        }
+        decide(smtpSignal(o.verdict), o);
+    }
+
+    void rememberFailure(const smtp::RcptOutcome &o)
+    {
+        // The most telling failure is kept: an answer from a server beats a silent one.
+        const bool better = !m_lastFailure || o.reply.code != 0 || m_lastFailure->reply.code == 0;
+        if (better)
+            m_lastFailure = o;
+        m_lastHost = m_host;
+    }
+
+    void scheduleGreylistRetry()
+    {
+        const auto &delays = m_verifier->m_power.greylistRetryMs;
+        const qint64 left = m_verifier->m_power.deadlineMs - m_timer.elapsed();
+        if (m_greylistRetries >= delays.size() || delays.at(m_greylistRetries) + 2'000 > left) {
+            decide(Signals::Smtp::Greylisted, *m_lastFailure);
+            return;
+        }
+        const int delay = delays.at(m_greylistRetries++);
+        m_waitingRetry = true;
+        QTimer::singleShot(delay, this, [this] {
+            m_waitingRetry = false;
+            if (!m_finished)
+                probe(m_currentAddress); // same sender, same server: what greylisting waits for
+        });
+    }
+
+    /// Out of addresses, or out of time.
+    void conclude()
+    {
+        if (m_finished)
+            return;
+        if (m_waitingRetry && m_lastFailure) {
+            decide(Signals::Smtp::Greylisted, *m_lastFailure);
+            return;
+        }
+        if (!m_lastFailure) {
+            // Deadline with a probe still running, or every address refused by the target policy.
+            smtp::RcptOutcome none;
+            none.failure = m_addresses.isEmpty() && !m_notes.isEmpty() ? smtp::Failure::ConnectFailed
+                                                                       : smtp::Failure::Timeout;
+            decide(failureSignal(none.failure), none);
+            return;
+        }
+        decide(failureSignal(m_lastFailure->failure), *m_lastFailure);
+    }
+
+    void decide(Signals::Smtp verdict, const smtp::RcptOutcome &o)
+    {
+        if (m_finished)
+            return;
+        m_finished = true;
+        m_deadline.stop();
+        core::VerificationResult &r = *m_result;
+        m_signals.smtp = verdict;
+        m_signals.catchAll = m_catchAll;
+        r.canConnectSmtp = m_talked;
+        r.isDeliverable = verdict == Signals::Smtp::Accepted;
+        r.isCatchAll = m_catchAll;
+        if (m_talked)
+            r.mxHost = o.reply.code != 0 || o.failure == smtp::Failure::None ? m_host : m_lastHost;
+        if (o.reply.code != 0)
+            r.smtp = core::SmtpReply{o.reply.code, o.reply.enhancedCode, o.reply.text()};
+        if (!m_notes.isEmpty())
+            r.detail = m_notes.join(u"; "_s);
+        finish(r, m_signals, m_timer);
+        Done done = std::move(m_done);
+        done(r);
+        deleteLater();
+    }
+
+    Verifier *m_verifier;
+    std::shared_ptr<core::VerificationResult> m_result;
+    Signals m_signals;
+    QElapsedTimer m_timer;
+    core::EmailAddress m_address;
+    dns::MailRoute m_route;
+    Done m_done;
+    QTimer m_deadline;
+    qsizetype m_mxIndex = 0;
+    QString m_host;
+    QString m_lastHost;
+    QList<QHostAddress> m_addresses;
+    qsizetype m_addressIndex = 0;
+    QHostAddress m_currentAddress;
+    qsizetype m_probeIndex = -1;
+    QString m_randomRecipient;
+    std::optional<bool> m_catchAll;
+    std::optional<smtp::RcptOutcome> m_lastFailure;
+    QStringList m_notes;
+    int m_greylistRetries = 0;
+    bool m_waitingRetry = false;
+    bool m_talked = false;
+    bool m_finished = false;
+};
+
+Verifier::Verifier(dns::Resolver *resolver, std::shared_ptr<const lists::Lists> lists, smtp::Prober *prober,
+                   const PowerConfig &power, QObject *parent)
+    : QObject(parent)
+    , m_resolver(resolver)
+    , m_lists(std::move(lists))
+    , m_prober(prober)
+    , m_power(power)
+{
+}
+
+std::optional<bool> Verifier::cachedCatchAll(const QString &asciiDomain) const
+{
+    const auto it = m_catchAll.constFind(asciiDomain);
+    if (it == m_catchAll.constEnd() || it->expires.hasExpired())
+        return std::nullopt;
+    return it->value;
+}
+
+void Verifier::rememberCatchAll(const QString &asciiDomain, bool catchAll)
+{
+    m_catchAll.insert(asciiDomain,
+                      CatchAll{catchAll, QDeadlineTimer(std::chrono::seconds(m_power.catchAllCacheSeconds))});
+}
 
 void Verifier::verify(const QString &email, core::Mode mode, QObject *context,
                       std::function<void(const core::VerificationResult &)> done)
@@ -89,26 +392,40 @@ void Verifier::verify(const QString &email, core::Mode mode, QObject *context,
 
     // DNS even for disposable domains: mx_accepts_mail must be true to the domain, and the answer is cached.
     QPointer<QObject> guard(context);
-    m_resolver->lookupMailRoute(address.asciiDomain(), this,
-                                [result, s, timer, done = std::move(done), guard,
-                                 hasContext = context != nullptr](const dns::MailRoute &route) mutable {
-                                    if (hasContext && !guard)
-                                        return;
-                                    s.domain = domainSignal(route);
-                                    result->mxAcceptsMail = route.acceptsMail();
-                                    if (route.kind == dns::MailRoute::Kind::Failure)
-                                        result->detail = route.error;
-                                    if (route.kind == dns::MailRoute::Kind::Mx) {
-                                        QStringList hosts;
-                                        for (const auto &mx : route.mx)
-                                            hosts.append(mx.host);
-                                        const Provider provider = identifyProvider(hosts);
-                                        result->smtpProvider = provider.name;
-                                        s.acceptAllGateway = provider.acceptsAllAtRcpt;
-                                    }
-                                    finish(*result, s, timer);
-                                    done(*result);
-                                });
+    m_resolver->lookupMailRoute(
+        address.asciiDomain(), this,
+        [this, result, s, timer, address, done = std::move(done), guard,
+         hasContext = context != nullptr](const dns::MailRoute &route) mutable {
+            if (hasContext && !guard)
+                return;
+            s.domain = domainSignal(route);
+            result->mxAcceptsMail = route.acceptsMail();
+            if (route.kind == dns::MailRoute::Kind::Failure)
+                result->detail = route.error;
+            if (route.kind == dns::MailRoute::Kind::Mx) {
+                QStringList hosts;
+                for (const auto &mx : route.mx)
+                    hosts.append(mx.host);
+                const Provider provider = identifyProvider(hosts);
+                result->smtpProvider = provider.name;
+                s.acceptAllGateway = provider.acceptsAllAtRcpt;
+            }
+            // Power mode talks to the mail server only when everything before allows a verdict from it:
+            // disposable providers are decided before any SMTP, dead domains by DNS.
+            const bool smtpNeeded = result->mode == core::Mode::Power && !s.disposable && route.acceptsMail();
+            if (!smtpNeeded || !m_prober) {
+                if (result->mode == core::Mode::Power && s.domain != Signals::Domain::DnsFailure &&
+                    route.acceptsMail())
+                    s.smtp = Signals::Smtp::NotTried;
+                finish(*result, s, timer);
+                done(*result);
+                return;
+            }
+            auto *check = new PowerCheck(this, result, s, timer, address, route, std::move(done));
+            if (hasContext)
+                connect(guard.data(), &QObject::destroyed, check, &QObject::deleteLater);
+            check->start();
+        });
 }
 
 } // namespace mailcaff::verify

@@ -1,11 +1,15 @@
 #pragma once
 
 #include "core/result.h"
+#include "net/targetpolicy.h"
 
+#include <QDeadlineTimer>
+#include <QHash>
 #include <QObject>
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace mailcaff::dns {
 class Resolver;
@@ -13,28 +17,57 @@ class Resolver;
 namespace mailcaff::lists {
 class Lists;
 }
+namespace mailcaff::smtp {
+class Prober;
+}
 
 namespace mailcaff::verify {
 
-/// The verification pipeline: syntax, lists, DNS (and, with the power-mode issue, SMTP). Lives on the
-/// engine thread with the resolver; every step is asynchronous.
+/// Power mode's bounds.
+struct PowerConfig
+{
+    int deadlineMs = 60'000; ///< a power verification answers within this, whatever the servers do
+    /// Waits before asking a greylisting server again (from the same sender and address, as greylisting
+    /// expects), as long as the deadline allows.
+    QList<int> greylistRetryMs{5'000, 15'000, 30'000};
+    int catchAllCacheSeconds = 24 * 3600;
+    net::TargetPolicy targetPolicy = net::TargetPolicy();
+};
+
+/// The verification pipeline: syntax, lists, DNS and, in power mode, the SMTP dialogue with the domain's
+/// mail servers (MX in preference order, each MX's addresses in turn, the catch-all probe in the same
+/// transaction, greylisting retried within the deadline). Lives on the engine thread with the resolver
+/// and the prober; every step is asynchronous.
 class Verifier : public QObject
 {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(Verifier)
 public:
-    Verifier(dns::Resolver *resolver, std::shared_ptr<const lists::Lists> lists, QObject *parent = nullptr);
-
-    /// Power mode needs the SMTP engine, which is not built yet.
-    static bool supports(core::Mode mode) { return mode == core::Mode::Quick; }
+    /// Without a prober, only quick mode is available.
+    Verifier(dns::Resolver *resolver, std::shared_ptr<const lists::Lists> lists,
+             smtp::Prober *prober = nullptr, const PowerConfig &power = PowerConfig(),
+             QObject *parent = nullptr);
 
     /// `done` runs on this object's thread, unless `context` was destroyed first.
     void verify(const QString &email, core::Mode mode, QObject *context,
                 std::function<void(const core::VerificationResult &)> done);
 
+    /// Catch-all knowledge per domain, learnt from the random-recipient probe.
+    std::optional<bool> cachedCatchAll(const QString &asciiDomain) const;
+    void rememberCatchAll(const QString &asciiDomain, bool catchAll);
+
 private:
+    friend class PowerCheck;
     dns::Resolver *m_resolver;
     std::shared_ptr<const lists::Lists> m_lists;
+    smtp::Prober *m_prober;
+    PowerConfig m_power;
+    struct CatchAll
+    {
+        bool value;
+        QDeadlineTimer expires;
+    };
+    QHash<QString, CatchAll> m_catchAll;
 };
 
 } // namespace mailcaff::verify

@@ -1,0 +1,82 @@
+#pragma once
+
+#include "session.h"
+
+#include <QDeadlineTimer>
+#include <QHash>
+#include <QObject>
+#include <QPointer>
+
+#include <deque>
+#include <functional>
+#include <memory>
+
+namespace mailcaff::smtp {
+
+/// Politeness limits per mail server address.
+struct ProberConfig
+{
+    SessionConfig session;
+    int maxSessionsPerHost = 2;  ///< concurrent connections to one MX address
+    int maxRcptsPerSession = 20; ///< recipients per connection before a fresh one
+    int maxRcptsPerTransaction = 20;
+    int idleSessionMs = 5'000; ///< a pooled connection waits this long for more work, then QUITs
+    int backoffMs = 30'000;    ///< after a 421 or a refused connection, leave the MX alone this long
+};
+
+/// Runs RCPT probes against mail servers with a small pool of sessions per MX address: requests for the
+/// same address queue up and share connections and transactions (several RCPTs each, RSET between), no
+/// more than `maxSessionsPerHost` connections at once, a fresh connection after too many rejections or
+/// recipients, and a back-off after the server says it is busy. Recipients of one request (the address and
+/// its catch-all probe) always travel in the same transaction.
+class Prober : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(Prober)
+public:
+    explicit Prober(const ProberConfig &config, QObject *parent = nullptr);
+    ~Prober() override;
+
+    using Done = std::function<void(const QList<RcptOutcome> &)>;
+    /// Probes `recipients` at `address` (the MX `mxHost`). `done` runs on this thread unless `context` is
+    /// gone by then.
+    void probe(const QString &mxHost, const QHostAddress &address, const QStringList &recipients,
+               QObject *context, Done done);
+
+    const ProberConfig &config() const { return m_config; }
+    /// Connections opened so far, for statistics and tests.
+    int connectionsOpened() const { return m_connectionsOpened; }
+
+private:
+    struct Request
+    {
+        QStringList recipients;
+        QPointer<QObject> context;
+        bool hasContext = false;
+        Done done;
+    };
+    struct Host
+    {
+        QString mxHost;
+        QHostAddress address;
+        std::deque<Request> queue;
+        QList<Session *> sessions;
+        QHash<Session *, int> rcptsUsed;
+        QDeadlineTimer backoffUntil;
+        Failure backoffFailure = Failure::TryLater;
+        Reply backoffReply;
+    };
+
+    Host &hostFor(const QString &mxHost, const QHostAddress &address);
+    void dispatch(Host &host);
+    void run(Host &host, Session *session);
+    void release(Host &host, Session *session);
+    void retire(Host &host, Session *session);
+    static QString key(const QHostAddress &address) { return address.toString(); }
+
+    ProberConfig m_config;
+    QHash<QString, std::shared_ptr<Host>> m_hosts;
+    int m_connectionsOpened = 0;
+};
+
+} // namespace mailcaff::smtp

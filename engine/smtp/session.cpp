@@ -1,0 +1,380 @@
+#include "session.h"
+
+#include <QSslSocket>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::smtp {
+
+QString toString(Failure failure)
+{
+    switch (failure) {
+    case Failure::None:
+        return u"none"_s;
+    case Failure::ConnectFailed:
+        return u"connect_failed"_s;
+    case Failure::Timeout:
+        return u"timeout"_s;
+    case Failure::Refused:
+        return u"refused"_s;
+    case Failure::TryLater:
+        return u"try_later"_s;
+    case Failure::Dropped:
+        return u"dropped"_s;
+    case Failure::TlsFailed:
+        return u"tls_failed"_s;
+    case Failure::ProtocolError:
+        return u"protocol_error"_s;
+    case Failure::Unused:
+        return u"unused"_s;
+    }
+    return {};
+}
+
+Session::Session(const QString &mxHost, const QHostAddress &address, const SessionConfig &config,
+                 QObject *parent)
+    : QObject(parent)
+    , m_mxHost(mxHost)
+    , m_address(address)
+    , m_config(config)
+{
+    m_timer.setSingleShot(true);
+    connect(&m_timer, &QTimer::timeout, this, [this] {
+        if (m_state == State::Quit)
+            close();
+        else
+            fail(Failure::Timeout);
+    });
+}
+
+Session::~Session()
+{
+    // Owners delete sessions only when they hold no transaction; close quietly.
+    m_done = nullptr;
+    if (m_socket) {
+        m_socket->disconnect(this);
+        m_socket->abort();
+    }
+}
+
+void Session::transaction(const QStringList &recipients, Done done)
+{
+    Q_ASSERT(!m_done);
+    m_recipients = recipients;
+    m_outcomes.clear();
+    for (const QString &r : recipients)
+        m_outcomes.append(RcptOutcome{r, Failure::None, {}, Verdict::Unknown});
+    m_sent = 0;
+    m_answered = 0;
+    m_done = std::move(done);
+    switch (m_state) {
+    case State::Closed:
+        fail(Failure::Dropped);
+        break;
+    case State::Disconnected:
+        connectNow();
+        break;
+    case State::Idle:
+        beginTransaction();
+        break;
+    default:
+        break; // still greeting: the transaction starts once EHLO is done
+    }
+}
+
+void Session::connectNow()
+{
+    m_socket = new QSslSocket(this);
+    m_socket->setPeerVerifyName(m_mxHost);
+    connect(m_socket, &QAbstractSocket::connected, this, &Session::onConnected);
+    connect(m_socket, &QIODevice::readyRead, this, &Session::onReadyRead);
+    connect(m_socket, &QAbstractSocket::disconnected, this, &Session::onSocketGone);
+    connect(m_socket, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError error) {
+        if (m_state == State::Closed || m_state == State::Quit)
+            return;
+        if (error == QAbstractSocket::SslHandshakeFailedError || m_state == State::Handshake)
+            fail(Failure::TlsFailed);
+        else if (m_state == State::Connecting)
+            fail(Failure::ConnectFailed);
+        else if (error == QAbstractSocket::RemoteHostClosedError)
+            onSocketGone();
+    });
+    // Certificates of mail servers are often self-signed or for another name; a verifier records that
+    // and carries on (opportunistic TLS, RFC 7435).
+    connect(m_socket, &QSslSocket::sslErrors, this, [this](const QList<QSslError> &errors) {
+        for (const QSslError &e : errors)
+            m_tlsErrors.append(e.errorString());
+        m_socket->ignoreSslErrors();
+    });
+    connect(m_socket, &QSslSocket::encrypted, this, [this] {
+        m_tls = true;
+        m_parser.clear();
+        sendEhlo();
+    });
+    m_state = State::Connecting;
+    m_timer.start(m_config.connectTimeoutMs);
+    m_socket->connectToHost(m_address, m_config.port);
+}
+
+void Session::onConnected()
+{
+    m_state = State::Banner;
+    m_timer.start(m_config.bannerTimeoutMs);
+}
+
+void Session::onReadyRead()
+{
+    if (!m_socket || m_state == State::Handshake)
+        return;
+    m_parser.feed(m_socket->readAll());
+    while (m_state != State::Closed) {
+        if (m_parser.hasError()) {
+            fail(Failure::ProtocolError);
+            return;
+        }
+        const std::optional<Reply> reply = m_parser.next();
+        if (!reply)
+            break;
+        onReply(*reply);
+    }
+}
+
+void Session::send(const QByteArray &line, int timeoutMs)
+{
+    m_socket->write(line + "\r\n");
+    m_timer.start(timeoutMs < 0 ? m_config.commandTimeoutMs : timeoutMs);
+}
+
+void Session::sendEhlo()
+{
+    m_state = State::Ehlo;
+    send("EHLO " + m_config.heloName.toUtf8());
+}
+
+void Session::onReply(const Reply &reply)
+{
+    m_timer.stop();
+    switch (m_state) {
+    case State::Banner:
+        if (reply.code == 220)
+            sendEhlo();
+        else
+            fail(reply.isTransient() ? Failure::TryLater : Failure::Refused, reply);
+        return;
+    case State::Ehlo:
+        if (reply.code == 250) {
+            m_pipelining = false;
+            m_startTlsOffered = false;
+            for (qsizetype i = 1; i < reply.lines.size(); ++i) {
+                const QString keyword = reply.lines.at(i).section(u' ', 0, 0).toUpper();
+                m_pipelining = m_pipelining || keyword == "PIPELINING"_L1;
+                m_startTlsOffered = m_startTlsOffered || keyword == "STARTTLS"_L1;
+            }
+            if (m_startTlsOffered && m_config.startTls && !m_tls) {
+                m_state = State::StartTls;
+                send("STARTTLS");
+            } else {
+                m_state = State::Idle;
+                beginTransaction();
+            }
+        } else if (reply.code == 500 || reply.code == 501 || reply.code == 502 || reply.code == 504) {
+            // An old server without ESMTP (RFC 5321 4.1.4): HELO instead.
+            m_state = State::Helo;
+            send("HELO " + m_config.heloName.toUtf8());
+        } else {
+            fail(reply.isTransient() ? Failure::TryLater : Failure::Refused, reply);
+        }
+        return;
+    case State::Helo:
+        if (reply.code == 250) {
+            m_state = State::Idle;
+            beginTransaction();
+        } else {
+            fail(reply.isTransient() ? Failure::TryLater : Failure::Refused, reply);
+        }
+        return;
+    case State::StartTls:
+        if (reply.code == 220) {
+            // Anything the server sent after its 220 was sent before encryption: a STARTTLS command
+            // injection (CVE-2011-0411 class). Throw it away.
+            m_parser.clear();
+            m_state = State::Handshake;
+            m_timer.start(m_config.commandTimeoutMs);
+            m_socket->startClientEncryption();
+        } else {
+            // Offered but refused: carry on in plain text, as the server still accepts mail.
+            m_state = State::Idle;
+            beginTransaction();
+        }
+        return;
+    case State::Mail:
+        if (reply.isPositive()) {
+            m_state = State::Rcpt;
+            if (!m_pipelining)
+                sendNextRcpts();
+            else if (m_sent > 0)
+                m_timer.start(m_config.commandTimeoutMs);
+        } else {
+            // Our sender refused: about us, never the mailbox. Pipelined RCPT replies may follow, so the
+            // connection is not reusable.
+            fail(reply.isTransient() ? Failure::TryLater : Failure::Refused, reply);
+        }
+        return;
+    case State::Rcpt: {
+        if (reply.code == 421) {
+            // The server is closing the session (RFC 5321 3.8): nothing more comes on this connection.
+            fail(Failure::TryLater, reply);
+            return;
+        }
+        RcptOutcome &outcome = m_outcomes[m_answered++];
+        outcome.reply = reply;
+        outcome.verdict = classify(reply, Stage::RcptTo);
+        if (outcome.verdict == Verdict::MailboxNotFound || outcome.verdict == Verdict::MailboxDisabled)
+            ++m_consecutiveRejections;
+        else if (outcome.verdict == Verdict::Accepted)
+            m_consecutiveRejections = 0;
+        if (m_answered == m_recipients.size()) {
+            finishTransaction();
+        } else if (m_answered == m_sent) {
+            if (tooManyRejections()) {
+                for (qsizetype i = m_answered; i < m_outcomes.size(); ++i)
+                    m_outcomes[i].failure = Failure::Unused;
+                finishTransaction();
+            } else {
+                sendNextRcpts();
+            }
+        } else {
+            m_timer.start(m_config.commandTimeoutMs);
+        }
+        return;
+    }
+    case State::Rset:
+        if (reply.code == 250) {
+            m_state = State::Idle;
+            beginTransaction();
+        } else {
+            fail(reply.isTransient() ? Failure::TryLater : Failure::Refused, reply);
+        }
+        return;
+    case State::Quit:
+        close();
+        return;
+    case State::Idle:
+        // Unsolicited: typically "421 idle timeout" before the server hangs up. The session is over.
+        if (reply.code == 421)
+            close();
+        return;
+    case State::Disconnected:
+    case State::Connecting:
+    case State::Handshake:
+    case State::Closed:
+        return;
+    }
+}
+
+void Session::beginTransaction()
+{
+    if (!m_done)
+        return;
+    if (m_transactionUsed) {
+        m_transactionUsed = false;
+        m_state = State::Rset;
+        send("RSET");
+        return;
+    }
+    m_transactionUsed = true;
+    ++m_transactions;
+    m_state = State::Mail;
+    m_mailAccepted = false;
+    send("MAIL FROM:<" + m_config.mailFrom.toUtf8() + '>');
+    // RFC 2920: with PIPELINING the RCPTs go out with MAIL FROM, in groups no larger than the rejection
+    // limit so we never fire more unknown recipients than a receiver tolerates.
+    if (m_pipelining)
+        sendNextRcpts();
+}
+
+void Session::sendNextRcpts()
+{
+    const int batch =
+        m_pipelining ? std::max(1, m_config.maxConsecutiveRejections - m_consecutiveRejections) : 1;
+    QByteArray out;
+    int n = 0;
+    while (m_sent < m_recipients.size() && n < batch) {
+        out += "RCPT TO:<" + m_recipients.at(m_sent).toUtf8() + ">\r\n";
+        ++m_sent;
+        ++n;
+    }
+    if (n == 0)
+        return;
+    m_socket->write(out);
+    m_timer.start(m_config.commandTimeoutMs);
+}
+
+void Session::finishTransaction()
+{
+    m_timer.stop();
+    m_state = State::Idle;
+    Done done = std::move(m_done);
+    m_done = nullptr;
+    if (done)
+        done(m_outcomes);
+}
+
+void Session::fail(Failure failure, const Reply &reply)
+{
+    for (qsizetype i = m_answered; i < m_outcomes.size(); ++i) {
+        m_outcomes[i].failure = failure;
+        m_outcomes[i].reply = reply;
+        m_outcomes[i].verdict = failure == Failure::TryLater  ? Verdict::TryLater
+                                : failure == Failure::Refused ? Verdict::Blocked
+                                                              : Verdict::Unknown;
+    }
+    close();
+    Done done = std::move(m_done);
+    m_done = nullptr;
+    if (done)
+        done(m_outcomes);
+}
+
+void Session::quit()
+{
+    if (m_state == State::Idle && m_socket) {
+        m_state = State::Quit;
+        send("QUIT", 2'000);
+    } else if (m_state != State::Closed) {
+        fail(Failure::Dropped);
+    }
+}
+
+void Session::onSocketGone()
+{
+    if (m_state == State::Closed)
+        return;
+    if (m_state == State::Quit) {
+        close();
+        return;
+    }
+    fail(m_state == State::Connecting || m_state == State::Banner ? Failure::ConnectFailed
+                                                                  : Failure::Dropped);
+}
+
+void Session::close()
+{
+    if (m_state == State::Closed)
+        return;
+    const bool polite = m_state == State::Quit;
+    m_state = State::Closed;
+    m_timer.stop();
+    if (m_socket) {
+        m_socket->disconnect(this);
+        if (polite)
+            m_socket->disconnectFromHost();
+        else
+            m_socket->abort();
+        m_socket->deleteLater();
+        m_socket = nullptr;
+    }
+    Q_EMIT closed();
+}
+
+} // namespace mailcaff::smtp

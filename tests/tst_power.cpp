@@ -1,0 +1,309 @@
+// Power mode end to end through the engine: a loopback DNS server and SMTP servers on several 127.0.0.x
+// addresses (one port, as MX hosts share port 25 in real life), one case per status and reason of API.md.
+#include "dnstestserver.h"
+#include "engine.h"
+#include "smtptestserver.h"
+
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace mailcaff;
+using namespace mailcaff::test;
+using namespace Qt::StringLiterals;
+
+class TestPower : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void cleanupTestCase();
+    void verdicts_data();
+    void verdicts();
+    void smtpFieldsOfAValidAddress();
+    void greylistingResolvedWithinDeadline();
+    void greylistingUnresolvedIsUnknown();
+    void disposableNeverContactsAServer();
+    void catchAllIsRememberedPerDomain();
+    void politenessForManyAddressesAtOneDomain();
+    void privateTargetsRefusedByDefault();
+
+private:
+    core::VerificationResult verify(Engine &engine, const QString &email);
+    SmtpTestServer *server(int lastOctet);
+
+    QTemporaryDir m_dir;
+    DnsTestServer m_dns;
+    std::vector<std::unique_ptr<SmtpTestServer>> m_smtp;
+    quint16 m_port = 0;
+    Engine m_engine;
+};
+
+SmtpTestServer *TestPower::server(int lastOctet)
+{
+    for (const auto &s : m_smtp) {
+        if (s->address() == QHostAddress(u"127.0.0.%1"_s.arg(lastOctet)))
+            return s.get();
+    }
+    return nullptr;
+}
+
+void TestPower::initTestCase()
+{
+    QVERIFY(m_dns.listen());
+    // SMTP servers share one port on different addresses: .11 main, .12 greylisting, .13 blocking, .14
+    // tarpit, .16 greylisting forever. Nothing listens on .15 (a dead primary MX).
+    for (int octet : {11, 12, 13, 14, 16}) {
+        auto s = std::make_unique<SmtpTestServer>();
+        QVERIFY2(s->listen(QHostAddress(u"127.0.0.%1"_s.arg(octet)), m_port), qPrintable(s->errorString()));
+        m_port = s->port();
+        m_smtp.push_back(std::move(s));
+    }
+    auto mx = [&](const QString &domain, const QString &host, int octet, quint16 preference = 10) {
+        m_dns.addMx(domain, preference, host);
+        m_dns.addA(host, u"127.0.0.%1"_s.arg(octet));
+    };
+    SmtpTestServer *main = server(11);
+    mx(u"acme.test"_s, u"mx.acme.test"_s, 11);
+    main->addMailboxes(u"acme.test"_s, {u"alice"_s, u"bob"_s, u"info"_s});
+    main->setMailboxReply(u"full@acme.test"_s, SmtpTestServer::mailboxFullReply());
+    main->setMailboxReply(u"gone@acme.test"_s, SmtpTestServer::mailboxDisabledReply());
+    mx(u"catchall.test"_s, u"mx.catchall.test"_s, 11);
+    main->setCatchAll(u"catchall.test"_s, true);
+    mx(u"gmailish.test"_s, u"mx.gmailish.test"_s, 11);
+    main->addMailbox(u"real@gmailish.test"_s);
+    main->setUnknownUserReply(u"gmailish.test"_s, SmtpTestServer::gmailUnknownUserReply());
+    // A Yahoo-hosted domain: its MX accepts every RCPT.
+    mx(u"yahoo-hosted.test"_s, u"mta5.am0.yahoodns.net"_s, 11);
+    main->setCatchAll(u"yahoo-hosted.test"_s, true);
+    // Primary MX down, secondary up.
+    mx(u"backup.test"_s, u"mx1.backup.test"_s, 15, 10);
+    mx(u"backup.test"_s, u"mx2.backup.test"_s, 11, 20);
+    main->addMailbox(u"dave@backup.test"_s);
+    // No MX: the domain's own address (RFC 5321 implicit MX).
+    m_dns.addA(u"implicit.test"_s, u"127.0.0.11"_s);
+    main->addMailbox(u"erin@implicit.test"_s);
+    m_dns.addNullMx(u"nullmx.test"_s);
+    mx(u"refused.test"_s, u"mx.refused.test"_s, 15);
+    mx(u"grey.test"_s, u"mx.grey.test"_s, 12);
+    server(12)->addMailbox(u"carol@grey.test"_s);
+    server(12)->setGreylisting(true, 200);
+    mx(u"blocked.test"_s, u"mx.blocked.test"_s, 13);
+    server(13)->addMailbox(u"frank@blocked.test"_s);
+    server(13)->setBlockMode(SmtpTestServer::BlockMode::AtRcpt);
+    mx(u"tarpit.test"_s, u"mx.tarpit.test"_s, 14);
+    server(14)->setTarpit(true);
+    mx(u"slowgrey.test"_s, u"mx.slowgrey.test"_s, 16);
+    server(16)->addMailbox(u"gina@slowgrey.test"_s);
+    server(16)->setGreylisting(true, 600'000);
+    m_dns.addMx(u"mailinator.com"_s, 10, u"mx.acme.test"_s);
+
+    EngineConfig config;
+    config.dataDir = m_dir.path();
+    config.dnsServers = m_dns.serverString();
+    config.dnsTimeoutMs = 1000;
+    config.smtpPort = m_port;
+    config.allowPrivateTargets = true;
+    config.heloName = u"verifier.mailcaff.test"_s;
+    config.mailFrom = u"probe@mailcaff.test"_s;
+    config.smtpConnectTimeoutMs = 1000;
+    config.smtpCommandTimeoutMs = 1500;
+    config.powerDeadlineMs = 6000;
+    config.greylistRetryMs = {300, 600};
+    QString error;
+    QVERIFY2(m_engine.start(config, &error), qPrintable(error));
+}
+
+void TestPower::cleanupTestCase()
+{
+    m_engine.stop();
+    for (const auto &s : m_smtp)
+        QCOMPARE(s->dataCount(), 0); // never DATA
+}
+
+core::VerificationResult TestPower::verify(Engine &engine, const QString &email)
+{
+    std::optional<core::VerificationResult> result;
+    QObject context;
+    if (!engine.verify(email, core::Mode::Power, &context,
+                       [&](const core::VerificationResult &r) { result = r; }))
+        return {};
+    // The deadline is 6 s: every case must end within it.
+    if (!QTest::qWaitFor([&] { return result.has_value(); }, 10000))
+        return {};
+    return *result;
+}
+
+void TestPower::verdicts_data()
+{
+    QTest::addColumn<QString>("email");
+    QTest::addColumn<QString>("status");
+    QTest::addColumn<int>("score");
+    QTest::addColumn<QString>("reason");
+    QTest::addColumn<bool>("canConnect");
+    QTest::addColumn<bool>("deliverable");
+
+    QTest::addRow("existing mailbox") << "alice@acme.test"
+                                      << "valid" << 100 << "accepted" << true << true;
+    QTest::addRow("existing mailbox, other case") << "Bob@ACME.test"
+                                                  << "valid" << 100 << "accepted" << true << true;
+    QTest::addRow("role address") << "info@acme.test"
+                                  << "valid" << 90 << "accepted" << true << true;
+    QTest::addRow("unknown mailbox") << "nobody@acme.test"
+                                     << "invalid" << 10 << "mailbox_not_found" << true << false;
+    QTest::addRow("gmail-style multi-line reject") << "ghost@gmailish.test"
+                                                   << "invalid" << 10 << "mailbox_not_found" << true << false;
+    QTest::addRow("disabled mailbox") << "gone@acme.test"
+                                      << "invalid" << 10 << "mailbox_disabled" << true << false;
+    QTest::addRow("full mailbox") << "full@acme.test"
+                                  << "risky" << 45 << "mailbox_full" << true << false;
+    QTest::addRow("catch-all domain") << "whoever@catchall.test"
+                                      << "risky" << 70 << "catch_all" << true << true;
+    QTest::addRow("accept-all provider") << "someone@yahoo-hosted.test"
+                                         << "risky" << 70 << "accept_all_gateway" << true << true;
+    QTest::addRow("server blocks our probe") << "frank@blocked.test"
+                                             << "unknown" << 45 << "smtp_blocked" << true << false;
+    QTest::addRow("tarpit") << "x@tarpit.test"
+                            << "unknown" << 40 << "smtp_timeout" << false << false;
+    QTest::addRow("connection refused") << "x@refused.test"
+                                        << "unknown" << 40 << "smtp_connect_failed" << false << false;
+    QTest::addRow("primary MX down, secondary works") << "dave@backup.test"
+                                                      << "valid" << 100 << "accepted" << true << true;
+    QTest::addRow("implicit MX") << "erin@implicit.test"
+                                 << "valid" << 100 << "accepted" << true << true;
+    QTest::addRow("null MX") << "x@nullmx.test"
+                             << "invalid" << 5 << "null_mx" << false << false;
+    QTest::addRow("domain does not exist") << "x@nowhere.test"
+                                           << "invalid" << 5 << "domain_not_found" << false << false;
+    QTest::addRow("bad syntax") << "x@@acme.test"
+                                << "invalid" << 5 << "invalid_syntax" << false << false;
+}
+
+void TestPower::verdicts()
+{
+    QFETCH(QString, email);
+    QFETCH(QString, status);
+    QFETCH(int, score);
+    QFETCH(QString, reason);
+    QFETCH(bool, canConnect);
+    QFETCH(bool, deliverable);
+    const core::VerificationResult r = verify(m_engine, email);
+    const QJsonObject o = r.toJson();
+    QVERIFY2(!r.email.isEmpty(), "no result within the deadline");
+    QCOMPARE(o.value(u"status"_s).toString(), status);
+    QCOMPARE(o.value(u"reason"_s).toString(), reason);
+    QCOMPARE(r.qualityScore, score);
+    QCOMPARE(r.canConnectSmtp, canConnect);
+    QCOMPARE(r.isDeliverable, deliverable);
+    QCOMPARE(o.value(u"mode"_s).toString(), u"power"_s);
+    QVERIFY(o.contains(u"smtp"_s));
+    QVERIFY(r.responseMs < 6500);
+}
+
+void TestPower::smtpFieldsOfAValidAddress()
+{
+    const core::VerificationResult r = verify(m_engine, u"alice@acme.test"_s);
+    QCOMPARE(r.mxHost, u"mx.acme.test"_s);
+    QVERIFY(r.smtp.has_value());
+    QCOMPARE(r.smtp->code, 250);
+    QCOMPARE(r.isCatchAll, std::optional<bool>(false));
+    QVERIFY(r.isValid);
+    const core::VerificationResult backup = verify(m_engine, u"dave@backup.test"_s);
+    QCOMPARE(backup.mxHost, u"mx2.backup.test"_s);
+    const core::VerificationResult yahoo = verify(m_engine, u"someone@yahoo-hosted.test"_s);
+    QCOMPARE(yahoo.smtpProvider, u"yahoo"_s);
+    const core::VerificationResult unknown = verify(m_engine, u"ghost@gmailish.test"_s);
+    QVERIFY(unknown.smtp.has_value());
+    QCOMPARE(unknown.smtp->code, 550);
+    QCOMPARE(unknown.smtp->enhancedCode, u"5.1.1"_s);
+    QVERIFY(unknown.smtp->message.contains(u"does not exist"_s));
+}
+
+void TestPower::greylistingResolvedWithinDeadline()
+{
+    server(12)->resetGreylist();
+    server(12)->resetCounters();
+    const core::VerificationResult r = verify(m_engine, u"carol@grey.test"_s);
+    QCOMPARE(core::toString(r.status), u"valid"_s);
+    QVERIFY(server(12)->rcptCount() >= 2); // refused once, accepted on the retry
+}
+
+void TestPower::greylistingUnresolvedIsUnknown()
+{
+    const core::VerificationResult r = verify(m_engine, u"gina@slowgrey.test"_s);
+    QCOMPARE(core::toString(r.status), u"unknown"_s);
+    QCOMPARE(core::toString(r.reason), u"greylisted"_s);
+    QCOMPARE(r.qualityScore, 45);
+    QVERIFY(r.isCatchAll == std::nullopt); // never concluded from a 4xx
+}
+
+void TestPower::disposableNeverContactsAServer()
+{
+    const int before = server(11)->connectionCount();
+    const core::VerificationResult r = verify(m_engine, u"temp@mailinator.com"_s);
+    QCOMPARE(core::toString(r.status), u"disposable"_s);
+    QCOMPARE(r.qualityScore, 5);
+    QCOMPARE(server(11)->connectionCount(), before);
+    QVERIFY(!r.canConnectSmtp);
+}
+
+void TestPower::catchAllIsRememberedPerDomain()
+{
+    // The first verification at a domain probes a random address; later ones reuse the answer.
+    SmtpTestServer *s = server(11);
+    verify(m_engine, u"first@catchall.test"_s);
+    s->resetCounters();
+    const core::VerificationResult r = verify(m_engine, u"second@catchall.test"_s);
+    QCOMPARE(core::toString(r.reason), u"catch_all"_s);
+    QCOMPARE(s->rcptCount(), 1);
+}
+
+void TestPower::politenessForManyAddressesAtOneDomain()
+{
+    SmtpTestServer *s = server(11);
+    s->resetCounters();
+    QObject context;
+    int done = 0;
+    int valid = 0;
+    int invalid = 0;
+    for (int i = 0; i < 50; ++i) {
+        const QString email = (i % 5 == 0) ? u"alice@acme.test"_s : u"unknown%1@acme.test"_s.arg(i);
+        QVERIFY(m_engine.verify(email, core::Mode::Power, &context, [&](const core::VerificationResult &r) {
+            ++done;
+            valid += r.status == core::Status::Valid;
+            invalid += r.status == core::Status::Invalid;
+        }));
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(done, 50, 15000);
+    QCOMPARE(valid, 10);
+    QCOMPARE(invalid, 40);
+    // 50 addresses, a handful of connections, never more than 2 at once.
+    qInfo("50 addresses at one domain: %d connections, peak %d concurrent, %d RCPTs", s->connectionCount(),
+          s->peakConnections(), s->rcptCount());
+    QVERIFY(s->peakConnections() <= 2);
+    QVERIFY(s->connectionCount() <= 12);
+    QCOMPARE(s->dataCount(), 0);
+}
+
+void TestPower::privateTargetsRefusedByDefault()
+{
+    QTemporaryDir dir;
+    Engine strict;
+    EngineConfig config;
+    config.dataDir = dir.path();
+    config.dnsServers = m_dns.serverString();
+    config.smtpPort = m_port;
+    config.powerDeadlineMs = 3000;
+    QString error;
+    QVERIFY2(strict.start(config, &error), qPrintable(error));
+    const int before = server(11)->connectionCount();
+    const core::VerificationResult r = verify(strict, u"alice@acme.test"_s);
+    QCOMPARE(core::toString(r.status), u"unknown"_s);
+    QCOMPARE(core::toString(r.reason), u"smtp_connect_failed"_s);
+    QVERIFY2(r.detail.contains(u"loopback"_s), qPrintable(r.detail));
+    QCOMPARE(server(11)->connectionCount(), before);
+    strict.stop();
+}
+
+QTEST_GUILESS_MAIN(TestPower)
+#include "tst_power.moc"
