@@ -4,6 +4,7 @@
 #include "engine.h"
 #include "smtptestserver.h"
 
+#include <QElapsedTimer>
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
@@ -27,6 +28,11 @@ private Q_SLOTS:
     void catchAllIsRememberedPerDomain();
     void politenessForManyAddressesAtOneDomain();
     void privateTargetsRefusedByDefault();
+    void startTlsIsUsed();
+    void droppedSessionIsRetriedOnce();
+    void serverRecipientLimitIsRespected();
+    void manyRejectionsUseFreshSessions();
+    void politenessFiguresFor200Addresses();
 
 private:
     core::VerificationResult verify(Engine &engine, const QString &email);
@@ -53,7 +59,7 @@ void TestPower::initTestCase()
     QVERIFY(m_dns.listen());
     // SMTP servers share one port on different addresses: .11 main, .12 greylisting, .13 blocking, .14
     // tarpit, .16 greylisting forever. Nothing listens on .15 (a dead primary MX).
-    for (int octet : {11, 12, 13, 14, 16}) {
+    for (int octet : {11, 12, 13, 14, 16, 17, 18, 19, 20, 21, 22}) {
         auto s = std::make_unique<SmtpTestServer>();
         QVERIFY2(s->listen(QHostAddress(u"127.0.0.%1"_s.arg(octet)), m_port), qPrintable(s->errorString()));
         m_port = s->port();
@@ -97,6 +103,23 @@ void TestPower::initTestCase()
     server(16)->addMailbox(u"gina@slowgrey.test"_s);
     server(16)->setGreylisting(true, 600'000);
     m_dns.addMx(u"mailinator.com"_s, 10, u"mx.acme.test"_s);
+    mx(u"tls.test"_s, u"mx.tls.test"_s, 17);
+    server(17)->addMailbox(u"hank@tls.test"_s);
+    QVERIFY(server(17)->setStartTls(true));
+    mx(u"helo.test"_s, u"mx.helo.test"_s, 18);
+    server(18)->addMailbox(u"ivy@helo.test"_s);
+    server(18)->setEhloEnabled(false);
+    server(18)->setPipelining(false);
+    mx(u"busy.test"_s, u"mx.busy.test"_s, 19);
+    server(19)->setBusy(true);
+    mx(u"drops.test"_s, u"mx.drops.test"_s, 20);
+    server(20)->setDisconnectAfterBanner(true);
+    mx(u"limit.test"_s, u"mx.limit.test"_s, 21);
+    server(21)->addMailboxes(u"limit.test"_s, {u"a1"_s, u"a2"_s, u"a3"_s});
+    server(21)->setMaxRcptsPerSession(5);
+    mx(u"strict.test"_s, u"mx.strict.test"_s, 22);
+    server(22)->addMailbox(u"only@strict.test"_s);
+    server(22)->setMaxConsecutiveRejections(8);
 
     EngineConfig config;
     config.dataDir = m_dir.path();
@@ -177,6 +200,14 @@ void TestPower::verdicts_data()
                                            << "invalid" << 5 << "domain_not_found" << false << false;
     QTest::addRow("bad syntax") << "x@@acme.test"
                                 << "invalid" << 5 << "invalid_syntax" << false << false;
+    QTest::addRow("STARTTLS offered") << "hank@tls.test"
+                                      << "valid" << 100 << "accepted" << true << true;
+    QTest::addRow("HELO-only server") << "ivy@helo.test"
+                                      << "valid" << 100 << "accepted" << true << true;
+    QTest::addRow("server busy (421)") << "x@busy.test"
+                                       << "unknown" << 40 << "smtp_connect_failed" << true << false;
+    QTest::addRow("server drops after banner") << "x@drops.test"
+                                               << "unknown" << 40 << "smtp_connect_failed" << true << false;
 }
 
 void TestPower::verdicts()
@@ -198,6 +229,8 @@ void TestPower::verdicts()
     QCOMPARE(o.value(u"mode"_s).toString(), u"power"_s);
     QVERIFY(o.contains(u"smtp"_s));
     QVERIFY(r.responseMs < 6500);
+    qInfo("%s: %s/%s in %lld ms", QTest::currentDataTag(), qPrintable(status), qPrintable(reason),
+          qlonglong(r.responseMs));
 }
 
 void TestPower::smtpFieldsOfAValidAddress()
@@ -303,6 +336,94 @@ void TestPower::privateTargetsRefusedByDefault()
     QVERIFY2(r.detail.contains(u"loopback"_s), qPrintable(r.detail));
     QCOMPARE(server(11)->connectionCount(), before);
     strict.stop();
+}
+
+void TestPower::startTlsIsUsed()
+{
+    // Counters since the start: the "STARTTLS offered" row's session may still be pooled, already encrypted.
+    QCOMPARE(core::toString(verify(m_engine, u"nobody@tls.test"_s).reason), u"mailbox_not_found"_s);
+    QVERIFY(server(17)->startTlsCount() >= 1);
+    QCOMPARE(server(17)->startTlsCount(), server(17)->commandCount(u"STARTTLS"_s));
+}
+
+void TestPower::droppedSessionIsRetriedOnce()
+{
+    server(20)->resetCounters();
+    verify(m_engine, u"y@drops.test"_s);
+    QCOMPARE(server(20)->connectionCount(), 2); // the first connection, one reconnect, no more
+}
+
+/// Verifies `emails` at once; status/reason per address, in input order.
+static QStringList verifyAll(Engine &engine, const QStringList &emails)
+{
+    QStringList out(emails.size());
+    int done = 0;
+    QObject context;
+    for (qsizetype i = 0; i < emails.size(); ++i) {
+        engine.verify(emails.at(i), core::Mode::Power, &context,
+                      [&out, &done, i](const core::VerificationResult &r) {
+                          out[i] = core::toString(r.status) + u'/' + core::toString(r.reason);
+                          ++done;
+                      });
+    }
+    [[maybe_unused]] const bool finished = QTest::qWaitFor([&] { return done == emails.size(); }, 30000);
+    return out;
+}
+
+void TestPower::serverRecipientLimitIsRespected()
+{
+    // The server takes 5 recipients per connection ("452 4.5.3" beyond): the rest go to new connections,
+    // and every address still gets its own answer.
+    SmtpTestServer *s = server(21);
+    s->resetCounters();
+    QStringList emails{u"a1@limit.test"_s, u"a2@limit.test"_s, u"a3@limit.test"_s};
+    for (int i = 0; i < 12; ++i)
+        emails << u"nobody%1@limit.test"_s.arg(i);
+    const auto results = verifyAll(m_engine, emails);
+    QCOMPARE(results.size(), emails.size());
+    for (qsizetype i = 0; i < emails.size(); ++i) {
+        const QString expected =
+            emails[i].startsWith(u'a') ? u"valid/accepted"_s : u"invalid/mailbox_not_found"_s;
+        QVERIFY2(results[i] == expected, qPrintable(emails[i] + u": "_s + results[i]));
+    }
+    for (int perSession : s->rcptsPerSession())
+        QVERIFY(perSession <= 6); // at most one refused beyond the limit, then it is remembered
+}
+
+void TestPower::manyRejectionsUseFreshSessions()
+{
+    // The server hangs up after 8 rejections in a row; we stop at 5 and continue on a new connection.
+    SmtpTestServer *s = server(22);
+    s->resetCounters();
+    QStringList emails;
+    for (int i = 0; i < 30; ++i)
+        emails << u"ghost%1@strict.test"_s.arg(i);
+    const auto results = verifyAll(m_engine, emails);
+    for (qsizetype i = 0; i < emails.size(); ++i)
+        QVERIFY2(results[i] == u"invalid/mailbox_not_found"_s, qPrintable(emails[i] + u": "_s + results[i]));
+    QCOMPARE(s->commandCount(u"DATA"_s), 0);
+    for (int perSession : s->rcptsPerSession())
+        QVERIFY(perSession <= 5 + 1); // 5 rejections, plus at most the catch-all probe
+}
+
+void TestPower::politenessFiguresFor200Addresses()
+{
+    SmtpTestServer *s = server(11);
+    s->resetCounters();
+    QStringList emails;
+    for (int i = 0; i < 200; ++i)
+        emails << (i % 4 == 0   ? u"alice@acme.test"_s
+                   : i % 4 == 1 ? u"bob@acme.test"_s
+                                : u"user%1@acme.test"_s.arg(i));
+    QElapsedTimer t;
+    t.start();
+    const QStringList results = verifyAll(m_engine, emails);
+    QCOMPARE(results.count(QString()), 0);
+    qInfo("200 addresses at one domain: %d connections, peak %d at once, %d RCPTs, %lld ms",
+          s->connectionCount(), s->peakConnections(), s->rcptCount(), qlonglong(t.elapsed()));
+    QVERIFY(s->peakConnections() <= 2);
+    QVERIFY(s->connectionCount() <= 25);
+    QCOMPARE(s->dataCount(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestPower)

@@ -96,8 +96,9 @@ void Prober::run(Host &host, Session *session)
     // Whole requests, in order, up to the transaction's recipient limit (at least one request).
     auto batch = std::make_shared<std::vector<Request>>();
     QStringList recipients;
-    const int room = std::min(m_config.maxRcptsPerTransaction,
-                              m_config.maxRcptsPerSession - host.rcptsUsed.value(session));
+    const int room =
+        std::min({m_config.maxRcptsPerTransaction, host.maxRcpts,
+                  std::min(m_config.maxRcptsPerSession, host.maxRcpts) - host.rcptsUsed.value(session)});
     while (!host.queue.empty()) {
         Request &next = host.queue.front();
         if (next.hasContext && !next.context) {
@@ -123,8 +124,10 @@ void Prober::run(Host &host, Session *session)
             const QList<RcptOutcome> mine = outcomes.mid(at, r.recipients.size());
             at += r.recipients.size();
             bool unused = false;
+            bool dropped = false;
             for (const RcptOutcome &o : mine) {
                 unused = unused || o.failure == Failure::Unused;
+                dropped = dropped || o.failure == Failure::Dropped;
                 // The server said it is busy, or would not take a connection: leave it alone for a while.
                 if (h && ((o.failure == Failure::TryLater && o.reply.code == 421) ||
                           o.failure == Failure::ConnectFailed || o.failure == Failure::Timeout)) {
@@ -133,6 +136,9 @@ void Prober::run(Host &host, Session *session)
                     h->backoffReply = o.reply;
                 }
             }
+            // A server that hung up mid-dialogue gets one more chance on a fresh connection.
+            if (dropped && h && r.reconnects++ == 0)
+                unused = true;
             if (unused && h) {
                 // The session stopped after too many rejections: these go first to a fresh session.
                 requeue.push_back(std::move(r));
@@ -140,6 +146,10 @@ void Prober::run(Host &host, Session *session)
             }
             if (!r.hasContext || r.context)
                 r.done(mine);
+        }
+        if (h && session->recipientLimitHit()) {
+            // Learn the server's recipient limit: never ask it for more per connection again.
+            h->maxRcpts = std::max(1, h->rcptsUsedBeforeLimit(session, outcomes));
         }
         if (h) {
             for (auto it = requeue.rbegin(); it != requeue.rend(); ++it)
@@ -172,8 +182,8 @@ void Prober::retire(Host &host, Session *session)
 
 void Prober::release(Host &host, Session *session)
 {
-    const bool spent = session->isClosed() || session->tooManyRejections() ||
-                       host.rcptsUsed.value(session) >= m_config.maxRcptsPerSession;
+    const bool spent = session->isClosed() || session->tooManyRejections() || session->recipientLimitHit() ||
+                       host.rcptsUsed.value(session) >= std::min(m_config.maxRcptsPerSession, host.maxRcpts);
     if (spent) {
         retire(host, session);
     } else if (host.queue.empty()) {

@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 
 namespace mailcaff::smtp {
@@ -54,6 +55,7 @@ private:
         QPointer<QObject> context;
         bool hasContext = false;
         Done done;
+        int reconnects = 0;
     };
     struct Host
     {
@@ -64,6 +66,15 @@ private:
         QHash<Session *, int> rcptsUsed;
         QDeadlineTimer backoffUntil;
         Failure backoffFailure = Failure::TryLater;
+        int maxRcpts = std::numeric_limits<int>::max(); ///< learnt from "452 4.5.3 too many recipients"
+        /// Recipients the session had answered before the server's limit stopped it.
+        int rcptsUsedBeforeLimit(Session *session, const QList<RcptOutcome> &outcomes) const
+        {
+            int unused = 0;
+            for (const RcptOutcome &o : outcomes)
+                unused += o.failure == Failure::Unused;
+            return rcptsUsed.value(session) - unused;
+        }
         Reply backoffReply;
     };
 

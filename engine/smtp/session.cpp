@@ -66,6 +66,7 @@ void Session::transaction(const QStringList &recipients, Done done)
         m_outcomes.append(RcptOutcome{r, Failure::None, {}, Verdict::Unknown});
     m_sent = 0;
     m_answered = 0;
+    m_discard = 0;
     m_done = std::move(done);
     switch (m_state) {
     case State::Closed:
@@ -156,6 +157,7 @@ void Session::onReply(const Reply &reply)
     m_timer.stop();
     switch (m_state) {
     case State::Banner:
+        m_greeted = reply.code == 220;
         if (reply.code == 220)
             sendEhlo();
         else
@@ -224,6 +226,25 @@ void Session::onReply(const Reply &reply)
         if (reply.code == 421) {
             // The server is closing the session (RFC 5321 3.8): nothing more comes on this connection.
             fail(Failure::TryLater, reply);
+            return;
+        }
+        if (reply.code == 452 && (reply.enhancedCode == "4.5.3"_L1 ||
+                                  reply.text().contains(u"too many recipients"_s, Qt::CaseInsensitive))) {
+            // The server's recipient limit for this transaction (RFC 5321 4.5.3.1.10): not about the
+            // mailbox. This and the rest go to another transaction.
+            m_rcptLimitHit = true;
+            for (qsizetype i = m_answered; i < m_outcomes.size(); ++i)
+                m_outcomes[i].failure = Failure::Unused;
+            // Pipelined RCPTs already sent still get their (equally refused) replies: read and drop them.
+            m_discard = m_sent - m_answered - 1;
+            m_answered = m_sent;
+            if (m_discard == 0)
+                finishTransaction();
+            return;
+        }
+        if (m_discard > 0) {
+            if (--m_discard == 0)
+                finishTransaction();
             return;
         }
         RcptOutcome &outcome = m_outcomes[m_answered++];
@@ -312,6 +333,8 @@ void Session::sendNextRcpts()
 
 void Session::finishTransaction()
 {
+    for (RcptOutcome &o : m_outcomes)
+        o.greeted = m_greeted;
     m_timer.stop();
     m_state = State::Idle;
     Done done = std::move(m_done);
@@ -322,6 +345,8 @@ void Session::finishTransaction()
 
 void Session::fail(Failure failure, const Reply &reply)
 {
+    for (RcptOutcome &o : m_outcomes)
+        o.greeted = m_greeted;
     for (qsizetype i = m_answered; i < m_outcomes.size(); ++i) {
         m_outcomes[i].failure = failure;
         m_outcomes[i].reply = reply;

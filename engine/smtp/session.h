@@ -49,6 +49,7 @@ struct RcptOutcome
     Failure failure = Failure::None;
     Reply reply; ///< the RCPT reply, or the reply that ended the session (code 0 when there was none)
     Verdict verdict = Verdict::Unknown;
+    bool greeted = false; ///< the server sent its 220 banner: an SMTP connection was made
 };
 
 /// One SMTP client connection to one mail server address, as a state machine over QSslSocket: connect,
@@ -83,6 +84,8 @@ public:
     int transactions() const { return m_transactions; }
     /// True after `maxConsecutiveRejections` rejected RCPTs in a row: use a fresh session for more.
     bool tooManyRejections() const { return m_consecutiveRejections >= m_config.maxConsecutiveRejections; }
+    /// The server answered "452 4.5.3 too many recipients" in this session.
+    bool recipientLimitHit() const { return m_rcptLimitHit; }
 
 Q_SIGNALS:
     void closed();
@@ -130,6 +133,8 @@ private:
     bool m_transactionUsed = false; ///< a transaction ran: RSET before the next
     QStringList m_tlsErrors;
     int m_consecutiveRejections = 0;
+    bool m_rcptLimitHit = false;
+    bool m_greeted = false;
     int m_transactions = 0;
 
     // The transaction in progress.
@@ -137,6 +142,7 @@ private:
     QList<RcptOutcome> m_outcomes;
     int m_sent = 0;     ///< RCPTs written
     int m_answered = 0; ///< RCPT replies read
+    int m_discard = 0;  ///< replies still due for RCPTs past the server's recipient limit
     bool m_mailAccepted = false;
     Done m_done;
 };

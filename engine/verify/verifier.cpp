@@ -72,16 +72,18 @@ Signals::Smtp smtpSignal(smtp::Verdict verdict)
     return Signals::Smtp::Blocked;
 }
 
-Signals::Smtp failureSignal(smtp::Failure failure)
+/// What an outcome says: the RCPT verdict when there was one, else why the session failed. A 421 or other
+/// 4xx before RCPT (busy, too many connections) means we could not get through: connect_failed.
+Signals::Smtp outcomeSignal(const smtp::RcptOutcome &o)
 {
     using F = smtp::Failure;
-    switch (failure) {
+    switch (o.failure) {
+    case F::None:
+        return smtpSignal(o.verdict);
     case F::Timeout:
         return Signals::Smtp::Timeout;
     case F::Refused:
         return Signals::Smtp::Blocked;
-    case F::TryLater:
-        return Signals::Smtp::Greylisted;
     default:
         return Signals::Smtp::ConnectFailed;
     }
@@ -199,7 +201,7 @@ private:
         if (m_finished || outcomes.isEmpty())
             return;
         const smtp::RcptOutcome &o = outcomes.first();
-        if (o.reply.code != 0)
+        if (o.greeted || o.reply.code != 0)
             m_talked = true;
         using F = smtp::Failure;
         switch (o.failure) {
@@ -278,10 +280,10 @@ private:
             smtp::RcptOutcome none;
             none.failure = m_addresses.isEmpty() && !m_notes.isEmpty() ? smtp::Failure::ConnectFailed
                                                                        : smtp::Failure::Timeout;
-            decide(failureSignal(none.failure), none);
+            decide(outcomeSignal(none), none);
             return;
         }
-        decide(failureSignal(m_lastFailure->failure), *m_lastFailure);
+        decide(outcomeSignal(*m_lastFailure), *m_lastFailure);
     }
 
     void decide(Signals::Smtp verdict, const smtp::RcptOutcome &o)
