@@ -120,6 +120,7 @@ void addServerOptions(QCommandLineParser &p)
         {u"helo-name"_s, u"Host name announced in SMTP EHLO (use a name you own)."_s, u"NAME"_s},
         {u"mail-from"_s, u"Envelope sender for SMTP probes (default: the null sender <>)."_s, u"ADDRESS"_s},
         {u"smtp-port"_s, u"Port of the mail servers to probe (default 25)."_s, u"N"_s},
+        {u"power-deadline"_s, u"Seconds a power verification may take at most (default 60)."_s, u"SECONDS"_s},
         {u"allow-private-targets"_s,
          u"Allow connections to loopback, private, link-local and metadata addresses found in DNS answers "
          "(off by default, so a shared server cannot be turned into a scanner of its own network)."_s},
@@ -171,6 +172,14 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
             return u"--smtp-port: "_s + (bad.isEmpty() ? u"'0' is not a usable port"_s : bad);
         o.engine.smtpPort = port;
     }
+    if (p.isSet(u"power-deadline"_s)) {
+        bool ok = false;
+        const int seconds = p.value(u"power-deadline"_s).toInt(&ok);
+        if (!ok || seconds < 5 || seconds > 600)
+            return u"--power-deadline: '%1' is not a number of seconds from 5 to 600"_s.arg(
+                p.value(u"power-deadline"_s));
+        o.engine.powerDeadlineMs = seconds * 1000;
+    }
     o.engine.allowPrivateTargets =
         p.isSet(u"allow-private-targets"_s) || settings.value(storage::setting::AllowPrivateTargets);
     return {};
@@ -180,8 +189,8 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
 QString checkApplicable(const QCommandLineParser &p, const QString &verb, const QString &action)
 {
     QStringList allowed{u"data-dir"_s};
-    const QStringList engineOptions{u"dns-server"_s, u"helo-name"_s, u"mail-from"_s,
-                                    u"allow-private-targets"_s};
+    const QStringList engineOptions{u"dns-server"_s, u"helo-name"_s,      u"mail-from"_s,
+                                    u"smtp-port"_s,  u"power-deadline"_s, u"allow-private-targets"_s};
     if (verb == "keys"_L1) {
         if (action == "create"_L1)
             allowed << u"name"_s << u"plan"_s;

@@ -3,6 +3,7 @@
 #include "dns/resolver.h"
 #include "lists/lists.h"
 #include "smtp/prober.h"
+#include "verify/resultcache.h"
 #include "verify/verifier.h"
 
 #include <QDir>
@@ -20,13 +21,18 @@ namespace mailcaff {
 class Engine::Worker : public QObject
 {
 public:
-    Worker(const EngineConfig &config, std::shared_ptr<const lists::Lists> lists)
-        : resolver(this)
+    Worker(const EngineConfig &config, std::shared_ptr<const lists::Lists> lists, const storage::Database &db)
+        : cache(db,
+                verify::CachePolicy{config.cacheValidDays, config.cacheInvalidDays, config.cacheInvalidDays})
+        , resolver(this)
         , prober(proberConfig(config), this)
         , verifier(&resolver, std::move(lists), &prober, powerConfig(config), this)
     {
         resolver.setTimeout(config.dnsTimeoutMs, config.dnsTries);
+        verifier.setResultCache(&cache);
+        cache.purgeExpired();
     }
+    verify::ResultCache cache;
     dns::Resolver resolver;
     smtp::Prober prober;
     verify::Verifier verifier;
@@ -132,7 +138,7 @@ bool Engine::start(const EngineConfig &config, QString *error)
     QMetaObject::invokeMethod(
         &anchor,
         [&] {
-            m_worker = new Worker(m_config, m_lists);
+            m_worker = new Worker(m_config, m_lists, m_db);
             ok = m_worker->resolver.setServers(m_config.dnsServers, &workerError);
             anchor.moveToThread(this->thread());
         },

@@ -35,6 +35,8 @@ struct EngineConfig
     QList<int> greylistRetryMs{5'000, 15'000, 30'000};
     int maxSessionsPerMx = 2;
     int maxRcptsPerSession = 20;
+    int cacheValidDays = 30;  ///< power results kept: valid
+    int cacheInvalidDays = 7; ///< invalid and risky; unknown never
     bool allowPrivateTargets = false;
 };
 

@@ -33,6 +33,7 @@ private Q_SLOTS:
     void serverRecipientLimitIsRespected();
     void manyRejectionsUseFreshSessions();
     void politenessFiguresFor200Addresses();
+    void resultsAreCachedAndQuickModeUsesThem();
 
 private:
     core::VerificationResult verify(Engine &engine, const QString &email);
@@ -71,7 +72,7 @@ void TestPower::initTestCase()
     };
     SmtpTestServer *main = server(11);
     mx(u"acme.test"_s, u"mx.acme.test"_s, 11);
-    main->addMailboxes(u"acme.test"_s, {u"alice"_s, u"bob"_s, u"info"_s});
+    main->addMailboxes(u"acme.test"_s, {u"alice"_s, u"bob"_s, u"info"_s, u"kim"_s});
     main->setMailboxReply(u"full@acme.test"_s, SmtpTestServer::mailboxFullReply());
     main->setMailboxReply(u"gone@acme.test"_s, SmtpTestServer::mailboxDisabledReply());
     mx(u"catchall.test"_s, u"mx.catchall.test"_s, 11);
@@ -424,6 +425,45 @@ void TestPower::politenessFiguresFor200Addresses()
     QVERIFY(s->peakConnections() <= 2);
     QVERIFY(s->connectionCount() <= 25);
     QCOMPARE(s->dataCount(), 0);
+}
+
+void TestPower::resultsAreCachedAndQuickModeUsesThem()
+{
+    SmtpTestServer *s = server(11);
+    QCOMPARE(core::toString(verify(m_engine, u"kim@acme.test"_s).status), u"valid"_s);
+    s->resetCounters();
+    // Again in power mode: from the cache, no RCPT.
+    core::VerificationResult again = verify(m_engine, u"Kim@acme.test"_s);
+    QCOMPARE(core::toString(again.status), u"valid"_s);
+    QCOMPARE(again.email, u"Kim@acme.test"_s); // as given this time
+    QCOMPARE(s->rcptCount(), 0);
+    // Quick mode answers with the fresh power result.
+    std::optional<core::VerificationResult> quick;
+    QObject context;
+    QVERIFY(m_engine.verify(u"kim@acme.test"_s, core::Mode::Quick, &context,
+                            [&](const core::VerificationResult &r) { quick = r; }));
+    QTRY_VERIFY(quick.has_value());
+    QCOMPARE(core::toString(quick->mode), u"power"_s);
+    QCOMPARE(core::toString(quick->status), u"valid"_s);
+    QVERIFY(quick->smtp.has_value());
+    // Unknown verdicts are not kept.
+    QCOMPARE(core::toString(verify(m_engine, u"x@busy.test"_s).status), u"unknown"_s);
+    quick.reset();
+    QVERIFY(m_engine.verify(u"x@busy.test"_s, core::Mode::Quick, &context,
+                            [&](const core::VerificationResult &r) { quick = r; }));
+    QTRY_VERIFY(quick.has_value());
+    QCOMPARE(core::toString(quick->mode), u"quick"_s);
+    // The cache is in the database: a restarted engine still has it.
+    Engine restarted;
+    EngineConfig config = m_engine.config();
+    QString error;
+    QVERIFY2(restarted.start(config, &error), qPrintable(error));
+    quick.reset();
+    QVERIFY(restarted.verify(u"kim@acme.test"_s, core::Mode::Quick, &context,
+                             [&](const core::VerificationResult &r) { quick = r; }));
+    QTRY_VERIFY(quick.has_value());
+    QCOMPARE(core::toString(quick->mode), u"power"_s);
+    restarted.stop();
 }
 
 QTEST_GUILESS_MAIN(TestPower)

@@ -33,6 +33,16 @@ const QList<QStringList> &migrations()
             u"CREATE INDEX api_keys_prefix ON api_keys(prefix)"_s,
             u"CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)"_s,
         },
+        // 2: power-mode results, reused by both modes while fresh.
+        {
+            u"CREATE TABLE verification_cache ("
+            "  address TEXT PRIMARY KEY,"
+            "  status TEXT NOT NULL,"
+            "  result TEXT NOT NULL,"
+            "  verified_at INTEGER NOT NULL,"
+            "  expires_at INTEGER NOT NULL)"_s,
+            u"CREATE INDEX verification_cache_expiry ON verification_cache(expires_at)"_s,
+        },
     };
     return steps;
 }

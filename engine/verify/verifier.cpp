@@ -5,6 +5,7 @@
 #include "dns/resolver.h"
 #include "lists/lists.h"
 #include "providers.h"
+#include "resultcache.h"
 #include "smtp/prober.h"
 
 #include <QElapsedTimer>
@@ -305,6 +306,8 @@ private:
         if (!m_notes.isEmpty())
             r.detail = m_notes.join(u"; "_s);
         finish(r, m_signals, m_timer);
+        if (m_verifier->m_cache)
+            m_verifier->m_cache->store(m_address.ascii(), r);
         Done done = std::move(m_done);
         done(r);
         deleteLater();
@@ -378,6 +381,16 @@ void Verifier::verify(const QString &email, core::Mode mode, QObject *context,
         finish(*result, s, timer);
         done(*result);
         return;
+    }
+
+    // A fresh power verdict answers either mode without contacting anyone (API.md, quick mode).
+    if (m_cache) {
+        if (std::optional<core::VerificationResult> cached = m_cache->find(address.ascii())) {
+            cached->email = result->email;
+            cached->responseMs = timer.elapsed();
+            done(*cached);
+            return;
+        }
     }
 
     s.disposable = m_lists->isDisposableDomain(address.asciiDomain());

@@ -23,6 +23,8 @@ class Prober;
 
 namespace mailcaff::verify {
 
+class ResultCache;
+
 /// Power mode's bounds.
 struct PowerConfig
 {
@@ -48,6 +50,9 @@ public:
              smtp::Prober *prober = nullptr, const PowerConfig &power = PowerConfig(),
              QObject *parent = nullptr);
 
+    /// Power results are kept there and reused by both modes while fresh (none by default).
+    void setResultCache(ResultCache *cache) { m_cache = cache; }
+
     /// `done` runs on this object's thread, unless `context` was destroyed first.
     void verify(const QString &email, core::Mode mode, QObject *context,
                 std::function<void(const core::VerificationResult &)> done);
@@ -62,6 +67,7 @@ private:
     std::shared_ptr<const lists::Lists> m_lists;
     smtp::Prober *m_prober;
     PowerConfig m_power;
+    ResultCache *m_cache = nullptr;
     struct CatchAll
     {
         bool value;
