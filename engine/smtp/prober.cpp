@@ -6,6 +6,19 @@ using namespace Qt::StringLiterals;
 
 namespace mailcaff::smtp {
 
+namespace {
+
+constexpr int MaxRetries = 5;
+constexpr auto LearntLimitLifetime = std::chrono::hours(1);
+constexpr auto TlsBrokenLifetime = std::chrono::hours(1);
+
+bool isUtf8Address(const QString &address)
+{
+    return std::any_of(address.cbegin(), address.cend(), [](QChar c) { return c.unicode() >= 0x80; });
+}
+
+} // namespace
+
 Prober::Prober(const ProberConfig &config, QObject *parent)
     : QObject(parent)
     , m_config(config)
@@ -22,6 +35,7 @@ Prober::~Prober()
 
 Prober::Host &Prober::hostFor(const QString &mxHost, const QHostAddress &address)
 {
+    // shared_ptr: a Host stays where it is while the hash grows, so references to it stay valid.
     auto &slot = m_hosts[key(address)];
     if (!slot) {
         slot = std::make_shared<Host>();
@@ -35,8 +49,28 @@ void Prober::probe(const QString &mxHost, const QHostAddress &address, const QSt
                    QObject *context, Done done)
 {
     Host &host = hostFor(mxHost, address);
-    host.queue.push_back(Request{recipients, context, context != nullptr, std::move(done)});
+    Request r{recipients, context, context != nullptr, std::move(done)};
+    r.utf8 = std::any_of(recipients.cbegin(), recipients.cend(), isUtf8Address);
+    host.queue.push_back(std::move(r));
     dispatch(host);
+}
+
+void Prober::answerFromBackoff(Host &host)
+{
+    while (!host.queue.empty()) {
+        Request r = std::move(host.queue.front());
+        host.queue.pop_front();
+        QList<RcptOutcome> outcomes;
+        const Verdict verdict =
+            host.backoffFailure == Failure::TryLater ? Verdict::TryLater : Verdict::Unknown;
+        for (const QString &rcpt : std::as_const(r.recipients)) {
+            RcptOutcome o{rcpt, host.backoffFailure, host.backoffReply, verdict};
+            o.replayed = true;
+            outcomes.append(o);
+        }
+        if (!r.hasContext || r.context)
+            r.done(outcomes);
+    }
 }
 
 void Prober::dispatch(Host &host)
@@ -57,32 +91,45 @@ void Prober::dispatch(Host &host)
             continue;
         }
         Session *idle = nullptr;
-        for (Session *s : std::as_const(host.sessions)) {
-            if (!s->isBusy() && !s->isClosed() && host.rcptsUsed.contains(s)) {
-                idle = s;
-                break;
+        const int needed = int(host.queue.front().recipients.size());
+        for (Session *s : host.sessions) {
+            if (s->isBusy() || s->isClosed() || !host.rcptsUsed.contains(s))
+                continue;
+            if (s->rejectionBudget() < needed) {
+                // Too close to its rejection limit for this request: a fresh connection takes it.
+                retire(host, s);
+                return; // retire() dispatches again once the connection is closed
             }
+            idle = s;
+            break;
         }
         if (!idle) {
-            if (host.sessions.size() >= m_config.maxSessionsPerHost)
-                return; // a session becoming free calls dispatch() again
             if (!host.backoffUntil.hasExpired()) {
-                // The server asked us to slow down, or would not answer: tell what waits the same thing
-                // rather than hammer it again.
-                while (!host.queue.empty()) {
-                    Request r = std::move(host.queue.front());
-                    host.queue.pop_front();
-                    QList<RcptOutcome> outcomes;
-                    const Verdict verdict =
-                        host.backoffFailure == Failure::TryLater ? Verdict::TryLater : Verdict::Unknown;
-                    for (const QString &rcpt : std::as_const(r.recipients))
-                        outcomes.append(RcptOutcome{rcpt, host.backoffFailure, host.backoffReply, verdict});
-                    if (!r.hasContext || r.context)
-                        r.done(outcomes);
+                if (host.backoffFailure != Failure::TryLater) {
+                    // Unreachable or refusing: say so at once, so the caller moves on to the next MX.
+                    answerFromBackoff(host);
+                    return;
+                }
+                // Busy (421): wait for the back-off to end; each caller's deadline decides how long.
+                if (!host.backoffTimerArmed) {
+                    host.backoffTimerArmed = true;
+                    const QString hostKey = key(host.address);
+                    QTimer::singleShot(std::max<qint64>(1, host.backoffUntil.remainingTime()), this,
+                                       [this, hostKey] {
+                                           if (auto it = m_hosts.find(hostKey); it != m_hosts.end()) {
+                                               (*it)->backoffTimerArmed = false;
+                                               dispatch(**it);
+                                           }
+                                       });
                 }
                 return;
             }
-            idle = new Session(host.mxHost, host.address, m_config.session, this);
+            if (host.sessions.size() >= m_config.maxSessionsPerHost)
+                return; // a session becoming free calls dispatch() again
+            SessionConfig config = m_config.session;
+            if (!host.tlsBrokenUntil.hasExpired())
+                config.startTls = false;
+            idle = new Session(host.mxHost, host.address, config, this);
             ++m_connectionsOpened;
             host.sessions.append(idle);
             host.rcptsUsed.insert(idle, 0);
@@ -93,22 +140,35 @@ void Prober::dispatch(Host &host)
 
 void Prober::run(Host &host, Session *session)
 {
-    // Whole requests, in order, up to the transaction's recipient limit (at least one request).
-    auto batch = std::make_shared<std::vector<Request>>();
+    // Whole requests, in order, up to the recipient limits; an internationalised request travels alone
+    // (its MAIL FROM carries SMTPUTF8).
+    struct Item
+    {
+        Request request;
+        qsizetype sent = 0; ///< recipients of it in this transaction; the rest are answered Unused
+    };
+    auto batch = std::make_shared<std::vector<Item>>();
     QStringList recipients;
+    const int limit = std::min(m_config.maxRcptsPerSession, host.rcptLimit());
+    // No more than the session could answer if every recipient were refused: nothing is left unanswered
+    // for lack of a rejection budget.
     const int room =
-        std::min({m_config.maxRcptsPerTransaction, host.maxRcpts,
-                  std::min(m_config.maxRcptsPerSession, host.maxRcpts) - host.rcptsUsed.value(session)});
+        std::max(1, std::min({m_config.maxRcptsPerTransaction, limit - host.rcptsUsed.value(session),
+                              session->rejectionBudget()}));
     while (!host.queue.empty()) {
         Request &next = host.queue.front();
         if (next.hasContext && !next.context) {
             host.queue.pop_front();
             continue;
         }
-        if (!batch->empty() && recipients.size() + next.recipients.size() > room)
+        if (!batch->empty() &&
+            (next.utf8 || batch->front().request.utf8 || recipients.size() + next.recipients.size() > room))
             break;
-        recipients += next.recipients;
-        batch->push_back(std::move(next));
+        // A request larger than the server takes (the address plus its catch-all probe, at a server that
+        // takes one recipient per transaction) sends what fits; the rest is answered Unused, not retried.
+        const qsizetype sent = std::min<qsizetype>(next.recipients.size(), std::max<qsizetype>(room, 1));
+        recipients += next.recipients.mid(0, sent);
+        batch->push_back(Item{std::move(next), sent});
         host.queue.pop_front();
     }
     if (batch->empty())
@@ -119,43 +179,61 @@ void Prober::run(Host &host, Session *session)
         auto hostIt = m_hosts.find(hostKey);
         Host *h = hostIt == m_hosts.end() ? nullptr : hostIt->get();
         qsizetype at = 0;
+        bool greylisted = false;
         std::vector<Request> requeue;
-        for (Request &r : *batch) {
-            const QList<RcptOutcome> mine = outcomes.mid(at, r.recipients.size());
-            at += r.recipients.size();
+        for (Item &item : *batch) {
+            Request &r = item.request;
+            QList<RcptOutcome> mine = outcomes.mid(at, item.sent);
+            at += item.sent;
+            for (qsizetype i = item.sent; i < r.recipients.size(); ++i)
+                mine.append(RcptOutcome{r.recipients.at(i), Failure::Unused, {}, Verdict::Unknown});
             bool unused = false;
             bool dropped = false;
-            for (const RcptOutcome &o : mine) {
+            bool tlsFailed = false;
+            for (qsizetype i = 0; i < item.sent && i < mine.size(); ++i) {
+                const RcptOutcome &o = mine.at(i);
                 unused = unused || o.failure == Failure::Unused;
                 dropped = dropped || o.failure == Failure::Dropped;
-                // The server said it is busy, or would not take a connection: leave it alone for a while.
-                if (h && ((o.failure == Failure::TryLater && o.reply.code == 421) ||
-                          o.failure == Failure::ConnectFailed || o.failure == Failure::Timeout)) {
+                tlsFailed = tlsFailed || o.failure == Failure::TlsFailed;
+                greylisted = greylisted || (o.failure == Failure::None && o.verdict == Verdict::TryLater);
+                if (!h)
+                    continue;
+                const bool busy = o.failure == Failure::TryLater && o.reply.code == 421;
+                const bool unreachable = o.failure == Failure::ConnectFailed || o.failure == Failure::Timeout;
+                const bool blocked = o.failure == Failure::None && o.verdict == Verdict::Blocked;
+                if (busy || unreachable || blocked) {
+                    // Leave the server alone for a while: it is busy, unreachable or does not want probes.
                     h->backoffUntil = QDeadlineTimer(m_config.backoffMs);
-                    h->backoffFailure = o.failure;
+                    h->backoffFailure = blocked ? Failure::Refused : o.failure;
                     h->backoffReply = o.reply;
                 }
             }
-            // A server that hung up mid-dialogue gets one more chance on a fresh connection.
-            if (dropped && h && r.reconnects++ == 0)
-                unused = true;
-            if (unused && h) {
-                // The session stopped after too many rejections: these go first to a fresh session.
+            if (tlsFailed && h)
+                h->tlsBrokenUntil = QDeadlineTimer(TlsBrokenLifetime); // opportunistic TLS: plain text next
+            // Unused: the session stopped early (rejection limit, recipient limit). Dropped or TLS failed:
+            // one more chance on a fresh connection. All bounded, so a server cannot keep us looping.
+            const bool retry =
+                h && r.retries < MaxRetries && (unused || ((dropped || tlsFailed) && r.retries == 0));
+            if (retry) {
+                ++r.retries;
                 requeue.push_back(std::move(r));
                 continue;
             }
             if (!r.hasContext || r.context)
                 r.done(mine);
         }
-        if (h && session->recipientLimitHit()) {
-            // Learn the server's recipient limit: never ask it for more per connection again.
-            h->maxRcpts = std::max(1, h->rcptsUsedBeforeLimit(session, outcomes));
+        if (!h)
+            return;
+        if (session->recipientLimitHit()) {
+            // Never ask this server for more recipients per connection than it took (for an hour).
+            h->learntRcptLimit = std::max(1, session->recipientsBeforeLimit());
+            h->learntRcptLimitUntil = QDeadlineTimer(LearntLimitLifetime);
         }
-        if (h) {
-            for (auto it = requeue.rbegin(); it != requeue.rend(); ++it)
-                h->queue.push_front(std::move(*it));
-            release(*h, session);
-        }
+        for (auto it = requeue.rbegin(); it != requeue.rend(); ++it)
+            h->queue.push_front(std::move(*it));
+        // After a greylisting 4xx the retry goes on a fresh connection: some receivers (Postfix postscreen)
+        // only let a client through once it reconnects.
+        release(*h, session, greylisted);
     });
 }
 
@@ -166,8 +244,7 @@ void Prober::retire(Host &host, Session *session)
     host.rcptsUsed.remove(session);
     const QString hostKey = key(host.address);
     auto gone = [this, hostKey, session] {
-        auto it = m_hosts.find(hostKey);
-        if (it != m_hosts.end()) {
+        if (auto it = m_hosts.find(hostKey); it != m_hosts.end()) {
             (*it)->sessions.removeOne(session);
             dispatch(**it);
         }
@@ -180,27 +257,36 @@ void Prober::retire(Host &host, Session *session)
         connect(session, &Session::closed, this, gone, Qt::SingleShotConnection);
 }
 
-void Prober::release(Host &host, Session *session)
+void Prober::armIdleTimer(Host &host, Session *session)
 {
-    const bool spent = session->isClosed() || session->tooManyRejections() || session->recipientLimitHit() ||
-                       host.rcptsUsed.value(session) >= std::min(m_config.maxRcptsPerSession, host.maxRcpts);
-    if (spent) {
-        retire(host, session);
-    } else if (host.queue.empty()) {
-        // Keep the connection a moment for more addresses at the same server, then say goodbye.
-        QPointer<Session> guard(session);
+    // One restartable timer per session: whenever it is left idle it waits this long for more work at
+    // the same server, then says goodbye.
+    auto *timer = session->findChild<QTimer *>(u"idle"_s, Qt::FindDirectChildrenOnly);
+    if (!timer) {
+        timer = new QTimer(session);
+        timer->setObjectName(u"idle"_s);
+        timer->setSingleShot(true);
         const QString hostKey = key(host.address);
-        QTimer::singleShot(m_config.idleSessionMs, this, [this, guard, hostKey] {
-            if (!guard || guard->isBusy())
-                return;
+        connect(timer, &QTimer::timeout, this, [this, hostKey, session] {
             auto it = m_hosts.find(hostKey);
-            if (it == m_hosts.end())
+            if (it == m_hosts.end() || session->isBusy() || !(*it)->rcptsUsed.contains(session))
                 return;
-            Host &h = **it;
-            if (h.sessions.contains(guard.data()) && h.queue.empty())
-                retire(h, guard.data());
+            retire(**it, session);
         });
     }
+    timer->start(m_config.idleSessionMs);
+}
+
+void Prober::release(Host &host, Session *session, bool retireNow)
+{
+    const bool spent =
+        retireNow || session->isClosed() || session->tooManyRejections() || session->blocked() ||
+        session->recipientLimitHit() ||
+        host.rcptsUsed.value(session) >= std::min(m_config.maxRcptsPerSession, host.rcptLimit());
+    if (spent)
+        retire(host, session);
+    else
+        armIdleTimer(host, session);
     dispatch(host);
 }
 

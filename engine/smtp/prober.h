@@ -55,7 +55,8 @@ private:
         QPointer<QObject> context;
         bool hasContext = false;
         Done done;
-        int reconnects = 0;
+        int retries = 0; ///< times sent back to the queue (unused, dropped, TLS failed): bounded
+        bool utf8 = false;
     };
     struct Host
     {
@@ -63,26 +64,27 @@ private:
         QHostAddress address;
         std::deque<Request> queue;
         QList<Session *> sessions;
-        QHash<Session *, int> rcptsUsed;
-        QDeadlineTimer backoffUntil;
+        QHash<Session *, int> rcptsUsed; ///< sessions that take work; retiring ones are not in it
+        QDeadlineTimer backoffUntil;     ///< default: expired
         Failure backoffFailure = Failure::TryLater;
-        int maxRcpts = std::numeric_limits<int>::max(); ///< learnt from "452 4.5.3 too many recipients"
-        /// Recipients the session had answered before the server's limit stopped it.
-        int rcptsUsedBeforeLimit(Session *session, const QList<RcptOutcome> &outcomes) const
-        {
-            int unused = 0;
-            for (const RcptOutcome &o : outcomes)
-                unused += o.failure == Failure::Unused;
-            return rcptsUsed.value(session) - unused;
-        }
         Reply backoffReply;
+        bool backoffTimerArmed = false;
+        int learntRcptLimit = std::numeric_limits<int>::max(); ///< from "452 4.5.3 too many recipients"
+        QDeadlineTimer learntRcptLimitUntil;
+        QDeadlineTimer tlsBrokenUntil; ///< STARTTLS handshakes fail here: plain text until then
+        int rcptLimit() const
+        {
+            return learntRcptLimitUntil.hasExpired() ? std::numeric_limits<int>::max() : learntRcptLimit;
+        }
     };
 
     Host &hostFor(const QString &mxHost, const QHostAddress &address);
     void dispatch(Host &host);
+    void answerFromBackoff(Host &host);
     void run(Host &host, Session *session);
-    void release(Host &host, Session *session);
+    void release(Host &host, Session *session, bool retireNow);
     void retire(Host &host, Session *session);
+    void armIdleTimer(Host &host, Session *session);
     static QString key(const QHostAddress &address) { return address.toString(); }
 
     ProberConfig m_config;

@@ -26,6 +26,8 @@ QString toString(Failure failure)
     case Failure::ProtocolError:
         return u"protocol_error"_s;
     case Failure::Unused:
+    case Failure::Unsupported:
+        return u"unsupported"_s;
         return u"unused"_s;
     }
     return {};
@@ -166,10 +168,12 @@ void Session::onReply(const Reply &reply)
     case State::Ehlo:
         if (reply.code == 250) {
             m_pipelining = false;
+            m_smtpUtf8 = false;
             m_startTlsOffered = false;
             for (qsizetype i = 1; i < reply.lines.size(); ++i) {
                 const QString keyword = reply.lines.at(i).section(u' ', 0, 0).toUpper();
                 m_pipelining = m_pipelining || keyword == "PIPELINING"_L1;
+                m_smtpUtf8 = m_smtpUtf8 || keyword == "SMTPUTF8"_L1;
                 m_startTlsOffered = m_startTlsOffered || keyword == "STARTTLS"_L1;
             }
             if (m_startTlsOffered && m_config.startTls && !m_tls) {
@@ -203,6 +207,8 @@ void Session::onReply(const Reply &reply)
             m_state = State::Handshake;
             m_timer.start(m_config.commandTimeoutMs);
             m_socket->startClientEncryption();
+        } else if (reply.code == 421) {
+            fail(Failure::TryLater, reply);
         } else {
             // Offered but refused: carry on in plain text, as the server still accepts mail.
             m_state = State::Idle;
@@ -217,8 +223,9 @@ void Session::onReply(const Reply &reply)
             else if (m_sent > 0)
                 m_timer.start(m_config.commandTimeoutMs);
         } else {
-            // Our sender refused: about us, never the mailbox. Pipelined RCPT replies may follow, so the
-            // connection is not reusable.
+            // Our sender refused: about us, never the mailbox, and the same at every MX of the domain.
+            // Pipelined RCPT replies may follow, so the connection is not reusable.
+            m_senderRefused = true;
             fail(reply.isTransient() ? Failure::TryLater : Failure::Refused, reply);
         }
         return;
@@ -228,36 +235,54 @@ void Session::onReply(const Reply &reply)
             fail(Failure::TryLater, reply);
             return;
         }
-        if (reply.code == 452 && (reply.enhancedCode == "4.5.3"_L1 ||
-                                  reply.text().contains(u"too many recipients"_s, Qt::CaseInsensitive))) {
+        if (m_discard > 0) {
+            // Replies to pipelined RCPTs past the server's recipient limit: already counted as unused.
+            if (--m_discard == 0)
+                finishTransaction();
+            else
+                m_timer.start(m_config.commandTimeoutMs);
+            return;
+        }
+        if (m_answered >= m_sent) {
+            fail(Failure::ProtocolError, reply); // a reply nobody asked for
+            return;
+        }
+        const bool recipientLimit =
+            reply.code == 452 && (reply.enhancedCode == "4.5.3"_L1 ||
+                                  (reply.enhancedCode.isEmpty() &&
+                                   reply.text().contains(u"too many recipients"_s, Qt::CaseInsensitive)));
+        if (recipientLimit) {
             // The server's recipient limit for this transaction (RFC 5321 4.5.3.1.10): not about the
             // mailbox. This and the rest go to another transaction.
             m_rcptLimitHit = true;
+            m_rcptsBeforeLimit = m_answered;
             for (qsizetype i = m_answered; i < m_outcomes.size(); ++i)
                 m_outcomes[i].failure = Failure::Unused;
-            // Pipelined RCPTs already sent still get their (equally refused) replies: read and drop them.
             m_discard = m_sent - m_answered - 1;
             m_answered = m_sent;
             if (m_discard == 0)
                 finishTransaction();
-            return;
-        }
-        if (m_discard > 0) {
-            if (--m_discard == 0)
-                finishTransaction();
+            else
+                m_timer.start(m_config.commandTimeoutMs);
             return;
         }
         RcptOutcome &outcome = m_outcomes[m_answered++];
         outcome.reply = reply;
         outcome.verdict = classify(reply, Stage::RcptTo);
+        // Receivers count errors per session (Postfix: a pause after 10, a hang-up after 20) and read a
+        // run of unknown recipients as harvesting: stop early on both counts.
+        if (outcome.verdict != Verdict::Accepted)
+            ++m_errors;
         if (outcome.verdict == Verdict::MailboxNotFound || outcome.verdict == Verdict::MailboxDisabled)
             ++m_consecutiveRejections;
         else if (outcome.verdict == Verdict::Accepted)
             m_consecutiveRejections = 0;
+        if (outcome.verdict == Verdict::Blocked)
+            m_blocked = true;
         if (m_answered == m_recipients.size()) {
             finishTransaction();
         } else if (m_answered == m_sent) {
-            if (tooManyRejections()) {
+            if (tooManyRejections() || m_blocked) {
                 for (qsizetype i = m_answered; i < m_outcomes.size(); ++i)
                     m_outcomes[i].failure = Failure::Unused;
                 finishTransaction();
@@ -303,11 +328,30 @@ void Session::beginTransaction()
         send("RSET");
         return;
     }
+    // An internationalised address needs SMTPUTF8 (RFC 6531): declared on MAIL FROM when the server offers
+    // it; without it the server cannot take the address at all, and we say so without sending it.
+    const bool needsUtf8 = std::any_of(m_recipients.cbegin(), m_recipients.cend(), [](const QString &r) {
+        return std::any_of(r.cbegin(), r.cend(), [](QChar c) { return c.unicode() >= 0x80; });
+    });
+    if (needsUtf8 && !m_smtpUtf8) {
+        Reply reply;
+        reply.code = 553;
+        reply.enhancedCode = u"5.6.7"_s;
+        reply.lines = {u"the server does not offer SMTPUTF8, needed for this internationalised address"_s};
+        for (RcptOutcome &o : m_outcomes) {
+            o.failure = Failure::Unsupported;
+            o.reply = reply;
+            o.greeted = m_greeted;
+        }
+        finishTransaction();
+        return;
+    }
     m_transactionUsed = true;
     ++m_transactions;
     m_state = State::Mail;
     m_mailAccepted = false;
-    send("MAIL FROM:<" + m_config.mailFrom.toUtf8() + '>');
+    send("MAIL FROM:<" + m_config.mailFrom.toUtf8() + '>' +
+         (needsUtf8 ? QByteArray(" SMTPUTF8") : QByteArray()));
     // RFC 2920: with PIPELINING the RCPTs go out with MAIL FROM, in groups no larger than the rejection
     // limit so we never fire more unknown recipients than a receiver tolerates.
     if (m_pipelining)
@@ -339,14 +383,23 @@ void Session::finishTransaction()
     m_state = State::Idle;
     Done done = std::move(m_done);
     m_done = nullptr;
+    const QList<RcptOutcome> outcomes = m_outcomes; // the callback may start the next transaction here
     if (done)
-        done(m_outcomes);
+        done(outcomes);
 }
 
 void Session::fail(Failure failure, const Reply &reply)
 {
-    for (RcptOutcome &o : m_outcomes)
+    // A server that answered (and did not say 421) gets its QUIT before we hang up (RFC 5321 4.1.1.10).
+    if (m_socket && reply.code != 0 && reply.code != 421 && m_state != State::Handshake &&
+        m_socket->state() == QAbstractSocket::ConnectedState) {
+        m_socket->write("QUIT\r\n");
+        m_socket->flush();
+    }
+    for (RcptOutcome &o : m_outcomes) {
         o.greeted = m_greeted;
+        o.senderRefused = m_senderRefused;
+    }
     for (qsizetype i = m_answered; i < m_outcomes.size(); ++i) {
         m_outcomes[i].failure = failure;
         m_outcomes[i].reply = reply;
@@ -357,8 +410,9 @@ void Session::fail(Failure failure, const Reply &reply)
     close();
     Done done = std::move(m_done);
     m_done = nullptr;
+    const QList<RcptOutcome> outcomes = m_outcomes; // the callback may start the next transaction here
     if (done)
-        done(m_outcomes);
+        done(outcomes);
 }
 
 void Session::quit()

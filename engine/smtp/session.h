@@ -26,6 +26,7 @@ struct SessionConfig
     int commandTimeoutMs = 15'000;
     bool startTls = true;
     int maxConsecutiveRejections = 5; ///< receivers tarpit or drop after about ten; stop before that
+    int maxErrorsPerSession = 8;      ///< any non-accepted RCPT; Postfix slows down after 10
 };
 
 /// Why a session could not give a reply for a recipient.
@@ -38,7 +39,8 @@ enum class Failure {
     Dropped,       ///< the server closed the connection mid-dialogue
     TlsFailed,     ///< STARTTLS was offered but the handshake failed
     ProtocolError, ///< unparseable replies
-    Unused         ///< not attempted: the session stopped early (rejection limit) before this recipient
+    Unused,        ///< not attempted: the session stopped early (rejection limit) before this recipient
+    Unsupported    ///< the server cannot take this address (an internationalised one without SMTPUTF8)
 };
 QString toString(Failure failure);
 
@@ -49,7 +51,9 @@ struct RcptOutcome
     Failure failure = Failure::None;
     Reply reply; ///< the RCPT reply, or the reply that ended the session (code 0 when there was none)
     Verdict verdict = Verdict::Unknown;
-    bool greeted = false; ///< the server sent its 220 banner: an SMTP connection was made
+    bool greeted = false;       ///< the server sent its 220 banner: an SMTP connection was made
+    bool senderRefused = false; ///< the failure is a refused MAIL FROM
+    bool replayed = false;      ///< repeated from a recent connection during a back-off, not our own
 };
 
 /// One SMTP client connection to one mail server address, as a state machine over QSslSocket: connect,
@@ -83,7 +87,24 @@ public:
     bool supportsPipelining() const { return m_pipelining; }
     int transactions() const { return m_transactions; }
     /// True after `maxConsecutiveRejections` rejected RCPTs in a row: use a fresh session for more.
-    bool tooManyRejections() const { return m_consecutiveRejections >= m_config.maxConsecutiveRejections; }
+    bool tooManyRejections() const
+    {
+        return m_consecutiveRejections >= m_config.maxConsecutiveRejections ||
+               m_errors >= m_config.maxErrorsPerSession;
+    }
+    /// Recipients this session can still take in one transaction if all of them were refused, before it
+    /// reaches its rejection limits: the most a transaction should carry.
+    int rejectionBudget() const
+    {
+        return std::max(0, std::min(m_config.maxConsecutiveRejections - m_consecutiveRejections,
+                                    m_config.maxErrorsPerSession - m_errors));
+    }
+    /// A policy block at RCPT: the server does not want our probes; stop this session.
+    bool blocked() const { return m_blocked; }
+    /// The server refused our MAIL FROM: about our sender, the same at every MX of the domain.
+    bool senderRefused() const { return m_senderRefused; }
+    /// How many RCPTs the server took before its "too many recipients" (valid when recipientLimitHit()).
+    int recipientsBeforeLimit() const { return m_rcptsBeforeLimit; }
     /// The server answered "452 4.5.3 too many recipients" in this session.
     bool recipientLimitHit() const { return m_rcptLimitHit; }
 
@@ -134,6 +155,11 @@ private:
     QStringList m_tlsErrors;
     int m_consecutiveRejections = 0;
     bool m_rcptLimitHit = false;
+    int m_rcptsBeforeLimit = 0;
+    int m_errors = 0;
+    bool m_blocked = false;
+    bool m_senderRefused = false;
+    bool m_smtpUtf8 = false;
     bool m_greeted = false;
     int m_transactions = 0;
 

@@ -128,6 +128,8 @@ public:
         m_catchAll = verifier->cachedCatchAll(m_address.asciiDomain());
     }
 
+    ~PowerCheck() override { releaseProbe(); }
+
     void start() { nextMx(); }
 
 private:
@@ -184,7 +186,17 @@ private:
         m_currentAddress = address;
         QStringList recipients{m_address.ascii()};
         m_probeIndex = -1;
-        if (!m_catchAll.has_value()) {
+        if (!m_catchAll.has_value())
+            m_catchAll = m_verifier->cachedCatchAll(m_address.asciiDomain());
+        // One random-address probe per domain at a time: a burst of certain-to-fail RCPTs looks like a
+        // directory-harvest attack to Microsoft 365, Proofpoint and Mimecast. Checks that do not hold it
+        // read the answer from the cache when they decide.
+        if (!m_catchAll.has_value() &&
+            (m_holdsProbe || !m_verifier->m_catchAllProbing.contains(m_address.asciiDomain()))) {
+            if (!m_holdsProbe) {
+                m_verifier->m_catchAllProbing.insert(m_address.asciiDomain());
+                m_holdsProbe = true;
+            }
             // The same random address on every retry: greylisting lets a triplet through only when it
             // comes back, and a new address each time would never get a definite answer.
             if (m_randomRecipient.isEmpty())
@@ -197,19 +209,36 @@ private:
             [this](const QList<smtp::RcptOutcome> &outcomes) { onOutcomes(outcomes); });
     }
 
+    void releaseProbe()
+    {
+        if (m_holdsProbe) {
+            m_verifier->m_catchAllProbing.remove(m_address.asciiDomain());
+            m_holdsProbe = false;
+        }
+    }
+
     void onOutcomes(const QList<smtp::RcptOutcome> &outcomes)
     {
         if (m_finished || outcomes.isEmpty())
             return;
         const smtp::RcptOutcome &o = outcomes.first();
-        if (o.greeted || o.reply.code != 0)
-            m_talked = true;
+        if (!o.replayed && (o.greeted || o.failure == smtp::Failure::None || o.reply.code != 0))
+            m_talked = true; // a server answered us (even if only to say it is busy)
         using F = smtp::Failure;
         switch (o.failure) {
         case F::None:
             break;
         case F::Refused:
-            // 5xx to our greeting or sender: about us, the same at every MX of the domain.
+            if (o.senderRefused) {
+                // Our sender refused: about us, the same at every MX of the domain.
+                decide(Signals::Smtp::Blocked, o);
+                return;
+            }
+            // A refused greeting ("554 no SMTP service here", a block on this host): try the next MX.
+            rememberFailure(o);
+            nextAddress();
+            return;
+        case F::Unsupported:
             decide(Signals::Smtp::Blocked, o);
             return;
         default:
@@ -219,7 +248,6 @@ private:
             return;
         }
 
-        m_talked = true;
         if (o.verdict == smtp::Verdict::TryLater) {
             rememberFailure(o);
             scheduleGreylistRetry();
@@ -234,10 +262,13 @@ private:
                 else if (p.verdict == smtp::Verdict::MailboxNotFound ||
                          p.verdict == smtp::Verdict::MailboxDisabled)
                     m_catchAll = false;
-                if (m_catchAll)
+                // Only the most preferred MX speaks for the domain: a backup MX often accepts everything
+                // and checks later.
+                if (m_catchAll && m_mxIndex == 1)
                     m_verifier->rememberCatchAll(m_address.asciiDomain(), *m_catchAll);
             }
         }
+        releaseProbe();
         decide(smtpSignal(o.verdict), o);
     }
 
@@ -293,6 +324,9 @@ private:
             return;
         m_finished = true;
         m_deadline.stop();
+        releaseProbe();
+        if (!m_catchAll && verdict == Signals::Smtp::Accepted)
+            m_catchAll = m_verifier->cachedCatchAll(m_address.asciiDomain()); // another check probed it
         core::VerificationResult &r = *m_result;
         m_signals.smtp = verdict;
         m_signals.catchAll = m_catchAll;
@@ -329,6 +363,7 @@ private:
     QHostAddress m_currentAddress;
     qsizetype m_probeIndex = -1;
     QString m_randomRecipient;
+    bool m_holdsProbe = false;
     std::optional<bool> m_catchAll;
     std::optional<smtp::RcptOutcome> m_lastFailure;
     QStringList m_notes;

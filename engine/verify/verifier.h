@@ -6,6 +6,7 @@
 #include <QDeadlineTimer>
 #include <QHash>
 #include <QObject>
+#include <QSet>
 
 #include <functional>
 #include <memory>
@@ -74,6 +75,7 @@ private:
         QDeadlineTimer expires;
     };
     QHash<QString, CatchAll> m_catchAll;
+    QSet<QString> m_catchAllProbing; ///< domains with a random-address probe in flight
 };
 
 } // namespace mailcaff::verify
