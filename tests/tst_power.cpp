@@ -34,6 +34,7 @@ private Q_SLOTS:
     void manyRejectionsUseFreshSessions();
     void politenessFiguresFor200Addresses();
     void resultsAreCachedAndQuickModeUsesThem();
+    void internationalisedAddressDeclaresSmtpUtf8();
 
 private:
     core::VerificationResult verify(Engine &engine, const QString &email);
@@ -72,7 +73,7 @@ void TestPower::initTestCase()
     };
     SmtpTestServer *main = server(11);
     mx(u"acme.test"_s, u"mx.acme.test"_s, 11);
-    main->addMailboxes(u"acme.test"_s, {u"alice"_s, u"bob"_s, u"info"_s, u"kim"_s});
+    main->addMailboxes(u"acme.test"_s, {u"alice"_s, u"bob"_s, u"info"_s, u"kim"_s, u"josé"_s});
     main->setMailboxReply(u"full@acme.test"_s, SmtpTestServer::mailboxFullReply());
     main->setMailboxReply(u"gone@acme.test"_s, SmtpTestServer::mailboxDisabledReply());
     mx(u"catchall.test"_s, u"mx.catchall.test"_s, 11);
@@ -464,6 +465,19 @@ void TestPower::resultsAreCachedAndQuickModeUsesThem()
     QTRY_VERIFY(quick.has_value());
     QCOMPARE(core::toString(quick->mode), u"power"_s);
     restarted.stop();
+}
+
+void TestPower::internationalisedAddressDeclaresSmtpUtf8()
+{
+    SmtpTestServer *s = server(11);
+    s->resetCounters();
+    const core::VerificationResult r = verify(m_engine, u"josé@acme.test"_s);
+    QCOMPARE(core::toString(r.status), u"valid"_s);
+    const QStringList log = s->commandLog();
+    const bool declared = std::any_of(log.begin(), log.end(), [](const QString &line) {
+        return line.contains(u"MAIL FROM:"_s) && line.endsWith(u" SMTPUTF8"_s);
+    });
+    QVERIFY2(declared, qPrintable(log.join(u" | "_s)));
 }
 
 QTEST_GUILESS_MAIN(TestPower)
