@@ -121,6 +121,9 @@ void addServerOptions(QCommandLineParser &p)
         {u"mail-from"_s, u"Envelope sender for SMTP probes (default: the null sender <>)."_s, u"ADDRESS"_s},
         {u"smtp-port"_s, u"Port of the mail servers to probe (default 25)."_s, u"N"_s},
         {u"power-deadline"_s, u"Seconds a power verification may take at most (default 60)."_s, u"SECONDS"_s},
+        {u"smtp-timeout"_s,
+         u"Seconds to wait for a mail server's connection and for each reply (default 8 and 15)."_s,
+         u"SECONDS"_s},
         {u"allow-private-targets"_s,
          u"Allow connections to loopback, private, link-local and metadata addresses found in DNS answers "
          "(off by default, so a shared server cannot be turned into a scanner of its own network)."_s},
@@ -172,6 +175,15 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
             return u"--smtp-port: "_s + (bad.isEmpty() ? u"'0' is not a usable port"_s : bad);
         o.engine.smtpPort = port;
     }
+    if (p.isSet(u"smtp-timeout"_s)) {
+        bool ok = false;
+        const int seconds = p.value(u"smtp-timeout"_s).toInt(&ok);
+        if (!ok || seconds < 1 || seconds > 300)
+            return u"--smtp-timeout: '%1' is not a number of seconds from 1 to 300"_s.arg(
+                p.value(u"smtp-timeout"_s));
+        o.engine.smtpConnectTimeoutMs = seconds * 1000;
+        o.engine.smtpCommandTimeoutMs = seconds * 1000;
+    }
     if (p.isSet(u"power-deadline"_s)) {
         bool ok = false;
         const int seconds = p.value(u"power-deadline"_s).toInt(&ok);
@@ -189,8 +201,13 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
 QString checkApplicable(const QCommandLineParser &p, const QString &verb, const QString &action)
 {
     QStringList allowed{u"data-dir"_s};
-    const QStringList engineOptions{u"dns-server"_s, u"helo-name"_s,      u"mail-from"_s,
-                                    u"smtp-port"_s,  u"power-deadline"_s, u"allow-private-targets"_s};
+    const QStringList engineOptions{u"dns-server"_s,
+                                    u"helo-name"_s,
+                                    u"mail-from"_s,
+                                    u"smtp-port"_s,
+                                    u"smtp-timeout"_s,
+                                    u"power-deadline"_s,
+                                    u"allow-private-targets"_s};
     if (verb == "keys"_L1) {
         if (action == "create"_L1)
             allowed << u"name"_s << u"plan"_s;

@@ -82,8 +82,8 @@ void TestApp::help()
     QCOMPARE(r.exitCode, 0);
     for (const char *option :
          {"--headless", "--data-dir", "--listen", "--port", "--dns-server", "--helo-name", "--mail-from",
-          "--smtp-port", "--power-deadline", "--allow-private-targets", "keys create", "keys list",
-          "keys revoke", "verify"})
+          "--smtp-port", "--smtp-timeout", "--power-deadline", "--allow-private-targets", "keys create",
+          "keys list", "keys revoke", "verify"})
         QVERIFY2(r.out.contains(QLatin1StringView(option)), option);
 }
 
@@ -129,6 +129,8 @@ void TestApp::usageErrors_data()
         << QStringList{u"verify"_s, u"--name"_s, u"x"_s, u"a@b.c"_s} << "--name";
     QTest::addRow("smtp port zero") << QStringList{u"--headless"_s, u"--smtp-port"_s, u"0"_s}
                                     << "--smtp-port";
+    QTest::addRow("smtp timeout not a number")
+        << QStringList{u"--headless"_s, u"--smtp-timeout"_s, u"soon"_s} << "--smtp-timeout";
     QTest::addRow("power deadline too long")
         << QStringList{u"--headless"_s, u"--power-deadline"_s, u"9999"_s} << "--power-deadline";
     QTest::addRow("option missing its value") << QStringList{u"--port"_s} << "port";

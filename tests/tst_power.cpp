@@ -35,6 +35,8 @@ private Q_SLOTS:
     void politenessFiguresFor200Addresses();
     void resultsAreCachedAndQuickModeUsesThem();
     void internationalisedAddressDeclaresSmtpUtf8();
+    void ipv6MailServer();
+    void realisticListUsesAHandfulOfConnections();
 
 private:
     core::VerificationResult verify(Engine &engine, const QString &email);
@@ -478,6 +480,43 @@ void TestPower::internationalisedAddressDeclaresSmtpUtf8()
         return line.contains(u"MAIL FROM:"_s) && line.endsWith(u" SMTPUTF8"_s);
     });
     QVERIFY2(declared, qPrintable(log.join(u" | "_s)));
+}
+
+void TestPower::ipv6MailServer()
+{
+    SmtpTestServer v6;
+    QVERIFY2(v6.listen(QHostAddress(u"::1"_s), m_port), qPrintable(v6.errorString()));
+    v6.addMailbox(u"lee@v6.test"_s);
+    m_dns.addMx(u"v6.test"_s, 10, u"mx.v6.test"_s);
+    m_dns.addAAAA(u"mx.v6.test"_s, u"::1"_s);
+    const core::VerificationResult r = verify(m_engine, u"lee@v6.test"_s);
+    QCOMPARE(core::toString(r.status), u"valid"_s);
+    QCOMPARE(v6.connectionCount(), 1);
+}
+
+void TestPower::realisticListUsesAHandfulOfConnections()
+{
+    // 50 addresses at one domain, 4 in 5 of them existing: a few connections, never more than 2 at once.
+    SmtpTestServer *s = server(11);
+    s->addMailboxes(u"bigco.test"_s, [] {
+        QStringList people;
+        for (int i = 0; i < 50; ++i)
+            people << u"person%1"_s.arg(i);
+        return people;
+    }());
+    m_dns.addMx(u"bigco.test"_s, 10, u"mx.bigco.test"_s);
+    m_dns.addA(u"mx.bigco.test"_s, u"127.0.0.11"_s);
+    s->resetCounters();
+    QStringList emails;
+    for (int i = 0; i < 50; ++i)
+        emails << (i % 5 == 4 ? u"nobody%1@bigco.test"_s.arg(i) : u"person%1@bigco.test"_s.arg(i));
+    const QStringList results = verifyAll(m_engine, emails);
+    QCOMPARE(results.count(u"valid/accepted"_s), 40);
+    QCOMPARE(results.count(u"invalid/mailbox_not_found"_s), 10);
+    qInfo("50 addresses (80%% existing) at one domain: %d connections, peak %d at once, %d RCPTs",
+          s->connectionCount(), s->peakConnections(), s->rcptCount());
+    QVERIFY(s->connectionCount() <= 4);
+    QVERIFY(s->peakConnections() <= 2);
 }
 
 QTEST_GUILESS_MAIN(TestPower)
