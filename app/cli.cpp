@@ -121,6 +121,9 @@ void addServerOptions(QCommandLineParser &p)
         {u"mail-from"_s, u"Envelope sender for SMTP probes (default: the null sender <>)."_s, u"ADDRESS"_s},
         {u"smtp-port"_s, u"Port of the mail servers to probe (default 25)."_s, u"N"_s},
         {u"power-deadline"_s, u"Seconds a power verification may take at most (default 60)."_s, u"SECONDS"_s},
+        {u"cache-valid-days"_s, u"Days a valid power result is reused (default 30; 0: never)."_s, u"DAYS"_s},
+        {u"cache-invalid-days"_s, u"Days an invalid or risky power result is reused (default 7; 0: never)."_s,
+         u"DAYS"_s},
         {u"smtp-timeout"_s,
          u"Seconds to wait for a mail server's connection and for each reply (default 8 and 15)."_s,
          u"SECONDS"_s},
@@ -175,6 +178,16 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
             return u"--smtp-port: "_s + (bad.isEmpty() ? u"'0' is not a usable port"_s : bad);
         o.engine.smtpPort = port;
     }
+    for (const auto &[name, target] : {std::pair{u"cache-valid-days"_s, &o.engine.cacheValidDays},
+                                       std::pair{u"cache-invalid-days"_s, &o.engine.cacheInvalidDays}}) {
+        if (!p.isSet(name))
+            continue;
+        bool ok = false;
+        const int days = p.value(name).toInt(&ok);
+        if (!ok || days < 0 || days > 3650)
+            return u"--%1: '%2' is not a number of days from 0 to 3650"_s.arg(name, p.value(name));
+        *target = days;
+    }
     if (p.isSet(u"smtp-timeout"_s)) {
         bool ok = false;
         const int seconds = p.value(u"smtp-timeout"_s).toInt(&ok);
@@ -201,13 +214,10 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
 QString checkApplicable(const QCommandLineParser &p, const QString &verb, const QString &action)
 {
     QStringList allowed{u"data-dir"_s};
-    const QStringList engineOptions{u"dns-server"_s,
-                                    u"helo-name"_s,
-                                    u"mail-from"_s,
-                                    u"smtp-port"_s,
-                                    u"smtp-timeout"_s,
-                                    u"power-deadline"_s,
-                                    u"allow-private-targets"_s};
+    const QStringList engineOptions{
+        u"dns-server"_s,       u"helo-name"_s,          u"mail-from"_s,
+        u"smtp-port"_s,        u"smtp-timeout"_s,       u"power-deadline"_s,
+        u"cache-valid-days"_s, u"cache-invalid-days"_s, u"allow-private-targets"_s};
     if (verb == "keys"_L1) {
         if (action == "create"_L1)
             allowed << u"name"_s << u"plan"_s;

@@ -131,6 +131,8 @@ void TestApp::usageErrors_data()
                                     << "--smtp-port";
     QTest::addRow("smtp timeout not a number")
         << QStringList{u"--headless"_s, u"--smtp-timeout"_s, u"soon"_s} << "--smtp-timeout";
+    QTest::addRow("negative cache days")
+        << QStringList{u"--headless"_s, u"--cache-valid-days"_s, u"-1"_s} << "--cache-valid-days";
     QTest::addRow("power deadline too long")
         << QStringList{u"--headless"_s, u"--power-deadline"_s, u"9999"_s} << "--power-deadline";
     QTest::addRow("option missing its value") << QStringList{u"--port"_s} << "port";

@@ -377,8 +377,11 @@ void Session::sendNextRcpts()
 
 void Session::finishTransaction()
 {
-    for (RcptOutcome &o : m_outcomes)
+    for (RcptOutcome &o : m_outcomes) {
         o.greeted = m_greeted;
+        o.tls = m_tls;
+        o.tlsErrors = m_tlsErrors;
+    }
     m_timer.stop();
     m_state = State::Idle;
     Done done = std::move(m_done);

@@ -54,6 +54,8 @@ struct RcptOutcome
     bool greeted = false;       ///< the server sent its 220 banner: an SMTP connection was made
     bool senderRefused = false; ///< the failure is a refused MAIL FROM
     bool replayed = false;      ///< repeated from a recent connection during a back-off, not our own
+    bool tls = false;           ///< the dialogue ran over STARTTLS
+    QStringList tlsErrors = {}; ///< certificate problems seen (recorded, not fatal)
 };
 
 /// One SMTP client connection to one mail server address, as a state machine over QSslSocket: connect,

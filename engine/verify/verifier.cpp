@@ -337,6 +337,8 @@ private:
             r.mxHost = o.reply.code != 0 || o.failure == smtp::Failure::None ? m_host : m_lastHost;
         if (o.reply.code != 0)
             r.smtp = core::SmtpReply{o.reply.code, o.reply.enhancedCode, o.reply.text()};
+        if (o.tls && !o.tlsErrors.isEmpty())
+            m_notes.append(u"TLS certificate problems (not fatal): "_s + o.tlsErrors.join(u", "_s));
         if (!m_notes.isEmpty())
             r.detail = m_notes.join(u"; "_s);
         finish(r, m_signals, m_timer);
