@@ -58,6 +58,8 @@ Usage:
   mailcaff keys revoke ID            revoke a key
   mailcaff verify [--mode quick] ADDRESS...
                                      verify addresses, one JSON result per line
+  mailcaff maintenance on|off [--retry-after S]
+                                     switch maintenance mode (API answers 503) for running servers
 
 Without a display, `mailcaff` runs as with --headless.)";
 
@@ -133,6 +135,8 @@ void addServerOptions(QCommandLineParser &p)
         {u"name"_s, u"keys create: the key's name."_s, u"NAME"_s},
         {u"plan"_s, u"keys create: free, starter, growth or scale (default free)."_s, u"PLAN"_s},
         {u"mode"_s, u"verify: quick or power (default power)."_s, u"MODE"_s},
+        {u"retry-after"_s, u"maintenance on: seconds clients are told to wait (default 600)."_s,
+         u"SECONDS"_s},
     });
 }
 
@@ -221,6 +225,9 @@ QString checkApplicable(const QCommandLineParser &p, const QString &verb, const 
     if (verb == "keys"_L1) {
         if (action == "create"_L1)
             allowed << u"name"_s << u"plan"_s;
+    } else if (verb == "maintenance"_L1) {
+        if (action == "on"_L1)
+            allowed << u"retry-after"_s;
     } else if (verb == "verify"_L1) {
         allowed << engineOptions << u"mode"_s;
     } else {
@@ -300,6 +307,33 @@ int runKeys(Engine &engine, const QCommandLineParser &p, const QStringList &args
                                        : u"keys: unknown action '%1' (create, list, revoke)"_s.arg(action));
 }
 
+int runMaintenance(Engine &engine, const QCommandLineParser &p, const QStringList &args)
+{
+    const QString state = args.value(1);
+    if ((state != "on"_L1 && state != "off"_L1) || args.size() != 2)
+        return usageError(u"maintenance: say on or off"_s);
+    storage::Settings settings(engine.database());
+    int retryAfter = 600;
+    if (p.isSet(u"retry-after"_s)) {
+        bool ok = false;
+        retryAfter = p.value(u"retry-after"_s).toInt(&ok);
+        if (!ok || retryAfter < 1 || retryAfter > 86400)
+            return usageError(u"--retry-after: '%1' is not a number of seconds from 1 to 86400"_s.arg(
+                p.value(u"retry-after"_s)));
+    }
+    // Running servers read the setting on every request: no restart needed.
+    const bool on = state == "on"_L1;
+    if (!settings.setValue(storage::setting::Maintenance, on) ||
+        (on && !settings.setValue(storage::setting::MaintenanceRetryAfter, retryAfter))) {
+        err() << "mailcaff: maintenance: the database could not be written" << Qt::endl;
+        return ExitFailure;
+    }
+    out() << (on ? u"Maintenance mode on: the API answers 503 (Retry-After: %1 s)."_s.arg(retryAfter)
+                 : u"Maintenance mode off."_s)
+          << Qt::endl;
+    return ExitOk;
+}
+
 int runVerify(Engine &engine, const QCommandLineParser &p, const QStringList &addresses)
 {
     core::Mode mode = core::Mode::Power;
@@ -368,8 +402,8 @@ int run(int argc, char **argv)
 
     const QStringList positional = parser.positionalArguments();
     const QString verb = positional.value(0);
-    if (!verb.isEmpty() && verb != "keys"_L1 && verb != "verify"_L1)
-        return usageError(u"unknown command '%1' (keys, verify; see --help)"_s.arg(verb));
+    if (!verb.isEmpty() && verb != "keys"_L1 && verb != "verify"_L1 && verb != "maintenance"_L1)
+        return usageError(u"unknown command '%1' (keys, verify, maintenance; see --help)"_s.arg(verb));
 
     const bool windowed = verb.isEmpty() && !parser.isSet(u"headless"_s) && hasDisplay();
     std::unique_ptr<QCoreApplication> app;
@@ -378,8 +412,8 @@ int run(int argc, char **argv)
     else
         app = std::make_unique<QCoreApplication>(argc, argv);
 
-    if (const QString bad =
-            checkApplicable(parser, verb, verb == "keys"_L1 ? positional.value(1) : QString());
+    if (const QString bad = checkApplicable(
+            parser, verb, verb == "keys"_L1 || verb == "maintenance"_L1 ? positional.value(1) : QString());
         !bad.isEmpty())
         return usageError(bad);
 
@@ -391,6 +425,8 @@ int run(int argc, char **argv)
     }
     if (verb == "keys"_L1)
         return runKeys(engine, parser, positional);
+    if (verb == "maintenance"_L1)
+        return runMaintenance(engine, parser, positional);
 
     const storage::Settings settings(engine.database());
     Options options;
@@ -412,6 +448,8 @@ int run(int argc, char **argv)
         err() << "mailcaff: " << error << Qt::endl;
         return ExitFailure;
     }
+    // Headless servers log one line per request (never a key: only its visible prefix).
+    api->setAccessLog(!windowed);
     out() << "Mailcaff " << MAILCAFF_VERSION << " API listening on " << api->url().toString() << Qt::endl;
     out() << "Data folder: " << engine.config().dataDir << Qt::endl;
 

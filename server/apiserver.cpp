@@ -2,12 +2,23 @@
 
 #include "engine.h"
 
+#include "storage/settings.h"
+
+#include <QFile>
 #include <QHttpServerRequest>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRandomGenerator>
+#include <QStringDecoder>
 #include <QTcpSocket>
 
 using namespace Qt::StringLiterals;
+
+// Q_INIT_RESOURCE must be used from the global namespace; it keeps the static library's resources linked.
+static void initServerResources()
+{
+    Q_INIT_RESOURCE(server_resources);
+}
 
 namespace mailcaff::server {
 
@@ -57,15 +68,32 @@ QByteArray ApiRequest::header(const QByteArray &lowercaseName) const
     return {};
 }
 
-Reply::Reply(QTcpSocket *socket)
+Reply::Reply(QTcpSocket *socket, const QByteArray &requestId)
     : m_socket(socket)
+    , m_requestId(requestId)
 {
+    m_headers.append({"X-Request-Id", requestId});
 }
 
 Reply::~Reply()
 {
-    if (!m_sent)
-        send(HttpResponse::error(500, u"Internal server error"_s));
+    if (!m_sent) {
+        // A path that forgot to answer: the client gets a 500 without internals; the log has the request id.
+        qWarning("mailcaff: request %s ended without an answer; sent 500", m_requestId.constData());
+        send(HttpResponse::error(
+            500, u"Internal server error (request %1)"_s.arg(QString::fromLatin1(m_requestId))));
+    }
+}
+
+void Reply::setHeader(const QByteArray &name, const QByteArray &value)
+{
+    for (auto &[n, v] : m_headers) {
+        if (n == name) {
+            v = value;
+            return;
+        }
+    }
+    m_headers.append({name, value});
 }
 
 void Reply::send(const HttpResponse &response)
@@ -75,16 +103,33 @@ void Reply::send(const HttpResponse &response)
     m_sent = true;
     if (!m_socket)
         return;
+    HttpResponse out = response;
+    out.headers = m_headers + response.headers;
     if (ConnectionGuard *guard = ConnectionGuard::of(m_socket.data()))
-        guard->send(response);
+        guard->send(out);
 }
 
-std::optional<HttpResponse> parseJsonObject(const QByteArray &body, QJsonObject *out)
+static HttpResponse internalError(const ReplyPtr &reply)
 {
-    if (body.trimmed().isEmpty())
+    qWarning("mailcaff: request %s failed with an internal error", reply->requestId().constData());
+    return HttpResponse::error(
+        500, u"Internal server error (request %1)"_s.arg(QString::fromLatin1(reply->requestId())));
+}
+
+std::optional<HttpResponse> parseJsonObject(const ApiRequest &request, QJsonObject *out)
+{
+    const QByteArray type = request.header("content-type").split(';').first().trimmed().toLower();
+    if (!type.isEmpty() && type != "application/json")
+        return HttpResponse::error(
+            400, u"Content-Type must be application/json, not %1"_s.arg(QString::fromLatin1(type)));
+    if (request.body.trimmed().isEmpty())
         return HttpResponse::error(400, u"Missing request body: send a JSON object"_s);
+    QStringDecoder utf8(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+    [[maybe_unused]] const QString decoded = utf8.decode(request.body);
+    if (utf8.hasError())
+        return HttpResponse::error(400, u"The request body is not valid UTF-8"_s);
     QJsonParseError parseError;
-    const QJsonDocument doc = QJsonDocument::fromJson(body, &parseError);
+    const QJsonDocument doc = QJsonDocument::fromJson(request.body, &parseError);
     if (parseError.error != QJsonParseError::NoError)
         return HttpResponse::error(
             400,
@@ -98,15 +143,68 @@ std::optional<HttpResponse> parseJsonObject(const QByteArray &body, QJsonObject 
 ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
     : QAbstractHttpServer(parent)
     , m_engine(engine)
+    , m_credits(engine.database())
     , m_limits(limits)
 {
-    addRoute("GET", u"/api/v1/health"_s, false, [this](ApiRequest &r, const ReplyPtr &p) { health(r, p); });
-    addRoute("POST", u"/api/v1/verify"_s, true, [this](ApiRequest &r, const ReplyPtr &p) { verify(r, p); });
+    initServerResources();
+    using A = Access;
+    addRoute("GET", u"/api/v1/health"_s, A::Public,
+             [this](ApiRequest &r, const ReplyPtr &p) { health(r, p); });
+    addRoute("GET", u"/api/v1/openapi.json"_s, A::Public,
+             [this](ApiRequest &r, const ReplyPtr &p) { openApi(r, p); });
+    addRoute("GET", u"/api/v1/account"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { account(r, p); });
+    addRoute("POST", u"/api/v1/verify"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { verify(r, p); });
 }
 
-void ApiServer::addRoute(const QByteArray &method, const QString &path, bool authenticated, Handler handler)
+void ApiServer::addRoute(const QByteArray &method, const QString &path, Access access, Handler handler)
 {
-    m_routes.append({method, path, authenticated, std::move(handler)});
+    m_routes.append({method, path, access, std::move(handler)});
+}
+
+QStringList ApiServer::routes() const
+{
+    QStringList out;
+    for (const Route &r : m_routes)
+        out.append(QString::fromLatin1(r.method) + u' ' + r.path);
+    return out;
+}
+
+bool ApiServer::maintenance(int *retryAfter) const
+{
+    const storage::Settings settings(m_engine.database());
+    if (!settings.value(storage::setting::Maintenance))
+        return false;
+    *retryAfter = settings.value(storage::setting::MaintenanceRetryAfter);
+    return true;
+}
+
+void ApiServer::setRateLimitHeaders(const ReplyPtr &reply, const accounts::Usage &usage)
+{
+    reply->setHeader("X-RateLimit-Limit", QByteArray::number(usage.monthlyLimit));
+    reply->setHeader("X-RateLimit-Remaining", QByteArray::number(usage.remaining));
+    reply->setHeader("X-RateLimit-Reset", QByteArray::number(usage.resetsAt.toSecsSinceEpoch()));
+}
+
+bool ApiServer::charge(ApiRequest &request, const ReplyPtr &reply, int amount, const QString &reason)
+{
+    const accounts::Credits::Result taken = m_credits.take(*request.key, amount, reason);
+    if (taken.failed) {
+        reply->send(internalError(reply));
+        return false;
+    }
+    setRateLimitHeaders(reply, taken.usage);
+    if (!taken.ok) {
+        const qint64 wait = std::max<qint64>(1, m_credits.now().secsTo(taken.usage.resetsAt));
+        reply->send(HttpResponse::json(429, {{u"error"_s, u"Monthly limit exceeded"_s},
+                                             {u"monthly_limit"_s, taken.usage.monthlyLimit},
+                                             {u"monthly_used"_s, taken.usage.monthlyUsed},
+                                             {u"resets_at"_s, taken.usage.resetsAt.toString(Qt::ISODate)}})
+                        .withHeader("Retry-After", QByteArray::number(wait)));
+        return false;
+    }
+    return true;
 }
 
 bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error)
@@ -157,7 +255,9 @@ QUrl ApiServer::url() const
 
 bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
 {
-    auto reply = std::make_shared<Reply>(socket);
+    const QByteArray requestId =
+        QByteArray::number(QRandomGenerator::global()->generate64(), 16).rightJustified(16, '0');
+    auto reply = std::make_shared<Reply>(socket, requestId);
     ApiRequest req;
     req.method = methodName(request.method());
     req.path = request.url().path();
@@ -174,18 +274,30 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             allowed.append(route.method);
             continue;
         }
-        if (route.authenticated) {
-            const QByteArray auth = req.header("authorization");
-            const qsizetype space = auth.indexOf(' ');
-            if (space <= 0 || auth.left(space).toLower() != "bearer") {
-                reply->send(unauthorized());
+        if (route.access == Access::Authenticated) {
+            // Maintenance first: nothing is charged or even looked up while the service is down.
+            if (int retryAfter = 0; maintenance(&retryAfter)) {
+                reply->send(HttpResponse::json(503, {{u"error"_s, u"Service under maintenance"_s},
+                                                     {u"retry_after"_s, retryAfter}})
+                                .withHeader("Retry-After", QByteArray::number(retryAfter)));
                 return true;
             }
-            req.key = m_engine.apiKeys().authenticate(QString::fromLatin1(auth.mid(space + 1).trimmed()));
+            const QByteArray auth = req.header("authorization");
+            const qsizetype space = auth.indexOf(' ');
+            if (space > 0 && auth.left(space).toLower() == "bearer")
+                req.key = m_engine.apiKeys().authenticate(QString::fromLatin1(auth.mid(space + 1).trimmed()));
             if (!req.key) {
                 reply->send(unauthorized());
                 return true;
             }
+            if (const auto usage = m_credits.usage(*req.key))
+                setRateLimitHeaders(reply, *usage);
+        }
+        if (m_accessLog) {
+            // Never the key: its visible prefix is enough to tell callers apart.
+            qInfo("%s %s %s key=%s id=%s", req.remote.toString().toLatin1().constData(),
+                  req.method.constData(), req.path.toUtf8().constData(),
+                  req.key ? req.key->prefix.toLatin1().constData() : "-", requestId.constData());
         }
         route.handler(req, reply);
         return true;
@@ -205,19 +317,55 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
 void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
 {
     // handleRequest() answers every request; this is only reached if QtHttpServer changes its contract.
-    Reply(socket).send(HttpResponse::error(404, u"Not found: %1"_s.arg(request.url().path())));
+    Reply(socket, "missing").send(HttpResponse::error(404, u"Not found: %1"_s.arg(request.url().path())));
 }
 
 void ApiServer::health(ApiRequest &, const ReplyPtr &reply)
 {
-    reply->send(
-        HttpResponse::json(200, {{u"status"_s, u"ok"_s}, {u"version"_s, QStringLiteral(MAILCAFF_VERSION)}}));
+    // Up in maintenance too, and saying so: monitors must tell "down" from "switched off on purpose".
+    int retryAfter = 0;
+    const bool down = maintenance(&retryAfter);
+    QJsonObject body{{u"status"_s, down ? u"maintenance"_s : u"ok"_s},
+                     {u"version"_s, QStringLiteral(MAILCAFF_VERSION)}};
+    if (down)
+        body.insert(u"retry_after"_s, retryAfter);
+    reply->send(HttpResponse::json(200, body));
+}
+
+void ApiServer::openApi(ApiRequest &, const ReplyPtr &reply)
+{
+    static const QByteArray document = [] {
+        QFile file(u":/openapi.json"_s);
+        return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+    }();
+    if (document.isEmpty()) {
+        reply->send(internalError(reply));
+        return;
+    }
+    HttpResponse r;
+    r.body = document;
+    reply->send(r);
+}
+
+void ApiServer::account(ApiRequest &request, const ReplyPtr &reply)
+{
+    const auto usage = m_credits.usage(*request.key);
+    if (!usage) {
+        reply->send(internalError(reply));
+        return;
+    }
+    reply->send(HttpResponse::json(200, {{u"plan"_s, accounts::toString(usage->plan)},
+                                         {u"monthly_limit"_s, usage->monthlyLimit},
+                                         {u"monthly_used"_s, usage->monthlyUsed},
+                                         {u"remaining"_s, usage->remaining},
+                                         {u"carried_over"_s, usage->carriedOver},
+                                         {u"resets_at"_s, usage->resetsAt.toString(Qt::ISODate)}}));
 }
 
 void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
 {
     QJsonObject body;
-    if (auto bad = parseJsonObject(request.body, &body)) {
+    if (auto bad = parseJsonObject(request, &body)) {
         reply->send(*bad);
         return;
     }
@@ -244,13 +392,17 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
         }
         mode = *parsed;
     }
+    // Charged once the request is known to be good: a 400 costs nothing.
+    if (!charge(request, reply, 1, u"verify"_s))
+        return;
     const bool started =
         m_engine.verify(email.toString(), mode, this, [reply](const core::VerificationResult &result) {
             reply->send(HttpResponse::json(200, result.toJson()));
         });
-    if (!started)
-        reply->send(
-            HttpResponse::error(503, u"Service unavailable: the verification engine is not running"_s));
+    if (!started) {
+        m_credits.refund(*request.key, 1, u"verify not started"_s);
+        reply->send(internalError(reply));
+    }
 }
 
 } // namespace mailcaff::server

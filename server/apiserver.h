@@ -4,6 +4,7 @@
 #include "httpresponse.h"
 
 #include "accounts/apikeys.h"
+#include "accounts/credits.h"
 
 #include <QAbstractHttpServer>
 #include <QHostAddress>
@@ -41,14 +42,19 @@ struct ApiRequest
 class Reply
 {
 public:
-    explicit Reply(QTcpSocket *socket);
+    Reply(QTcpSocket *socket, const QByteArray &requestId);
     ~Reply();
     Q_DISABLE_COPY_MOVE(Reply)
     void send(const HttpResponse &response);
     bool clientGone() const { return !m_socket; }
+    /// Headers every answer to this request carries (X-Request-Id; X-RateLimit-* once authenticated).
+    void setHeader(const QByteArray &name, const QByteArray &value);
+    QByteArray requestId() const { return m_requestId; }
 
 private:
     QPointer<QTcpSocket> m_socket;
+    QByteArray m_requestId;
+    QList<QPair<QByteArray, QByteArray>> m_headers;
     bool m_sent = false;
 };
 using ReplyPtr = std::shared_ptr<Reply>;
@@ -75,25 +81,42 @@ protected:
 
 private:
     using Handler = std::function<void(ApiRequest &, const ReplyPtr &)>;
+    enum class Access { Public, Authenticated };
     struct Route
     {
         QByteArray method;
         QString path;
-        bool authenticated;
+        Access access;
         Handler handler;
     };
-    void addRoute(const QByteArray &method, const QString &path, bool authenticated, Handler handler);
+    void addRoute(const QByteArray &method, const QString &path, Access access, Handler handler);
 
     void health(ApiRequest &request, const ReplyPtr &reply);
+    void openApi(ApiRequest &request, const ReplyPtr &reply);
+    void account(ApiRequest &request, const ReplyPtr &reply);
     void verify(ApiRequest &request, const ReplyPtr &reply);
+    /// Takes `amount` credits for the request's key; on shortage sends the 429 of API.md and returns false.
+    bool charge(ApiRequest &request, const ReplyPtr &reply, int amount, const QString &reason);
+    void setRateLimitHeaders(const ReplyPtr &reply, const accounts::Usage &usage);
+    bool maintenance(int *retryAfter) const;
 
+public:
+    /// The routes served, as "METHOD /path" (the OpenAPI test compares them with openapi.json).
+    QStringList routes() const;
+    /// Log one line per request (method, path, status, time, key prefix; never a key) to stderr.
+    void setAccessLog(bool enabled) { m_accessLog = enabled; }
+
+private:
     Engine &m_engine;
+    accounts::Credits m_credits;
     HttpLimits m_limits;
+    bool m_accessLog = false;
     QList<Route> m_routes;
     GuardedTcpServer *m_tcp = nullptr;
 };
 
-/// Parses a JSON object body; on failure returns the 400 response to send.
-std::optional<HttpResponse> parseJsonObject(const QByteArray &body, QJsonObject *out);
+/// Parses a request's JSON object body (Content-Type, UTF-8 and JSON checked); on failure returns the 400
+/// response to send.
+std::optional<HttpResponse> parseJsonObject(const ApiRequest &request, QJsonObject *out);
 
 } // namespace mailcaff::server

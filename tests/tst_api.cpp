@@ -5,6 +5,7 @@
 #include "engine.h"
 #include "httptestclient.h"
 #include "smtptestserver.h"
+#include "storage/settings.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -34,6 +35,14 @@ private Q_SLOTS:
     void dnsAnswersAreCached();
     void clientGoneBeforeAnswer();
     void requestWhileAnswerPendingClosesAfterIt();
+    void requestIdOnEveryAnswer();
+    void accountAndRateLimitHeaders();
+    void badRequestsCostNothing();
+    void exhaustedCreditsGive429();
+    void twoHundredConcurrentRequestsTenCredits();
+    void maintenanceMode();
+    void contentTypeAndEncoding();
+    void openApiDescribesEveryRoute();
 
 private:
     QTemporaryDir m_dir;
@@ -359,6 +368,176 @@ void TestApi::requestWhileAnswerPendingClosesAfterIt()
     QCOMPARE(client.responses().first().status, 200);
     QCOMPARE(client.responses().first().json().value(u"reason"_s).toString(), u"dns_error"_s);
     QCOMPARE(client.responses().first().header("connection"), QByteArray("close"));
+}
+
+void TestApi::requestIdOnEveryAnswer()
+{
+    QSet<QByteArray> ids;
+    for (const auto &r : {m_client->get(u"/api/v1/health"_s), m_client->get(u"/api/v1/nope"_s),
+                          m_client->get(u"/api/v1/account"_s), m_client->get(u"/api/v1/account"_s, m_key)}) {
+        const QByteArray id = r.header("X-Request-Id");
+        QCOMPARE(id.size(), 16);
+        ids.insert(id);
+    }
+    QCOMPARE(ids.size(), 4);
+}
+
+void TestApi::accountAndRateLimitHeaders()
+{
+    const auto before = m_client->get(u"/api/v1/account"_s, m_key);
+    QCOMPARE(before.status, 200);
+    QCOMPARE(before.json.value(u"plan"_s).toString(), u"starter"_s);
+    QCOMPARE(before.json.value(u"monthly_limit"_s).toInt(), 10000);
+    QCOMPARE(before.json.value(u"carried_over"_s).toInt(), 0);
+    const int used = before.json.value(u"monthly_used"_s).toInt();
+    QCOMPARE(before.json.value(u"remaining"_s).toInt(), 10000 - used);
+    const QDateTime resets = QDateTime::fromString(before.json.value(u"resets_at"_s).toString(), Qt::ISODate);
+    QVERIFY(resets.isValid() && resets.date().day() == 1 && resets > QDateTime::currentDateTimeUtc());
+    QCOMPARE(before.header("X-RateLimit-Limit"), QByteArray("10000"));
+    QCOMPARE(before.header("X-RateLimit-Reset").toLongLong(), resets.toSecsSinceEpoch());
+
+    const auto r = m_client->post(u"/api/v1/verify"_s,
+                                  {{u"email"_s, u"rate@example.com"_s}, {u"mode"_s, u"quick"_s}}, m_key);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.header("X-RateLimit-Remaining").toInt(), 10000 - used - 1);
+    const auto after = m_client->get(u"/api/v1/account"_s, m_key);
+    QCOMPARE(after.json.value(u"monthly_used"_s).toInt(), used + 1);
+}
+
+void TestApi::badRequestsCostNothing()
+{
+    const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
+    QCOMPARE(m_client->request("POST", u"/api/v1/verify"_s, R"({"mode":"quick"})", m_key).status, 400);
+    QCOMPARE(m_client->request("POST", u"/api/v1/verify"_s, "nonsense", m_key).status, 400);
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(), used);
+}
+
+void TestApi::exhaustedCreditsGive429()
+{
+    const auto key = m_engine.apiKeys().create(u"small"_s, accounts::Plan::Free);
+    QVERIFY(key);
+    accounts::Credits credits(m_engine.database());
+    QVERIFY(credits.take(key->info, 600, u"test"_s).ok);
+    const auto r =
+        m_client->post(u"/api/v1/verify"_s, {{u"email"_s, u"a@example.com"_s}, {u"mode"_s, u"quick"_s}},
+                       key->secret.toLatin1());
+    QCOMPARE(r.status, 429);
+    QCOMPARE(r.json.value(u"error"_s).toString(), u"Monthly limit exceeded"_s);
+    QCOMPARE(r.json.value(u"monthly_limit"_s).toInt(), 600);
+    QCOMPARE(r.json.value(u"monthly_used"_s).toInt(), 600);
+    QCOMPARE(r.json.size(), 4);
+    const QDateTime resets = QDateTime::fromString(r.json.value(u"resets_at"_s).toString(), Qt::ISODate);
+    QVERIFY(resets.isValid());
+    const qint64 retryAfter = r.header("Retry-After").toLongLong();
+    QVERIFY(retryAfter > 0 && retryAfter <= 31 * 86400);
+    QCOMPARE(r.header("X-RateLimit-Remaining"), QByteArray("0"));
+}
+
+void TestApi::twoHundredConcurrentRequestsTenCredits()
+{
+    const auto key = m_engine.apiKeys().create(u"contended"_s, accounts::Plan::Free);
+    QVERIFY(key);
+    accounts::Credits credits(m_engine.database());
+    QVERIFY(credits.take(key->info, 590, u"test"_s).ok);
+    const QByteArray body = R"({"email":"x@example.com","mode":"quick"})";
+    const QByteArray request =
+        "POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " +
+        key->secret.toLatin1() + "\r\nContent-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (int i = 0; i < 200; ++i) {
+        clients.push_back(std::make_unique<RawClient>(m_server->port()));
+        clients.back()->socket().write(request); // queued until connected
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(
+        std::all_of(clients.begin(), clients.end(),
+                    [](const auto &c) { return !c->responses().isEmpty() || c->isClosed(); }),
+        30000);
+    int ok = 0;
+    int limited = 0;
+    for (const auto &c : clients) {
+        const int status = c->responses().value(0).status;
+        ok += status == 200;
+        limited += status == 429;
+    }
+    QCOMPARE(ok, 10);
+    QCOMPARE(limited, 190);
+}
+
+void TestApi::maintenanceMode()
+{
+    storage::Settings settings(m_engine.database());
+    QVERIFY(settings.setValue(storage::setting::Maintenance, true));
+    QVERIFY(settings.setValue(storage::setting::MaintenanceRetryAfter, 600));
+    auto r = m_client->post(u"/api/v1/verify"_s, {{u"email"_s, u"a@example.com"_s}, {u"mode"_s, u"quick"_s}},
+                            m_key);
+    QCOMPARE(r.status, 503);
+    QCOMPARE(r.body, QByteArray(R"({"error":"Service under maintenance","retry_after":600})"));
+    QCOMPARE(r.header("Retry-After"), QByteArray("600"));
+    const auto health = m_client->get(u"/api/v1/health"_s);
+    QCOMPARE(health.status, 200);
+    QCOMPARE(health.json.value(u"status"_s).toString(), u"maintenance"_s);
+    QVERIFY(settings.setValue(storage::setting::Maintenance, false));
+    r = m_client->post(u"/api/v1/verify"_s, {{u"email"_s, u"a@example.com"_s}, {u"mode"_s, u"quick"_s}},
+                       m_key);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(m_client->get(u"/api/v1/health"_s).json.value(u"status"_s).toString(), u"ok"_s);
+}
+
+void TestApi::contentTypeAndEncoding()
+{
+    RawClient client(m_server->port());
+    QVERIFY(client.waitConnected());
+    auto send = [&](const QByteArray &type, const QByteArray &body) {
+        const qsizetype before = client.responses().size();
+        client.send("POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + m_key +
+                    "\r\nContent-Type: " + type + "\r\nContent-Length: " + QByteArray::number(body.size()) +
+                    "\r\n\r\n" + body);
+        if (!QTest::qWaitFor([&] { return client.responses().size() > before; }, 5000))
+            return RawResponse{};
+        return client.responses().last();
+    };
+    RawResponse r = send("application/x-www-form-urlencoded", "email=a%40example.com");
+    QCOMPARE(r.status, 400);
+    QVERIFY(r.json().value(u"error"_s).toString().contains(u"Content-Type"_s));
+    r = send("application/json", "{\"email\":\"a\xff\xfe@example.com\",\"mode\":\"quick\"}");
+    QCOMPARE(r.status, 400);
+    QVERIFY(r.json().value(u"error"_s).toString().contains(u"UTF-8"_s));
+    r = send("application/json; charset=utf-8", R"({"email":"a@example.com","mode":"quick"})");
+    QCOMPARE(r.status, 200);
+}
+
+void TestApi::openApiDescribesEveryRoute()
+{
+    const auto r = m_client->get(u"/api/v1/openapi.json"_s);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json.value(u"openapi"_s).toString().left(2), u"3."_s);
+    QStringList documented;
+    const QJsonObject paths = r.json.value(u"paths"_s).toObject();
+    for (auto path = paths.begin(); path != paths.end(); ++path) {
+        const QJsonObject methods = path.value().toObject();
+        for (auto m = methods.begin(); m != methods.end(); ++m) {
+            if (QStringList{u"get"_s, u"post"_s, u"put"_s, u"delete"_s, u"patch"_s}.contains(m.key()))
+                documented.append(m.key().toUpper() + u' ' + path.key());
+        }
+    }
+    QStringList served = m_server->routes();
+    documented.sort();
+    served.sort();
+    QCOMPARE(documented, served);
+    // The result fields the engine produces are the ones the document lists.
+    const QJsonObject result = r.json.value(u"components"_s)
+                                   .toObject()
+                                   .value(u"schemas"_s)
+                                   .toObject()
+                                   .value(u"VerifyResult"_s)
+                                   .toObject();
+    const QJsonObject properties = result.value(u"properties"_s).toObject();
+    core::VerificationResult sample;
+    sample.mode = core::Mode::Power;
+    sample.isSpamTrap = true;
+    for (const QString &field : sample.toJson().keys())
+        QVERIFY2(properties.contains(field), qPrintable(field));
+    QCOMPARE(properties.size(), sample.toJson().size());
 }
 
 QTEST_GUILESS_MAIN(TestApi)

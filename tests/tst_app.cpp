@@ -135,6 +135,11 @@ void TestApp::usageErrors_data()
         << QStringList{u"--headless"_s, u"--cache-valid-days"_s, u"-1"_s} << "--cache-valid-days";
     QTest::addRow("power deadline too long")
         << QStringList{u"--headless"_s, u"--power-deadline"_s, u"9999"_s} << "--power-deadline";
+    QTest::addRow("maintenance without state") << QStringList{u"maintenance"_s} << "maintenance";
+    QTest::addRow("maintenance bad retry-after")
+        << QStringList{u"maintenance"_s, u"on"_s, u"--retry-after"_s, u"0"_s} << "--retry-after";
+    QTest::addRow("retry-after on maintenance off")
+        << QStringList{u"maintenance"_s, u"off"_s, u"--retry-after"_s, u"5"_s} << "--retry-after";
     QTest::addRow("option missing its value") << QStringList{u"--port"_s} << "port";
 }
 
@@ -242,10 +247,26 @@ void TestApp::headlessServesTheApi()
     QCOMPARE(r.status, 200);
     QCOMPARE(r.json.value(u"status"_s).toString(), u"risky"_s);
     QCOMPARE(r.json.value(u"mx_accepts_mail"_s).toBool(), true);
+    // Maintenance switched on from another process reaches the running server at once.
+    QCOMPARE(
+        run({u"maintenance"_s, u"on"_s, u"--retry-after"_s, u"120"_s, u"--data-dir"_s, data.path()}).exitCode,
+        0);
+    const auto down = client.post(
+        u"/api/v1/verify"_s, {{u"email"_s, u"user@example.com"_s}, {u"mode"_s, u"quick"_s}}, key.toLatin1());
+    QCOMPARE(down.status, 503);
+    QCOMPARE(down.json.value(u"retry_after"_s).toInt(), 120);
+    QCOMPARE(run({u"maintenance"_s, u"off"_s, u"--data-dir"_s, data.path()}).exitCode, 0);
+    QCOMPARE(client.get(u"/api/v1/account"_s, key.toLatin1()).status, 200);
+
     p.terminate(); // SIGTERM: a clean stop
     QVERIFY(p.waitForFinished(10000));
     QCOMPARE(p.exitStatus(), QProcess::NormalExit);
     QCOMPARE(p.exitCode(), 0);
+    // The access log names requests by key prefix, never by key.
+    const QString log = QString::fromUtf8(p.readAllStandardError());
+    QVERIFY2(log.contains(u"POST /api/v1/verify"_s), qPrintable(log));
+    QVERIFY(log.contains(key.left(11)));
+    QVERIFY(!log.contains(key));
 }
 
 void TestApp::noDisplayFallsBackToHeadless()

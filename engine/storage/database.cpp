@@ -43,6 +43,19 @@ const QList<QStringList> &migrations()
             "  expires_at INTEGER NOT NULL)"_s,
             u"CREATE INDEX verification_cache_expiry ON verification_cache(expires_at)"_s,
         },
+        // 3: the credit ledger: one row per charge (positive) or refund (negative); a reference (a job
+        // item) is charged once.
+        {
+            u"CREATE TABLE credit_ledger ("
+            "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            "  key_id INTEGER NOT NULL REFERENCES api_keys(id),"
+            "  month TEXT NOT NULL,"
+            "  amount INTEGER NOT NULL,"
+            "  reason TEXT NOT NULL,"
+            "  reference TEXT UNIQUE,"
+            "  created_at TEXT NOT NULL)"_s,
+            u"CREATE INDEX credit_ledger_key_month ON credit_ledger(key_id, month)"_s,
+        },
     };
     return steps;
 }

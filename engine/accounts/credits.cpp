@@ -1,0 +1,147 @@
+#include "credits.h"
+
+#include "storage/database.h"
+
+#include <QHash>
+#include <QSqlError>
+#include <QSqlQuery>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::accounts {
+
+Credits::Credits(const storage::Database &db, Clock clock)
+    : m_db(db)
+    , m_clock(std::move(clock))
+{
+}
+
+QDateTime Credits::now() const
+{
+    return m_clock ? m_clock().toUTC() : QDateTime::currentDateTimeUtc();
+}
+
+QString Credits::monthOf(const QDateTime &utc)
+{
+    return utc.toUTC().toString(u"yyyy-MM"_s);
+}
+
+QDateTime Credits::startOfNextMonth(const QDateTime &utc)
+{
+    const QDate d = utc.toUTC().date();
+    return QDateTime(QDate(d.year(), d.month(), 1).addMonths(1), QTime(0, 0), Qt::UTC);
+}
+
+std::optional<Usage> Credits::compute(const ApiKeyInfo &key) const
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(u"SELECT month, SUM(amount) FROM credit_ledger WHERE key_id = ? GROUP BY month"_s);
+    q.addBindValue(key.id);
+    if (!q.exec())
+        return std::nullopt;
+    QHash<QString, int> used;
+    while (q.next())
+        used.insert(q.value(0).toString(), q.value(1).toInt());
+
+    const QDateTime current = now();
+    const int plan = monthlyCredits(key.plan);
+    // Walk from the key's first month to this one: each month's carry is what the plan left unused the
+    // month before, after that month's own carry was spent first.
+    QDate month = key.createdAt.isValid() ? key.createdAt.toUTC().date() : current.date();
+    month = QDate(month.year(), month.month(), 1);
+    const QDate thisMonth(current.date().year(), current.date().month(), 1);
+    if (month > thisMonth)
+        month = thisMonth;
+    int carry = 0;
+    while (month < thisMonth) {
+        const int spent = used.value(month.toString(u"yyyy-MM"_s));
+        carry = std::clamp(plan - std::max(0, spent - carry), 0, plan);
+        month = month.addMonths(1);
+    }
+    Usage u;
+    u.plan = key.plan;
+    u.planCredits = plan;
+    u.carriedOver = carry;
+    u.monthlyLimit = plan + carry;
+    u.monthlyUsed = std::max(0, used.value(monthOf(current)));
+    u.remaining = std::max(0, u.monthlyLimit - u.monthlyUsed);
+    u.resetsAt = startOfNextMonth(current);
+    return u;
+}
+
+std::optional<Usage> Credits::usage(const ApiKeyInfo &key) const
+{
+    return compute(key);
+}
+
+Credits::Result Credits::take(const ApiKeyInfo &key, int amount, const QString &reason,
+                              const QString &reference)
+{
+    Result result;
+    QSqlDatabase db = m_db.connection();
+    QSqlQuery q(db);
+    // IMMEDIATE: the write lock is taken before reading the balance, so two takers (threads or processes)
+    // cannot both see the same last credits.
+    if (!q.exec(u"BEGIN IMMEDIATE"_s)) {
+        result.failed = true;
+        return result;
+    }
+    auto rollback = [&] { QSqlQuery(db).exec(u"ROLLBACK"_s); };
+    if (!reference.isEmpty()) {
+        QSqlQuery seen(db);
+        seen.prepare(u"SELECT 1 FROM credit_ledger WHERE reference = ?"_s);
+        seen.addBindValue(reference);
+        if (seen.exec() && seen.next()) {
+            rollback();
+            result.ok = true; // charged before: never twice
+            result.usage = compute(key).value_or(Usage{});
+            return result;
+        }
+    }
+    const std::optional<Usage> before = compute(key);
+    if (!before) {
+        rollback();
+        result.failed = true;
+        return result;
+    }
+    if (before->remaining < amount) {
+        rollback();
+        result.usage = *before;
+        return result;
+    }
+    QSqlQuery insert(db);
+    insert.prepare(u"INSERT INTO credit_ledger(key_id, month, amount, reason, reference, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?)"_s);
+    insert.addBindValue(key.id);
+    insert.addBindValue(monthOf(now()));
+    insert.addBindValue(amount);
+    insert.addBindValue(reason);
+    insert.addBindValue(reference.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(reference));
+    insert.addBindValue(now().toString(Qt::ISODate));
+    if (!insert.exec() || !QSqlQuery(db).exec(u"COMMIT"_s)) {
+        rollback();
+        result.failed = true;
+        return result;
+    }
+    result.ok = true;
+    result.usage = *before;
+    result.usage.monthlyUsed += amount;
+    result.usage.remaining -= amount;
+    return result;
+}
+
+bool Credits::refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference)
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(
+        u"INSERT INTO credit_ledger(key_id, month, amount, reason, reference, created_at) VALUES (?, ?, ?, ?, ?, ?)"_s);
+    q.addBindValue(key.id);
+    q.addBindValue(monthOf(now()));
+    q.addBindValue(-amount);
+    q.addBindValue(reason);
+    q.addBindValue(reference.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(reference));
+    q.addBindValue(now().toString(Qt::ISODate));
+    return q.exec();
+}
+
+} // namespace mailcaff::accounts

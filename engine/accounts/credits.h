@@ -1,0 +1,64 @@
+#pragma once
+
+#include "apikeys.h"
+
+#include <QDateTime>
+#include <QString>
+
+#include <functional>
+#include <optional>
+
+namespace mailcaff::storage {
+class Database;
+}
+
+namespace mailcaff::accounts {
+
+/// A key's credits for the current calendar month (UTC), as API.md states them.
+struct Usage
+{
+    Plan plan = Plan::Free;
+    int planCredits = 0;  ///< the plan's monthly credits
+    int carriedOver = 0;  ///< unused credits of last month (at most one month of the plan), spent first
+    int monthlyLimit = 0; ///< planCredits + carriedOver (what 429 bodies and X-RateLimit-Limit report)
+    int monthlyUsed = 0;
+    int remaining = 0;
+    QDateTime resetsAt; ///< the first instant of next month, UTC
+};
+
+/// Monthly credits per API key, kept as a ledger: one row per charge or refund, so usage is a sum and a
+/// charge with a reference (a bulk job's item) is taken at most once. Carry-over: last month's unused plan
+/// credits (carried credits are spent first and expire with their month), up to one month of the plan.
+/// Taking is atomic across threads and processes (BEGIN IMMEDIATE on SQLite).
+class Credits
+{
+public:
+    using Clock = std::function<QDateTime()>;
+    /// `clock` returns the current UTC time; tests inject one to cross month boundaries.
+    explicit Credits(const storage::Database &db, Clock clock = {});
+
+    std::optional<Usage> usage(const ApiKeyInfo &key) const;
+
+    struct Result
+    {
+        bool ok = false;     ///< taken
+        bool failed = false; ///< the database failed (not a lack of credits)
+        Usage usage;         ///< after the attempt
+    };
+    /// Takes `amount` credits, all or nothing. A `reference` already charged is not charged again (ok).
+    Result take(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference = {});
+    /// Gives back credits taken this month (e.g. a cancelled job's unprocessed items).
+    bool refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference = {});
+
+    QDateTime now() const;
+    static QString monthOf(const QDateTime &utc);
+    static QDateTime startOfNextMonth(const QDateTime &utc);
+
+private:
+    std::optional<Usage> compute(const ApiKeyInfo &key) const;
+
+    const storage::Database &m_db;
+    Clock m_clock;
+};
+
+} // namespace mailcaff::accounts
