@@ -77,22 +77,34 @@ std::optional<Usage> Credits::usage(const ApiKeyInfo &key) const
 Credits::Result Credits::take(const ApiKeyInfo &key, int amount, const QString &reason,
                               const QString &reference)
 {
-    Result result;
     QSqlDatabase db = m_db.connection();
-    QSqlQuery q(db);
     // IMMEDIATE: the write lock is taken before reading the balance, so two takers (threads or processes)
     // cannot both see the same last credits.
-    if (!q.exec(u"BEGIN IMMEDIATE"_s)) {
-        result.failed = true;
-        return result;
+    if (!QSqlQuery(db).exec(u"BEGIN IMMEDIATE"_s)) {
+        Result failed;
+        failed.failed = true;
+        return failed;
     }
-    auto rollback = [&] { QSqlQuery(db).exec(u"ROLLBACK"_s); };
+    Result result = takeLocked(key, amount, reason, reference);
+    if (result.ok && !result.failed && !QSqlQuery(db).exec(u"COMMIT"_s)) {
+        result.ok = false;
+        result.failed = true;
+    }
+    if (!result.ok || result.failed)
+        QSqlQuery(db).exec(u"ROLLBACK"_s);
+    return result;
+}
+
+Credits::Result Credits::takeLocked(const ApiKeyInfo &key, int amount, const QString &reason,
+                                    const QString &reference)
+{
+    Result result;
+    QSqlDatabase db = m_db.connection();
     if (!reference.isEmpty()) {
         QSqlQuery seen(db);
         seen.prepare(u"SELECT 1 FROM credit_ledger WHERE reference = ?"_s);
         seen.addBindValue(reference);
         if (seen.exec() && seen.next()) {
-            rollback();
             result.ok = true; // charged before: never twice
             result.usage = compute(key).value_or(Usage{});
             return result;
@@ -100,12 +112,10 @@ Credits::Result Credits::take(const ApiKeyInfo &key, int amount, const QString &
     }
     const std::optional<Usage> before = compute(key);
     if (!before) {
-        rollback();
         result.failed = true;
         return result;
     }
     if (before->remaining < amount) {
-        rollback();
         result.usage = *before;
         return result;
     }
@@ -118,8 +128,7 @@ Credits::Result Credits::take(const ApiKeyInfo &key, int amount, const QString &
     insert.addBindValue(reason);
     insert.addBindValue(reference.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(reference));
     insert.addBindValue(now().toString(Qt::ISODate));
-    if (!insert.exec() || !QSqlQuery(db).exec(u"COMMIT"_s)) {
-        rollback();
+    if (!insert.exec()) {
         result.failed = true;
         return result;
     }

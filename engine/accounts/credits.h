@@ -47,6 +47,10 @@ public:
     };
     /// Takes `amount` credits, all or nothing. A `reference` already charged is not charged again (ok).
     Result take(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference = {});
+    /// The same inside a transaction the caller opened with BEGIN IMMEDIATE on this thread's connection
+    /// (to charge in the same transaction that stores what is charged for); nothing is committed here.
+    Result takeLocked(const ApiKeyInfo &key, int amount, const QString &reason,
+                      const QString &reference = {});
     /// Gives back credits taken this month (e.g. a cancelled job's unprocessed items).
     bool refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference = {});
 

@@ -65,9 +65,10 @@ const QList<QStringList> &migrations()
 Database::~Database()
 {
     // Connections of other threads cannot be used from here (Qt SQL's rule), only removed.
-    QMutexLocker lock(&m_mutex);
-    for (const QString &name : std::as_const(m_connectionNames))
+    QMutexLocker lock(&m_registry->mutex);
+    for (const QString &name : std::as_const(m_registry->names))
         QSqlDatabase::removeDatabase(name);
+    m_registry->names.clear();
 }
 
 int Database::latestSchemaVersion()
@@ -134,17 +135,23 @@ QSqlDatabase Database::connection() const
     if (QSqlDatabase::contains(name))
         return QSqlDatabase::database(name, true);
     {
-        QMutexLocker lock(&m_mutex);
-        m_connectionNames.append(name);
+        QMutexLocker lock(&m_registry->mutex);
+        m_registry->names.append(name);
     }
     // Pool threads come and go: a thread's connections are closed when it ends, or each finished worker
     // thread would leave an open SQLite handle behind.
     struct ThreadConnections
     {
-        QStringList names;
+        QList<QPair<std::weak_ptr<Registry>, QString>> owned;
         ~ThreadConnections()
         {
-            for (const QString &n : std::as_const(names)) {
+            for (const auto &[weak, n] : std::as_const(owned)) {
+                const std::shared_ptr<Registry> registry = weak.lock();
+                if (!registry)
+                    continue; // the Database removed it already
+                QMutexLocker lock(&registry->mutex);
+                if (!registry->names.removeOne(n))
+                    continue;
                 QSqlDatabase::database(n, false).close();
                 QSqlDatabase::removeDatabase(n);
             }
@@ -152,7 +159,7 @@ QSqlDatabase Database::connection() const
     };
     thread_local ThreadConnections threadConnections;
     if (QThread::currentThread() != m_ownerThread)
-        threadConnections.names.append(name);
+        threadConnections.owned.append({m_registry, name});
     QString error;
     return openConnection(name, &error);
 }

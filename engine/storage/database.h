@@ -5,6 +5,8 @@
 #include <QString>
 #include <QStringList>
 
+#include <memory>
+
 class QThread;
 
 namespace mailcaff::storage {
@@ -37,8 +39,14 @@ private:
     QString m_path;
     QString m_prefix;
     QThread *m_ownerThread = nullptr;
-    mutable QMutex m_mutex;
-    mutable QStringList m_connectionNames;
+    /// The connection names opened for this database, shared with the threads that opened them: whoever
+    /// comes first (the thread ending, or the Database) closes a connection, under the lock, exactly once.
+    struct Registry
+    {
+        QMutex mutex;
+        QStringList names;
+    };
+    std::shared_ptr<Registry> m_registry = std::make_shared<Registry>();
 };
 
 /// Runs `work` in a transaction on `db`: committed when it returns true, rolled back otherwise.
