@@ -149,11 +149,20 @@ bool Engine::start(const EngineConfig &config, QString *error)
         stop();
         return false;
     }
+    // Bulk jobs: what a crash left leased goes back to the queue, old finished jobs go.
+    m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
+    m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, this);
+    m_runner->start();
     return true;
 }
 
 void Engine::stop()
 {
+    if (m_runner) {
+        m_runner->stop();
+        delete m_runner;
+        m_runner = nullptr;
+    }
     Worker *worker = nullptr;
     {
         // From here on verify() posts nothing more to the worker.

@@ -1,6 +1,9 @@
 #pragma once
 
 #include "accounts/apikeys.h"
+#include "accounts/credits.h"
+#include "jobs/jobrunner.h"
+#include "jobs/jobstore.h"
 #include "core/result.h"
 #include "net/targetpolicy.h"
 #include "storage/database.h"
@@ -35,6 +38,8 @@ struct EngineConfig
     QList<int> greylistRetryMs{5'000, 15'000, 30'000};
     int maxSessionsPerMx = 2;
     int maxRcptsPerSession = 20;
+    int jobConcurrency = 64;  ///< job items verified at once
+    int jobRetentionDays = 30; ///< finished jobs are deleted after this
     int cacheValidDays = 30;  ///< power results kept: valid
     int cacheInvalidDays = 7; ///< invalid and risky; unknown never
     bool allowPrivateTargets = false;
@@ -61,6 +66,10 @@ public:
     const EngineConfig &config() const { return m_config; }
     const storage::Database &database() const { return m_db; }
     accounts::ApiKeys &apiKeys() { return m_keys; }
+    accounts::Credits &credits() { return m_credits; }
+    jobs::JobStore &jobs() { return m_jobs; }
+    /// Null until start(); lives on the thread that called start().
+    jobs::JobRunner *jobRunner() const { return m_runner; }
     std::shared_ptr<const lists::Lists> lists() const { return m_lists; }
     /// Where DNS answers may lead our connections (--allow-private-targets).
     net::TargetPolicy targetPolicy() const { return net::TargetPolicy(m_config.allowPrivateTargets); }
@@ -82,6 +91,9 @@ private:
     EngineConfig m_config;
     storage::Database m_db;
     accounts::ApiKeys m_keys{m_db};
+    accounts::Credits m_credits{m_db};
+    jobs::JobStore m_jobs{m_db, m_credits};
+    jobs::JobRunner *m_runner = nullptr;
     std::shared_ptr<const lists::Lists> m_lists;
     QThread m_thread;
     Worker *m_worker = nullptr;

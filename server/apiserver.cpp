@@ -6,6 +6,7 @@
 
 #include <QFile>
 #include <QHttpServerRequest>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
@@ -109,6 +110,19 @@ void Reply::send(const HttpResponse &response)
         guard->send(out);
 }
 
+/// The optional "mode" field: power (default) or quick; anything else is a 400 naming the field.
+static std::optional<HttpResponse> parseMode(const QJsonObject &body, core::Mode *mode)
+{
+    const QJsonValue value = body.value(u"mode"_s);
+    if (value.isUndefined() || value.isNull())
+        return std::nullopt;
+    const auto parsed = value.isString() ? core::modeFromString(value.toString()) : std::nullopt;
+    if (!parsed)
+        return HttpResponse::error(400, u"Invalid field 'mode': must be \"power\" or \"quick\""_s);
+    *mode = *parsed;
+    return std::nullopt;
+}
+
 static HttpResponse internalError(const ReplyPtr &reply)
 {
     qWarning("mailcaff: request %s failed with an internal error", reply->requestId().constData());
@@ -143,7 +157,6 @@ std::optional<HttpResponse> parseJsonObject(const ApiRequest &request, QJsonObje
 ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
     : QAbstractHttpServer(parent)
     , m_engine(engine)
-    , m_credits(engine.database())
     , m_limits(limits)
 {
     initServerResources();
@@ -156,6 +169,12 @@ ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
              [this](ApiRequest &r, const ReplyPtr &p) { account(r, p); });
     addRoute("POST", u"/api/v1/verify"_s, A::Authenticated,
              [this](ApiRequest &r, const ReplyPtr &p) { verify(r, p); });
+    addRoute("POST", u"/api/v1/verify/bulk"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { verifyBulk(r, p); });
+    addRoute("GET", u"/api/v1/verify/bulk/{job_id}"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { bulkStatus(r, p); });
+    addRoute("DELETE", u"/api/v1/verify/bulk/{job_id}"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { bulkCancel(r, p); });
 }
 
 void ApiServer::addRoute(const QByteArray &method, const QString &path, Access access, Handler handler)
@@ -187,21 +206,27 @@ void ApiServer::setRateLimitHeaders(const ReplyPtr &reply, const accounts::Usage
     reply->setHeader("X-RateLimit-Reset", QByteArray::number(usage.resetsAt.toSecsSinceEpoch()));
 }
 
+void ApiServer::sendLimitExceeded(const ReplyPtr &reply, const accounts::Usage &usage)
+{
+    setRateLimitHeaders(reply, usage);
+    const qint64 wait = std::max<qint64>(1, m_engine.credits().now().secsTo(usage.resetsAt));
+    reply->send(HttpResponse::json(429, {{u"error"_s, u"Monthly limit exceeded"_s},
+                                         {u"monthly_limit"_s, usage.monthlyLimit},
+                                         {u"monthly_used"_s, usage.monthlyUsed},
+                                         {u"resets_at"_s, usage.resetsAt.toString(Qt::ISODate)}})
+                    .withHeader("Retry-After", QByteArray::number(wait)));
+}
+
 bool ApiServer::charge(ApiRequest &request, const ReplyPtr &reply, int amount, const QString &reason)
 {
-    const accounts::Credits::Result taken = m_credits.take(*request.key, amount, reason);
+    const accounts::Credits::Result taken = m_engine.credits().take(*request.key, amount, reason);
     if (taken.failed) {
         reply->send(internalError(reply));
         return false;
     }
     setRateLimitHeaders(reply, taken.usage);
     if (!taken.ok) {
-        const qint64 wait = std::max<qint64>(1, m_credits.now().secsTo(taken.usage.resetsAt));
-        reply->send(HttpResponse::json(429, {{u"error"_s, u"Monthly limit exceeded"_s},
-                                             {u"monthly_limit"_s, taken.usage.monthlyLimit},
-                                             {u"monthly_used"_s, taken.usage.monthlyUsed},
-                                             {u"resets_at"_s, taken.usage.resetsAt.toString(Qt::ISODate)}})
-                        .withHeader("Retry-After", QByteArray::number(wait)));
+        sendLimitExceeded(reply, taken.usage);
         return false;
     }
     return true;
@@ -268,8 +293,18 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
 
     QByteArrayList allowed;
     for (const Route &route : std::as_const(m_routes)) {
-        if (route.path != req.path)
-            continue;
+        // A route ending in "{name}" takes one more path segment as its parameter.
+        const qsizetype brace = route.path.indexOf(u'{');
+        if (brace < 0) {
+            if (route.path != req.path)
+                continue;
+        } else {
+            const QString prefix = route.path.left(brace);
+            const QString rest = req.path.mid(prefix.size());
+            if (!req.path.startsWith(prefix) || rest.isEmpty() || rest.contains(u'/'))
+                continue;
+            req.pathParam = rest;
+        }
         if (route.method != req.method) {
             allowed.append(route.method);
             continue;
@@ -290,7 +325,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                 reply->send(unauthorized());
                 return true;
             }
-            if (const auto usage = m_credits.usage(*req.key))
+            if (const auto usage = m_engine.credits().usage(*req.key))
                 setRateLimitHeaders(reply, *usage);
         }
         if (m_accessLog) {
@@ -349,7 +384,7 @@ void ApiServer::openApi(ApiRequest &, const ReplyPtr &reply)
 
 void ApiServer::account(ApiRequest &request, const ReplyPtr &reply)
 {
-    const auto usage = m_credits.usage(*request.key);
+    const auto usage = m_engine.credits().usage(*request.key);
     if (!usage) {
         reply->send(internalError(reply));
         return;
@@ -383,14 +418,9 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
         return;
     }
     core::Mode mode = core::Mode::Power;
-    const QJsonValue modeValue = body.value(u"mode"_s);
-    if (!modeValue.isUndefined() && !modeValue.isNull()) {
-        const auto parsed = modeValue.isString() ? core::modeFromString(modeValue.toString()) : std::nullopt;
-        if (!parsed) {
-            reply->send(HttpResponse::error(400, u"Invalid field 'mode': must be \"power\" or \"quick\""_s));
-            return;
-        }
-        mode = *parsed;
+    if (auto bad = parseMode(body, &mode)) {
+        reply->send(*bad);
+        return;
     }
     // Charged once the request is known to be good: a 400 costs nothing.
     if (!charge(request, reply, 1, u"verify"_s))
@@ -400,9 +430,119 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
             reply->send(HttpResponse::json(200, result.toJson()));
         });
     if (!started) {
-        m_credits.refund(*request.key, 1, u"verify not started"_s);
+        m_engine.credits().refund(*request.key, 1, u"verify not started"_s);
         reply->send(internalError(reply));
     }
+}
+
+void ApiServer::verifyBulk(ApiRequest &request, const ReplyPtr &reply)
+{
+    QJsonObject body;
+    if (auto bad = parseJsonObject(request, &body)) {
+        reply->send(*bad);
+        return;
+    }
+    const QJsonValue emails = body.value(u"emails"_s);
+    if (emails.isUndefined() || emails.isNull()) {
+        reply->send(HttpResponse::error(400, u"Missing required field: emails"_s));
+        return;
+    }
+    if (!emails.isArray()) {
+        reply->send(HttpResponse::error(400, u"Invalid field 'emails': must be an array of strings"_s));
+        return;
+    }
+    const QJsonArray list = emails.toArray();
+    if (list.isEmpty() || list.size() > 500) {
+        reply->send(HttpResponse::error(
+            400, u"Invalid field 'emails': must hold 1 to 500 addresses (got %1)"_s.arg(list.size())));
+        return;
+    }
+    QStringList addresses;
+    for (qsizetype i = 0; i < list.size(); ++i) {
+        if (!list.at(i).isString()) {
+            reply->send(
+                HttpResponse::error(400, u"Invalid field 'emails': item %1 is not a string"_s.arg(i)));
+            return;
+        }
+        addresses.append(list.at(i).toString());
+    }
+    core::Mode mode = core::Mode::Power;
+    if (auto bad = parseMode(body, &mode)) {
+        reply->send(*bad);
+        return;
+    }
+    // Stored (and charged, all or nothing) in one transaction before the 202 goes out.
+    const jobs::JobStore::CreateResult created =
+        m_engine.jobs().createVerifyJob(&*request.key, addresses, mode);
+    switch (created.outcome) {
+    case jobs::JobStore::Created::InsufficientCredits:
+        sendLimitExceeded(reply, created.usage);
+        return;
+    case jobs::JobStore::Created::Failed:
+        reply->send(internalError(reply));
+        return;
+    case jobs::JobStore::Created::Ok:
+        break;
+    }
+    setRateLimitHeaders(reply, created.usage);
+    if (jobs::JobRunner *runner = m_engine.jobRunner())
+        runner->wake();
+    reply->send(HttpResponse::json(
+        202,
+        {{u"job_id"_s, created.jobId}, {u"total"_s, int(addresses.size())}, {u"status"_s, u"processing"_s}}));
+}
+
+static QJsonObject summaryJson(const jobs::JobSummary &s)
+{
+    auto count = [&](core::Status status) { return s.counts.value(status); };
+    return {{u"job_id"_s, s.id},
+            {u"status"_s, jobs::toString(s.status)},
+            {u"total"_s, s.total},
+            {u"processed"_s, s.processed},
+            {u"valid_count"_s, count(core::Status::Valid)},
+            {u"invalid_count"_s, count(core::Status::Invalid)},
+            {u"risky_count"_s, count(core::Status::Risky)},
+            {u"disposable_count"_s, count(core::Status::Disposable)},
+            {u"unknown_count"_s, count(core::Status::Unknown)},
+            {u"error_count"_s, count(core::Status::Error)},
+            {u"created_at"_s, s.createdAt.toString(Qt::ISODate)},
+            {u"completed_at"_s, s.completedAt.isValid() ? QJsonValue(s.completedAt.toString(Qt::ISODate))
+                                                        : QJsonValue(QJsonValue::Null)}};
+}
+
+static HttpResponse jobNotFound(const QString &id)
+{
+    return HttpResponse::error(404, u"Not found: no bulk job %1"_s.arg(id.left(64)));
+}
+
+void ApiServer::bulkStatus(ApiRequest &request, const ReplyPtr &reply)
+{
+    // Another key's job gets exactly the answer of a job that does not exist.
+    const auto summary = m_engine.jobs().summary(request.pathParam, request.key->id);
+    if (!summary) {
+        reply->send(jobNotFound(request.pathParam));
+        return;
+    }
+    QJsonObject body = summaryJson(*summary);
+    body.insert(u"results"_s, m_engine.jobs().results(summary->id));
+    reply->send(HttpResponse::json(200, body));
+}
+
+void ApiServer::bulkCancel(ApiRequest &request, const ReplyPtr &reply)
+{
+    const auto summary = m_engine.jobs().summary(request.pathParam, request.key->id);
+    if (!summary) {
+        reply->send(jobNotFound(request.pathParam));
+        return;
+    }
+    if (!m_engine.jobs().cancel(summary->id, *request.key)) {
+        reply->send(HttpResponse::error(400, u"Bulk job %1 is %2: there is nothing to cancel"_s.arg(
+                                                 summary->id, jobs::toString(summary->status))));
+        return;
+    }
+    if (const auto usage = m_engine.credits().usage(*request.key))
+        setRateLimitHeaders(reply, *usage);
+    reply->send(HttpResponse::json(200, summaryJson(*m_engine.jobs().summary(summary->id))));
 }
 
 } // namespace mailcaff::server

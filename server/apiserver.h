@@ -32,6 +32,7 @@ struct ApiRequest
     QList<QPair<QByteArray, QByteArray>> headers; ///< names lowercased
     QHostAddress remote;
     std::optional<accounts::ApiKeyInfo> key; ///< set on authenticated routes
+    QString pathParam;                       ///< the {job_id} of routes that have one
 
     QByteArray header(const QByteArray &lowercaseName) const;
 };
@@ -95,6 +96,10 @@ private:
     void openApi(ApiRequest &request, const ReplyPtr &reply);
     void account(ApiRequest &request, const ReplyPtr &reply);
     void verify(ApiRequest &request, const ReplyPtr &reply);
+    void verifyBulk(ApiRequest &request, const ReplyPtr &reply);
+    void bulkStatus(ApiRequest &request, const ReplyPtr &reply);
+    void bulkCancel(ApiRequest &request, const ReplyPtr &reply);
+    void sendLimitExceeded(const ReplyPtr &reply, const accounts::Usage &usage);
     /// Takes `amount` credits for the request's key; on shortage sends the 429 of API.md and returns false.
     bool charge(ApiRequest &request, const ReplyPtr &reply, int amount, const QString &reason);
     void setRateLimitHeaders(const ReplyPtr &reply, const accounts::Usage &usage);
@@ -108,7 +113,6 @@ public:
 
 private:
     Engine &m_engine;
-    accounts::Credits m_credits;
     HttpLimits m_limits;
     bool m_accessLog = false;
     QList<Route> m_routes;

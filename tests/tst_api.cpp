@@ -11,6 +11,7 @@
 #include <QJsonDocument>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QUuid>
 
 using namespace mailcaff;
 using namespace mailcaff::test;
@@ -43,6 +44,12 @@ private Q_SLOTS:
     void maintenanceMode();
     void contentTypeAndEncoding();
     void openApiDescribesEveryRoute();
+    void bulkValidation_data();
+    void bulkValidation();
+    void bulkJobCompletes();
+    void bulkJobsOfOtherKeysAreNotFound();
+    void bulkWithoutEnoughCreditsIs429();
+    void bulkJobCanBeCancelled();
 
 private:
     QTemporaryDir m_dir;
@@ -538,6 +545,141 @@ void TestApi::openApiDescribesEveryRoute()
     for (const QString &field : sample.toJson().keys())
         QVERIFY2(properties.contains(field), qPrintable(field));
     QCOMPARE(properties.size(), sample.toJson().size());
+}
+
+void TestApi::bulkValidation_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("mentions");
+    QStringList many;
+    for (int i = 0; i < 501; ++i)
+        many << u"\"u%1@example.com\""_s.arg(i);
+    QTest::addRow("missing emails") << QByteArray(R"({"mode":"quick"})") << "emails";
+    QTest::addRow("emails not an array") << QByteArray(R"({"emails":"a@example.com"})") << "emails";
+    QTest::addRow("empty list") << QByteArray(R"({"emails":[]})") << "1 to 500";
+    QTest::addRow("501 addresses") << (u"{\"emails\":["_s + many.join(u',') + u"]}"_s).toUtf8() << "got 501";
+    QTest::addRow("a number in the list") << QByteArray(R"({"emails":["a@example.com",7]})") << "item 1";
+    QTest::addRow("bad mode") << QByteArray(R"({"emails":["a@example.com"],"mode":"turbo"})") << "mode";
+}
+
+void TestApi::bulkValidation()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(QString, mentions);
+    const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
+    const auto r = m_client->request("POST", u"/api/v1/verify/bulk"_s, body, m_key);
+    QCOMPARE(r.status, 400);
+    QVERIFY2(r.json.value(u"error"_s).toString().contains(mentions),
+             qPrintable(r.json.value(u"error"_s).toString()));
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(),
+             used); // nothing charged
+}
+
+void TestApi::bulkJobCompletes()
+{
+    const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
+    const QStringList emails{u"user@example.com"_s,  u"bad@@x"_s,
+                             u" USER@example.com"_s, u""_s,
+                             u"a@nullmx.test"_s,     u"temp@mailinator.com"_s};
+    const auto accepted =
+        m_client->post(u"/api/v1/verify/bulk"_s,
+                       {{u"emails"_s, QJsonArray::fromStringList(emails)}, {u"mode"_s, u"quick"_s}}, m_key);
+    QCOMPARE(accepted.status, 202);
+    QCOMPARE(accepted.json.value(u"total"_s).toInt(), 6);
+    QCOMPARE(accepted.json.value(u"status"_s).toString(), u"processing"_s);
+    const QString id = accepted.json.value(u"job_id"_s).toString();
+    QVERIFY(!QUuid::fromString(id).isNull());
+    // Charged when accepted, all at once.
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(), used + 6);
+
+    ApiClient::Response job;
+    QTRY_VERIFY_WITH_TIMEOUT((job = m_client->get(u"/api/v1/verify/bulk/"_s + id, m_key),
+                              job.json.value(u"status"_s).toString() == u"completed"_s),
+                             10000);
+    const QJsonObject o = job.json;
+    QCOMPARE(o.value(u"job_id"_s).toString(), id);
+    QCOMPARE(o.value(u"total"_s).toInt(), 6);
+    QCOMPARE(o.value(u"processed"_s).toInt(), 6);
+    QCOMPARE(o.value(u"risky_count"_s).toInt(), 2); // the address and its duplicate
+    QCOMPARE(o.value(u"invalid_count"_s).toInt(), 2);
+    QCOMPARE(o.value(u"disposable_count"_s).toInt(), 1);
+    QCOMPARE(o.value(u"error_count"_s).toInt(), 1);
+    QCOMPARE(o.value(u"valid_count"_s).toInt(), 0);
+    QCOMPARE(o.value(u"unknown_count"_s).toInt(), 0);
+    QVERIFY(QDateTime::fromString(o.value(u"completed_at"_s).toString(), Qt::ISODate).isValid());
+    const QJsonArray results = o.value(u"results"_s).toArray();
+    QCOMPARE(results.size(), 6);
+    for (int i = 0; i < 6; ++i)
+        QCOMPARE(results.at(i).toObject().value(u"email"_s).toString(),
+                 emails.at(i).trimmed()); // input order
+    QCOMPARE(results.at(0).toObject().value(u"status"_s).toString(), u"risky"_s);
+    QCOMPARE(results.at(2).toObject().value(u"status"_s).toString(), u"risky"_s);
+    QCOMPARE(results.at(3).toObject().value(u"status"_s).toString(), u"error"_s);
+    QCOMPARE(results.at(3).toObject().value(u"quality_score"_s).toInt(), 0);
+    QCOMPARE(results.at(4).toObject().value(u"reason"_s).toString(), u"null_mx"_s);
+    // Every result carries the single verify response's fields.
+    for (const QString &field : core::VerificationResult().toJson().keys())
+        QVERIFY2(results.at(0).toObject().contains(field), qPrintable(field));
+}
+
+void TestApi::bulkJobsOfOtherKeysAreNotFound()
+{
+    const auto accepted =
+        m_client->post(u"/api/v1/verify/bulk"_s,
+                       {{u"emails"_s, QJsonArray{u"x@example.com"_s}}, {u"mode"_s, u"quick"_s}}, m_key);
+    QCOMPARE(accepted.status, 202);
+    const QString id = accepted.json.value(u"job_id"_s).toString();
+    const auto other = m_engine.apiKeys().create(u"other"_s, accounts::Plan::Free);
+    QVERIFY(other);
+    const auto theirs = m_client->get(u"/api/v1/verify/bulk/"_s + id, other->secret.toLatin1());
+    const auto missing =
+        m_client->get(u"/api/v1/verify/bulk/"_s + QUuid::createUuid().toString(QUuid::WithoutBraces),
+                      other->secret.toLatin1());
+    QCOMPARE(theirs.status, 404);
+    QCOMPARE(missing.status, 404);
+    QCOMPARE(theirs.json.keys(), missing.json.keys());
+    QVERIFY(!theirs.body.contains("processing") && !theirs.body.contains("x@example.com"));
+    QCOMPARE(m_client->request("DELETE", u"/api/v1/verify/bulk/"_s + id, {}, other->secret.toLatin1()).status,
+             404);
+}
+
+void TestApi::bulkWithoutEnoughCreditsIs429()
+{
+    const auto key = m_engine.apiKeys().create(u"almost spent"_s, accounts::Plan::Free);
+    QVERIFY(key);
+    QVERIFY(m_engine.credits().take(key->info, 595, u"test"_s).ok);
+    QJsonArray ten;
+    for (int i = 0; i < 10; ++i)
+        ten.append(u"p%1@example.com"_s.arg(i));
+    const auto r = m_client->post(u"/api/v1/verify/bulk"_s, {{u"emails"_s, ten}, {u"mode"_s, u"quick"_s}},
+                                  key->secret.toLatin1());
+    QCOMPARE(r.status, 429);
+    QCOMPARE(r.json.value(u"monthly_used"_s).toInt(), 595);
+    QCOMPARE(m_engine.credits().usage(key->info)->monthlyUsed, 595); // all or nothing
+}
+
+void TestApi::bulkJobCanBeCancelled()
+{
+    // Quick mode at a silent DNS server: the items stay in flight (400 ms) long enough to cancel.
+    const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
+    QJsonArray slow;
+    for (int i = 0; i < 5; ++i)
+        slow.append(u"c%1@silent.test"_s.arg(i));
+    const auto accepted =
+        m_client->post(u"/api/v1/verify/bulk"_s, {{u"emails"_s, slow}, {u"mode"_s, u"quick"_s}}, m_key);
+    QCOMPARE(accepted.status, 202);
+    const QString id = accepted.json.value(u"job_id"_s).toString();
+    const auto cancelled = m_client->request("DELETE", u"/api/v1/verify/bulk/"_s + id, {}, m_key);
+    QCOMPARE(cancelled.status, 200);
+    QCOMPARE(cancelled.json.value(u"status"_s).toString(), u"cancelled"_s);
+    QCOMPARE(cancelled.json.value(u"processed"_s).toInt(), 0);
+    // Every unprocessed item is refunded.
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(), used);
+    QCOMPARE(m_client->request("DELETE", u"/api/v1/verify/bulk/"_s + id, {}, m_key).status, 400);
+    QTest::qWait(800); // the in-flight checks end at the DNS timeout and change nothing
+    const auto after = m_client->get(u"/api/v1/verify/bulk/"_s + id, m_key);
+    QCOMPARE(after.json.value(u"status"_s).toString(), u"cancelled"_s);
+    QCOMPARE(after.json.value(u"processed"_s).toInt(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestApi)

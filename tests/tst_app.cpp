@@ -5,7 +5,9 @@
 #include "storage/database.h"
 #include "storage/settings.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
@@ -28,6 +30,7 @@ private Q_SLOTS:
     void savedSettingsApplyAndCommandLineWins();
     void headlessServesTheApi();
     void noDisplayFallsBackToHeadless();
+    void bulkJobSurvivesKill();
 
 private:
     struct Run
@@ -286,6 +289,84 @@ void TestApp::noDisplayFallsBackToHeadless()
     p.terminate();
     QVERIFY(p.waitForFinished(10000));
     QCOMPARE(p.exitCode(), 0);
+}
+
+/// Starts `mailcaff --headless` on a free port; returns its API base URL (empty on failure).
+static QUrl startHeadless(QProcess &p, const QStringList &args)
+{
+    p.start(QStringLiteral(MAILCAFF_BINARY), QStringList{u"--headless"_s, u"--port"_s, u"0"_s} + args);
+    if (!p.waitForStarted())
+        return {};
+    QString out;
+    const QRegularExpression listening(u"listening on (http://127\\.0\\.0\\.1:\\d+)/api/v1"_s);
+    if (!QTest::qWaitFor(
+            [&] {
+                out += QString::fromUtf8(p.readAllStandardOutput());
+                return listening.match(out).hasMatch();
+            },
+            15000))
+        return {};
+    return QUrl(listening.match(out).captured(1));
+}
+
+void TestApp::bulkJobSurvivesKill()
+{
+    // 500 addresses: 250 at domains that answer, 250 at domains whose DNS stays silent until the restart,
+    // so the kill always lands with work done, work in flight (leased) and work queued.
+    DnsTestServer dns;
+    QVERIFY(dns.listen());
+    QJsonArray emails;
+    for (int i = 0; i < 250; ++i) {
+        dns.addMx(u"a%1.test"_s.arg(i), 10, u"mx.a%1.test"_s.arg(i));
+        emails.append(u"user%1@a%1.test"_s.arg(i));
+    }
+    for (int i = 0; i < 250; ++i) {
+        dns.addMx(u"z%1.test"_s.arg(i), 10, u"mx.z%1.test"_s.arg(i));
+        dns.setBehaviour(u"z%1.test"_s.arg(i), DnsTestServer::Behaviour::Silent);
+        emails.append(u"user%1@z%1.test"_s.arg(i));
+    }
+    QTemporaryDir data;
+    const QString key = createKey(data.path());
+    QVERIFY(!key.isEmpty());
+    const QStringList args{u"--data-dir"_s, data.path(), u"--dns-server"_s, dns.serverString()};
+
+    QProcess first;
+    const QUrl base = startHeadless(first, args);
+    QVERIFY(base.isValid());
+    ApiClient client(base);
+    const auto accepted = client.post(u"/api/v1/verify/bulk"_s,
+                                      {{u"emails"_s, emails}, {u"mode"_s, u"quick"_s}}, key.toLatin1());
+    QCOMPARE(accepted.status, 202);
+    const QString id = accepted.json.value(u"job_id"_s).toString();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        client.get(u"/api/v1/verify/bulk/"_s + id, key.toLatin1()).json.value(u"processed"_s).toInt() >= 250,
+        20000);
+    const auto before = client.get(u"/api/v1/verify/bulk/"_s + id, key.toLatin1()).json;
+    first.kill(); // SIGKILL: no chance to clean up
+    QVERIFY(first.waitForFinished(5000));
+    qInfo("killed with %d of 500 processed", before.value(u"processed"_s).toInt());
+
+    for (int i = 0; i < 250; ++i)
+        dns.setBehaviour(u"z%1.test"_s.arg(i), DnsTestServer::Behaviour::Normal);
+    QProcess second;
+    const QUrl base2 = startHeadless(second, args);
+    QVERIFY(base2.isValid());
+    ApiClient client2(base2);
+    ApiClient::Response job;
+    QTRY_VERIFY_WITH_TIMEOUT((job = client2.get(u"/api/v1/verify/bulk/"_s + id, key.toLatin1()),
+                              job.json.value(u"status"_s).toString() == u"completed"_s),
+                             30000);
+    QCOMPARE(job.json.value(u"total"_s).toInt(), 500);
+    QCOMPARE(job.json.value(u"processed"_s).toInt(), 500);
+    const QJsonArray results = job.json.value(u"results"_s).toArray();
+    QCOMPARE(results.size(), 500);
+    for (int i = 0; i < 500; ++i)
+        QCOMPARE(results.at(i).toObject().value(u"email"_s).toString(), emails.at(i).toString());
+    QCOMPARE(job.json.value(u"risky_count"_s).toInt(), 500); // every domain answered in the end
+    // Charged exactly once: 500 credits, whatever happened in between.
+    QCOMPARE(client2.get(u"/api/v1/account"_s, key.toLatin1()).json.value(u"monthly_used"_s).toInt(), 500);
+    second.terminate();
+    QVERIFY(second.waitForFinished(10000));
 }
 
 QTEST_GUILESS_MAIN(TestApp)

@@ -56,6 +56,31 @@ const QList<QStringList> &migrations()
             "  created_at TEXT NOT NULL)"_s,
             u"CREATE INDEX credit_ledger_key_month ON credit_ledger(key_id, month)"_s,
         },
+        // 4: bulk jobs and their items (leased to the runner, written back one by one).
+        {
+            u"CREATE TABLE jobs ("
+            "  id TEXT PRIMARY KEY,"
+            "  key_id INTEGER,"
+            "  kind TEXT NOT NULL,"
+            "  mode TEXT NOT NULL,"
+            "  status TEXT NOT NULL,"
+            "  total INTEGER NOT NULL,"
+            "  created_at TEXT NOT NULL,"
+            "  completed_at TEXT)"_s,
+            u"CREATE TABLE job_items ("
+            "  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+            "  position INTEGER NOT NULL,"
+            "  input TEXT NOT NULL,"
+            "  normalized TEXT NOT NULL,"
+            "  domain TEXT NOT NULL,"
+            "  state TEXT NOT NULL DEFAULT 'queued',"
+            "  lease_until INTEGER,"
+            "  status TEXT,"
+            "  result TEXT,"
+            "  PRIMARY KEY (job_id, position))"_s,
+            u"CREATE INDEX job_items_queue ON job_items(state, job_id, domain)"_s,
+            u"CREATE INDEX job_items_normalized ON job_items(job_id, normalized)"_s,
+        },
     };
     return steps;
 }

@@ -1,0 +1,317 @@
+#include "jobstore.h"
+
+#include "storage/database.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QUuid>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::jobs {
+
+QString toString(JobStatus status)
+{
+    switch (status) {
+    case JobStatus::Processing:
+        return u"processing"_s;
+    case JobStatus::Completed:
+        return u"completed"_s;
+    case JobStatus::Failed:
+        return u"failed"_s;
+    case JobStatus::Cancelled:
+        return u"cancelled"_s;
+    }
+    return {};
+}
+
+namespace {
+
+JobStatus statusFromString(const QString &s)
+{
+    if (s == "completed"_L1)
+        return JobStatus::Completed;
+    if (s == "failed"_L1)
+        return JobStatus::Failed;
+    if (s == "cancelled"_L1)
+        return JobStatus::Cancelled;
+    return JobStatus::Processing;
+}
+
+/// Duplicates are the same address whatever the case and surrounding spaces.
+QString normalise(const QString &email)
+{
+    return email.trimmed().toLower();
+}
+
+QString domainOf(const QString &normalized)
+{
+    const qsizetype at = normalized.lastIndexOf(u'@');
+    return at < 0 ? QString() : normalized.mid(at + 1);
+}
+
+QString nowIso()
+{
+    return QDateTime::currentDateTimeUtc().toString(Qt::ISODate);
+}
+
+struct Transaction
+{
+    explicit Transaction(QSqlDatabase db)
+        : m_db(db)
+    {
+        m_ok = QSqlQuery(m_db).exec(u"BEGIN IMMEDIATE"_s);
+    }
+    ~Transaction()
+    {
+        if (m_ok && !m_done)
+            QSqlQuery(m_db).exec(u"ROLLBACK"_s);
+    }
+    bool ok() const { return m_ok; }
+    bool commit()
+    {
+        m_done = QSqlQuery(m_db).exec(u"COMMIT"_s);
+        return m_done;
+    }
+
+private:
+    QSqlDatabase m_db;
+    bool m_ok = false;
+    bool m_done = false;
+};
+
+} // namespace
+
+JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key, const QStringList &emails,
+                                                 core::Mode mode)
+{
+    CreateResult result;
+    QSqlDatabase db = m_db.connection();
+    Transaction tx(db);
+    if (!tx.ok())
+        return result;
+    const QString id = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    if (key) {
+        // Charged in the same transaction that stores the job: both or neither, whatever happens.
+        const accounts::Credits::Result taken =
+            m_credits.takeLocked(*key, int(emails.size()), u"bulk verify"_s, u"job:"_s + id);
+        result.usage = taken.usage;
+        if (taken.failed)
+            return result;
+        if (!taken.ok) {
+            result.outcome = Created::InsufficientCredits;
+            return result;
+        }
+    }
+    QSqlQuery job(db);
+    job.prepare(
+        u"INSERT INTO jobs(id, key_id, kind, mode, status, total, created_at) VALUES (?, ?, 'verify', ?, "
+        "'processing', ?, ?)"_s);
+    job.addBindValue(id);
+    job.addBindValue(key ? QVariant(key->id) : QVariant(QMetaType::fromType<qint64>()));
+    job.addBindValue(core::toString(mode));
+    job.addBindValue(int(emails.size()));
+    job.addBindValue(nowIso());
+    if (!job.exec())
+        return result;
+    QSqlQuery item(db);
+    item.prepare(
+        u"INSERT INTO job_items(job_id, position, input, normalized, domain) VALUES (?, ?, ?, ?, ?)"_s);
+    for (qsizetype i = 0; i < emails.size(); ++i) {
+        // bindValue by position: addBindValue would append past the placeholders on the second row.
+        // A null QString binds as SQL NULL: an empty address is stored as an empty text.
+        auto text = [](const QString &v) { return v.isNull() ? u""_s : v; };
+        const QString normalized = normalise(emails.at(i));
+        item.bindValue(0, id);
+        item.bindValue(1, int(i));
+        item.bindValue(2, text(emails.at(i)));
+        item.bindValue(3, text(normalized));
+        item.bindValue(4, text(domainOf(normalized)));
+        if (!item.exec())
+            return result;
+    }
+    if (!tx.commit())
+        return result;
+    result.outcome = Created::Ok;
+    result.jobId = id;
+    return result;
+}
+
+std::optional<JobSummary> JobStore::summary(const QString &id, std::optional<qint64> keyId) const
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(
+        u"SELECT id, key_id, kind, mode, status, total, created_at, completed_at FROM jobs WHERE id = ?"_s);
+    q.addBindValue(id);
+    if (!q.exec() || !q.next())
+        return std::nullopt;
+    JobSummary s;
+    s.id = q.value(0).toString();
+    s.keyId = q.value(1).toLongLong();
+    if (keyId && *keyId != s.keyId)
+        return std::nullopt; // another key's job: the same answer as a missing one
+    s.kind = q.value(2).toString();
+    s.mode = core::modeFromString(q.value(3).toString()).value_or(core::Mode::Power);
+    s.status = statusFromString(q.value(4).toString());
+    s.total = q.value(5).toInt();
+    s.createdAt = QDateTime::fromString(q.value(6).toString(), Qt::ISODate);
+    if (!q.value(7).isNull())
+        s.completedAt = QDateTime::fromString(q.value(7).toString(), Qt::ISODate);
+    QSqlQuery c(m_db.connection());
+    c.prepare(
+        u"SELECT status, COUNT(*) FROM job_items WHERE job_id = ? AND state = 'done' GROUP BY status"_s);
+    c.addBindValue(id);
+    if (c.exec()) {
+        while (c.next()) {
+            const int n = c.value(1).toInt();
+            s.processed += n;
+            if (const auto st = core::statusFromString(c.value(0).toString()))
+                s.counts[*st] += n;
+        }
+    }
+    return s;
+}
+
+QJsonArray JobStore::results(const QString &id) const
+{
+    QJsonArray out;
+    QSqlQuery q(m_db.connection());
+    q.prepare(u"SELECT input, result FROM job_items WHERE job_id = ? AND state = 'done' ORDER BY position"_s);
+    q.addBindValue(id);
+    if (!q.exec())
+        return out;
+    while (q.next()) {
+        QJsonObject r = QJsonDocument::fromJson(q.value(1).toByteArray()).object();
+        r.insert(core::field::Email, q.value(0).toString().trimmed()); // as given at this position
+        out.append(r);
+    }
+    return out;
+}
+
+bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo &key)
+{
+    QSqlDatabase db = m_db.connection();
+    Transaction tx(db);
+    if (!tx.ok())
+        return false;
+    QSqlQuery job(db);
+    job.prepare(u"UPDATE jobs SET status = 'cancelled', completed_at = ? WHERE id = ? AND key_id = ? AND "
+                "status = 'processing'"_s);
+    job.addBindValue(nowIso());
+    job.addBindValue(id);
+    job.addBindValue(key.id);
+    if (!job.exec() || job.numRowsAffected() != 1)
+        return false;
+    QSqlQuery items(db);
+    items.prepare(
+        u"UPDATE job_items SET state = 'cancelled', lease_until = NULL WHERE job_id = ? AND state != 'done'"_s);
+    items.addBindValue(id);
+    if (!items.exec())
+        return false;
+    const int unprocessed = items.numRowsAffected();
+    if (unprocessed > 0 &&
+        !m_credits.refund(key, unprocessed, u"bulk job cancelled"_s, u"job:"_s + id + u":cancel"_s))
+        return false;
+    return tx.commit();
+}
+
+QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &inFlight)
+{
+    QList<JobItem> out;
+    if (max <= 0)
+        return out;
+    QSqlDatabase db = m_db.connection();
+    Transaction tx(db);
+    if (!tx.ok())
+        return out;
+    QSqlQuery q(db);
+    // Oldest job first; inside it, by domain, so one domain's addresses reach the prober together.
+    q.prepare(u"SELECT i.job_id, i.position, i.input, i.normalized, j.mode FROM job_items i JOIN jobs j ON "
+              "j.id = i.job_id WHERE i.state = 'queued' AND j.status = 'processing' "
+              "ORDER BY j.created_at, i.job_id, i.domain, i.position LIMIT ?"_s);
+    q.addBindValue(max * 4);
+    if (!q.exec())
+        return out;
+    QSet<QString> taken = inFlight;
+    while (q.next() && out.size() < max) {
+        JobItem item;
+        item.jobId = q.value(0).toString();
+        item.position = q.value(1).toInt();
+        item.input = q.value(2).toString();
+        item.normalized = q.value(3).toString();
+        item.mode = core::modeFromString(q.value(4).toString()).value_or(core::Mode::Power);
+        const QString key = item.jobId + u'\n' + item.normalized;
+        if (taken.contains(key))
+            continue; // a duplicate of an address in flight: answered with it
+        taken.insert(key);
+        out.append(item);
+    }
+    QSqlQuery mark(db);
+    mark.prepare(
+        u"UPDATE job_items SET state = 'leased', lease_until = ? WHERE job_id = ? AND position = ?"_s);
+    const qint64 until = QDateTime::currentSecsSinceEpoch() + leaseSeconds;
+    for (const JobItem &item : std::as_const(out)) {
+        mark.bindValue(0, until);
+        mark.bindValue(1, item.jobId);
+        mark.bindValue(2, item.position);
+        if (!mark.exec())
+            return {};
+    }
+    if (!tx.commit())
+        return {};
+    return out;
+}
+
+std::optional<QString> JobStore::complete(const JobItem &item, const core::VerificationResult &result)
+{
+    QSqlDatabase db = m_db.connection();
+    Transaction tx(db);
+    if (!tx.ok())
+        return std::nullopt;
+    QSqlQuery done(db);
+    // The item and every duplicate of it in the job, unless cancelled meanwhile.
+    done.prepare(
+        u"UPDATE job_items SET state = 'done', lease_until = NULL, status = ?, result = ? WHERE job_id = ? "
+        "AND normalized = ? AND state IN ('queued', 'leased')"_s);
+    done.addBindValue(core::toString(result.status));
+    done.addBindValue(QJsonDocument(result.toJson()).toJson(QJsonDocument::Compact));
+    done.addBindValue(item.jobId);
+    done.addBindValue(item.normalized);
+    if (!done.exec())
+        return std::nullopt;
+    QSqlQuery left(db);
+    left.prepare(u"SELECT COUNT(*) FROM job_items WHERE job_id = ? AND state IN ('queued', 'leased')"_s);
+    left.addBindValue(item.jobId);
+    bool finished = false;
+    if (left.exec() && left.next() && left.value(0).toInt() == 0) {
+        QSqlQuery job(db);
+        job.prepare(
+            u"UPDATE jobs SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'processing'"_s);
+        job.addBindValue(nowIso());
+        job.addBindValue(item.jobId);
+        finished = job.exec() && job.numRowsAffected() == 1;
+    }
+    if (!tx.commit())
+        return std::nullopt;
+    return finished ? std::optional<QString>(item.jobId) : std::nullopt;
+}
+
+int JobStore::reclaimLeases()
+{
+    QSqlQuery q(m_db.connection());
+    return q.exec(u"UPDATE job_items SET state = 'queued', lease_until = NULL WHERE state = 'leased'"_s)
+               ? q.numRowsAffected()
+               : 0;
+}
+
+int JobStore::purgeFinishedBefore(int days)
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(u"DELETE FROM jobs WHERE status != 'processing' AND completed_at < ?"_s);
+    q.addBindValue(QDateTime::currentDateTimeUtc().addDays(-days).toString(Qt::ISODate));
+    return q.exec() ? q.numRowsAffected() : 0;
+}
+
+} // namespace mailcaff::jobs
