@@ -97,11 +97,18 @@ void Reply::setHeader(const QByteArray &name, const QByteArray &value)
     m_headers.append({name, value});
 }
 
+bool Reply::hasHeader(const QByteArray &name) const
+{
+    return std::any_of(m_headers.cbegin(), m_headers.cend(), [&](const auto &h) { return h.first == name; });
+}
+
 void Reply::send(const HttpResponse &response)
 {
     if (m_sent)
         return;
     m_sent = true;
+    if (auto hook = std::exchange(m_beforeSend, nullptr))
+        hook(*this);
     if (!m_socket)
         return;
     HttpResponse out = response;
@@ -325,8 +332,17 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                 reply->send(unauthorized());
                 return true;
             }
-            if (const auto usage = m_engine.credits().usage(*req.key))
-                setRateLimitHeaders(reply, *usage);
+            // Every authenticated answer shows the balance: routes that charge set it after charging, the
+            // others (and errors) get it computed as the answer leaves.
+            reply->setBeforeSend([this, key = *req.key](Reply &r) {
+                if (r.hasHeader("X-RateLimit-Limit"))
+                    return;
+                if (const auto usage = m_engine.credits().usage(key)) {
+                    r.setHeader("X-RateLimit-Limit", QByteArray::number(usage->monthlyLimit));
+                    r.setHeader("X-RateLimit-Remaining", QByteArray::number(usage->remaining));
+                    r.setHeader("X-RateLimit-Reset", QByteArray::number(usage->resetsAt.toSecsSinceEpoch()));
+                }
+            });
         }
         if (m_accessLog) {
             // Never the key: its visible prefix is enough to tell callers apart.

@@ -51,8 +51,12 @@ public:
     /// Headers every answer to this request carries (X-Request-Id; X-RateLimit-* once authenticated).
     void setHeader(const QByteArray &name, const QByteArray &value);
     QByteArray requestId() const { return m_requestId; }
+    bool hasHeader(const QByteArray &name) const;
+    /// Runs once, just before the answer is written (to add headers computed only when needed).
+    void setBeforeSend(std::function<void(Reply &)> hook) { m_beforeSend = std::move(hook); }
 
 private:
+    std::function<void(Reply &)> m_beforeSend;
     QPointer<QTcpSocket> m_socket;
     QByteArray m_requestId;
     QList<QPair<QByteArray, QByteArray>> m_headers;

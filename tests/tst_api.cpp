@@ -414,7 +414,9 @@ void TestApi::accountAndRateLimitHeaders()
 void TestApi::badRequestsCostNothing()
 {
     const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
-    QCOMPARE(m_client->request("POST", u"/api/v1/verify"_s, R"({"mode":"quick"})", m_key).status, 400);
+    const auto bad = m_client->request("POST", u"/api/v1/verify"_s, R"({"mode":"quick"})", m_key);
+    QCOMPARE(bad.status, 400);
+    QCOMPARE(bad.header("X-RateLimit-Remaining").toInt(), 10000 - used); // every authenticated answer
     QCOMPARE(m_client->request("POST", u"/api/v1/verify"_s, "nonsense", m_key).status, 400);
     QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(), used);
 }

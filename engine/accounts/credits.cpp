@@ -32,10 +32,34 @@ QDateTime Credits::startOfNextMonth(const QDateTime &utc)
     return QDateTime(QDate(d.year(), d.month(), 1).addMonths(1), QTime(0, 0), Qt::UTC);
 }
 
+bool Credits::record(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference)
+{
+    QSqlDatabase db = m_db.connection();
+    const QString month = monthOf(now());
+    QSqlQuery insert(db);
+    insert.prepare(u"INSERT INTO credit_ledger(key_id, month, amount, reason, reference, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?)"_s);
+    insert.addBindValue(key.id);
+    insert.addBindValue(month);
+    insert.addBindValue(amount);
+    insert.addBindValue(reason);
+    insert.addBindValue(reference.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(reference));
+    insert.addBindValue(now().toString(Qt::ISODate));
+    if (!insert.exec())
+        return false;
+    QSqlQuery total(db);
+    total.prepare(u"INSERT INTO credit_usage(key_id, month, used) VALUES (?, ?, ?) "
+                  "ON CONFLICT(key_id, month) DO UPDATE SET used = used + excluded.used"_s);
+    total.addBindValue(key.id);
+    total.addBindValue(month);
+    total.addBindValue(amount);
+    return total.exec();
+}
+
 std::optional<Usage> Credits::compute(const ApiKeyInfo &key) const
 {
     QSqlQuery q(m_db.connection());
-    q.prepare(u"SELECT month, SUM(amount) FROM credit_ledger WHERE key_id = ? GROUP BY month"_s);
+    q.prepare(u"SELECT month, used FROM credit_usage WHERE key_id = ?"_s);
     q.addBindValue(key.id);
     if (!q.exec())
         return std::nullopt;
@@ -119,16 +143,7 @@ Credits::Result Credits::takeLocked(const ApiKeyInfo &key, int amount, const QSt
         result.usage = *before;
         return result;
     }
-    QSqlQuery insert(db);
-    insert.prepare(u"INSERT INTO credit_ledger(key_id, month, amount, reason, reference, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?)"_s);
-    insert.addBindValue(key.id);
-    insert.addBindValue(monthOf(now()));
-    insert.addBindValue(amount);
-    insert.addBindValue(reason);
-    insert.addBindValue(reference.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(reference));
-    insert.addBindValue(now().toString(Qt::ISODate));
-    if (!insert.exec()) {
+    if (!record(key, amount, reason, reference)) {
         result.failed = true;
         return result;
     }
@@ -141,16 +156,16 @@ Credits::Result Credits::takeLocked(const ApiKeyInfo &key, int amount, const QSt
 
 bool Credits::refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference)
 {
-    QSqlQuery q(m_db.connection());
-    q.prepare(
-        u"INSERT INTO credit_ledger(key_id, month, amount, reason, reference, created_at) VALUES (?, ?, ?, ?, ?, ?)"_s);
-    q.addBindValue(key.id);
-    q.addBindValue(monthOf(now()));
-    q.addBindValue(-amount);
-    q.addBindValue(reason);
-    q.addBindValue(reference.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(reference));
-    q.addBindValue(now().toString(Qt::ISODate));
-    return q.exec();
+    // A savepoint works alone and inside a caller's transaction (a cancelled job's).
+    QSqlDatabase db = m_db.connection();
+    if (!QSqlQuery(db).exec(u"SAVEPOINT refund"_s))
+        return false;
+    if (!record(key, -amount, reason, reference)) {
+        QSqlQuery(db).exec(u"ROLLBACK TO refund"_s);
+        QSqlQuery(db).exec(u"RELEASE refund"_s);
+        return false;
+    }
+    return QSqlQuery(db).exec(u"RELEASE refund"_s);
 }
 
 } // namespace mailcaff::accounts

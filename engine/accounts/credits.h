@@ -60,6 +60,8 @@ public:
 
 private:
     std::optional<Usage> compute(const ApiKeyInfo &key) const;
+    /// One ledger row and the month's total, in the caller's transaction.
+    bool record(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference);
 
     const storage::Database &m_db;
     Clock m_clock;

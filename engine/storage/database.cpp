@@ -81,6 +81,17 @@ const QList<QStringList> &migrations()
             u"CREATE INDEX job_items_queue ON job_items(state, job_id, domain)"_s,
             u"CREATE INDEX job_items_normalized ON job_items(job_id, normalized)"_s,
         },
+        // 5: monthly totals beside the ledger, kept in the same transactions, so reading a balance does not
+        // sum a growing ledger on every request.
+        {
+            u"CREATE TABLE credit_usage ("
+            "  key_id INTEGER NOT NULL,"
+            "  month TEXT NOT NULL,"
+            "  used INTEGER NOT NULL,"
+            "  PRIMARY KEY (key_id, month))"_s,
+            u"INSERT INTO credit_usage(key_id, month, used) SELECT key_id, month, SUM(amount) FROM credit_ledger "
+            "GROUP BY key_id, month"_s,
+        },
     };
     return steps;
 }

@@ -7,6 +7,7 @@
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
@@ -14,6 +15,7 @@
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
+#include <QTest>
 #include <QTextStream>
 #include <QTimer>
 
@@ -183,6 +185,52 @@ int main(int argc, char **argv)
             << QString::number(double(requests) / (double(total.elapsed()) / 1000.0), 'f', 0)
             << " req/s, p50 " << QString::number(percentile(concurrent, 50), 'f', 2) << " ms, p99 "
             << QString::number(percentile(concurrent, 99), 'f', 2) << " ms\n";
+    }
+    // A 500-address bulk job in quick mode, from 202 to "completed" (polled every 5 ms).
+    {
+        QJsonArray emails;
+        for (int i = 0; i < 500; ++i)
+            emails.append(u"bulk%1@bench%2.test"_s.arg(i).arg(i % domains));
+        QUrl bulkUrl = base;
+        bulkUrl.setPath(u"/api/v1/verify/bulk"_s);
+        QNetworkRequest req(bulkUrl);
+        req.setHeader(QNetworkRequest::ContentTypeHeader, u"application/json"_s);
+        req.setRawHeader("Authorization", "Bearer " + key.toLatin1());
+        QElapsedTimer total;
+        total.start();
+        QEventLoop loop;
+        QString jobId;
+        QNetworkReply *submit =
+            nam.post(req, QJsonDocument(QJsonObject{{u"emails"_s, emails}, {u"mode"_s, u"quick"_s}})
+                              .toJson(QJsonDocument::Compact));
+        QObject::connect(submit, &QNetworkReply::finished, &loop, [&] {
+            jobId = QJsonDocument::fromJson(submit->readAll()).object().value(u"job_id"_s).toString();
+            submit->deleteLater();
+            loop.quit();
+        });
+        loop.exec();
+        const qint64 accepted = total.elapsed();
+        bool completed = false;
+        while (!completed && total.elapsed() < 60000) {
+            QUrl statusUrl = base;
+            statusUrl.setPath(u"/api/v1/verify/bulk/"_s + jobId);
+            QNetworkRequest get(statusUrl);
+            get.setRawHeader("Authorization", "Bearer " + key.toLatin1());
+            QNetworkReply *poll = nam.get(get);
+            QObject::connect(poll, &QNetworkReply::finished, &loop, [&] {
+                completed = QJsonDocument::fromJson(poll->readAll()).object().value(u"status"_s).toString() ==
+                            u"completed"_s;
+                poll->deleteLater();
+                loop.quit();
+            });
+            loop.exec();
+            if (!completed)
+                QTest::qWait(5);
+        }
+        const double seconds = double(total.elapsed()) / 1000.0;
+        out << "bulk: 500 quick-mode addresses, 202 after " << accepted << " ms, completed after "
+            << QString::number(seconds * 1000, 'f', 0) << " ms (" << QString::number(500 / seconds, 'f', 0)
+            << " addresses/s)" << (completed ? "" : " NOT COMPLETED") << "\n";
     }
     out << "server peak RSS: " << peakRssKb(server.processId()) / 1024 << " MiB\n";
     out << "DNS queries served: " << dns.totalQueries() << " (for " << requests * 2 + domains
