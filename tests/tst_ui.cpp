@@ -15,6 +15,7 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QStatusBar>
 #include <QTemporaryDir>
 #include <QTest>
@@ -163,7 +164,11 @@ void TestUi::settingsSaveAndReload()
     page->heloEdit()->setText(u"verify.example.com"_s);
     page->mailFromEdit()->setText(u"probe@example.com"_s);
     page->privateTargetsBox()->setChecked(true);
+    page->maintenanceBox()->setChecked(true);
+    page->retryAfterBox()->setValue(120);
     QVERIFY(page->save());
+    QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::Maintenance), true);
+    QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::MaintenanceRetryAfter), 120);
     const storage::Settings settings(m_engine.database());
     QCOMPARE(settings.value(storage::setting::Port), 9191);
     QCOMPARE(settings.value(storage::setting::ListenAddress), u"::1"_s);

@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QVBoxLayout>
 
 using namespace Qt::StringLiterals;
@@ -24,6 +25,9 @@ SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
     , m_helo(new QLineEdit(this))
     , m_mailFrom(new QLineEdit(this))
     , m_private(new QCheckBox(tr("Allow connections to loopback, private and link-local addresses"), this))
+    , m_maintenance(
+          new QCheckBox(tr("Maintenance mode: the API answers 503 to every request but health"), this))
+    , m_retryAfter(new QSpinBox(this))
     , m_save(new QPushButton(tr("Save"), this))
     , m_message(new QLabel(this))
 {
@@ -42,6 +46,11 @@ SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
     form->addRow(tr("SMTP HELO name:"), m_helo);
     form->addRow(tr("SMTP MAIL FROM:"), m_mailFrom);
     form->addRow(QString(), m_private);
+    m_retryAfter->setRange(1, 86400);
+    m_retryAfter->setSuffix(tr(" s"));
+    m_retryAfter->setToolTip(tr("What clients are told to wait (Retry-After) while in maintenance."));
+    form->addRow(QString(), m_maintenance);
+    form->addRow(tr("Retry after:"), m_retryAfter);
 
     auto *note =
         new QLabel(tr("Options given on the command line override these. Changes take effect the next "
@@ -69,6 +78,8 @@ void SettingsPage::reload()
     m_helo->setText(settings.value(storage::setting::HeloName));
     m_mailFrom->setText(settings.value(storage::setting::MailFrom));
     m_private->setChecked(settings.value(storage::setting::AllowPrivateTargets));
+    m_maintenance->setChecked(settings.value(storage::setting::Maintenance));
+    m_retryAfter->setValue(settings.value(storage::setting::MaintenanceRetryAfter));
 }
 
 bool SettingsPage::save()
@@ -104,7 +115,9 @@ bool SettingsPage::save()
                settings.setValue(storage::setting::DnsServers, dns) &&
                settings.setValue(storage::setting::HeloName, helo) &&
                settings.setValue(storage::setting::MailFrom, mailFrom) &&
-               settings.setValue(storage::setting::AllowPrivateTargets, m_private->isChecked());
+               settings.setValue(storage::setting::AllowPrivateTargets, m_private->isChecked()) &&
+               settings.setValue(storage::setting::Maintenance, m_maintenance->isChecked()) &&
+               settings.setValue(storage::setting::MaintenanceRetryAfter, m_retryAfter->value());
     });
     m_message->setStyleSheet(saved ? QString() : u"color: #c0392b"_s);
     m_message->setText(saved ? tr("Saved. Restart Mailcaff to apply the changes.")

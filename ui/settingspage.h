@@ -6,6 +6,7 @@ class QCheckBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
+class QSpinBox;
 
 namespace mailcaff::storage {
 class Database;
@@ -29,6 +30,8 @@ public:
     QLineEdit *heloEdit() const { return m_helo; }
     QLineEdit *mailFromEdit() const { return m_mailFrom; }
     QCheckBox *privateTargetsBox() const { return m_private; }
+    QCheckBox *maintenanceBox() const { return m_maintenance; }
+    QSpinBox *retryAfterBox() const { return m_retryAfter; }
     QPushButton *saveButton() const { return m_save; }
     QLabel *messageLabel() const { return m_message; }
 
@@ -44,6 +47,8 @@ private:
     QLineEdit *m_helo;
     QLineEdit *m_mailFrom;
     QCheckBox *m_private;
+    QCheckBox *m_maintenance;
+    QSpinBox *m_retryAfter;
     QPushButton *m_save;
     QLabel *m_message;
 };

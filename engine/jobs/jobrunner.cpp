@@ -58,7 +58,10 @@ void JobRunner::fill()
             if (const auto finished = m_store.complete(item, result))
                 Q_EMIT jobFinished(*finished);
             Q_EMIT itemFinished(item.jobId);
-            fill();
+            // Refill in batches (at half capacity), not after every item: each lease is a query over the
+            // queue, which for a large list is not free.
+            if (inFlight() <= m_concurrency / 2)
+                fill();
         };
         if (item.input.trimmed().isEmpty()) {
             // Nothing to verify at all: API.md's "error" status, for bulk items only.
