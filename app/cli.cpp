@@ -209,6 +209,7 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
                 p.value(u"power-deadline"_s));
         o.engine.powerDeadlineMs = seconds * 1000;
     }
+    o.engine.jobRetentionDays = std::max(1, settings.value(storage::setting::JobRetentionDays));
     o.engine.allowPrivateTargets =
         p.isSet(u"allow-private-targets"_s) || settings.value(storage::setting::AllowPrivateTargets);
     return {};

@@ -22,6 +22,7 @@ inline const Setting<QString> HeloName{"smtp/helo_name", QString()};
 inline const Setting<QString> MailFrom{"smtp/mail_from", QString()};
 inline const Setting<bool> AllowPrivateTargets{"network/allow_private_targets", false};
 inline const Setting<bool> Maintenance{"server/maintenance", false};
+inline const Setting<int> JobRetentionDays{"jobs/retention_days", 30};
 inline const Setting<int> MaintenanceRetryAfter{"server/maintenance_retry_after", 600};
 } // namespace setting
 
