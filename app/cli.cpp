@@ -434,6 +434,7 @@ int run(int argc, char **argv)
     if (const QString bad = readOptions(parser, settings, verb.isEmpty(), options); !bad.isEmpty())
         return usageError(bad);
     options.engine.dataDir = engine.config().dataDir;
+    options.engine.runJobs = verb.isEmpty(); // only servers work on jobs
     if (!engine.start(options.engine, &error)) {
         err() << "mailcaff: " << error << Qt::endl;
         return ExitFailure;

@@ -150,9 +150,11 @@ bool Engine::start(const EngineConfig &config, QString *error)
         return false;
     }
     // Bulk jobs: what a crash left leased goes back to the queue, old finished jobs go.
-    m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
-    m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, this);
-    m_runner->start();
+    if (m_config.runJobs) {
+        m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
+        m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, this);
+        m_runner->start();
+    }
     return true;
 }
 

@@ -2,9 +2,9 @@
 
 #include "accounts/apikeys.h"
 #include "accounts/credits.h"
+#include "core/result.h"
 #include "jobs/jobrunner.h"
 #include "jobs/jobstore.h"
-#include "core/result.h"
 #include "net/targetpolicy.h"
 #include "storage/database.h"
 
@@ -38,10 +38,11 @@ struct EngineConfig
     QList<int> greylistRetryMs{5'000, 15'000, 30'000};
     int maxSessionsPerMx = 2;
     int maxRcptsPerSession = 20;
-    int jobConcurrency = 64;  ///< job items verified at once
+    bool runJobs = true;       ///< false for one-shot command-line verbs: they must not take a server's work
+    int jobConcurrency = 64;   ///< job items verified at once
     int jobRetentionDays = 30; ///< finished jobs are deleted after this
-    int cacheValidDays = 30;  ///< power results kept: valid
-    int cacheInvalidDays = 7; ///< invalid and risky; unknown never
+    int cacheValidDays = 30;   ///< power results kept: valid
+    int cacheInvalidDays = 7;  ///< invalid and risky; unknown never
     bool allowPrivateTargets = false;
 };
 

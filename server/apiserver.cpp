@@ -334,10 +334,11 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             }
             // Every authenticated answer shows the balance: routes that charge set it after charging, the
             // others (and errors) get it computed as the answer leaves.
-            reply->setBeforeSend([this, key = *req.key](Reply &r) {
+            // The engine outlives the server; the hook may run after the server is gone (a late answer).
+            reply->setBeforeSend([&credits = m_engine.credits(), key = *req.key](Reply &r) {
                 if (r.hasHeader("X-RateLimit-Limit"))
                     return;
-                if (const auto usage = m_engine.credits().usage(key)) {
+                if (const auto usage = credits.usage(key)) {
                     r.setHeader("X-RateLimit-Limit", QByteArray::number(usage->monthlyLimit));
                     r.setHeader("X-RateLimit-Remaining", QByteArray::number(usage->remaining));
                     r.setHeader("X-RateLimit-Reset", QByteArray::number(usage->resetsAt.toSecsSinceEpoch()));
@@ -534,13 +535,13 @@ static HttpResponse jobNotFound(const QString &id)
 void ApiServer::bulkStatus(ApiRequest &request, const ReplyPtr &reply)
 {
     // Another key's job gets exactly the answer of a job that does not exist.
-    const auto summary = m_engine.jobs().summary(request.pathParam, request.key->id);
-    if (!summary) {
+    const auto snapshot = m_engine.jobs().snapshot(request.pathParam, request.key->id);
+    if (!snapshot) {
         reply->send(jobNotFound(request.pathParam));
         return;
     }
-    QJsonObject body = summaryJson(*summary);
-    body.insert(u"results"_s, m_engine.jobs().results(summary->id));
+    QJsonObject body = summaryJson(snapshot->first);
+    body.insert(u"results"_s, snapshot->second);
     reply->send(HttpResponse::json(200, body));
 }
 
@@ -558,7 +559,12 @@ void ApiServer::bulkCancel(ApiRequest &request, const ReplyPtr &reply)
     }
     if (const auto usage = m_engine.credits().usage(*request.key))
         setRateLimitHeaders(reply, *usage);
-    reply->send(HttpResponse::json(200, summaryJson(*m_engine.jobs().summary(summary->id))));
+    const auto cancelled = m_engine.jobs().summary(summary->id);
+    if (!cancelled) {
+        reply->send(internalError(reply));
+        return;
+    }
+    reply->send(HttpResponse::json(200, summaryJson(*cancelled)));
 }
 
 } // namespace mailcaff::server

@@ -32,10 +32,10 @@ QDateTime Credits::startOfNextMonth(const QDateTime &utc)
     return QDateTime(QDate(d.year(), d.month(), 1).addMonths(1), QTime(0, 0), Qt::UTC);
 }
 
-bool Credits::record(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference)
+bool Credits::record(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,
+                     const QString &month)
 {
     QSqlDatabase db = m_db.connection();
-    const QString month = monthOf(now());
     QSqlQuery insert(db);
     insert.prepare(u"INSERT INTO credit_ledger(key_id, month, amount, reason, reference, created_at) "
                    "VALUES (?, ?, ?, ?, ?, ?)"_s);
@@ -58,6 +58,11 @@ bool Credits::record(const ApiKeyInfo &key, int amount, const QString &reason, c
 
 std::optional<Usage> Credits::compute(const ApiKeyInfo &key) const
 {
+    return compute(key, now());
+}
+
+std::optional<Usage> Credits::compute(const ApiKeyInfo &key, const QDateTime &current) const
+{
     QSqlQuery q(m_db.connection());
     q.prepare(u"SELECT month, used FROM credit_usage WHERE key_id = ?"_s);
     q.addBindValue(key.id);
@@ -67,7 +72,6 @@ std::optional<Usage> Credits::compute(const ApiKeyInfo &key) const
     while (q.next())
         used.insert(q.value(0).toString(), q.value(1).toInt());
 
-    const QDateTime current = now();
     const int plan = monthlyCredits(key.plan);
     // Walk from the key's first month to this one: each month's carry is what the plan left unused the
     // month before, after that month's own carry was spent first.
@@ -134,7 +138,9 @@ Credits::Result Credits::takeLocked(const ApiKeyInfo &key, int amount, const QSt
             return result;
         }
     }
-    const std::optional<Usage> before = compute(key);
+    // One reading of the clock: the balance checked and the month charged are the same month.
+    const QDateTime at = now();
+    const std::optional<Usage> before = compute(key, at);
     if (!before) {
         result.failed = true;
         return result;
@@ -143,7 +149,7 @@ Credits::Result Credits::takeLocked(const ApiKeyInfo &key, int amount, const QSt
         result.usage = *before;
         return result;
     }
-    if (!record(key, amount, reason, reference)) {
+    if (!record(key, amount, reason, reference, monthOf(at))) {
         result.failed = true;
         return result;
     }
@@ -154,16 +160,31 @@ Credits::Result Credits::takeLocked(const ApiKeyInfo &key, int amount, const QSt
     return result;
 }
 
-bool Credits::refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference)
+bool Credits::refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,
+                     const QString &chargeReference)
 {
     // A savepoint works alone and inside a caller's transaction (a cancelled job's).
     QSqlDatabase db = m_db.connection();
     if (!QSqlQuery(db).exec(u"SAVEPOINT refund"_s))
         return false;
-    if (!record(key, -amount, reason, reference)) {
+    // A refund goes back to the month that was charged, and never beyond what was charged there: a job
+    // charged on the 31st and cancelled on the 1st gives back the old month's credits (and so its carry),
+    // not extra credits in the new one.
+    QString month = monthOf(now());
+    if (!chargeReference.isEmpty()) {
+        QSqlQuery charge(db);
+        charge.prepare(u"SELECT month, amount FROM credit_ledger WHERE reference = ? AND key_id = ?"_s);
+        charge.addBindValue(chargeReference);
+        charge.addBindValue(key.id);
+        if (charge.exec() && charge.next()) {
+            month = charge.value(0).toString();
+            amount = std::min(amount, charge.value(1).toInt());
+        }
+    }
+    if (amount <= 0 || !record(key, -amount, reason, reference, month)) {
         QSqlQuery(db).exec(u"ROLLBACK TO refund"_s);
         QSqlQuery(db).exec(u"RELEASE refund"_s);
-        return false;
+        return amount <= 0;
     }
     return QSqlQuery(db).exec(u"RELEASE refund"_s);
 }

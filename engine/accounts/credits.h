@@ -52,7 +52,10 @@ public:
     Result takeLocked(const ApiKeyInfo &key, int amount, const QString &reason,
                       const QString &reference = {});
     /// Gives back credits taken this month (e.g. a cancelled job's unprocessed items).
-    bool refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference = {});
+    /// With `chargeReference` (e.g. "job:<id>"), the refund goes to the month of that charge and is capped
+    /// at its amount.
+    bool refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference = {},
+                const QString &chargeReference = {});
 
     QDateTime now() const;
     static QString monthOf(const QDateTime &utc);
@@ -60,8 +63,10 @@ public:
 
 private:
     std::optional<Usage> compute(const ApiKeyInfo &key) const;
+    std::optional<Usage> compute(const ApiKeyInfo &key, const QDateTime &current) const;
     /// One ledger row and the month's total, in the caller's transaction.
-    bool record(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference);
+    bool record(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,
+                const QString &month);
 
     const storage::Database &m_db;
     Clock m_clock;

@@ -21,7 +21,19 @@ JobRunner::JobRunner(Engine &engine, JobStore &store, int concurrency, QObject *
 {
     // A safety net: work queued by another process (the command line) is found within a second.
     m_poll.setInterval(1000);
-    connect(&m_poll, &QTimer::timeout, this, &JobRunner::fill);
+    connect(&m_poll, &QTimer::timeout, this, [this] {
+        // A verification whose answer never came (it should not happen: the power deadline is 60 s) frees
+        // its slot when its lease ends; the item itself is leased again then.
+        for (auto it = m_started.begin(); it != m_started.end();) {
+            if (it.value().hasExpired()) {
+                m_inFlight.remove(it.key());
+                it = m_started.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        fill();
+    });
 }
 
 void JobRunner::start()
@@ -53,8 +65,10 @@ void JobRunner::fill()
     for (const JobItem &item : items) {
         const QString key = item.jobId + u'\n' + item.normalized;
         m_inFlight.insert(key);
+        m_started.insert(key, QDeadlineTimer(std::chrono::seconds(LeaseSeconds)));
         auto finish = [this, item, key](const core::VerificationResult &result) {
             m_inFlight.remove(key);
+            m_started.remove(key);
             if (const auto finished = m_store.complete(item, result))
                 Q_EMIT jobFinished(*finished);
             Q_EMIT itemFinished(item.jobId);
@@ -64,18 +78,22 @@ void JobRunner::fill()
                 fill();
         };
         if (item.input.trimmed().isEmpty()) {
-            // Nothing to verify at all: API.md's "error" status, for bulk items only.
+            // Nothing to verify at all: API.md's "error" status, for bulk items only. Answered from the
+            // event loop, not from inside this loop, so every key of the batch is in flight first.
             core::VerificationResult r;
             r.email = item.input;
             r.mode = item.mode;
             r.status = core::Status::Error;
             r.qualityScore = 0;
             r.reason = core::Reason::InvalidSyntax;
-            finish(r);
+            QMetaObject::invokeMethod(
+                this, [finish, r] { finish(r); }, Qt::QueuedConnection);
             continue;
         }
-        if (!m_engine.verify(item.input, item.mode, this, finish))
+        if (!m_engine.verify(item.input, item.mode, this, finish)) {
             m_inFlight.remove(key); // the engine is stopping: the lease brings the item back next start
+            m_started.remove(key);
+        }
     }
 }
 

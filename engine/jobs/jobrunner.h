@@ -2,6 +2,8 @@
 
 #include "jobstore.h"
 
+#include <QDeadlineTimer>
+#include <QHash>
 #include <QObject>
 #include <QSet>
 #include <QTimer>
@@ -38,7 +40,8 @@ private:
     Engine &m_engine;
     JobStore &m_store;
     int m_concurrency;
-    QSet<QString> m_inFlight; ///< "jobId\nnormalized"
+    QSet<QString> m_inFlight;                 ///< "jobId\nnormalized"
+    QHash<QString, QDeadlineTimer> m_started; ///< when each in-flight verification must have answered
     QTimer m_poll;
     bool m_running = false;
     bool m_filling = false;

@@ -4,6 +4,7 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QScopeGuard>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QUuid>
@@ -89,6 +90,10 @@ JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key
 {
     CreateResult result;
     QSqlDatabase db = m_db.connection();
+    // The 202 promises the job survives anything, power loss included: this commit waits for the disk
+    // (WAL with synchronous=NORMAL, the default here, may lose the last commits on an OS crash).
+    QSqlQuery(db).exec(u"PRAGMA synchronous=FULL"_s);
+    const auto restore = qScopeGuard([db] { QSqlQuery(db).exec(u"PRAGMA synchronous=NORMAL"_s); });
     Transaction tx(db);
     if (!tx.ok())
         return result;
@@ -107,13 +112,16 @@ JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key
     }
     QSqlQuery job(db);
     job.prepare(
-        u"INSERT INTO jobs(id, key_id, kind, mode, status, total, created_at) VALUES (?, ?, 'verify', ?, "
-        "'processing', ?, ?)"_s);
+        u"INSERT INTO jobs(id, key_id, kind, mode, status, total, created_at, completed_at) VALUES (?, ?, "
+        "'verify', ?, ?, ?, ?, ?)"_s);
     job.addBindValue(id);
     job.addBindValue(key ? QVariant(key->id) : QVariant(QMetaType::fromType<qint64>()));
     job.addBindValue(core::toString(mode));
+    // An empty list (possible from the window, not the API) is finished as soon as it exists.
+    job.addBindValue(emails.isEmpty() ? u"completed"_s : u"processing"_s);
     job.addBindValue(int(emails.size()));
     job.addBindValue(nowIso());
+    job.addBindValue(emails.isEmpty() ? QVariant(nowIso()) : QVariant(QMetaType::fromType<QString>()));
     if (!job.exec())
         return result;
     QSqlQuery item(db);
@@ -174,6 +182,19 @@ std::optional<JobSummary> JobStore::summary(const QString &id, std::optional<qin
     return s;
 }
 
+std::optional<std::pair<JobSummary, QJsonArray>> JobStore::snapshot(const QString &id,
+                                                                    std::optional<qint64> keyId) const
+{
+    // One read transaction: the counts and the results describe the same moment.
+    QSqlDatabase db = m_db.connection();
+    QSqlQuery(db).exec(u"BEGIN"_s);
+    const auto done = qScopeGuard([db] { QSqlQuery(db).exec(u"COMMIT"_s); });
+    const auto s = summary(id, keyId);
+    if (!s)
+        return std::nullopt;
+    return std::pair{*s, results(id)};
+}
+
 QJsonArray JobStore::results(const QString &id) const
 {
     QJsonArray out;
@@ -211,8 +232,8 @@ bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo &key)
     if (!items.exec())
         return false;
     const int unprocessed = items.numRowsAffected();
-    if (unprocessed > 0 &&
-        !m_credits.refund(key, unprocessed, u"bulk job cancelled"_s, u"job:"_s + id + u":cancel"_s))
+    if (unprocessed > 0 && !m_credits.refund(key, unprocessed, u"bulk job cancelled"_s,
+                                             u"job:"_s + id + u":cancel"_s, u"job:"_s + id))
         return false;
     return tx.commit();
 }
@@ -223,14 +244,15 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     if (max <= 0)
         return out;
     QSqlDatabase db = m_db.connection();
-    Transaction tx(db);
-    if (!tx.ok())
-        return out;
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    // Read without the write lock (an idle poll costs a read), then claim each row only if it is still
+    // free: another runner may have taken it meanwhile. Expired leases (a lost callback, a process that
+    // died) are free again.
     QSqlQuery q(db);
-    // Oldest job first; inside it, by domain, so one domain's addresses reach the prober together.
     q.prepare(u"SELECT i.job_id, i.position, i.input, i.normalized, j.mode FROM job_items i JOIN jobs j ON "
-              "j.id = i.job_id WHERE i.state = 'queued' AND j.status = 'processing' "
-              "ORDER BY j.created_at, i.job_id, i.domain, i.position LIMIT ?"_s);
+              "j.id = i.job_id WHERE (i.state = 'queued' OR (i.state = 'leased' AND i.lease_until < ?)) "
+              "AND j.status = 'processing' ORDER BY j.created_at, i.job_id, i.domain, i.position LIMIT ?"_s);
+    q.addBindValue(now);
     q.addBindValue(max * 4);
     if (!q.exec())
         return out;
@@ -248,20 +270,30 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
         taken.insert(key);
         out.append(item);
     }
+    q.finish();
+    if (out.isEmpty())
+        return out;
+    Transaction tx(db);
+    if (!tx.ok())
+        return {};
     QSqlQuery mark(db);
     mark.prepare(
-        u"UPDATE job_items SET state = 'leased', lease_until = ? WHERE job_id = ? AND position = ?"_s);
-    const qint64 until = QDateTime::currentSecsSinceEpoch() + leaseSeconds;
+        u"UPDATE job_items SET state = 'leased', lease_until = ? WHERE job_id = ? AND position = ? AND "
+        "(state = 'queued' OR (state = 'leased' AND lease_until < ?))"_s);
+    QList<JobItem> claimed;
     for (const JobItem &item : std::as_const(out)) {
-        mark.bindValue(0, until);
+        mark.bindValue(0, now + leaseSeconds);
         mark.bindValue(1, item.jobId);
         mark.bindValue(2, item.position);
+        mark.bindValue(3, now);
         if (!mark.exec())
             return {};
+        if (mark.numRowsAffected() == 1)
+            claimed.append(item);
     }
     if (!tx.commit())
         return {};
-    return out;
+    return claimed;
 }
 
 std::optional<QString> JobStore::complete(const JobItem &item, const core::VerificationResult &result)
@@ -282,10 +314,12 @@ std::optional<QString> JobStore::complete(const JobItem &item, const core::Verif
     if (!done.exec())
         return std::nullopt;
     QSqlQuery left(db);
-    left.prepare(u"SELECT COUNT(*) FROM job_items WHERE job_id = ? AND state IN ('queued', 'leased')"_s);
+    // Whether anything is left: stops at the first row (a count would visit them all, every time).
+    left.prepare(
+        u"SELECT EXISTS (SELECT 1 FROM job_items WHERE job_id = ? AND state IN ('queued', 'leased'))"_s);
     left.addBindValue(item.jobId);
     bool finished = false;
-    if (left.exec() && left.next() && left.value(0).toInt() == 0) {
+    if (left.exec() && left.next() && !left.value(0).toBool()) {
         QSqlQuery job(db);
         job.prepare(
             u"UPDATE jobs SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'processing'"_s);

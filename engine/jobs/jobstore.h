@@ -71,6 +71,9 @@ public:
 
     /// The job if it exists and belongs to `keyId` (nullopt: any owner).
     std::optional<JobSummary> summary(const QString &id, std::optional<qint64> keyId = std::nullopt) const;
+    /// summary() and results() read in one transaction, so they agree.
+    std::optional<std::pair<JobSummary, QJsonArray>>
+    snapshot(const QString &id, std::optional<qint64> keyId = std::nullopt) const;
     /// Finished items in input order, each the verify response JSON with the email as given at its position.
     QJsonArray results(const QString &id) const;
     /// Cancels a processing job; the credits of items not yet done are refunded. False if not cancellable.
