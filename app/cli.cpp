@@ -56,6 +56,7 @@ Usage:
                                      create an API key; the key is the last line printed
   mailcaff keys list                 list API keys (prefixes only: keys are stored as hashes)
   mailcaff keys revoke ID            revoke a key
+  mailcaff keys webhook ID URL|off   set (HTTPS only; prints the signing secret once) or remove a key's webhook
   mailcaff verify [--mode quick] ADDRESS...
                                      verify addresses, one JSON result per line
   mailcaff maintenance on|off [--retry-after S]
@@ -304,8 +305,33 @@ int runKeys(Engine &engine, const QCommandLineParser &p, const QStringList &args
         out() << "Revoked API key " << id << "." << Qt::endl;
         return ExitOk;
     }
-    return usageError(action.isEmpty() ? u"keys: say create, list or revoke"_s
-                                       : u"keys: unknown action '%1' (create, list, revoke)"_s.arg(action));
+    if (action == "webhook"_L1) {
+        bool ok = false;
+        const qint64 id = args.value(2).toLongLong(&ok);
+        if (!ok || args.size() != 4)
+            return usageError(u"keys webhook: give the key's ID and an https:// URL, or off"_s);
+        const auto list = keys.list();
+        const bool known =
+            list && std::any_of(list->cbegin(), list->cend(),
+                                [id](const accounts::ApiKeyInfo &k) { return k.id == id && !k.isRevoked(); });
+        if (!known)
+            return usageError(u"keys webhook: no active key with ID %1"_s.arg(id));
+        if (args.at(3) == "off"_L1) {
+            engine.webhooks().removeEndpoint(id);
+            out() << "Removed the webhook of API key " << id << "." << Qt::endl;
+            return ExitOk;
+        }
+        const webhooks::SetEndpointResult set = engine.webhooks().setEndpoint(id, args.at(3));
+        if (!set.ok())
+            return usageError(u"keys webhook: %1"_s.arg(set.error));
+        out() << "Webhook of API key " << id << " set to " << args.at(3)
+              << ".\nSigning secret (shown once):\n"
+              << QString::fromLatin1(set.secret) << Qt::endl;
+        return ExitOk;
+    }
+    return usageError(action.isEmpty()
+                          ? u"keys: say create, list, revoke or webhook"_s
+                          : u"keys: unknown action '%1' (create, list, revoke, webhook)"_s.arg(action));
 }
 
 int runMaintenance(Engine &engine, const QCommandLineParser &p, const QStringList &args)

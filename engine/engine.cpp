@@ -5,8 +5,10 @@
 #include "smtp/prober.h"
 #include "verify/resultcache.h"
 #include "verify/verifier.h"
+#include "webhooks/webhookdispatcher.h"
 
 #include <QDir>
+#include <QJsonObject>
 #include <QPointer>
 #include <QStandardPaths>
 #include <QSysInfo>
@@ -21,21 +23,30 @@ namespace mailcaff {
 class Engine::Worker : public QObject
 {
 public:
-    Worker(const EngineConfig &config, std::shared_ptr<const lists::Lists> lists, const storage::Database &db)
+    Worker(const EngineConfig &config, std::shared_ptr<const lists::Lists> lists, storage::Database &db)
         : cache(db,
                 verify::CachePolicy{config.cacheValidDays, config.cacheInvalidDays, config.cacheInvalidDays})
+        , webhookStore(&db)
         , resolver(this)
         , prober(proberConfig(config), this)
         , verifier(&resolver, std::move(lists), &prober, powerConfig(config), this)
+        , dispatcher(&webhookStore, &resolver, net::TargetPolicy(config.allowPrivateTargets),
+                     config.webhookExtraCa, this)
     {
         resolver.setTimeout(config.dnsTimeoutMs, config.dnsTries);
         verifier.setResultCache(&cache);
         cache.purgeExpired();
+        if (!config.webhookRetryMs.isEmpty())
+            dispatcher.setRetrySchedule(config.webhookRetryMs);
+        // Deliveries left pending by a previous run go out again: their schedule is in the database.
+        dispatcher.start();
     }
     verify::ResultCache cache;
+    webhooks::WebhookStore webhookStore;
     dns::Resolver resolver;
     smtp::Prober prober;
     verify::Verifier verifier;
+    webhooks::WebhookDispatcher dispatcher;
 
 private:
     static smtp::ProberConfig proberConfig(const EngineConfig &config)
@@ -153,6 +164,7 @@ bool Engine::start(const EngineConfig &config, QString *error)
     if (m_config.runJobs) {
         m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
         m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, this);
+        connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::announceJobEnd);
         m_runner->start();
     }
     return true;
@@ -186,6 +198,33 @@ void Engine::stop()
     for (PendingCall *call : std::as_const(m_calls))
         QMetaObject::invokeMethod(call, [call] { call->cancel(); });
     m_calls.clear();
+}
+
+void Engine::announceJobEnd(const QString &jobId)
+{
+    // API.md's payload, to the key's webhook (if it has one), delivered from the engine thread.
+    const auto job = m_jobs.summary(jobId);
+    if (!job || job->keyId == 0 ||
+        (job->status != jobs::JobStatus::Completed && job->status != jobs::JobStatus::Failed))
+        return;
+    const QString event =
+        job->status == jobs::JobStatus::Completed ? u"bulk_job.completed"_s : u"bulk_job.failed"_s;
+    auto count = [&](core::Status status) { return job->counts.value(status); };
+    const QJsonObject payload{{u"event"_s, event},
+                              {u"job_id"_s, job->id},
+                              {u"job_type"_s, job->kind},
+                              {u"status"_s, jobs::toString(job->status)},
+                              {u"total"_s, job->total},
+                              {u"summary"_s, QJsonObject{{u"valid"_s, count(core::Status::Valid)},
+                                                         {u"invalid"_s, count(core::Status::Invalid)},
+                                                         {u"risky"_s, count(core::Status::Risky)},
+                                                         {u"disposable"_s, count(core::Status::Disposable)},
+                                                         {u"unknown"_s, count(core::Status::Unknown)}}}};
+    if (m_webhooks.enqueue(job->keyId, event, job->id, payload).isEmpty())
+        return; // no enabled endpoint
+    QMutexLocker lock(&m_callsMutex);
+    if (Worker *worker = m_worker)
+        QMetaObject::invokeMethod(worker, [worker] { worker->dispatcher.kick(); });
 }
 
 QString Engine::effectiveHeloName(const QString &configured)

@@ -7,10 +7,12 @@
 #include "jobs/jobstore.h"
 #include "net/targetpolicy.h"
 #include "storage/database.h"
+#include "webhooks/webhookstore.h"
 
 #include <QMutex>
 #include <QObject>
 #include <QSet>
+#include <QSslCertificate>
 #include <QThread>
 
 #include <functional>
@@ -44,6 +46,9 @@ struct EngineConfig
     int cacheValidDays = 30;   ///< power results kept: valid
     int cacheInvalidDays = 7;  ///< invalid and risky; unknown never
     bool allowPrivateTargets = false;
+    QList<QSslCertificate>
+        webhookExtraCa;        ///< certificates trusted for webhook receivers besides the system's
+    QList<int> webhookRetryMs; ///< empty: the default schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h)
 };
 
 /// The engine as the window, the API and the command line see it. The DNS resolver and the verifier live
@@ -69,6 +74,8 @@ public:
     accounts::ApiKeys &apiKeys() { return m_keys; }
     accounts::Credits &credits() { return m_credits; }
     jobs::JobStore &jobs() { return m_jobs; }
+    /// Webhook endpoints and deliveries (this thread's view; delivery runs on the engine thread).
+    webhooks::WebhookStore &webhooks() { return m_webhooks; }
     /// Null until start(); lives on the thread that called start().
     jobs::JobRunner *jobRunner() const { return m_runner; }
     std::shared_ptr<const lists::Lists> lists() const { return m_lists; }
@@ -95,6 +102,8 @@ private:
     accounts::Credits m_credits{m_db};
     jobs::JobStore m_jobs{m_db, m_credits};
     jobs::JobRunner *m_runner = nullptr;
+    webhooks::WebhookStore m_webhooks{&m_db};
+    void announceJobEnd(const QString &jobId);
     std::shared_ptr<const lists::Lists> m_lists;
     QThread m_thread;
     Worker *m_worker = nullptr;

@@ -3,6 +3,7 @@
 #include "engine.h"
 
 #include "storage/settings.h"
+#include "webhooks/webhookstore.h"
 
 #include <QFile>
 #include <QHttpServerRequest>
@@ -182,6 +183,14 @@ ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
              [this](ApiRequest &r, const ReplyPtr &p) { bulkStatus(r, p); });
     addRoute("DELETE", u"/api/v1/verify/bulk/{job_id}"_s, A::Authenticated,
              [this](ApiRequest &r, const ReplyPtr &p) { bulkCancel(r, p); });
+    addRoute("PUT", u"/api/v1/webhook"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { webhookSet(r, p); });
+    addRoute("GET", u"/api/v1/webhook"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { webhookGet(r, p); });
+    addRoute("DELETE", u"/api/v1/webhook"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { webhookDelete(r, p); });
+    addRoute("GET", u"/api/v1/webhook/deliveries"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { webhookDeliveries(r, p); });
 }
 
 void ApiServer::addRoute(const QByteArray &method, const QString &path, Access access, Handler handler)
@@ -565,6 +574,91 @@ void ApiServer::bulkCancel(ApiRequest &request, const ReplyPtr &reply)
         return;
     }
     reply->send(HttpResponse::json(200, summaryJson(*cancelled)));
+}
+
+static QJsonValue nullable(const QString &s)
+{
+    return s.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(s);
+}
+
+static QJsonValue isoOrNull(qint64 epochSecs)
+{
+    return epochSecs > 0 ? QJsonValue(QDateTime::fromSecsSinceEpoch(epochSecs, Qt::UTC).toString(Qt::ISODate))
+                         : QJsonValue(QJsonValue::Null);
+}
+
+void ApiServer::webhookSet(ApiRequest &request, const ReplyPtr &reply)
+{
+    QJsonObject body;
+    if (auto bad = parseJsonObject(request, &body)) {
+        reply->send(*bad);
+        return;
+    }
+    const QJsonValue url = body.value(u"url"_s);
+    if (!url.isString() || url.toString().trimmed().isEmpty()) {
+        reply->send(HttpResponse::error(400, url.isUndefined() || url.isNull()
+                                                 ? u"Missing required field: url"_s
+                                                 : u"Invalid field 'url': must be a non-empty string"_s));
+        return;
+    }
+    const webhooks::SetEndpointResult set =
+        m_engine.webhooks().setEndpoint(request.key->id, url.toString().trimmed());
+    if (!set.ok()) {
+        reply->send(HttpResponse::error(400, u"Invalid field 'url': %1"_s.arg(set.error)));
+        return;
+    }
+    // The secret is shown here, once; it is needed to check the webhook-signature header.
+    reply->send(HttpResponse::json(200, {{u"url"_s, url.toString().trimmed()},
+                                         {u"enabled"_s, true},
+                                         {u"secret"_s, QString::fromLatin1(set.secret)}}));
+}
+
+void ApiServer::webhookGet(ApiRequest &request, const ReplyPtr &reply)
+{
+    const auto endpoint = m_engine.webhooks().endpoint(request.key->id);
+    if (!endpoint) {
+        reply->send(HttpResponse::error(404, u"Not found: no webhook is set for this key"_s));
+        return;
+    }
+    reply->send(HttpResponse::json(200, {{u"url"_s, endpoint->url},
+                                         {u"enabled"_s, endpoint->enabled},
+                                         {u"disabled_reason"_s, nullable(endpoint->disabledReason)},
+                                         {u"created_at"_s, isoOrNull(endpoint->createdAt)}}));
+}
+
+void ApiServer::webhookDelete(ApiRequest &request, const ReplyPtr &reply)
+{
+    if (!m_engine.webhooks().endpoint(request.key->id)) {
+        reply->send(HttpResponse::error(404, u"Not found: no webhook is set for this key"_s));
+        return;
+    }
+    if (!m_engine.webhooks().removeEndpoint(request.key->id)) {
+        reply->send(internalError(reply));
+        return;
+    }
+    reply->send(HttpResponse::json(200, {{u"deleted"_s, true}}));
+}
+
+void ApiServer::webhookDeliveries(ApiRequest &request, const ReplyPtr &reply)
+{
+    QJsonArray list;
+    for (const webhooks::Delivery &d : m_engine.webhooks().deliveries(request.key->id, 100)) {
+        list.append(QJsonObject{
+            {u"id"_s, d.id},
+            {u"event"_s, d.event},
+            {u"job_id"_s, nullable(d.jobId)},
+            {u"state"_s, webhooks::toString(d.state)},
+            {u"attempts"_s, d.attempts},
+            {u"last_status"_s, d.lastStatus == 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(d.lastStatus)},
+            {u"last_error"_s, nullable(d.lastError)},
+            {u"last_duration_ms"_s, d.lastDurationMs},
+            {u"created_at"_s, isoOrNull(d.createdAt)},
+            {u"delivered_at"_s, isoOrNull(d.deliveredAt)},
+            {u"next_attempt_at"_s, d.state == webhooks::Delivery::State::Pending
+                                       ? isoOrNull(d.nextAttemptAt)
+                                       : QJsonValue(QJsonValue::Null)}});
+    }
+    reply->send(HttpResponse::json(200, {{u"deliveries"_s, list}}));
 }
 
 } // namespace mailcaff::server

@@ -103,6 +103,10 @@ private:
     void verifyBulk(ApiRequest &request, const ReplyPtr &reply);
     void bulkStatus(ApiRequest &request, const ReplyPtr &reply);
     void bulkCancel(ApiRequest &request, const ReplyPtr &reply);
+    void webhookSet(ApiRequest &request, const ReplyPtr &reply);
+    void webhookGet(ApiRequest &request, const ReplyPtr &reply);
+    void webhookDelete(ApiRequest &request, const ReplyPtr &reply);
+    void webhookDeliveries(ApiRequest &request, const ReplyPtr &reply);
     void sendLimitExceeded(const ReplyPtr &reply, const accounts::Usage &usage);
     /// Takes `amount` credits for the request's key; on shortage sends the 429 of API.md and returns false.
     bool charge(ApiRequest &request, const ReplyPtr &reply, int amount, const QString &reason);

@@ -3,9 +3,11 @@
 #include "apiserver.h"
 #include "dnstestserver.h"
 #include "engine.h"
+#include "httpsreceiver.h"
 #include "httptestclient.h"
 #include "smtptestserver.h"
 #include "storage/settings.h"
+#include "webhooks/signing.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -50,12 +52,15 @@ private Q_SLOTS:
     void bulkJobsOfOtherKeysAreNotFound();
     void bulkWithoutEnoughCreditsIs429();
     void bulkJobCanBeCancelled();
+    void webhookConfiguration();
+    void webhookDeliveredWhenABulkJobEnds();
 
 private:
     QTemporaryDir m_dir;
     DnsTestServer m_dns;
     SmtpTestServer m_smtp;
     SmtpTestServer m_tarpit;
+    HttpsReceiver m_hooks{{u"hooks.test"_s}};
     Engine m_engine;
     std::unique_ptr<server::ApiServer> m_server;
     std::unique_ptr<ApiClient> m_client;
@@ -89,7 +94,12 @@ void TestApi::initTestCase()
     m_dns.addMx(u"tarpit.test"_s, 10, u"mx.tarpit.test"_s);
     m_dns.addA(u"mx.tarpit.test"_s, u"127.0.0.32"_s);
 
+    QVERIFY2(m_hooks.listen(), qPrintable(m_hooks.errorString()));
+    m_dns.addA(u"hooks.test"_s, u"127.0.0.1"_s);
+
     EngineConfig config;
+    config.webhookExtraCa = {m_hooks.certificate()};
+    config.webhookRetryMs = {200, 200};
     config.dataDir = m_dir.path();
     config.dnsServers = m_dns.serverString();
     config.dnsTimeoutMs = 400;
@@ -682,6 +692,79 @@ void TestApi::bulkJobCanBeCancelled()
     const auto after = m_client->get(u"/api/v1/verify/bulk/"_s + id, m_key);
     QCOMPARE(after.json.value(u"status"_s).toString(), u"cancelled"_s);
     QCOMPARE(after.json.value(u"processed"_s).toInt(), 0);
+}
+
+void TestApi::webhookConfiguration()
+{
+    const auto key = m_engine.apiKeys().create(u"hooks"_s, accounts::Plan::Free);
+    QVERIFY(key);
+    const QByteArray k = key->secret.toLatin1();
+    QCOMPARE(m_client->get(u"/api/v1/webhook"_s, k).status, 404);
+    auto r = m_client->request("PUT", u"/api/v1/webhook"_s, R"({"url":"http://hooks.test/x"})", k);
+    QCOMPARE(r.status, 400);
+    QVERIFY(r.json.value(u"error"_s).toString().contains(u"HTTPS"_s, Qt::CaseInsensitive));
+    QCOMPARE(m_client->request("PUT", u"/api/v1/webhook"_s, R"({})", k).status, 400);
+    r = m_client->request("PUT", u"/api/v1/webhook"_s, R"({"url":"https://hooks.test/x"})", k);
+    QCOMPARE(r.status, 200);
+    QVERIFY(r.json.value(u"secret"_s).toString().startsWith(u"whsec_"_s));
+    const auto shown = m_client->get(u"/api/v1/webhook"_s, k);
+    QCOMPARE(shown.status, 200);
+    QCOMPARE(shown.json.value(u"url"_s).toString(), u"https://hooks.test/x"_s);
+    QVERIFY(!shown.json.contains(u"secret"_s)); // shown once, when set
+    QCOMPARE(m_client->request("DELETE", u"/api/v1/webhook"_s, {}, k).status, 200);
+    QCOMPARE(m_client->get(u"/api/v1/webhook"_s, k).status, 404);
+    QCOMPARE(m_client->request("DELETE", u"/api/v1/webhook"_s, {}, k).status, 404);
+}
+
+void TestApi::webhookDeliveredWhenABulkJobEnds()
+{
+    const auto key = m_engine.apiKeys().create(u"notified"_s, accounts::Plan::Starter);
+    QVERIFY(key);
+    const QByteArray k = key->secret.toLatin1();
+    const QString url = u"https://hooks.test:%1/mailcaff"_s.arg(m_hooks.port());
+    const auto set =
+        m_client->request("PUT", u"/api/v1/webhook"_s,
+                          QJsonDocument(QJsonObject{{u"url"_s, url}}).toJson(QJsonDocument::Compact), k);
+    QCOMPARE(set.status, 200);
+    const QByteArray secret = set.json.value(u"secret"_s).toString().toLatin1();
+    m_hooks.clearRequests();
+    const auto accepted = m_client->post(
+        u"/api/v1/verify/bulk"_s,
+        {{u"emails"_s, QJsonArray{u"a@example.com"_s, u"b@nullmx.test"_s, u"c@mailinator.com"_s}},
+         {u"mode"_s, u"quick"_s}},
+        k);
+    QCOMPARE(accepted.status, 202);
+    QTRY_COMPARE_WITH_TIMEOUT(m_hooks.requestCount(), 1, 10000);
+    const HttpsReceiver::Request hook = m_hooks.requests().first();
+    QCOMPARE(hook.method, QByteArray("POST"));
+    QCOMPARE(hook.path, QByteArray("/mailcaff"));
+    const QJsonObject payload = QJsonDocument::fromJson(hook.body).object();
+    QCOMPARE(payload.value(u"event"_s).toString(), u"bulk_job.completed"_s);
+    QCOMPARE(payload.value(u"job_id"_s).toString(), accepted.json.value(u"job_id"_s).toString());
+    QCOMPARE(payload.value(u"job_type"_s).toString(), u"verify"_s);
+    QCOMPARE(payload.value(u"status"_s).toString(), u"completed"_s);
+    QCOMPARE(payload.value(u"total"_s).toInt(), 3);
+    const QJsonObject summary = payload.value(u"summary"_s).toObject();
+    QCOMPARE(summary.value(u"risky"_s).toInt(), 1);
+    QCOMPARE(summary.value(u"invalid"_s).toInt(), 1);
+    QCOMPARE(summary.value(u"disposable"_s).toInt(), 1);
+    QCOMPARE(summary.value(u"valid"_s).toInt(), 0);
+    QCOMPARE(summary.value(u"unknown"_s).toInt(), 0);
+    // Signed per Standard Webhooks over exactly the bytes received.
+    const QString id = QString::fromLatin1(hook.header("webhook-id"));
+    const qint64 timestamp = hook.header("webhook-timestamp").toLongLong();
+    QVERIFY(!id.isEmpty() && timestamp > 0);
+    QCOMPARE(QString::fromLatin1(hook.header("webhook-signature")),
+             webhooks::sign(secret, id, timestamp, hook.body));
+    // And it is in the delivery log.
+    QTRY_COMPARE_WITH_TIMEOUT(m_client->get(u"/api/v1/webhook/deliveries"_s, k)
+                                  .json.value(u"deliveries"_s)
+                                  .toArray()
+                                  .first()
+                                  .toObject()
+                                  .value(u"state"_s)
+                                  .toString(),
+                              u"delivered"_s, 5000);
 }
 
 QTEST_GUILESS_MAIN(TestApi)

@@ -175,6 +175,17 @@ void TestApp::keysLifecycle()
     QVERIFY(listed.out.contains(u"growth"_s));
     QVERIFY(listed.out.contains(u"active"_s));
 
+    // A webhook for the key: HTTPS only, the secret printed once.
+    Run hook =
+        run({u"keys"_s, u"webhook"_s, u"1"_s, u"http://hooks.example/x"_s, u"--data-dir"_s, data.path()});
+    QCOMPARE(hook.exitCode, 2);
+    QVERIFY2(hook.err.contains(u"HTTPS"_s, Qt::CaseInsensitive), qPrintable(hook.err));
+    hook = run({u"keys"_s, u"webhook"_s, u"1"_s, u"https://hooks.example/x"_s, u"--data-dir"_s, data.path()});
+    QCOMPARE(hook.exitCode, 0);
+    QVERIFY(hook.out.trimmed().split(u'\n').last().startsWith(u"whsec_"_s));
+    QCOMPARE(run({u"keys"_s, u"webhook"_s, u"1"_s, u"off"_s, u"--data-dir"_s, data.path()}).exitCode, 0);
+    QCOMPARE(run({u"keys"_s, u"webhook"_s, u"99"_s, u"off"_s, u"--data-dir"_s, data.path()}).exitCode, 2);
+
     const Run revoked = run({u"keys"_s, u"revoke"_s, u"1"_s, u"--data-dir"_s, data.path()});
     QCOMPARE(revoked.exitCode, 0);
     listed = run({u"keys"_s, u"list"_s, u"--data-dir"_s, data.path()});

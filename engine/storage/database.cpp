@@ -89,8 +89,45 @@ const QList<QStringList> &migrations()
             "  month TEXT NOT NULL,"
             "  used INTEGER NOT NULL,"
             "  PRIMARY KEY (key_id, month))"_s,
-            u"INSERT INTO credit_usage(key_id, month, used) SELECT key_id, month, SUM(amount) FROM credit_ledger "
+            u"INSERT INTO credit_usage(key_id, month, used) SELECT key_id, month, SUM(amount) FROM "
+            u"credit_ledger "
             "GROUP BY key_id, month"_s,
+        },
+        // 6: webhooks: one endpoint per API key (the secret is needed to sign, so it is stored, never
+        // logged),
+        // deliveries with their retry schedule (kept here so it survives restarts) and a log of attempts.
+        {
+            u"CREATE TABLE webhook_endpoints ("
+            "  key_id INTEGER PRIMARY KEY,"
+            "  url TEXT NOT NULL,"
+            "  secret TEXT NOT NULL,"
+            "  enabled INTEGER NOT NULL DEFAULT 1,"
+            "  created_at INTEGER NOT NULL,"
+            "  disabled_reason TEXT)"_s,
+            u"CREATE TABLE webhook_deliveries ("
+            "  id TEXT PRIMARY KEY,"
+            "  key_id INTEGER NOT NULL,"
+            "  event TEXT NOT NULL,"
+            "  job_id TEXT,"
+            "  payload TEXT NOT NULL,"
+            "  attempts INTEGER NOT NULL DEFAULT 0,"
+            "  next_attempt_at INTEGER NOT NULL,"
+            "  state TEXT NOT NULL DEFAULT 'pending',"
+            "  last_status INTEGER,"
+            "  last_error TEXT,"
+            "  last_duration_ms INTEGER,"
+            "  created_at INTEGER NOT NULL,"
+            "  delivered_at INTEGER)"_s,
+            u"CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_at)"_s,
+            u"CREATE INDEX webhook_deliveries_key ON webhook_deliveries(key_id, created_at)"_s,
+            u"CREATE TABLE webhook_delivery_log ("
+            "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            "  delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,"
+            "  attempted_at INTEGER NOT NULL,"
+            "  status INTEGER,"
+            "  duration_ms INTEGER,"
+            "  error TEXT)"_s,
+            u"CREATE INDEX webhook_delivery_log_delivery ON webhook_delivery_log(delivery_id)"_s,
         },
     };
     return steps;
@@ -228,24 +265,34 @@ bool Database::migrate(QString *error)
         return false;
     }
     for (int version = current + 1; version <= steps.size(); ++version) {
+        // IMMEDIATE, then look again: another process may have applied this step while we waited.
         QString stepError;
-        const bool ok = inTransaction(db, [&] {
+        if (!QSqlQuery(db).exec(u"BEGIN IMMEDIATE"_s)) {
+            if (error)
+                *error = u"cannot lock the database to migrate it: %1"_s.arg(db.lastError().text());
+            return false;
+        }
+        bool ok = true;
+        if (schemaVersion() < version) {
             QSqlQuery step(db);
             for (const QString &sql : steps.at(version - 1)) {
                 if (!step.exec(sql)) {
                     stepError = step.lastError().text();
-                    return false;
+                    ok = false;
+                    break;
                 }
             }
-            step.prepare(u"INSERT INTO schema_version(version, applied_at) VALUES (?, datetime('now'))"_s);
-            step.addBindValue(version);
-            if (!step.exec()) {
-                stepError = step.lastError().text();
-                return false;
+            if (ok) {
+                step.prepare(
+                    u"INSERT INTO schema_version(version, applied_at) VALUES (?, datetime('now'))"_s);
+                step.addBindValue(version);
+                ok = step.exec();
+                if (!ok)
+                    stepError = step.lastError().text();
             }
-            return true;
-        });
-        if (!ok) {
+        }
+        if (!ok || !QSqlQuery(db).exec(u"COMMIT"_s)) {
+            QSqlQuery(db).exec(u"ROLLBACK"_s);
             if (error)
                 *error = u"schema migration %1 failed: %2"_s.arg(version).arg(stepError);
             return false;

@@ -1,0 +1,236 @@
+#include "httpsreceiver.h"
+
+#include <QNetworkProxy>
+#include <QPointer>
+#include <QSslConfiguration>
+#include <QSslServer>
+#include <QSslSocket>
+#include <QTimer>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::test {
+
+namespace {
+
+// Requests larger than this are a bug in the client under test, not something to buffer.
+constexpr qsizetype MaxRequest = 1024 * 1024;
+
+template<typename T, void (*Free)(T *)> struct Deleter
+{
+    void operator()(T *p) const { Free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTENSION_free>>;
+
+QByteArray bioContents(BIO *bio)
+{
+    char *data = nullptr;
+    const long size = BIO_get_mem_data(bio, &data);
+    return QByteArray(data, qsizetype(size));
+}
+
+/// A P-256 key and a self-signed certificate whose SAN names `dnsNames`, 127.0.0.1 and ::1. It is its own
+/// CA (basicConstraints CA:TRUE), so a client that adds it to its CA list verifies it like a real chain.
+bool makeIdentity(const QStringList &dnsNames, QSslCertificate *certificate, QSslKey *privateKey)
+{
+    PkeyPtr key(EVP_EC_gen("P-256"));
+    X509Ptr cert(X509_new());
+    if (!key || !cert)
+        return false;
+    quint64 serial = 0;
+    RAND_bytes(reinterpret_cast<unsigned char *>(&serial), sizeof serial);
+    const QByteArray cn = dnsNames.isEmpty() ? QByteArray("localhost") : dnsNames.constFirst().toLatin1();
+    QByteArray san;
+    for (const QString &name : dnsNames)
+        san += "DNS:" + name.toLatin1() + ',';
+    san += "IP:127.0.0.1,IP:::1";
+    X509_NAME *name = X509_get_subject_name(cert.get());
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
+    ExtPtr sanExt(X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.constData()));
+    ExtPtr caExt(X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE"));
+    if (X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
+        ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert.get()), serial >> 1) != 1 ||
+        !X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) ||
+        !X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24L * 3600) ||
+        X509_set_pubkey(cert.get(), key.get()) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                   reinterpret_cast<const unsigned char *>(cn.constData()), -1, -1, 0) != 1 ||
+        X509_set_issuer_name(cert.get(), name) != 1 || !sanExt || !caExt ||
+        X509_add_ext(cert.get(), sanExt.get(), -1) != 1 || X509_add_ext(cert.get(), caExt.get(), -1) != 1 ||
+        X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0)
+        return false;
+
+    BioPtr certBio(BIO_new(BIO_s_mem()));
+    BioPtr keyBio(BIO_new(BIO_s_mem()));
+    if (!certBio || !keyBio || PEM_write_bio_X509(certBio.get(), cert.get()) != 1 ||
+        PEM_write_bio_PrivateKey(keyBio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
+        return false;
+    *certificate = QSslCertificate(bioContents(certBio.get()), QSsl::Pem);
+    *privateKey = QSslKey(bioContents(keyBio.get()), QSsl::Ec, QSsl::Pem, QSsl::PrivateKey);
+    return !certificate->isNull() && !privateKey->isNull();
+}
+
+QByteArray reasonPhrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 410:
+        return "Gone";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
+    }
+}
+
+} // namespace
+
+QByteArray HttpsReceiver::Request::header(const QByteArray &name) const
+{
+    for (const auto &[key, value] : headers) {
+        if (key.compare(name, Qt::CaseInsensitive) == 0)
+            return value;
+    }
+    return {};
+}
+
+HttpsReceiver::HttpsReceiver(const QStringList &dnsNames, QObject *parent)
+    : QObject(parent)
+    , m_dnsNames(dnsNames)
+{
+}
+
+HttpsReceiver::~HttpsReceiver() = default;
+
+bool HttpsReceiver::listen(const QHostAddress &address, quint16 port)
+{
+    if (!QSslSocket::supportsSsl()) {
+        m_error = u"no TLS backend"_s;
+        return false;
+    }
+    if (m_certificate.isNull() && !makeIdentity(m_dnsNames, &m_certificate, &m_key)) {
+        m_error = u"cannot make a certificate"_s;
+        return false;
+    }
+    delete m_server;
+    m_server = new QSslServer(this);
+    m_server->setProxy(QNetworkProxy::NoProxy);
+    QSslConfiguration config = QSslConfiguration::defaultConfiguration();
+    config.setLocalCertificate(m_certificate);
+    config.setPrivateKey(m_key);
+    config.setPeerVerifyMode(QSslSocket::VerifyNone);
+    m_server->setSslConfiguration(config);
+    // QSslServer queues a connection once its handshake is done.
+    connect(m_server, &QTcpServer::pendingConnectionAvailable, this, &HttpsReceiver::acceptConnections);
+    if (!m_server->listen(address, port)) {
+        m_error = m_server->errorString();
+        return false;
+    }
+    return true;
+}
+
+quint16 HttpsReceiver::port() const
+{
+    return m_server ? m_server->serverPort() : 0;
+}
+
+QHostAddress HttpsReceiver::address() const
+{
+    return m_server ? m_server->serverAddress() : QHostAddress();
+}
+
+void HttpsReceiver::acceptConnections()
+{
+    while (m_server->hasPendingConnections()) {
+        auto *socket = qobject_cast<QSslSocket *>(m_server->nextPendingConnection());
+        if (!socket)
+            continue;
+        socket->setParent(this);
+        connect(socket, &QSslSocket::disconnected, socket, &QObject::deleteLater);
+        connect(socket, &QSslSocket::readyRead, this, [this, socket] { readRequest(socket); });
+        if (socket->bytesAvailable() > 0)
+            readRequest(socket);
+    }
+}
+
+void HttpsReceiver::readRequest(QSslSocket *socket)
+{
+    QByteArray buffer = socket->property("buffer").toByteArray() + socket->readAll();
+    if (buffer.size() > MaxRequest) {
+        socket->abort();
+        return;
+    }
+    socket->setProperty("buffer", buffer);
+    const qsizetype end = buffer.indexOf("\r\n\r\n");
+    if (end < 0)
+        return;
+    Request request;
+    const QList<QByteArray> lines = buffer.left(end).split('\n');
+    const QList<QByteArray> requestLine = lines.constFirst().trimmed().split(' ');
+    request.method = requestLine.value(0);
+    request.path = requestLine.value(1);
+    qsizetype length = 0;
+    for (qsizetype i = 1; i < lines.size(); ++i) {
+        const qsizetype colon = lines.at(i).indexOf(':');
+        if (colon <= 0)
+            continue;
+        const QByteArray key = lines.at(i).left(colon).trimmed();
+        const QByteArray value = lines.at(i).mid(colon + 1).trimmed();
+        request.headers.append({key, value});
+        if (key.compare("content-length", Qt::CaseInsensitive) == 0)
+            length = value.toLongLong();
+    }
+    if (buffer.size() - (end + 4) < length)
+        return; // the body is still coming
+    request.body = buffer.mid(end + 4, length);
+    socket->setProperty("buffer", QByteArray());
+    disconnect(socket, &QSslSocket::readyRead, this, nullptr);
+    m_requests.append(request);
+    const Response response = m_script.isEmpty() ? m_default : m_script.takeFirst();
+    Q_EMIT requestReceived();
+    if (response.hang)
+        return;
+    if (response.delayMs > 0) {
+        QTimer::singleShot(response.delayMs, socket, [this, socket, response] { answer(socket, response); });
+        return;
+    }
+    answer(socket, response);
+}
+
+void HttpsReceiver::answer(QSslSocket *socket, const Response &response)
+{
+    QByteArray out = "HTTP/1.1 " + QByteArray::number(response.status) + ' ' + reasonPhrase(response.status) +
+                     "\r\nContent-Length: " + QByteArray::number(response.body.size()) +
+                     "\r\nConnection: close\r\n";
+    for (const auto &[key, value] : response.headers)
+        out += key + ": " + value + "\r\n";
+    out += "\r\n" + response.body;
+    socket->write(out);
+    socket->disconnectFromHost();
+}
+
+} // namespace mailcaff::test
