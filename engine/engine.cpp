@@ -166,6 +166,9 @@ bool Engine::start(const EngineConfig &config, QString *error)
         m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, this);
         connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::announceJobEnd);
         m_runner->start();
+        // A crash between a job's last result and its webhook would lose the announcement: make it now.
+        for (const QString &jobId : m_jobs.unannouncedJobs(2))
+            announceJobEnd(jobId);
     }
     return true;
 }

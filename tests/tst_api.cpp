@@ -54,6 +54,7 @@ private Q_SLOTS:
     void bulkJobCanBeCancelled();
     void webhookConfiguration();
     void webhookDeliveredWhenABulkJobEnds();
+    void unannouncedJobsAreFoundAfterACrash();
 
 private:
     QTemporaryDir m_dir;
@@ -765,6 +766,20 @@ void TestApi::webhookDeliveredWhenABulkJobEnds()
                                   .value(u"state"_s)
                                   .toString(),
                               u"delivered"_s, 5000);
+}
+
+void TestApi::unannouncedJobsAreFoundAfterACrash()
+{
+    // A job that ended without its webhook row (as after a crash between the two) is found at start.
+    const auto key = m_engine.apiKeys().create(u"crashy"_s, accounts::Plan::Free);
+    QVERIFY(key);
+    QVERIFY(m_engine.webhooks().setEndpoint(key->info.id, u"https://hooks.test/late"_s).ok());
+    QTest::qWait(1100); // completed_at has second resolution: after the endpoint's creation
+    const auto created = m_engine.jobs().createVerifyJob(&key->info, {}, core::Mode::Quick); // ends at once
+    QCOMPARE(int(created.outcome), int(jobs::JobStore::Created::Ok));
+    QVERIFY(m_engine.jobs().unannouncedJobs(2).contains(created.jobId));
+    QVERIFY(!m_engine.webhooks().enqueue(key->info.id, u"bulk_job.completed"_s, created.jobId, {}).isEmpty());
+    QVERIFY(!m_engine.jobs().unannouncedJobs(2).contains(created.jobId));
 }
 
 QTEST_GUILESS_MAIN(TestApi)

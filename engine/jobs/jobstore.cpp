@@ -340,6 +340,22 @@ int JobStore::reclaimLeases()
                : 0;
 }
 
+QStringList JobStore::unannouncedJobs(int days) const
+{
+    QStringList out;
+    QSqlQuery q(m_db.connection());
+    q.prepare(u"SELECT j.id FROM jobs j JOIN webhook_endpoints e ON e.key_id = j.key_id AND e.enabled = 1 "
+              "WHERE j.status IN ('completed', 'failed') AND j.completed_at >= ? AND "
+              "NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.job_id = j.id) "
+              "AND j.completed_at >= strftime('%Y-%m-%dT%H:%M:%SZ', e.created_at, 'unixepoch')"_s);
+    q.addBindValue(QDateTime::currentDateTimeUtc().addDays(-days).toString(Qt::ISODate));
+    if (q.exec()) {
+        while (q.next())
+            out.append(q.value(0).toString());
+    }
+    return out;
+}
+
 int JobStore::purgeFinishedBefore(int days)
 {
     QSqlQuery q(m_db.connection());

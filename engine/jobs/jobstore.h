@@ -86,6 +86,9 @@ public:
     std::optional<QString> complete(const JobItem &item, const core::VerificationResult &result);
     /// Puts leased items back in the queue (at start: this process holds no lease yet). Returns how many.
     int reclaimLeases();
+    /// Jobs of the last `days` that ended (completed or failed) for a key with an enabled webhook but have
+    /// no delivery yet: a crash between a job's last result and its announcement left them out.
+    QStringList unannouncedJobs(int days) const;
     /// Deletes jobs finished more than `days` ago. Returns how many.
     int purgeFinishedBefore(int days);
 
