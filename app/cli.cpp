@@ -183,32 +183,39 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
             return u"--smtp-port: "_s + (bad.isEmpty() ? u"'0' is not a usable port"_s : bad);
         o.engine.smtpPort = port;
     }
-    for (const auto &[name, target] : {std::pair{u"cache-valid-days"_s, &o.engine.cacheValidDays},
-                                       std::pair{u"cache-invalid-days"_s, &o.engine.cacheInvalidDays}}) {
-        if (!p.isSet(name))
+    // Whole-number options with their ranges: value × scale goes to the engine's field.
+    struct NumberOption
+    {
+        QString name;
+        int min;
+        int max;
+        const char *unit;
+        int scale;
+        QList<int *> targets;
+    };
+    const QList<NumberOption> numbers{
+        {u"cache-valid-days"_s, 0, 3650, "days", 1, {&o.engine.cacheValidDays}},
+        {u"cache-invalid-days"_s, 0, 3650, "days", 1, {&o.engine.cacheInvalidDays}},
+        {u"smtp-timeout"_s,
+         1,
+         300,
+         "seconds",
+         1000,
+         {&o.engine.smtpConnectTimeoutMs, &o.engine.smtpCommandTimeoutMs}},
+        {u"power-deadline"_s, 5, 600, "seconds", 1000, {&o.engine.powerDeadlineMs}},
+    };
+    for (const NumberOption &n : numbers) {
+        if (!p.isSet(n.name))
             continue;
         bool ok = false;
-        const int days = p.value(name).toInt(&ok);
-        if (!ok || days < 0 || days > 3650)
-            return u"--%1: '%2' is not a number of days from 0 to 3650"_s.arg(name, p.value(name));
-        *target = days;
-    }
-    if (p.isSet(u"smtp-timeout"_s)) {
-        bool ok = false;
-        const int seconds = p.value(u"smtp-timeout"_s).toInt(&ok);
-        if (!ok || seconds < 1 || seconds > 300)
-            return u"--smtp-timeout: '%1' is not a number of seconds from 1 to 300"_s.arg(
-                p.value(u"smtp-timeout"_s));
-        o.engine.smtpConnectTimeoutMs = seconds * 1000;
-        o.engine.smtpCommandTimeoutMs = seconds * 1000;
-    }
-    if (p.isSet(u"power-deadline"_s)) {
-        bool ok = false;
-        const int seconds = p.value(u"power-deadline"_s).toInt(&ok);
-        if (!ok || seconds < 5 || seconds > 600)
-            return u"--power-deadline: '%1' is not a number of seconds from 5 to 600"_s.arg(
-                p.value(u"power-deadline"_s));
-        o.engine.powerDeadlineMs = seconds * 1000;
+        const int number = p.value(n.name).toInt(&ok);
+        if (!ok || number < n.min || number > n.max)
+            return u"--%1: '%2' is not a number of %3 from %4 to %5"_s
+                .arg(n.name, p.value(n.name), QString::fromLatin1(n.unit))
+                .arg(n.min)
+                .arg(n.max);
+        for (int *target : n.targets)
+            *target = number * n.scale;
     }
     o.engine.jobRetentionDays = std::max(1, settings.value(storage::setting::JobRetentionDays));
     o.engine.allowPrivateTargets =
