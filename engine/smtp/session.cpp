@@ -192,6 +192,8 @@ void Session::onReply(const Reply &reply)
         }
         return;
     case State::Helo:
+    case State::Rset:
+        // Greeted (HELO) or reset (RSET): ready for the next transaction.
         if (reply.code == 250) {
             m_state = State::Idle;
             beginTransaction();
@@ -294,14 +296,6 @@ void Session::onReply(const Reply &reply)
         }
         return;
     }
-    case State::Rset:
-        if (reply.code == 250) {
-            m_state = State::Idle;
-            beginTransaction();
-        } else {
-            fail(reply.isTransient() ? Failure::TryLater : Failure::Refused, reply);
-        }
-        return;
     case State::Quit:
         close();
         return;
