@@ -2,6 +2,7 @@
 // status bar shows the API server. Runs offscreen against a loopback DNS server.
 #include "dnstestserver.h"
 #include "engine.h"
+#include "keyspage.h"
 #include "mainwindow.h"
 #include "settingspage.h"
 #include "smtptestserver.h"
@@ -17,6 +18,7 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStatusBar>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -37,6 +39,7 @@ private Q_SLOTS:
     void staysResponsiveWhileChecking();
     void settingsRefuseBadValues();
     void settingsSaveAndReload();
+    void apiKeysPage();
 
 private:
     QTemporaryDir m_dir;
@@ -178,6 +181,45 @@ void TestUi::settingsSaveAndReload()
     page->reload();
     QCOMPARE(page->portEdit()->text(), u"9191"_s);
     QVERIFY(page->messageLabel()->text().contains(u"Restart"_s));
+}
+
+void TestUi::apiKeysPage()
+{
+    ui::KeysPage *page = m_window->keysPage();
+    page->nameEdit()->clear();
+    QVERIFY(!page->createKey());
+    QVERIFY(page->messageLabel()->text().contains(u"No key created"_s));
+
+    page->nameEdit()->setText(u"Window key"_s);
+    page->planBox()->setCurrentIndex(page->planBox()->findData(int(accounts::Plan::Growth)));
+    QVERIFY(page->createKey());
+    const QString key = page->messageLabel()->text().split(u'\n').last();
+    QVERIFY2(key.startsWith(u"mc_"_s), qPrintable(key));
+    const auto who = m_engine.apiKeys().authenticate(key);
+    QVERIFY(who);
+    QCOMPARE(accounts::toString(who->plan), u"growth"_s);
+
+    // Select it, give it a webhook (HTTPS only), then revoke it.
+    QTableWidget *table = page->keysTable();
+    int row = -1;
+    for (int r = 0; r < table->rowCount(); ++r) {
+        if (table->item(r, 0)->text().toLongLong() == who->id)
+            row = r;
+    }
+    QVERIFY(row >= 0);
+    table->selectRow(row);
+    page->webhookEdit()->setText(u"http://hooks.example/x"_s);
+    QVERIFY(!page->setWebhookOfSelected());
+    page->webhookEdit()->setText(u"https://hooks.example/x"_s);
+    QVERIFY(page->setWebhookOfSelected());
+    QVERIFY(page->messageLabel()->text().contains(u"whsec_"_s));
+    QCOMPARE(m_engine.webhooks().endpoint(who->id)->url, u"https://hooks.example/x"_s);
+    if (const QString dir = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR"); !dir.isEmpty()) {
+        page->resize(800, 600);
+        QVERIFY(page->grab().save(dir + u"/keys-page.png"_s));
+    }
+    QVERIFY(page->revokeSelected());
+    QVERIFY(!m_engine.apiKeys().authenticate(key));
 }
 
 QTEST_MAIN(TestUi)

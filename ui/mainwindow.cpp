@@ -1,5 +1,6 @@
 #include "mainwindow.h"
 
+#include "keyspage.h"
 #include "settingspage.h"
 #include "verifypage.h"
 
@@ -24,11 +25,14 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
 
     auto *pages = new QStackedWidget(this);
     pages->addWidget(m_verify);
+    m_keys = new KeysPage(engine, this);
+    pages->addWidget(m_keys);
     m_settings = new SettingsPage(engine.database(), this);
     pages->addWidget(m_settings);
     auto *nav = new QListWidget(this);
     nav->setObjectName(u"navigation"_s);
     nav->addItem(tr("Verify"));
+    nav->addItem(tr("API keys"));
     nav->addItem(tr("Settings"));
     nav->setCurrentRow(0);
     nav->setMaximumWidth(180);

@@ -9,6 +9,7 @@ class Engine;
 
 namespace mailcaff::ui {
 
+class KeysPage;
 class SettingsPage;
 class VerifyPage;
 
@@ -23,10 +24,12 @@ public:
 
     VerifyPage *verifyPage() const { return m_verify; }
     SettingsPage *settingsPage() const { return m_settings; }
+    KeysPage *keysPage() const { return m_keys; }
 
 private:
     VerifyPage *m_verify;
     SettingsPage *m_settings = nullptr;
+    KeysPage *m_keys = nullptr;
 };
 
 } // namespace mailcaff::ui
