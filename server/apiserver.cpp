@@ -498,8 +498,14 @@ void ApiServer::verifyBulk(ApiRequest &request, const ReplyPtr &reply)
         return;
     }
     // Stored (and charged, all or nothing) in one transaction before the 202 goes out.
+    // A client that retries after a lost answer sends the same Idempotency-Key and gets the same job.
+    const QString idempotencyKey = QString::fromUtf8(request.header("idempotency-key")).trimmed();
+    if (idempotencyKey.size() > 255) {
+        reply->send(HttpResponse::error(400, u"Invalid header Idempotency-Key: at most 255 characters"_s));
+        return;
+    }
     const jobs::JobStore::CreateResult created =
-        m_engine.jobs().createVerifyJob(&*request.key, addresses, mode);
+        m_engine.jobs().createVerifyJob(&*request.key, addresses, mode, idempotencyKey);
     switch (created.outcome) {
     case jobs::JobStore::Created::InsufficientCredits:
         sendLimitExceeded(reply, created.usage);
@@ -507,6 +513,17 @@ void ApiServer::verifyBulk(ApiRequest &request, const ReplyPtr &reply)
     case jobs::JobStore::Created::Failed:
         reply->send(internalError(reply));
         return;
+    case jobs::JobStore::Created::Existing: {
+        const auto existing = m_engine.jobs().summary(created.jobId, request.key->id);
+        if (!existing) {
+            reply->send(internalError(reply));
+            return;
+        }
+        reply->send(HttpResponse::json(202, {{u"job_id"_s, existing->id},
+                                             {u"total"_s, existing->total},
+                                             {u"status"_s, jobs::toString(existing->status)}}));
+        return;
+    }
     case jobs::JobStore::Created::Ok:
         break;
     }

@@ -55,6 +55,7 @@ private Q_SLOTS:
     void webhookConfiguration();
     void webhookDeliveredWhenABulkJobEnds();
     void unannouncedJobsAreFoundAfterACrash();
+    void idempotentBulkSubmission();
 
 private:
     QTemporaryDir m_dir;
@@ -780,6 +781,30 @@ void TestApi::unannouncedJobsAreFoundAfterACrash()
     QVERIFY(m_engine.jobs().unannouncedJobs(2).contains(created.jobId));
     QVERIFY(!m_engine.webhooks().enqueue(key->info.id, u"bulk_job.completed"_s, created.jobId, {}).isEmpty());
     QVERIFY(!m_engine.jobs().unannouncedJobs(2).contains(created.jobId));
+}
+
+void TestApi::idempotentBulkSubmission()
+{
+    const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
+    const QByteArray body = R"({"emails":["i1@example.com","i2@example.com"],"mode":"quick"})";
+    auto submit = [&] {
+        RawClient client(m_server->port());
+        if (!client.waitConnected())
+            return RawResponse{};
+        client.send("POST /api/v1/verify/bulk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + m_key +
+                    "\r\nIdempotency-Key: crm-batch-42\r\nContent-Length: " +
+                    QByteArray::number(body.size()) + "\r\n\r\n" + body);
+        if (!QTest::qWaitFor([&] { return !client.responses().isEmpty(); }, 5000))
+            return RawResponse{};
+        return client.responses().first();
+    };
+    const RawResponse first = submit();
+    const RawResponse retry = submit(); // the client lost the first answer and tries again
+    QCOMPARE(first.status, 202);
+    QCOMPARE(retry.status, 202);
+    QCOMPARE(retry.json().value(u"job_id"_s).toString(), first.json().value(u"job_id"_s).toString());
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(),
+             used + 2); // once
 }
 
 QTEST_GUILESS_MAIN(TestApi)

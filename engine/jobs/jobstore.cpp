@@ -86,7 +86,7 @@ private:
 } // namespace
 
 JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key, const QStringList &emails,
-                                                 core::Mode mode)
+                                                 core::Mode mode, const QString &idempotencyKey)
 {
     CreateResult result;
     QSqlDatabase db = m_db.connection();
@@ -97,6 +97,19 @@ JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key
     Transaction tx(db);
     if (!tx.ok())
         return result;
+    if (key && !idempotencyKey.isEmpty()) {
+        // Inside the write lock: two retries arriving together cannot both create the job.
+        QSqlQuery seen(db);
+        seen.prepare(u"SELECT id FROM jobs WHERE key_id = ? AND idempotency_key = ?"_s);
+        seen.addBindValue(key->id);
+        seen.addBindValue(idempotencyKey);
+        if (seen.exec() && seen.next()) {
+            result.outcome = Created::Existing;
+            result.jobId = seen.value(0).toString();
+            result.usage = m_credits.usage(*key).value_or(accounts::Usage{});
+            return result;
+        }
+    }
     const QString id = QUuid::createUuid().toString(QUuid::WithoutBraces);
     if (key) {
         // Charged in the same transaction that stores the job: both or neither, whatever happens.
@@ -111,9 +124,8 @@ JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key
         }
     }
     QSqlQuery job(db);
-    job.prepare(
-        u"INSERT INTO jobs(id, key_id, kind, mode, status, total, created_at, completed_at) VALUES (?, ?, "
-        "'verify', ?, ?, ?, ?, ?)"_s);
+    job.prepare(u"INSERT INTO jobs(id, key_id, kind, mode, status, total, created_at, completed_at, "
+                "idempotency_key) VALUES (?, ?, 'verify', ?, ?, ?, ?, ?, ?)"_s);
     job.addBindValue(id);
     job.addBindValue(key ? QVariant(key->id) : QVariant(QMetaType::fromType<qint64>()));
     job.addBindValue(core::toString(mode));
@@ -122,6 +134,8 @@ JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key
     job.addBindValue(int(emails.size()));
     job.addBindValue(nowIso());
     job.addBindValue(emails.isEmpty() ? QVariant(nowIso()) : QVariant(QMetaType::fromType<QString>()));
+    job.addBindValue(idempotencyKey.isEmpty() ? QVariant(QMetaType::fromType<QString>())
+                                              : QVariant(idempotencyKey));
     if (!job.exec())
         return result;
     QSqlQuery item(db);

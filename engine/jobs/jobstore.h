@@ -59,15 +59,17 @@ public:
     {
     }
 
-    enum class Created { Ok, InsufficientCredits, Failed };
+    enum class Created { Ok, Existing, InsufficientCredits, Failed };
     struct CreateResult
     {
         Created outcome = Created::Failed;
         QString jobId;
         accounts::Usage usage; ///< after charging (for the rate-limit headers and the 429 body)
     };
-    /// `key` null: not charged (the window's own lists).
-    CreateResult createVerifyJob(const accounts::ApiKeyInfo *key, const QStringList &emails, core::Mode mode);
+    /// `key` null: not charged (the window's own lists). With an `idempotencyKey` already used by this key,
+    /// nothing is created or charged: the earlier job is returned (Created::Existing).
+    CreateResult createVerifyJob(const accounts::ApiKeyInfo *key, const QStringList &emails, core::Mode mode,
+                                 const QString &idempotencyKey = {});
 
     /// The job if it exists and belongs to `keyId` (nullopt: any owner).
     std::optional<JobSummary> summary(const QString &id, std::optional<qint64> keyId = std::nullopt) const;

@@ -129,6 +129,12 @@ const QList<QStringList> &migrations()
             "  error TEXT)"_s,
             u"CREATE INDEX webhook_delivery_log_delivery ON webhook_delivery_log(delivery_id)"_s,
         },
+        // 7: a client's Idempotency-Key per bulk job: a retried submission finds its job instead of paying
+        // twice.
+        {
+            u"ALTER TABLE jobs ADD COLUMN idempotency_key TEXT"_s,
+            u"CREATE UNIQUE INDEX jobs_idempotency ON jobs(key_id, idempotency_key) WHERE idempotency_key IS NOT NULL"_s,
+        },
     };
     return steps;
 }
