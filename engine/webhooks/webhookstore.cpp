@@ -217,15 +217,13 @@ QString WebhookStore::enqueue(qint64 keyId, const QString &event, const QString 
     return id;
 }
 
-QList<Delivery> WebhookStore::due(qint64 now, int limit) const
+QList<Delivery> WebhookStore::queryDeliveries(const QString &whereAndOrder, const QVariantList &values) const
 {
     QList<Delivery> out;
     QSqlQuery q(m_database->connection());
-    q.prepare(u"SELECT "_s + DeliveryColumns +
-              u" FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ? "
-              "ORDER BY next_attempt_at, created_at LIMIT ?"_s);
-    q.addBindValue(now);
-    q.addBindValue(limit);
+    q.prepare(u"SELECT "_s + DeliveryColumns + u" FROM webhook_deliveries "_s + whereAndOrder);
+    for (const QVariant &v : values)
+        q.addBindValue(v);
     if (!q.exec()) {
         m_lastError = q.lastError().text();
         return out;
@@ -233,6 +231,13 @@ QList<Delivery> WebhookStore::due(qint64 now, int limit) const
     while (q.next())
         out.append(readDelivery(q));
     return out;
+}
+
+QList<Delivery> WebhookStore::due(qint64 now, int limit) const
+{
+    return queryDeliveries(
+        u"WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?"_s,
+        {now, limit});
 }
 
 std::optional<qint64> WebhookStore::nextDue() const
@@ -291,19 +296,8 @@ bool WebhookStore::recordAttempt(const QString &deliveryId, const AttemptRecord 
 
 QList<Delivery> WebhookStore::deliveries(qint64 keyId, int limit) const
 {
-    QList<Delivery> out;
-    QSqlQuery q(m_database->connection());
-    q.prepare(u"SELECT "_s + DeliveryColumns +
-              u" FROM webhook_deliveries WHERE key_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"_s);
-    q.addBindValue(keyId);
-    q.addBindValue(limit);
-    if (!q.exec()) {
-        m_lastError = q.lastError().text();
-        return out;
-    }
-    while (q.next())
-        out.append(readDelivery(q));
-    return out;
+    return queryDeliveries(u"WHERE key_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"_s,
+                           {keyId, limit});
 }
 
 QList<DeliveryAttempt> WebhookStore::attempts(const QString &deliveryId) const

@@ -115,6 +115,8 @@ public:
     QString lastError() const { return m_lastError; }
 
 private:
+    /// Deliveries matching `whereAndOrder` (a WHERE … ORDER BY … LIMIT clause with `?` for `values`).
+    QList<Delivery> queryDeliveries(const QString &whereAndOrder, const QVariantList &values) const;
     bool abandonPending(qint64 keyId, const QString &reason);
 
     storage::Database *m_database = nullptr;
