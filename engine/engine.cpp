@@ -101,6 +101,7 @@ Engine::Engine(QObject *parent)
     : QObject(parent)
 {
     m_thread.setObjectName(u"mailcaff-engine"_s);
+    m_jobs.setEndedHook([this](const jobs::JobSummary &job) { return announceJobEnd(job); });
 }
 
 Engine::~Engine()
@@ -163,12 +164,10 @@ bool Engine::start(const EngineConfig &config, QString *error)
     // Bulk jobs: what a crash left leased goes back to the queue, old finished jobs go.
     if (m_config.runJobs) {
         m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
-        m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, this);
-        connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::announceJobEnd);
+        m_runner =
+            new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs, this);
+        connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::kickWebhooks);
         m_runner->start();
-        // A crash between a job's last result and its webhook would lose the announcement: make it now.
-        for (const QString &jobId : m_jobs.unannouncedJobs(2))
-            announceJobEnd(jobId);
     }
     return true;
 }
@@ -203,28 +202,40 @@ void Engine::stop()
     m_calls.clear();
 }
 
-void Engine::announceJobEnd(const QString &jobId)
+QJsonObject Engine::jobEndedPayload(const jobs::JobSummary &job)
 {
-    // API.md's payload, to the key's webhook (if it has one), delivered from the engine thread.
-    const auto job = m_jobs.summary(jobId);
-    if (!job || job->keyId == 0 ||
-        (job->status != jobs::JobStatus::Completed && job->status != jobs::JobStatus::Failed))
-        return;
     const QString event =
-        job->status == jobs::JobStatus::Completed ? u"bulk_job.completed"_s : u"bulk_job.failed"_s;
-    auto count = [&](core::Status status) { return job->counts.value(status); };
-    const QJsonObject payload{{u"event"_s, event},
-                              {u"job_id"_s, job->id},
-                              {u"job_type"_s, job->kind},
-                              {u"status"_s, jobs::toString(job->status)},
-                              {u"total"_s, job->total},
-                              {u"summary"_s, QJsonObject{{u"valid"_s, count(core::Status::Valid)},
-                                                         {u"invalid"_s, count(core::Status::Invalid)},
-                                                         {u"risky"_s, count(core::Status::Risky)},
-                                                         {u"disposable"_s, count(core::Status::Disposable)},
-                                                         {u"unknown"_s, count(core::Status::Unknown)}}}};
-    if (m_webhooks.enqueue(job->keyId, event, job->id, payload).isEmpty())
-        return; // no enabled endpoint
+        job.status == jobs::JobStatus::Completed ? u"bulk_job.completed"_s : u"bulk_job.failed"_s;
+    QJsonObject summary;
+    if (job.kind == jobs::KindFind) {
+        summary = {{u"found"_s, job.found}, {u"not_found"_s, job.notFound}};
+    } else {
+        auto count = [&](core::Status status) { return job.counts.value(status); };
+        summary = {{u"valid"_s, count(core::Status::Valid)},
+                   {u"invalid"_s, count(core::Status::Invalid)},
+                   {u"risky"_s, count(core::Status::Risky)},
+                   {u"disposable"_s, count(core::Status::Disposable)},
+                   {u"unknown"_s, count(core::Status::Unknown)}};
+    }
+    return {{u"event"_s, event},       {u"job_id"_s, job.id},
+            {u"job_type"_s, job.kind}, {u"status"_s, jobs::toString(job.status)},
+            {u"total"_s, job.total},   {u"summary"_s, summary}};
+}
+
+bool Engine::announceJobEnd(const jobs::JobSummary &job)
+{
+    // Called in the transaction that ends the job: the delivery row is written with the job's end (an
+    // outbox), so no crash can separate them. Delivered from the engine thread.
+    if (job.keyId == 0)
+        return true; // the window's own list: nobody to tell
+    const QJsonObject payload = jobEndedPayload(job);
+    if (!m_webhooks.enqueue(job.keyId, payload.value("event"_L1).toString(), job.id, payload).isEmpty())
+        return true;
+    return m_webhooks.lastError().isEmpty(); // no enabled endpoint is fine; a failed write is not
+}
+
+void Engine::kickWebhooks()
+{
     QMutexLocker lock(&m_callsMutex);
     if (Worker *worker = m_worker)
         QMetaObject::invokeMethod(worker, [worker] { worker->dispatcher.kick(); });

@@ -43,8 +43,10 @@ struct EngineConfig
     bool runJobs = true;       ///< false for one-shot command-line verbs: they must not take a server's work
     int jobConcurrency = 64;   ///< job items verified at once
     int jobRetentionDays = 30; ///< finished jobs are deleted after this
-    int cacheValidDays = 30;   ///< power results kept: valid
-    int cacheInvalidDays = 7;  ///< invalid and risky; unknown never
+    /// Bulk power jobs: a greylisted address is tried again after each delay, after the rest of the list.
+    QList<int> jobGreylistDelaysMs{5 * 60'000, 15 * 60'000};
+    int cacheValidDays = 30;  ///< power results kept: valid
+    int cacheInvalidDays = 7; ///< invalid and risky; unknown never
     bool allowPrivateTargets = false;
     QList<QSslCertificate>
         webhookExtraCa;        ///< certificates trusted for webhook receivers besides the system's
@@ -90,6 +92,9 @@ public:
     bool verify(const QString &email, core::Mode mode, QObject *context,
                 std::function<void(const core::VerificationResult &)> done);
 
+    /// The webhook body of API.md for a job that ended (bulk_job.completed or bulk_job.failed).
+    static QJsonObject jobEndedPayload(const jobs::JobSummary &job);
+
     /// The platform's default data folder (QStandardPaths::AppDataLocation).
     static QString defaultDataDir();
 
@@ -103,7 +108,8 @@ private:
     jobs::JobStore m_jobs{m_db, m_credits};
     jobs::JobRunner *m_runner = nullptr;
     webhooks::WebhookStore m_webhooks{&m_db};
-    void announceJobEnd(const QString &jobId);
+    bool announceJobEnd(const jobs::JobSummary &job);
+    void kickWebhooks();
     std::shared_ptr<const lists::Lists> m_lists;
     QThread m_thread;
     Worker *m_worker = nullptr;

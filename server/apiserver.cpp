@@ -562,7 +562,7 @@ void ApiServer::bulkStatus(ApiRequest &request, const ReplyPtr &reply)
 {
     // Another key's job gets exactly the answer of a job that does not exist.
     const auto snapshot = m_engine.jobs().snapshot(request.pathParam, request.key->id);
-    if (!snapshot) {
+    if (!snapshot || snapshot->first.kind != jobs::KindVerify) { // a find job lives under /find/bulk
         reply->send(jobNotFound(request.pathParam));
         return;
     }
@@ -574,7 +574,7 @@ void ApiServer::bulkStatus(ApiRequest &request, const ReplyPtr &reply)
 void ApiServer::bulkCancel(ApiRequest &request, const ReplyPtr &reply)
 {
     const auto summary = m_engine.jobs().summary(request.pathParam, request.key->id);
-    if (!summary) {
+    if (!summary || summary->kind != jobs::KindVerify) {
         reply->send(jobNotFound(request.pathParam));
         return;
     }

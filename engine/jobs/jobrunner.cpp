@@ -11,19 +11,39 @@ namespace {
 
 constexpr int LeaseSeconds = 300; // longer than the power-mode deadline
 
+core::VerificationResult errorResult(const JobItem &item, core::Reason reason)
+{
+    core::VerificationResult r;
+    r.email = item.input;
+    r.mode = item.mode;
+    r.status = core::Status::Error;
+    r.qualityScore = 0;
+    r.reason = reason;
+    return r;
+}
+
+ItemOutcome outcomeOf(const core::VerificationResult &r)
+{
+    return {core::toString(r.status), r.toJson()};
+}
+
 } // namespace
 
-JobRunner::JobRunner(Engine &engine, JobStore &store, int concurrency, QObject *parent)
+JobRunner::JobRunner(Engine &engine, JobStore &store, int concurrency, QList<int> greylistDelaysMs,
+                     QObject *parent)
     : QObject(parent)
     , m_engine(engine)
     , m_store(store)
     , m_concurrency(concurrency)
+    , m_greylistDelaysMs(std::move(greylistDelaysMs))
 {
-    // A safety net: work queued by another process (the command line) is found within a second.
+    m_handlers.insert(KindVerify, verifyHandler());
+    // A safety net: work queued by another process (the command line) or deferred to a later time is found
+    // within a second.
     m_poll.setInterval(1000);
     connect(&m_poll, &QTimer::timeout, this, [this] {
-        // A verification whose answer never came (it should not happen: the power deadline is 60 s) frees
-        // its slot when its lease ends; the item itself is leased again then.
+        // Work whose answer never came (it should not happen: the power deadline is 60 s) frees its slot when
+        // its lease ends; the item itself is leased again then, and counts an attempt.
         for (auto it = m_started.begin(); it != m_started.end();) {
             if (it.value().hasExpired()) {
                 m_inFlight.remove(it.key());
@@ -34,6 +54,41 @@ JobRunner::JobRunner(Engine &engine, JobStore &store, int concurrency, QObject *
         }
         fill();
     });
+}
+
+void JobRunner::setHandler(QLatin1StringView kind, Handler handler)
+{
+    m_handlers.insert(kind, std::move(handler));
+}
+
+JobRunner::Handler JobRunner::verifyHandler()
+{
+    Handler h;
+    h.run = [this](const JobItem &item, QObject *context, std::function<void(const Answer &)> done) {
+        if (item.input.trimmed().isEmpty()) {
+            // Nothing to verify at all: API.md's "error" status, for bulk items only. Answered from the
+            // event loop, not from inside the caller's loop.
+            const Answer answer{outcomeOf(errorResult(item, core::Reason::InvalidSyntax)), std::nullopt};
+            QMetaObject::invokeMethod(
+                context, [done, answer] { done(answer); }, Qt::QueuedConnection);
+            return true;
+        }
+        const int deferrals = item.deferrals;
+        return m_engine.verify(
+            item.input, item.mode, context, [this, done, deferrals](const core::VerificationResult &result) {
+                Answer answer{outcomeOf(result), std::nullopt};
+                // Greylisting lets a sender through after minutes, not seconds: try the
+                // address again after the rest of the list rather than call it unknown.
+                if (result.mode == core::Mode::Power && result.reason == core::Reason::Greylisted &&
+                    deferrals < m_greylistDelaysMs.size())
+                    answer.retryAfterMs = m_greylistDelaysMs.at(deferrals);
+                done(answer);
+            });
+    };
+    // Leased MaxAttempts times without an answer: each verification outlived its lease, or the process
+    // died during it. An error (the address could not be processed), described as the timeout it was.
+    h.abandoned = [](const JobItem &item) { return outcomeOf(errorResult(item, core::Reason::SmtpTimeout)); };
+    return h;
 }
 
 void JobRunner::start()
@@ -55,42 +110,44 @@ void JobRunner::wake()
     QMetaObject::invokeMethod(this, &JobRunner::fill, Qt::QueuedConnection);
 }
 
+void JobRunner::finish(const JobItem &item, const QString &key, const Answer &answer)
+{
+    m_inFlight.remove(key);
+    m_started.remove(key);
+    if (answer.retryAfterMs) {
+        m_store.defer(item, QDateTime::currentMSecsSinceEpoch() + *answer.retryAfterMs);
+    } else {
+        if (const auto finished = m_store.complete(item, answer.outcome))
+            Q_EMIT jobFinished(*finished);
+        Q_EMIT itemFinished(item.jobId);
+    }
+    // Refill in batches (at half capacity), not after every item: each lease is a query over the queue,
+    // which for a large list is not free.
+    if (inFlight() <= m_concurrency / 2)
+        fill();
+}
+
 void JobRunner::fill()
 {
     if (!m_running || m_filling)
         return;
     m_filling = true;
-    const QList<JobItem> items = m_store.lease(m_concurrency - inFlight(), LeaseSeconds, m_inFlight);
+    const QList<JobItem> items = m_store.lease(m_concurrency - inFlight(), LeaseSeconds, m_inFlight,
+                                               QStringList(m_handlers.keyBegin(), m_handlers.keyEnd()));
     m_filling = false;
     for (const JobItem &item : items) {
         const QString key = item.jobId + u'\n' + item.normalized;
+        const Handler &handler = m_handlers[item.kind];
         m_inFlight.insert(key);
         m_started.insert(key, QDeadlineTimer(std::chrono::seconds(LeaseSeconds)));
-        auto finish = [this, item, key](const core::VerificationResult &result) {
-            m_inFlight.remove(key);
-            m_started.remove(key);
-            if (const auto finished = m_store.complete(item, result))
-                Q_EMIT jobFinished(*finished);
-            Q_EMIT itemFinished(item.jobId);
-            // Refill in batches (at half capacity), not after every item: each lease is a query over the
-            // queue, which for a large list is not free.
-            if (inFlight() <= m_concurrency / 2)
-                fill();
-        };
-        if (item.input.trimmed().isEmpty()) {
-            // Nothing to verify at all: API.md's "error" status, for bulk items only. Answered from the
-            // event loop, not from inside this loop, so every key of the batch is in flight first.
-            core::VerificationResult r;
-            r.email = item.input;
-            r.mode = item.mode;
-            r.status = core::Status::Error;
-            r.qualityScore = 0;
-            r.reason = core::Reason::InvalidSyntax;
+        auto done = [this, item, key](const Answer &answer) { finish(item, key, answer); };
+        if (item.attempts > MaxAttempts) {
+            const Answer answer{handler.abandoned(item), std::nullopt};
             QMetaObject::invokeMethod(
-                this, [finish, r] { finish(r); }, Qt::QueuedConnection);
+                this, [done, answer] { done(answer); }, Qt::QueuedConnection);
             continue;
         }
-        if (!m_engine.verify(item.input, item.mode, this, finish)) {
+        if (!handler.run(item, this, done)) {
             m_inFlight.remove(key); // the engine is stopping: the lease brings the item back next start
             m_started.remove(key);
         }

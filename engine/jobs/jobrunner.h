@@ -8,20 +8,49 @@
 #include <QSet>
 #include <QTimer>
 
+#include <functional>
+
 namespace mailcaff {
 class Engine;
 }
 
 namespace mailcaff::jobs {
 
-/// Works through queued job items: leases a bounded number at a time (grouped by domain), verifies them
-/// through the engine, writes each result as it finishes. Lives on the thread that created it.
+/// Works through queued job items: leases a bounded number at a time (jobs in turn, grouped by domain
+/// within a job), hands each to the handler of its job's kind, writes each outcome as it finishes. Lives on
+/// the thread that created it. Verify items are handled here; other kinds (find) register a handler.
 class JobRunner : public QObject
 {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(JobRunner)
 public:
-    JobRunner(Engine &engine, JobStore &store, int concurrency = 64, QObject *parent = nullptr);
+    /// An item leased more often than this without an answer (its process died each time, or the answer
+    /// never came) ends as an `error` instead of holding up its job forever.
+    static constexpr int MaxAttempts = 3;
+
+    /// What a handler reports for an item: its outcome, or that it should be tried again later (after the
+    /// rest of the list) because the answer was provisional, e.g. greylisting.
+    struct Answer
+    {
+        ItemOutcome outcome;
+        std::optional<int> retryAfterMs; ///< set: defer instead of storing the outcome
+    };
+    struct Handler
+    {
+        /// Starts the work for `item`; `done` is called once on the runner's thread (never if the runner is
+        /// gone). False when the work cannot start (the engine is stopping): the lease brings it back later.
+        std::function<bool(const JobItem &item, QObject *context, std::function<void(const Answer &)> done)>
+            run;
+        /// The `error` outcome of an item given up on (MaxAttempts).
+        std::function<ItemOutcome(const JobItem &item)> abandoned;
+    };
+
+    /// `greylistDelaysMs`: in power mode, a greylisted address is tried again after each of these delays
+    /// (after the rest of the list) before its greylisted result is kept.
+    JobRunner(Engine &engine, JobStore &store, int concurrency = 64, QList<int> greylistDelaysMs = {},
+              QObject *parent = nullptr);
+
+    void setHandler(QLatin1StringView kind, Handler handler);
 
     /// Reclaims leases left by a previous run (a crash), then starts working.
     void start();
@@ -36,12 +65,16 @@ Q_SIGNALS:
 
 private:
     void fill();
+    void finish(const JobItem &item, const QString &key, const Answer &answer);
+    Handler verifyHandler();
 
     Engine &m_engine;
     JobStore &m_store;
     int m_concurrency;
+    QList<int> m_greylistDelaysMs;
+    QHash<QString, Handler> m_handlers;
     QSet<QString> m_inFlight;                 ///< "jobId\nnormalized"
-    QHash<QString, QDeadlineTimer> m_started; ///< when each in-flight verification must have answered
+    QHash<QString, QDeadlineTimer> m_started; ///< when each in-flight item must have answered
     QTimer m_poll;
     bool m_running = false;
     bool m_filling = false;

@@ -85,8 +85,48 @@ private:
 
 } // namespace
 
+JobStore::NewItem JobStore::verifyItem(const QString &email)
+{
+    // A null QString binds as SQL NULL: an absent address is stored as an empty text.
+    const QString input = email.isNull() ? u""_s : email;
+    const QString normalized = normalise(input);
+    return {input, normalized, domainOf(normalized)};
+}
+
+JobStore::NewItem JobStore::findItem(const QJsonObject &lead)
+{
+    auto field = [&](QLatin1StringView name) { return lead.value(name).toString().trimmed().toLower(); };
+    QString domain = field("domain"_L1);
+    // The same person at the same place is the same lead, whatever the case or surrounding spaces.
+    const QString place = domain.isEmpty() ? u"company:"_s + field("company_name"_L1) : domain;
+    return {QString::fromUtf8(QJsonDocument(lead).toJson(QJsonDocument::Compact)),
+            field("first_name"_L1) + u'\x1f' + field("last_name"_L1) + u'\x1f' + place, domain};
+}
+
 JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key, const QStringList &emails,
                                                  core::Mode mode, const QString &idempotencyKey)
+{
+    QList<NewItem> items;
+    items.reserve(emails.size());
+    for (const QString &email : emails)
+        items.append(verifyItem(email));
+    return createJob(key, KindVerify, items, mode, idempotencyKey);
+}
+
+JobStore::CreateResult JobStore::createFindJob(const accounts::ApiKeyInfo *key,
+                                               const QList<QJsonObject> &leads, const QString &idempotencyKey)
+{
+    QList<NewItem> items;
+    items.reserve(leads.size());
+    for (const QJsonObject &lead : leads)
+        items.append(findItem(lead));
+    // A find verifies its candidates by SMTP: the power engine.
+    return createJob(key, KindFind, items, core::Mode::Power, idempotencyKey);
+}
+
+JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
+                                           const QList<NewItem> &items, core::Mode mode,
+                                           const QString &idempotencyKey)
 {
     CreateResult result;
     QSqlDatabase db = m_db.connection();
@@ -114,7 +154,7 @@ JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key
     if (key) {
         // Charged in the same transaction that stores the job: both or neither, whatever happens.
         const accounts::Credits::Result taken =
-            m_credits.takeLocked(*key, int(emails.size()), u"bulk verify"_s, u"job:"_s + id);
+            m_credits.takeLocked(*key, int(items.size()), u"bulk "_s + kind, u"job:"_s + id);
         result.usage = taken.usage;
         if (taken.failed)
             return result;
@@ -125,15 +165,13 @@ JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key
     }
     QSqlQuery job(db);
     job.prepare(u"INSERT INTO jobs(id, key_id, kind, mode, status, total, created_at, completed_at, "
-                "idempotency_key) VALUES (?, ?, 'verify', ?, ?, ?, ?, ?, ?)"_s);
+                "idempotency_key) VALUES (?, ?, ?, ?, 'processing', ?, ?, NULL, ?)"_s);
     job.addBindValue(id);
     job.addBindValue(key ? QVariant(key->id) : QVariant(QMetaType::fromType<qint64>()));
+    job.addBindValue(QString(kind));
     job.addBindValue(core::toString(mode));
-    // An empty list (possible from the window, not the API) is finished as soon as it exists.
-    job.addBindValue(emails.isEmpty() ? u"completed"_s : u"processing"_s);
-    job.addBindValue(int(emails.size()));
+    job.addBindValue(int(items.size()));
     job.addBindValue(nowIso());
-    job.addBindValue(emails.isEmpty() ? QVariant(nowIso()) : QVariant(QMetaType::fromType<QString>()));
     job.addBindValue(idempotencyKey.isEmpty() ? QVariant(QMetaType::fromType<QString>())
                                               : QVariant(idempotencyKey));
     if (!job.exec())
@@ -141,19 +179,20 @@ JobStore::CreateResult JobStore::createVerifyJob(const accounts::ApiKeyInfo *key
     QSqlQuery item(db);
     item.prepare(
         u"INSERT INTO job_items(job_id, position, input, normalized, domain) VALUES (?, ?, ?, ?, ?)"_s);
-    for (qsizetype i = 0; i < emails.size(); ++i) {
+    for (qsizetype i = 0; i < items.size(); ++i) {
         // bindValue by position: addBindValue would append past the placeholders on the second row.
-        // A null QString binds as SQL NULL: an empty address is stored as an empty text.
-        auto text = [](const QString &v) { return v.isNull() ? u""_s : v; };
-        const QString normalized = normalise(emails.at(i));
+        const NewItem &n = items.at(i);
         item.bindValue(0, id);
         item.bindValue(1, int(i));
-        item.bindValue(2, text(emails.at(i)));
-        item.bindValue(3, text(normalized));
-        item.bindValue(4, text(domainOf(normalized)));
+        item.bindValue(2, n.input.isNull() ? u""_s : n.input);
+        item.bindValue(3, n.normalized.isNull() ? u""_s : n.normalized);
+        item.bindValue(4, n.domain.isNull() ? u""_s : n.domain);
         if (!item.exec())
             return result;
     }
+    // An empty list (possible from the window, not the API) is finished as soon as it exists.
+    if (items.isEmpty() && !finishIfDone(id))
+        return result;
     if (!tx.commit())
         return result;
     result.outcome = Created::Ok;
@@ -188,8 +227,13 @@ std::optional<JobSummary> JobStore::summary(const QString &id, std::optional<qin
     if (c.exec()) {
         while (c.next()) {
             const int n = c.value(1).toInt();
+            const QString status = c.value(0).toString();
             s.processed += n;
-            if (const auto st = core::statusFromString(c.value(0).toString()))
+            if (status == FindFound)
+                s.found += n;
+            else if (status == FindNotFound)
+                s.notFound += n;
+            else if (const auto st = core::statusFromString(status))
                 s.counts[*st] += n;
         }
     }
@@ -213,14 +257,24 @@ QJsonArray JobStore::results(const QString &id) const
 {
     QJsonArray out;
     QSqlQuery q(m_db.connection());
-    q.prepare(u"SELECT input, result FROM job_items WHERE job_id = ? AND state = 'done' ORDER BY position"_s);
+    q.prepare(u"SELECT i.input, i.result, j.kind FROM job_items i JOIN jobs j ON j.id = i.job_id "
+              "WHERE i.job_id = ? AND i.state = 'done' ORDER BY i.position"_s);
     q.addBindValue(id);
     if (!q.exec())
         return out;
     while (q.next()) {
-        QJsonObject r = QJsonDocument::fromJson(q.value(1).toByteArray()).object();
-        r.insert(core::field::Email, q.value(0).toString().trimmed()); // as given at this position
-        out.append(r);
+        const QJsonObject stored = QJsonDocument::fromJson(q.value(1).toByteArray()).object();
+        if (q.value(2).toString() == KindFind) {
+            // The lead as given at this position, then what was found for it.
+            QJsonObject r = QJsonDocument::fromJson(q.value(0).toByteArray()).object();
+            for (auto it = stored.begin(); it != stored.end(); ++it)
+                r.insert(it.key(), it.value());
+            out.append(r);
+        } else {
+            QJsonObject r = stored;
+            r.insert(core::field::Email, q.value(0).toString().trimmed()); // as given at this position
+            out.append(r);
+        }
     }
     return out;
 }
@@ -252,39 +306,87 @@ bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo &key)
     return tx.commit();
 }
 
-QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &inFlight)
+QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &inFlight,
+                               const QStringList &kinds)
 {
     QList<JobItem> out;
-    if (max <= 0)
+    if (max <= 0 || kinds.isEmpty())
         return out;
     QSqlDatabase db = m_db.connection();
     const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
     // Read without the write lock (an idle poll costs a read), then claim each row only if it is still
     // free: another runner may have taken it meanwhile. Expired leases (a lost callback, a process that
     // died) are free again.
-    QSqlQuery q(db);
-    q.prepare(u"SELECT i.job_id, i.position, i.input, i.normalized, j.mode FROM job_items i JOIN jobs j ON "
-              "j.id = i.job_id WHERE (i.state = 'queued' OR (i.state = 'leased' AND i.lease_until < ?)) "
-              "AND j.status = 'processing' ORDER BY j.created_at, i.job_id, i.domain, i.position LIMIT ?"_s);
-    q.addBindValue(now);
-    q.addBindValue(max * 4);
-    if (!q.exec())
+    QStringList marks;
+    for (qsizetype i = 0; i < kinds.size(); ++i)
+        marks.append(u"?"_s);
+    QSqlQuery jobsQuery(db);
+    jobsQuery.prepare(u"SELECT id, kind, mode FROM jobs WHERE status = 'processing' AND kind IN ("_s +
+                      marks.join(u',') + u") ORDER BY created_at, id"_s);
+    for (const QString &kind : kinds)
+        jobsQuery.addBindValue(kind);
+    if (!jobsQuery.exec())
         return out;
+    struct Job
+    {
+        QString id, kind;
+        core::Mode mode;
+    };
+    QList<Job> active;
+    while (jobsQuery.next())
+        active.append({jobsQuery.value(0).toString(), jobsQuery.value(1).toString(),
+                       core::modeFromString(jobsQuery.value(2).toString()).value_or(core::Mode::Power)});
+    jobsQuery.finish();
+    if (active.isEmpty())
+        return out;
+
+    // Each job's due items, grouped by domain; then dealt out one job after the other, so every job moves.
+    QSqlQuery q(db);
+    q.prepare(u"SELECT position, input, normalized, attempts, deferrals FROM job_items WHERE job_id = ? AND "
+              "(state = 'queued' OR (state = 'leased' AND lease_until < ?)) AND "
+              "(not_before IS NULL OR not_before <= ?) ORDER BY domain, position LIMIT ?"_s);
     QSet<QString> taken = inFlight;
-    while (q.next() && out.size() < max) {
-        JobItem item;
-        item.jobId = q.value(0).toString();
-        item.position = q.value(1).toInt();
-        item.input = q.value(2).toString();
-        item.normalized = q.value(3).toString();
-        item.mode = core::modeFromString(q.value(4).toString()).value_or(core::Mode::Power);
-        const QString key = item.jobId + u'\n' + item.normalized;
-        if (taken.contains(key))
-            continue; // a duplicate of an address in flight: answered with it
-        taken.insert(key);
-        out.append(item);
+    QList<QList<JobItem>> perJob;
+    for (const Job &job : std::as_const(active)) {
+        q.bindValue(0, job.id);
+        q.bindValue(1, now);
+        q.bindValue(2, nowMs);
+        q.bindValue(3, max * 2);
+        if (!q.exec())
+            return out;
+        QList<JobItem> items;
+        while (q.next() && items.size() < max) {
+            JobItem item;
+            item.jobId = job.id;
+            item.kind = job.kind;
+            item.mode = job.mode;
+            item.position = q.value(0).toInt();
+            item.input = q.value(1).toString();
+            item.normalized = q.value(2).toString();
+            item.attempts = q.value(3).toInt() + 1;
+            item.deferrals = q.value(4).toInt();
+            const QString key = item.jobId + u'\n' + item.normalized;
+            if (taken.contains(key))
+                continue; // a duplicate of work in flight: answered with it
+            taken.insert(key);
+            items.append(item);
+        }
+        q.finish();
+        if (!items.isEmpty())
+            perJob.append(items);
     }
-    q.finish();
+    for (qsizetype round = 0; out.size() < max; ++round) {
+        bool any = false;
+        for (const QList<JobItem> &items : std::as_const(perJob)) {
+            if (round < items.size() && out.size() < max) {
+                out.append(items.at(round));
+                any = true;
+            }
+        }
+        if (!any)
+            break;
+    }
     if (out.isEmpty())
         return out;
     Transaction tx(db);
@@ -292,8 +394,8 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
         return {};
     QSqlQuery mark(db);
     mark.prepare(
-        u"UPDATE job_items SET state = 'leased', lease_until = ? WHERE job_id = ? AND position = ? AND "
-        "(state = 'queued' OR (state = 'leased' AND lease_until < ?))"_s);
+        u"UPDATE job_items SET state = 'leased', lease_until = ?, attempts = attempts + 1 WHERE "
+        "job_id = ? AND position = ? AND (state = 'queued' OR (state = 'leased' AND lease_until < ?))"_s);
     QList<JobItem> claimed;
     for (const JobItem &item : std::as_const(out)) {
         mark.bindValue(0, now + leaseSeconds);
@@ -312,38 +414,82 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
 
 std::optional<QString> JobStore::complete(const JobItem &item, const core::VerificationResult &result)
 {
+    return complete(item, ItemOutcome{core::toString(result.status), result.toJson()});
+}
+
+std::optional<QString> JobStore::complete(const JobItem &item, const ItemOutcome &outcome)
+{
     QSqlDatabase db = m_db.connection();
     Transaction tx(db);
     if (!tx.ok())
         return std::nullopt;
     QSqlQuery done(db);
     // The item and every duplicate of it in the job, unless cancelled meanwhile.
-    done.prepare(
-        u"UPDATE job_items SET state = 'done', lease_until = NULL, status = ?, result = ? WHERE job_id = ? "
-        "AND normalized = ? AND state IN ('queued', 'leased')"_s);
-    done.addBindValue(core::toString(result.status));
-    done.addBindValue(QJsonDocument(result.toJson()).toJson(QJsonDocument::Compact));
+    done.prepare(u"UPDATE job_items SET state = 'done', lease_until = NULL, not_before = NULL, status = ?, "
+                 "result = ? WHERE job_id = ? AND normalized = ? AND state IN ('queued', 'leased')"_s);
+    done.addBindValue(outcome.status);
+    done.addBindValue(QJsonDocument(outcome.result).toJson(QJsonDocument::Compact));
     done.addBindValue(item.jobId);
     done.addBindValue(item.normalized);
     if (!done.exec())
         return std::nullopt;
+    const std::optional<bool> finished = finishIfDone(item.jobId);
+    if (!finished || !tx.commit())
+        return std::nullopt;
+    return *finished ? std::optional<QString>(item.jobId) : std::nullopt;
+}
+
+std::optional<bool> JobStore::finishIfDone(const QString &jobId)
+{
+    QSqlDatabase db = m_db.connection();
     QSqlQuery left(db);
     // Whether anything is left: stops at the first row (a count would visit them all, every time).
     left.prepare(
         u"SELECT EXISTS (SELECT 1 FROM job_items WHERE job_id = ? AND state IN ('queued', 'leased'))"_s);
-    left.addBindValue(item.jobId);
-    bool finished = false;
-    if (left.exec() && left.next() && !left.value(0).toBool()) {
-        QSqlQuery job(db);
-        job.prepare(
-            u"UPDATE jobs SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'processing'"_s);
-        job.addBindValue(nowIso());
-        job.addBindValue(item.jobId);
-        finished = job.exec() && job.numRowsAffected() == 1;
-    }
-    if (!tx.commit())
+    left.addBindValue(jobId);
+    if (!left.exec() || !left.next())
         return std::nullopt;
-    return finished ? std::optional<QString>(item.jobId) : std::nullopt;
+    if (left.value(0).toBool())
+        return false;
+    left.finish();
+    // Failed: nothing in it could be processed (an empty list has nothing that failed: completed).
+    QSqlQuery usable(db);
+    usable.prepare(
+        u"SELECT NOT EXISTS (SELECT 1 FROM job_items WHERE job_id = ? AND status = 'error') OR "
+        "EXISTS (SELECT 1 FROM job_items WHERE job_id = ? AND state = 'done' AND status != 'error')"_s);
+    usable.addBindValue(jobId);
+    usable.addBindValue(jobId);
+    if (!usable.exec() || !usable.next())
+        return std::nullopt;
+    const bool completed = usable.value(0).toBool();
+    usable.finish();
+    QSqlQuery job(db);
+    job.prepare(u"UPDATE jobs SET status = ?, completed_at = ? WHERE id = ? AND status = 'processing'"_s);
+    job.addBindValue(completed ? u"completed"_s : u"failed"_s);
+    job.addBindValue(nowIso());
+    job.addBindValue(jobId);
+    if (!job.exec())
+        return std::nullopt;
+    if (job.numRowsAffected() != 1)
+        return false; // cancelled meanwhile, or already ended
+    if (m_endedHook) {
+        const auto ended = summary(jobId);
+        if (!ended || !m_endedHook(*ended))
+            return std::nullopt;
+    }
+    return true;
+}
+
+bool JobStore::defer(const JobItem &item, qint64 notBeforeMs)
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(u"UPDATE job_items SET state = 'queued', lease_until = NULL, attempts = 0, "
+              "deferrals = deferrals + 1, not_before = ? WHERE job_id = ? AND normalized = ? AND "
+              "state IN ('queued', 'leased')"_s);
+    q.addBindValue(notBeforeMs);
+    q.addBindValue(item.jobId);
+    q.addBindValue(item.normalized);
+    return q.exec();
 }
 
 int JobStore::reclaimLeases()
@@ -352,22 +498,6 @@ int JobStore::reclaimLeases()
     return q.exec(u"UPDATE job_items SET state = 'queued', lease_until = NULL WHERE state = 'leased'"_s)
                ? q.numRowsAffected()
                : 0;
-}
-
-QStringList JobStore::unannouncedJobs(int days) const
-{
-    QStringList out;
-    QSqlQuery q(m_db.connection());
-    q.prepare(u"SELECT j.id FROM jobs j JOIN webhook_endpoints e ON e.key_id = j.key_id AND e.enabled = 1 "
-              "WHERE j.status IN ('completed', 'failed') AND j.completed_at >= ? AND "
-              "NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.job_id = j.id) "
-              "AND j.completed_at >= strftime('%Y-%m-%dT%H:%M:%SZ', e.created_at, 'unixepoch')"_s);
-    q.addBindValue(QDateTime::currentDateTimeUtc().addDays(-days).toString(Qt::ISODate));
-    if (q.exec()) {
-        while (q.next())
-            out.append(q.value(0).toString());
-    }
-    return out;
 }
 
 int JobStore::purgeFinishedBefore(int days)

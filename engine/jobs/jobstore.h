@@ -6,10 +6,12 @@
 #include <QDateTime>
 #include <QHash>
 #include <QJsonArray>
+#include <QJsonObject>
 #include <QSet>
 #include <QString>
 #include <QStringList>
 
+#include <functional>
 #include <optional>
 
 namespace mailcaff::storage {
@@ -18,33 +20,55 @@ class Database;
 
 namespace mailcaff::jobs {
 
-/// A bulk job's state (API.md: processing, completed, failed; cancelled is ours).
+/// A bulk job's state (API.md: processing, completed, failed; cancelled is ours). A job is `failed` when it
+/// ended without a single item that could be processed (every item is an `error`).
 enum class JobStatus { Processing, Completed, Failed, Cancelled };
 QString toString(JobStatus status);
+
+/// What a job's items are: addresses to verify, or leads to find an address for.
+inline constexpr QLatin1StringView KindVerify{"verify"};
+inline constexpr QLatin1StringView KindFind{"find"};
+
+/// Item statuses of find jobs (verify items use core::Status's names; "error" is shared).
+inline constexpr QLatin1StringView FindFound{"found"};
+inline constexpr QLatin1StringView FindNotFound{"not_found"};
 
 struct JobSummary
 {
     QString id;
     qint64 keyId = 0; ///< 0: a list of the window's, no API key
-    QString kind;     ///< "verify" (and "find" with the finder)
+    QString kind;     ///< KindVerify or KindFind
     core::Mode mode = core::Mode::Power;
     JobStatus status = JobStatus::Processing;
     int total = 0;
     int processed = 0;
-    QHash<core::Status, int> counts;
+    QHash<core::Status, int> counts; ///< verify items per status; `error` items of either kind
+    int found = 0;                   ///< find items with an address
+    int notFound = 0;                ///< find items without one
     QDateTime createdAt;
     QDateTime completedAt;
 };
 
-/// One queued unit of work: an input position of a job. Duplicates of an address in a job share one
-/// verification: the first position is leased, the others are answered with it.
+/// One queued unit of work: an input position of a job. Duplicates in a job share one piece of work: the
+/// first position is leased, the others are answered with it.
 struct JobItem
 {
     QString jobId;
+    QString kind;
     int position = 0;
-    QString input;
-    QString normalized;
+    QString input;      ///< verify: the address as given; find: the lead as compact JSON
+    QString normalized; ///< what duplicates share
     core::Mode mode = core::Mode::Power;
+    int attempts =
+        0; ///< leases of this item so far, this one included, since it last answered or was deferred
+    int deferrals = 0; ///< times it was put back to be tried again later (greylisting)
+};
+
+/// A finished item as stored: its status name (core::Status's, or FindFound/FindNotFound) and its JSON.
+struct ItemOutcome
+{
+    QString status;
+    QJsonObject result;
 };
 
 /// Bulk jobs in the database: created with all their items (and charged) in one transaction before the
@@ -59,6 +83,11 @@ public:
     {
     }
 
+    /// Called inside the transaction that ends a job (completed or failed), with the job's final summary:
+    /// the webhook outbox. The announcement is stored with the job's end or neither is; false rolls back.
+    using EndedHook = std::function<bool(const JobSummary &)>;
+    void setEndedHook(EndedHook hook) { m_endedHook = std::move(hook); }
+
     enum class Created { Ok, Existing, InsufficientCredits, Failed };
     struct CreateResult
     {
@@ -66,37 +95,63 @@ public:
         QString jobId;
         accounts::Usage usage; ///< after charging (for the rate-limit headers and the 429 body)
     };
-    /// `key` null: not charged (the window's own lists). With an `idempotencyKey` already used by this key,
-    /// nothing is created or charged: the earlier job is returned (Created::Existing).
+    /// One input position of a new job.
+    struct NewItem
+    {
+        QString input;      ///< stored as given, returned with the result
+        QString normalized; ///< duplicates (equal `normalized`) are worked once
+        QString domain;     ///< items are leased grouped by it
+    };
+    /// Stores the job and all its items, and charges one credit per item, in one transaction. `key` null:
+    /// not charged (the window's own lists). With an `idempotencyKey` already used by this key, nothing is
+    /// created or charged: the earlier job is returned (Created::Existing).
+    CreateResult createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
+                           const QList<NewItem> &items, core::Mode mode, const QString &idempotencyKey = {});
     CreateResult createVerifyJob(const accounts::ApiKeyInfo *key, const QStringList &emails, core::Mode mode,
                                  const QString &idempotencyKey = {});
+    /// Leads are objects with string fields first_name, last_name and domain (or company_name), as the API
+    /// validated them; each is stored as given.
+    CreateResult createFindJob(const accounts::ApiKeyInfo *key, const QList<QJsonObject> &leads,
+                               const QString &idempotencyKey = {});
+    /// The new-item form of an address or of a lead (what duplicates share, the domain to group by).
+    static NewItem verifyItem(const QString &email);
+    static NewItem findItem(const QJsonObject &lead);
 
     /// The job if it exists and belongs to `keyId` (nullopt: any owner).
     std::optional<JobSummary> summary(const QString &id, std::optional<qint64> keyId = std::nullopt) const;
     /// summary() and results() read in one transaction, so they agree.
     std::optional<std::pair<JobSummary, QJsonArray>>
     snapshot(const QString &id, std::optional<qint64> keyId = std::nullopt) const;
-    /// Finished items in input order, each the verify response JSON with the email as given at its position.
+    /// Finished items in input order. Verify: the verify response with the email as given at its position;
+    /// find: the lead's fields as given followed by the find response's.
     QJsonArray results(const QString &id) const;
     /// Cancels a processing job; the credits of items not yet done are refunded. False if not cancellable.
     bool cancel(const QString &id, const accounts::ApiKeyInfo &key);
 
-    /// Up to `max` queued items, grouped by domain (so SMTP sessions are reused), skipping addresses already
-    /// in flight; each leased for `leaseSeconds`.
-    QList<JobItem> lease(int max, int leaseSeconds, const QSet<QString> &inFlight);
-    /// Stores the result for the item and its duplicates; returns the job id when that finished the job.
+    /// Up to `max` items of jobs of the given kinds that are due (queued, or leased with an expired lease,
+    /// and not deferred to later), skipping work already in flight (`inFlight`: "jobId\nnormalized"). Jobs
+    /// share the batch in turn (a small job is not stuck behind a big one); within a job items come grouped
+    /// by domain, so SMTP sessions are reused. Each is leased for `leaseSeconds`, its attempts counted.
+    QList<JobItem> lease(int max, int leaseSeconds, const QSet<QString> &inFlight, const QStringList &kinds);
+    /// Stores the outcome for the item and its duplicates; returns the job id when that ended the job.
+    std::optional<QString> complete(const JobItem &item, const ItemOutcome &outcome);
     std::optional<QString> complete(const JobItem &item, const core::VerificationResult &result);
+    /// Puts the item and its duplicates back in the queue, not to be leased before `notBeforeMs` (epoch ms).
+    bool defer(const JobItem &item, qint64 notBeforeMs);
     /// Puts leased items back in the queue (at start: this process holds no lease yet). Returns how many.
     int reclaimLeases();
-    /// Jobs of the last `days` that ended (completed or failed) for a key with an enabled webhook but have
-    /// no delivery yet: a crash between a job's last result and its announcement left them out.
-    QStringList unannouncedJobs(int days) const;
     /// Deletes jobs finished more than `days` ago. Returns how many.
     int purgeFinishedBefore(int days);
 
 private:
+    /// In the caller's transaction: ends the job (completed, or failed when nothing in it could be processed)
+    /// if no item is left, and calls the ended hook. True when this ended it; nullopt when the database
+    /// failed.
+    std::optional<bool> finishIfDone(const QString &jobId);
+
     const storage::Database &m_db;
     accounts::Credits &m_credits;
+    EndedHook m_endedHook;
 };
 
 } // namespace mailcaff::jobs

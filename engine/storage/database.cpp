@@ -135,6 +135,14 @@ const QList<QStringList> &migrations()
             u"ALTER TABLE jobs ADD COLUMN idempotency_key TEXT"_s,
             u"CREATE UNIQUE INDEX jobs_idempotency ON jobs(key_id, idempotency_key) WHERE idempotency_key IS NOT NULL"_s,
         },
+        // 8: per item, how often it was leased without an answer (a poison item ends as an error instead of
+        // looping forever), how often it was deferred (greylisting: tried again after the rest of the list)
+        // and when it may run again (epoch milliseconds).
+        {
+            u"ALTER TABLE job_items ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0"_s,
+            u"ALTER TABLE job_items ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0"_s,
+            u"ALTER TABLE job_items ADD COLUMN not_before INTEGER"_s,
+        },
     };
     return steps;
 }

@@ -200,7 +200,7 @@ private:
             // The same random address on every retry: greylisting lets a triplet through only when it
             // comes back, and a new address each time would never get a definite answer.
             if (m_randomRecipient.isEmpty())
-                m_randomRecipient = randomLocalPart() + u'@' + m_address.asciiDomain();
+                m_randomRecipient = m_verifier->probeRecipient(m_address.asciiDomain());
             recipients.append(m_randomRecipient);
             m_probeIndex = 1;
         }
@@ -397,6 +397,18 @@ void Verifier::rememberCatchAll(const QString &asciiDomain, bool catchAll)
 {
     m_catchAll.insert(asciiDomain,
                       CatchAll{catchAll, QDeadlineTimer(std::chrono::seconds(m_power.catchAllCacheSeconds))});
+}
+
+QString Verifier::probeRecipient(const QString &asciiDomain)
+{
+    auto it = m_probeRecipients.find(asciiDomain);
+    if (it != m_probeRecipients.end() && !it->expires.hasExpired())
+        return it->address;
+    if (m_probeRecipients.size() >= 10'000) // a long run over many domains: drop what has expired
+        m_probeRecipients.removeIf([](const auto &entry) { return entry.value().expires.hasExpired(); });
+    const QString address = randomLocalPart() + u'@' + asciiDomain;
+    m_probeRecipients.insert(asciiDomain, {address, QDeadlineTimer(std::chrono::hours(1))});
+    return address;
 }
 
 void Verifier::verify(const QString &email, core::Mode mode, QObject *context,

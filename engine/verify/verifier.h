@@ -61,6 +61,10 @@ public:
     /// Catch-all knowledge per domain, learnt from the random-recipient probe.
     std::optional<bool> cachedCatchAll(const QString &asciiDomain) const;
     void rememberCatchAll(const QString &asciiDomain, bool catchAll);
+    /// The random address probed at a domain while its catch-all answer is unknown. The same one for an
+    /// hour: a greylisting server lets a triplet through only when it comes back, so a later check of the
+    /// domain (a bulk item tried again after greylisting) must ask about the same address.
+    QString probeRecipient(const QString &asciiDomain);
 
 private:
     friend class PowerCheck;
@@ -76,6 +80,12 @@ private:
     };
     QHash<QString, CatchAll> m_catchAll;
     QSet<QString> m_catchAllProbing; ///< domains with a random-address probe in flight
+    struct ProbeRecipient
+    {
+        QString address;
+        QDeadlineTimer expires;
+    };
+    QHash<QString, ProbeRecipient> m_probeRecipients;
 };
 
 } // namespace mailcaff::verify

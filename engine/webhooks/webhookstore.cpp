@@ -189,6 +189,7 @@ bool WebhookStore::disableEndpoint(qint64 keyId, const QString &reason)
 QString WebhookStore::enqueue(qint64 keyId, const QString &event, const QString &jobId,
                               const QJsonObject &payload)
 {
+    m_lastError.clear();
     const auto target = endpoint(keyId);
     if (!target || !target->enabled)
         return {};

@@ -1,0 +1,290 @@
+// The job system below the API: fair leasing between jobs, deferral of greylisted items, items given up on
+// after repeated lost leases, failed jobs, find jobs, and the webhook written with a job's end. Against a
+// loopback DNS server and SMTP servers, with the real engine.
+#include "dnstestserver.h"
+#include "engine.h"
+#include "smtptestserver.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace mailcaff;
+using namespace mailcaff::test;
+using namespace Qt::StringLiterals;
+
+class TestJobs : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void leaseSharesTheBatchBetweenJobs();
+    void deferredItemsWaitTheirTurn();
+    void lostLeasesEndInAnErrorAndAFailedJob();
+    void greylistedItemsAreTriedAgainAfterTheRest();
+    void findJobsAreStoredAndAnswered();
+
+private:
+    /// A started engine on a fresh data folder (or `dataDir`), pointed at the loopback servers.
+    std::unique_ptr<Engine> startEngine(bool runJobs, QList<int> jobGreylistDelaysMs = {},
+                                        const QString &dataDir = {});
+    static bool waitForStatus(Engine &engine, const QString &jobId, const QString &status, int timeoutMs);
+
+    QList<std::shared_ptr<QTemporaryDir>> m_dirs;
+    DnsTestServer m_dns;
+    SmtpTestServer m_smtp;
+    SmtpTestServer m_grey;
+};
+
+void TestJobs::initTestCase()
+{
+    QVERIFY(m_dns.listen());
+    QVERIFY(m_smtp.listen(QHostAddress(u"127.0.0.41"_s)));
+    QVERIFY(m_grey.listen(QHostAddress(u"127.0.0.42"_s), m_smtp.port()));
+    m_smtp.addMailboxes(u"ok.test"_s, {u"ann"_s, u"bob"_s});
+    m_dns.addMx(u"ok.test"_s, 10, u"mx.ok.test"_s);
+    m_dns.addA(u"mx.ok.test"_s, u"127.0.0.41"_s);
+    m_grey.addMailbox(u"alice@grey.test"_s);
+    m_grey.setGreylisting(true, 1500); // a retry before 1.5 s is greylisted again
+    m_dns.addMx(u"grey.test"_s, 10, u"mx.grey.test"_s);
+    m_dns.addA(u"mx.grey.test"_s, u"127.0.0.42"_s);
+    for (int d = 0; d < 5; ++d)
+        m_dns.addMx(u"d%1.test"_s.arg(d), 10, u"mx.d%1.test"_s.arg(d));
+}
+
+std::unique_ptr<Engine> TestJobs::startEngine(bool runJobs, QList<int> jobGreylistDelaysMs,
+                                              const QString &dataDir)
+{
+    EngineConfig config;
+    if (dataDir.isEmpty()) {
+        m_dirs.append(std::make_shared<QTemporaryDir>());
+        config.dataDir = m_dirs.last()->path();
+    } else {
+        config.dataDir = dataDir;
+    }
+    config.dnsServers = m_dns.serverString();
+    config.dnsTimeoutMs = 400;
+    config.dnsTries = 1;
+    config.smtpPort = m_smtp.port();
+    config.allowPrivateTargets = true;
+    config.smtpConnectTimeoutMs = 500;
+    config.smtpCommandTimeoutMs = 1500;
+    config.powerDeadlineMs = 4000;
+    config.greylistRetryMs = {}; // a greylisted check answers at once: only the job may try again
+    config.jobGreylistDelaysMs = std::move(jobGreylistDelaysMs);
+    config.runJobs = runJobs;
+    auto engine = std::make_unique<Engine>();
+    QString error;
+    if (!engine->start(config, &error)) {
+        qWarning() << error;
+        return nullptr;
+    }
+    return engine;
+}
+
+bool TestJobs::waitForStatus(Engine &engine, const QString &jobId, const QString &status, int timeoutMs)
+{
+    return QTest::qWaitFor(
+        [&] {
+            const auto s = engine.jobs().summary(jobId);
+            return s && jobs::toString(s->status) == status;
+        },
+        timeoutMs);
+}
+
+void TestJobs::leaseSharesTheBatchBetweenJobs()
+{
+    const auto engine = startEngine(false);
+    QVERIFY(engine);
+    QStringList big;
+    for (int i = 0; i < 100; ++i)
+        big << u"u%1@d%2.test"_s.arg(i).arg(i % 5);
+    const auto first = engine->jobs().createVerifyJob(nullptr, big, core::Mode::Quick);
+    const auto second = engine->jobs().createVerifyJob(
+        nullptr, {u"a@ok.test"_s, u"b@ok.test"_s, u"c@ok.test"_s}, core::Mode::Quick);
+    QCOMPARE(int(first.outcome), int(jobs::JobStore::Created::Ok));
+    QCOMPARE(int(second.outcome), int(jobs::JobStore::Created::Ok));
+
+    // The small job, created after the big one, is not stuck behind its hundred items.
+    const QList<jobs::JobItem> batch = engine->jobs().lease(10, 300, {}, {jobs::KindVerify});
+    QCOMPARE(batch.size(), 10);
+    int ofSecond = 0;
+    QStringList domainsOfFirst;
+    for (const jobs::JobItem &item : batch) {
+        QCOMPARE(item.attempts, 1);
+        if (item.jobId == second.jobId)
+            ++ofSecond;
+        else
+            domainsOfFirst << item.normalized.section(u'@', 1);
+    }
+    QCOMPARE(ofSecond, 3);
+    // Within a job, one domain after the other: the SMTP layer reuses its sessions.
+    QStringList sorted = domainsOfFirst;
+    std::sort(sorted.begin(), sorted.end());
+    QCOMPARE(domainsOfFirst, sorted);
+    // Kinds without a handler are not leased.
+    QVERIFY(engine->jobs().lease(10, 300, {}, {jobs::KindFind}).isEmpty());
+}
+
+void TestJobs::deferredItemsWaitTheirTurn()
+{
+    const auto engine = startEngine(false);
+    QVERIFY(engine);
+    const auto created =
+        engine->jobs().createVerifyJob(nullptr, {u"x@ok.test"_s, u"X@ok.test "_s}, core::Mode::Power);
+    QList<jobs::JobItem> items = engine->jobs().lease(10, 300, {}, {jobs::KindVerify});
+    QCOMPARE(items.size(), 1); // the duplicate is worked with it
+    QVERIFY(engine->jobs().defer(items.first(), QDateTime::currentMSecsSinceEpoch() + 60'000));
+    QVERIFY(engine->jobs().lease(10, 300, {}, {jobs::KindVerify}).isEmpty());
+    QCOMPARE(jobs::toString(engine->jobs().summary(created.jobId)->status), u"processing"_s);
+    QVERIFY(engine->jobs().defer(items.first(), QDateTime::currentMSecsSinceEpoch() - 1));
+    items = engine->jobs().lease(10, 300, {}, {jobs::KindVerify});
+    QCOMPARE(items.size(), 1);
+    QCOMPARE(items.first().deferrals, 2);
+    QCOMPARE(items.first().attempts, 1); // a deferral is an answer: the lost-lease count starts again
+}
+
+void TestJobs::lostLeasesEndInAnErrorAndAFailedJob()
+{
+    QString dataDir;
+    QString jobId;
+    qint64 keyId = 0;
+    {
+        const auto engine = startEngine(false);
+        QVERIFY(engine);
+        dataDir = engine->config().dataDir;
+        const auto key = engine->apiKeys().create(u"hooked"_s, accounts::Plan::Free);
+        QVERIFY(key);
+        keyId = key->info.id;
+        QVERIFY(engine->webhooks().setEndpoint(keyId, u"https://hooks.invalid/end"_s).ok());
+        const auto created =
+            engine->jobs().createVerifyJob(&key->info, {u"poison@ok.test"_s}, core::Mode::Quick);
+        jobId = created.jobId;
+        // Three leases that never answered (each ran out: a process that died during the item).
+        for (int attempt = 1; attempt <= jobs::JobRunner::MaxAttempts; ++attempt) {
+            const auto items = engine->jobs().lease(10, -1, {}, {jobs::KindVerify});
+            QCOMPARE(items.size(), 1);
+            QCOMPARE(items.first().attempts, attempt);
+        }
+    }
+    // The next start gives up on it: an error, and a job with nothing processed has failed.
+    const auto engine = startEngine(true, {}, dataDir);
+    QVERIFY(engine);
+    QVERIFY(waitForStatus(*engine, jobId, u"failed"_s, 10000));
+    const QJsonArray results = engine->jobs().results(jobId);
+    QCOMPARE(results.size(), 1);
+    QCOMPARE(results.first().toObject().value(u"status"_s).toString(), u"error"_s);
+    QCOMPARE(results.first().toObject().value(u"email"_s).toString(), u"poison@ok.test"_s);
+    const auto deliveries = engine->webhooks().deliveries(keyId, 10);
+    QCOMPARE(deliveries.size(), 1);
+    QCOMPARE(deliveries.first().event, u"bulk_job.failed"_s);
+    const QJsonObject payload = QJsonDocument::fromJson(deliveries.first().payload).object();
+    QCOMPARE(payload.value(u"status"_s).toString(), u"failed"_s);
+    QCOMPARE(payload.value(u"job_type"_s).toString(), u"verify"_s);
+    QCOMPARE(payload.value(u"total"_s).toInt(), 1);
+}
+
+void TestJobs::greylistedItemsAreTriedAgainAfterTheRest()
+{
+    const QStringList emails{u"alice@grey.test"_s, u"ann@ok.test"_s, u"nobody@ok.test"_s};
+    {
+        // Without a second try, a greylisting server leaves the address unknown.
+        m_grey.resetGreylist();
+        const auto engine = startEngine(true, {});
+        QVERIFY(engine);
+        const auto created = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Power);
+        QVERIFY(waitForStatus(*engine, created.jobId, u"completed"_s, 15000));
+        const QJsonObject alice = engine->jobs().results(created.jobId).first().toObject();
+        QCOMPARE(alice.value(u"status"_s).toString(), u"unknown"_s);
+        QCOMPARE(alice.value(u"reason"_s).toString(), u"greylisted"_s);
+    }
+    m_grey.resetGreylist();
+    const auto engine = startEngine(true, {2000});
+    QVERIFY(engine);
+    const auto created = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Power);
+    // The rest of the list is answered while the greylisted address waits for its second try.
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            const auto s = engine->jobs().summary(created.jobId);
+            return s && s->processed == 2;
+        },
+        10000));
+    QCOMPARE(jobs::toString(engine->jobs().summary(created.jobId)->status), u"processing"_s);
+    QVERIFY(waitForStatus(*engine, created.jobId, u"completed"_s, 15000));
+    const QJsonArray results = engine->jobs().results(created.jobId);
+    QCOMPARE(results.size(), 3);
+    // Tried again with the same sender and the same random address: the server lets both through, the
+    // random address is rejected, the mailbox accepted. Valid, not catch-all.
+    const QJsonObject alice = results.at(0).toObject();
+    QCOMPARE(alice.value(u"status"_s).toString(), u"valid"_s);
+    QCOMPARE(alice.value(u"reason"_s).toString(), u"accepted"_s);
+    QCOMPARE(alice.value(u"is_catch_all"_s).toBool(true), false);
+    QCOMPARE(results.at(1).toObject().value(u"status"_s).toString(), u"valid"_s);
+    QCOMPARE(results.at(2).toObject().value(u"status"_s).toString(), u"invalid"_s);
+}
+
+void TestJobs::findJobsAreStoredAndAnswered()
+{
+    const auto engine = startEngine(true);
+    QVERIFY(engine);
+    const auto key = engine->apiKeys().create(u"finder"_s, accounts::Plan::Free);
+    QVERIFY(key);
+    // The job system's part of finding: storage, duplicates, dispatch by kind, results with their leads.
+    // The finder itself answers through this handler (here a fixed rule, to test the job system alone).
+    int calls = 0;
+    jobs::JobRunner::Handler finder;
+    finder.run = [&calls](const jobs::JobItem &item, QObject *context,
+                          std::function<void(const jobs::JobRunner::Answer &)> done) {
+        ++calls;
+        const QJsonObject lead = QJsonDocument::fromJson(item.input.toUtf8()).object();
+        const bool found = lead.value(u"last_name"_s).toString().compare(u"doe"_s, Qt::CaseInsensitive) == 0;
+        QJsonObject r{{u"found"_s, found},
+                      {u"email"_s, found ? QJsonValue(u"john.doe@"_s + lead.value(u"domain"_s).toString())
+                                         : QJsonValue(QJsonValue::Null)}};
+        QMetaObject::invokeMethod(
+            context,
+            [done, r, found] {
+                done({{found ? QString(jobs::FindFound) : QString(jobs::FindNotFound), r}, std::nullopt});
+            },
+            Qt::QueuedConnection);
+        return true;
+    };
+    finder.abandoned = [](const jobs::JobItem &) { return jobs::ItemOutcome{u"error"_s, {}}; };
+    engine->jobRunner()->setHandler(jobs::KindFind, finder);
+
+    const QList<QJsonObject> leads{
+        {{u"first_name"_s, u"John"_s}, {u"last_name"_s, u"Doe"_s}, {u"domain"_s, u"ok.test"_s}},
+        {{u"first_name"_s, u"Jane"_s}, {u"last_name"_s, u"Roe"_s}, {u"domain"_s, u"ok.test"_s}},
+        {{u"first_name"_s, u" john"_s}, {u"last_name"_s, u"DOE "_s}, {u"domain"_s, u"OK.test"_s}},
+    };
+    const auto created = engine->jobs().createFindJob(&key->info, leads);
+    QCOMPARE(int(created.outcome), int(jobs::JobStore::Created::Ok));
+    QCOMPARE(created.usage.monthlyUsed, 3); // one credit per lead, duplicates included
+    engine->jobRunner()->wake();
+    QVERIFY(waitForStatus(*engine, created.jobId, u"completed"_s, 10000));
+    QCOMPARE(calls, 2); // the duplicate lead was found once
+
+    const auto summary = engine->jobs().summary(created.jobId);
+    QCOMPARE(summary->kind, u"find"_s);
+    QCOMPARE(summary->found, 2);
+    QCOMPARE(summary->notFound, 1);
+    const QJsonArray results = engine->jobs().results(created.jobId);
+    QCOMPARE(results.size(), 3);
+    for (int i = 0; i < 3; ++i) {
+        const QJsonObject r = results.at(i).toObject();
+        QCOMPARE(r.value(u"first_name"_s).toString(),
+                 leads.at(i).value(u"first_name"_s).toString()); // as given
+        QCOMPARE(r.value(u"domain"_s).toString(), leads.at(i).value(u"domain"_s).toString());
+        QCOMPARE(r.value(u"found"_s).toBool(), i != 1);
+    }
+    QVERIFY(results.at(1).toObject().value(u"email"_s).isNull());
+
+    const QJsonObject payload = Engine::jobEndedPayload(*summary);
+    QCOMPARE(payload.value(u"event"_s).toString(), u"bulk_job.completed"_s);
+    QCOMPARE(payload.value(u"job_type"_s).toString(), u"find"_s);
+    QCOMPARE(payload.value(u"summary"_s).toObject(), (QJsonObject{{u"found"_s, 2}, {u"not_found"_s, 1}}));
+}
+
+QTEST_GUILESS_MAIN(TestJobs)
+#include "tst_jobs.moc"
