@@ -57,6 +57,7 @@ Usage:
   mailcaff keys list                 list API keys (prefixes only: keys are stored as hashes)
   mailcaff keys revoke ID            revoke a key
   mailcaff keys webhook ID URL|off   set (HTTPS only; prints the signing secret once) or remove a key's webhook
+  mailcaff keys plan ID PLAN         move a key to another plan from this month on (free, starter, growth, scale)
   mailcaff verify [--mode quick] ADDRESS...
                                      verify addresses, one JSON result per line
   mailcaff maintenance on|off [--retry-after S]
@@ -254,6 +255,17 @@ QString checkApplicable(const QCommandLineParser &p, const QString &verb, const 
     return {};
 }
 
+std::optional<accounts::ApiKeyInfo> activeKey(const accounts::ApiKeys &keys, qint64 id)
+{
+    const auto list = keys.list();
+    if (list) {
+        for (const accounts::ApiKeyInfo &k : *list)
+            if (k.id == id && !k.isRevoked())
+                return k;
+    }
+    return std::nullopt;
+}
+
 int runKeys(Engine &engine, const QCommandLineParser &p, const QStringList &args)
 {
     const QString action = args.value(1);
@@ -312,16 +324,34 @@ int runKeys(Engine &engine, const QCommandLineParser &p, const QStringList &args
         out() << "Revoked API key " << id << "." << Qt::endl;
         return ExitOk;
     }
+    if (action == "plan"_L1) {
+        bool ok = false;
+        const qint64 id = args.value(2).toLongLong(&ok);
+        if (!ok || args.size() != 4)
+            return usageError(u"keys plan: give the key's ID and a plan: free, starter, growth or scale"_s);
+        const auto plan = accounts::planFromString(args.at(3));
+        if (!plan)
+            return usageError(
+                u"keys plan: '%1' is not one of free, starter, growth, scale"_s.arg(args.at(3)));
+        const auto key = activeKey(keys, id);
+        if (!key)
+            return usageError(u"keys plan: no active key with ID %1"_s.arg(id));
+        if (!engine.credits().changePlan(*key, *plan)) {
+            err() << "mailcaff: keys plan: the database could not be updated" << Qt::endl;
+            return ExitFailure;
+        }
+        const auto usage = engine.credits().usage(*key);
+        out() << "API key " << id << " is on the " << accounts::toString(*plan)
+              << " plan from this month: " << (usage ? usage->remaining : 0) << " of "
+              << (usage ? usage->monthlyLimit : 0) << " credits left this month." << Qt::endl;
+        return ExitOk;
+    }
     if (action == "webhook"_L1) {
         bool ok = false;
         const qint64 id = args.value(2).toLongLong(&ok);
         if (!ok || args.size() != 4)
             return usageError(u"keys webhook: give the key's ID and an https:// URL, or off"_s);
-        const auto list = keys.list();
-        const bool known =
-            list && std::any_of(list->cbegin(), list->cend(),
-                                [id](const accounts::ApiKeyInfo &k) { return k.id == id && !k.isRevoked(); });
-        if (!known)
+        if (!activeKey(keys, id))
             return usageError(u"keys webhook: no active key with ID %1"_s.arg(id));
         if (args.at(3) == "off"_L1) {
             engine.webhooks().removeEndpoint(id);
@@ -337,7 +367,7 @@ int runKeys(Engine &engine, const QCommandLineParser &p, const QStringList &args
         return ExitOk;
     }
     return usageError(action.isEmpty()
-                          ? u"keys: say create, list, revoke or webhook"_s
+                          ? u"keys: say create, list, revoke, plan or webhook"_s
                           : u"keys: unknown action '%1' (create, list, revoke, webhook)"_s.arg(action));
 }
 

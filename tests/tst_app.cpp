@@ -186,6 +186,16 @@ void TestApp::keysLifecycle()
     QCOMPARE(run({u"keys"_s, u"webhook"_s, u"1"_s, u"off"_s, u"--data-dir"_s, data.path()}).exitCode, 0);
     QCOMPARE(run({u"keys"_s, u"webhook"_s, u"99"_s, u"off"_s, u"--data-dir"_s, data.path()}).exitCode, 2);
 
+    // Another plan from this month on.
+    const Run moved = run({u"keys"_s, u"plan"_s, u"1"_s, u"scale"_s, u"--data-dir"_s, data.path()});
+    QCOMPARE(moved.exitCode, 0);
+    QVERIFY2(moved.out.contains(u"250000 of 250000"_s), qPrintable(moved.out));
+    QVERIFY(run({u"keys"_s, u"list"_s, u"--data-dir"_s, data.path()}).out.contains(u"scale"_s));
+    const Run badPlan = run({u"keys"_s, u"plan"_s, u"1"_s, u"platinum"_s, u"--data-dir"_s, data.path()});
+    QCOMPARE(badPlan.exitCode, 2);
+    QVERIFY2(badPlan.err.contains(u"platinum"_s), qPrintable(badPlan.err));
+    QCOMPARE(run({u"keys"_s, u"plan"_s, u"99"_s, u"free"_s, u"--data-dir"_s, data.path()}).exitCode, 2);
+
     const Run revoked = run({u"keys"_s, u"revoke"_s, u"1"_s, u"--data-dir"_s, data.path()});
     QCOMPARE(revoked.exitCode, 0);
     listed = run({u"keys"_s, u"list"_s, u"--data-dir"_s, data.path()});

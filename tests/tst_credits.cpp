@@ -30,6 +30,8 @@ private Q_SLOTS:
     void lastSecondOfAMonth();
     void leapYear();
     void concurrentTakesAreAtomic();
+    void planChangesKeepPastMonths();
+    void upgradeTakesEffectAtOnce();
 
 private:
     ApiKeyInfo key(Plan plan, const QDateTime &created);
@@ -216,6 +218,50 @@ void TestCredits::concurrentTakesAreAtomic()
     QCOMPARE(refused.load(), 190);
     QCOMPARE(failed.load(), 0);
     QCOMPARE(credits().usage(k)->monthlyUsed, 600);
+}
+
+void TestCredits::planChangesKeepPastMonths()
+{
+    // Starter from January, 4,000 used. Down to free in February: the carry is what January's plan left
+    // (6,000), capped at one month of the new plan (600).
+    const ApiKeyInfo k = key(Plan::Starter, utc(2026, 1, 5));
+    m_now = utc(2026, 1, 20);
+    QVERIFY(credits().take(k, 4000, u"bulk"_s).ok);
+    m_now = utc(2026, 2, 10);
+    QVERIFY(credits().changePlan(k, Plan::Free));
+    auto u = credits().usage(k); // `k` still says starter: the database knows better
+    QCOMPARE(toString(u->plan), u"free"_s);
+    QCOMPARE(u->planCredits, 600);
+    QCOMPARE(u->carriedOver, 600);
+    QCOMPARE(u->monthlyLimit, 1200);
+    // Up to growth in March: February (free, nothing used) carries its 600; January still counted as starter.
+    m_now = utc(2026, 3, 3);
+    QVERIFY(credits().changePlan(k, Plan::Growth));
+    u = credits().usage(k);
+    QCOMPARE(u->planCredits, 50000);
+    QCOMPARE(u->carriedOver, 600);
+    // April: March's whole growth plan unused carries over, capped at one growth month.
+    m_now = utc(2026, 4, 1, 0, 0, 0);
+    u = credits().usage(k);
+    QCOMPARE(toString(u->plan), u"growth"_s);
+    QCOMPARE(u->carriedOver, 50000);
+    QCOMPARE(u->monthlyLimit, 100000);
+}
+
+void TestCredits::upgradeTakesEffectAtOnce()
+{
+    const ApiKeyInfo k = key(Plan::Free, utc(2026, 3, 1));
+    QVERIFY(credits().take(k, 600, u"bulk"_s).ok);
+    QVERIFY(!credits().take(k, 1, u"verify"_s).ok);
+    QVERIFY(credits().changePlan(k, Plan::Starter));
+    const auto taken = credits().take(k, 1000, u"bulk"_s);
+    QVERIFY(taken.ok);
+    QCOMPARE(taken.usage.monthlyLimit, 10000);
+    QCOMPARE(taken.usage.monthlyUsed, 1600);
+    // A revoked key's plan does not change.
+    ApiKeys keys(*m_db);
+    QVERIFY(keys.revoke(k.id));
+    QVERIFY(!credits().changePlan(k, Plan::Scale));
 }
 
 QTEST_GUILESS_MAIN(TestCredits)

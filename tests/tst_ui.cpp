@@ -218,8 +218,19 @@ void TestUi::apiKeysPage()
         page->resize(800, 600);
         QVERIFY(page->grab().save(dir + u"/keys-page.png"_s));
     }
+    // Move it to another plan: the table shows the new plan and the month's credits.
+    page->newPlanBox()->setCurrentIndex(page->newPlanBox()->findData(int(accounts::Plan::Scale)));
+    QVERIFY(page->changePlanOfSelected());
+    QCOMPARE(accounts::toString(m_engine.apiKeys().authenticate(key)->plan), u"scale"_s);
+    for (int r = 0; r < table->rowCount(); ++r) {
+        if (table->item(r, 0)->text().toLongLong() == who->id) {
+            QCOMPARE(table->item(r, 3)->text(), u"scale"_s);
+            QVERIFY2(table->item(r, 4)->text().contains(u"250000"_s), qPrintable(table->item(r, 4)->text()));
+        }
+    }
     QVERIFY(page->revokeSelected());
     QVERIFY(!m_engine.apiKeys().authenticate(key));
+    QVERIFY(!page->changePlanOfSelected()); // revoked keys keep their plan
 }
 
 QTEST_MAIN(TestUi)

@@ -41,8 +41,10 @@ KeysPage::KeysPage(Engine &engine, QWidget *parent)
     , m_name(new QLineEdit(this))
     , m_plan(new QComboBox(this))
     , m_create(new QPushButton(tr("Create key"), this))
-    , m_keys(new QTableWidget(0, 6, this))
+    , m_keys(new QTableWidget(0, 7, this))
     , m_revoke(new QPushButton(tr("Revoke selected key"), this))
+    , m_newPlan(new QComboBox(this))
+    , m_changePlan(new QPushButton(tr("Change plan"), this))
     , m_webhook(new QLineEdit(this))
     , m_setWebhook(new QPushButton(tr("Save webhook"), this))
     , m_deliveries(new QTableWidget(0, 5, this))
@@ -50,12 +52,14 @@ KeysPage::KeysPage(Engine &engine, QWidget *parent)
 {
     m_name->setPlaceholderText(tr("e.g. CRM sync"));
     for (auto plan :
-         {accounts::Plan::Free, accounts::Plan::Starter, accounts::Plan::Growth, accounts::Plan::Scale})
-        m_plan->addItem(
-            tr("%1 (%2 credits a month)").arg(accounts::toString(plan)).arg(accounts::monthlyCredits(plan)),
-            int(plan));
-    m_keys->setHorizontalHeaderLabels(
-        {tr("ID"), tr("Name"), tr("Prefix"), tr("Plan"), tr("Created"), tr("Status")});
+         {accounts::Plan::Free, accounts::Plan::Starter, accounts::Plan::Growth, accounts::Plan::Scale}) {
+        const QString label =
+            tr("%1 (%2 credits a month)").arg(accounts::toString(plan)).arg(accounts::monthlyCredits(plan));
+        m_plan->addItem(label, int(plan));
+        m_newPlan->addItem(label, int(plan));
+    }
+    m_keys->setHorizontalHeaderLabels({tr("ID"), tr("Name"), tr("Prefix"), tr("Plan"),
+                                       tr("Credits this month"), tr("Created"), tr("Status")});
     m_keys->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_keys->setSelectionMode(QAbstractItemView::SingleSelection);
     m_keys->horizontalHeader()->setStretchLastSection(true);
@@ -90,11 +94,18 @@ KeysPage::KeysPage(Engine &engine, QWidget *parent)
     layout->addLayout(create);
     layout->addWidget(m_message);
     layout->addWidget(m_keys, 1);
-    layout->addWidget(m_revoke, 0, Qt::AlignLeft);
+    auto *selectedKey = new QHBoxLayout;
+    selectedKey->addWidget(m_revoke);
+    selectedKey->addStretch(1);
+    selectedKey->addWidget(new QLabel(tr("Move to:"), this));
+    selectedKey->addWidget(m_newPlan);
+    selectedKey->addWidget(m_changePlan);
+    layout->addLayout(selectedKey);
     layout->addWidget(hookBox, 1);
 
     connect(m_create, &QPushButton::clicked, this, &KeysPage::createKey);
     connect(m_revoke, &QPushButton::clicked, this, &KeysPage::revokeSelected);
+    connect(m_changePlan, &QPushButton::clicked, this, &KeysPage::changePlanOfSelected);
     connect(m_setWebhook, &QPushButton::clicked, this, &KeysPage::setWebhookOfSelected);
     connect(m_keys, &QTableWidget::itemSelectionChanged, this, &KeysPage::showSelected);
     reload();
@@ -122,8 +133,15 @@ void KeysPage::reload()
         m_keys->setItem(row, 1, cell(k.name));
         m_keys->setItem(row, 2, cell(k.prefix + u'…'));
         m_keys->setItem(row, 3, cell(accounts::toString(k.plan)));
-        m_keys->setItem(row, 4, cell(k.createdAt.toLocalTime().toString(u"yyyy-MM-dd HH:mm"_s)));
-        m_keys->setItem(row, 5, cell(k.isRevoked() ? tr("revoked") : tr("active")));
+        const auto usage = k.isRevoked() ? std::nullopt : m_engine.credits().usage(k);
+        m_keys->setItem(row, 4,
+                        cell(usage ? tr("%1 used of %2 (%3 carried over)")
+                                         .arg(usage->monthlyUsed)
+                                         .arg(usage->monthlyLimit)
+                                         .arg(usage->carriedOver)
+                                   : u"—"_s));
+        m_keys->setItem(row, 5, cell(k.createdAt.toLocalTime().toString(u"yyyy-MM-dd HH:mm"_s)));
+        m_keys->setItem(row, 6, cell(k.isRevoked() ? tr("revoked") : tr("active")));
         if (k.id == selected)
             m_keys->selectRow(row);
     }
@@ -142,6 +160,7 @@ void KeysPage::showSelected()
 {
     const qint64 id = selectedKeyId();
     m_revoke->setEnabled(id != 0);
+    m_changePlan->setEnabled(id != 0);
     m_setWebhook->setEnabled(id != 0);
     m_webhook->setEnabled(id != 0);
     m_deliveries->setRowCount(0);
@@ -189,6 +208,36 @@ bool KeysPage::revokeSelected()
     }
     reload();
     say(tr("Key %1 revoked: requests with it now get 401.").arg(id), false);
+    return true;
+}
+
+bool KeysPage::changePlanOfSelected()
+{
+    const qint64 id = selectedKeyId();
+    const auto plan = accounts::Plan(m_newPlan->currentData().toInt());
+    const auto keys = m_engine.apiKeys().list();
+    std::optional<accounts::ApiKeyInfo> key;
+    for (const accounts::ApiKeyInfo &k : keys.value_or(QList<accounts::ApiKeyInfo>{}))
+        if (k.id == id && !k.isRevoked())
+            key = k;
+    if (!key) {
+        say(tr("Plan not changed: %1")
+                .arg(id == 0 ? tr("select an active key first") : tr("the key is revoked")),
+            true);
+        return false;
+    }
+    if (!m_engine.credits().changePlan(*key, plan)) {
+        say(tr("Plan not changed: the database could not be updated."), true);
+        return false;
+    }
+    reload();
+    const auto usage = m_engine.credits().usage(*key);
+    say(tr("Key %1 is on the %2 plan from this month: %3 of %4 credits left.")
+            .arg(id)
+            .arg(accounts::toString(plan))
+            .arg(usage ? usage->remaining : 0)
+            .arg(usage ? usage->monthlyLimit : 0),
+        false);
     return true;
 }
 

@@ -14,7 +14,8 @@ class Engine;
 
 namespace mailcaff::ui {
 
-/// API keys and their webhooks: create a key (shown once), revoke one, set or remove its webhook URL
+/// API keys and their webhooks: create a key (shown once), revoke one, move it to another plan, see its
+/// credits this month, set or remove its webhook URL
 /// (the signing secret shown once), and read its webhook delivery log.
 class KeysPage : public QWidget
 {
@@ -26,6 +27,8 @@ public:
     QLineEdit *nameEdit() const { return m_name; }
     QComboBox *planBox() const { return m_plan; }
     QPushButton *createButton() const { return m_create; }
+    /// The plan the selected key moves to with changePlanOfSelected().
+    QComboBox *newPlanBox() const { return m_newPlan; }
     QTableWidget *keysTable() const { return m_keys; }
     QLineEdit *webhookEdit() const { return m_webhook; }
     QPushButton *webhookButton() const { return m_setWebhook; }
@@ -36,6 +39,7 @@ public:
     void reload();
     bool createKey();
     bool revokeSelected();
+    bool changePlanOfSelected();
     bool setWebhookOfSelected();
 
 private:
@@ -49,6 +53,8 @@ private:
     QPushButton *m_create;
     QTableWidget *m_keys;
     QPushButton *m_revoke;
+    QComboBox *m_newPlan;
+    QPushButton *m_changePlan;
     QLineEdit *m_webhook;
     QPushButton *m_setWebhook;
     QTableWidget *m_deliveries;

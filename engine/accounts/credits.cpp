@@ -3,6 +3,7 @@
 #include "storage/database.h"
 
 #include <QHash>
+#include <QMap>
 #include <QSqlError>
 #include <QSqlQuery>
 
@@ -71,10 +72,23 @@ std::optional<Usage> Credits::compute(const ApiKeyInfo &key, const QDateTime &cu
     QHash<QString, int> used;
     while (q.next())
         used.insert(q.value(0).toString(), q.value(1).toInt());
+    q.finish();
+    QSqlQuery h(m_db.connection());
+    h.prepare(u"SELECT month, plan FROM plan_history WHERE key_id = ? ORDER BY month"_s);
+    h.addBindValue(key.id);
+    if (!h.exec())
+        return std::nullopt;
+    QMap<QString, Plan> history; // month ("yyyy-MM", sorts as text) -> the plan from then on
+    while (h.next())
+        if (const auto p = planFromString(h.value(1).toString()))
+            history.insert(h.value(0).toString(), *p);
+    auto planOf = [&](const QString &month) {
+        auto it = history.upperBound(month);
+        return it == history.begin() ? key.plan : std::prev(it).value();
+    };
 
-    const int plan = monthlyCredits(key.plan);
-    // Walk from the key's first month to this one: each month's carry is what the plan left unused the
-    // month before, after that month's own carry was spent first.
+    // Walk from the key's first month to this one: each month's carry is what its plan left unused the
+    // month before, after that month's own carry was spent first, capped at the receiving month's plan.
     QDate month = key.createdAt.isValid() ? key.createdAt.toUTC().date() : current.date();
     month = QDate(month.year(), month.month(), 1);
     const QDate thisMonth(current.date().year(), current.date().month(), 1);
@@ -82,15 +96,18 @@ std::optional<Usage> Credits::compute(const ApiKeyInfo &key, const QDateTime &cu
         month = thisMonth;
     int carry = 0;
     while (month < thisMonth) {
-        const int spent = used.value(month.toString(u"yyyy-MM"_s));
-        carry = std::clamp(plan - std::max(0, spent - carry), 0, plan);
+        const QString name = month.toString(u"yyyy-MM"_s);
+        const int spent = used.value(name);
+        const int left = monthlyCredits(planOf(name)) - std::max(0, spent - carry);
         month = month.addMonths(1);
+        carry = std::clamp(left, 0, monthlyCredits(planOf(month.toString(u"yyyy-MM"_s))));
     }
+    const Plan plan = history.isEmpty() ? key.plan : planOf(monthOf(current));
     Usage u;
-    u.plan = key.plan;
-    u.planCredits = plan;
+    u.plan = plan;
+    u.planCredits = monthlyCredits(plan);
     u.carriedOver = carry;
-    u.monthlyLimit = plan + carry;
+    u.monthlyLimit = u.planCredits + carry;
     u.monthlyUsed = std::max(0, used.value(monthOf(current)));
     u.remaining = std::max(0, u.monthlyLimit - u.monthlyUsed);
     u.resetsAt = startOfNextMonth(current);
@@ -158,6 +175,45 @@ Credits::Result Credits::takeLocked(const ApiKeyInfo &key, int amount, const QSt
     result.usage.monthlyUsed += amount;
     result.usage.remaining -= amount;
     return result;
+}
+
+bool Credits::changePlan(const ApiKeyInfo &key, Plan plan)
+{
+    QSqlDatabase db = m_db.connection();
+    if (!QSqlQuery(db).exec(u"BEGIN IMMEDIATE"_s))
+        return false;
+    auto fail = [&] {
+        QSqlQuery(db).exec(u"ROLLBACK"_s);
+        return false;
+    };
+    QSqlQuery current(db);
+    current.prepare(u"SELECT plan FROM api_keys WHERE id = ? AND revoked_at IS NULL"_s);
+    current.addBindValue(key.id);
+    if (!current.exec() || !current.next())
+        return fail();
+    const QString oldPlan = current.value(0).toString();
+    current.finish();
+    // The first change also records the plan the key had until then, from its first month.
+    QSqlQuery first(db);
+    first.prepare(u"INSERT OR IGNORE INTO plan_history(key_id, month, plan) SELECT ?, ?, ? WHERE NOT EXISTS "
+                  "(SELECT 1 FROM plan_history WHERE key_id = ?)"_s);
+    first.addBindValue(key.id);
+    first.addBindValue(monthOf(key.createdAt.isValid() ? key.createdAt : now()));
+    first.addBindValue(oldPlan);
+    first.addBindValue(key.id);
+    QSqlQuery change(db);
+    change.prepare(u"INSERT INTO plan_history(key_id, month, plan) VALUES (?, ?, ?) "
+                   "ON CONFLICT(key_id, month) DO UPDATE SET plan = excluded.plan"_s);
+    change.addBindValue(key.id);
+    change.addBindValue(monthOf(now()));
+    change.addBindValue(toString(plan));
+    QSqlQuery keys(db);
+    keys.prepare(u"UPDATE api_keys SET plan = ? WHERE id = ?"_s);
+    keys.addBindValue(toString(plan));
+    keys.addBindValue(key.id);
+    if (!first.exec() || !change.exec() || !keys.exec())
+        return fail();
+    return QSqlQuery(db).exec(u"COMMIT"_s) || fail();
 }
 
 bool Credits::refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,

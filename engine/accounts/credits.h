@@ -57,6 +57,11 @@ public:
     bool refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference = {},
                 const QString &chargeReference = {});
 
+    /// Moves an active key to another plan from the current month on (upgrades and downgrades alike take
+    /// effect at once: this month's limit is the new plan's, plus the carry). Earlier months keep their
+    /// plan. False when no active key has this id or the database failed.
+    bool changePlan(const ApiKeyInfo &key, Plan plan);
+
     QDateTime now() const;
     static QString monthOf(const QDateTime &utc);
     static QDateTime startOfNextMonth(const QDateTime &utc);

@@ -143,6 +143,15 @@ const QList<QStringList> &migrations()
             u"ALTER TABLE job_items ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0"_s,
             u"ALTER TABLE job_items ADD COLUMN not_before INTEGER"_s,
         },
+        // 9: a key's plan per month once it has changed (the plan in force from that month on): past months
+        // keep the credits they had, so carry-over is computed with the plan of each month.
+        {
+            u"CREATE TABLE plan_history ("
+            "  key_id INTEGER NOT NULL,"
+            "  month TEXT NOT NULL,"
+            "  plan TEXT NOT NULL,"
+            "  PRIMARY KEY (key_id, month))"_s,
+        },
     };
     return steps;
 }
