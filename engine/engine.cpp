@@ -102,6 +102,9 @@ Engine::Engine(QObject *parent)
 {
     m_thread.setObjectName(u"mailcaff-engine"_s);
     m_jobs.setEndedHook([this](const jobs::JobSummary &job) { return announceJobEnd(job); });
+    m_purge.setInterval(std::chrono::hours(6));
+    connect(&m_purge, &QTimer::timeout, this,
+            [this] { m_jobs.purgeFinishedBefore(m_config.jobRetentionDays); });
 }
 
 Engine::~Engine()
@@ -164,6 +167,7 @@ bool Engine::start(const EngineConfig &config, QString *error)
     // Bulk jobs: what a crash left leased goes back to the queue, old finished jobs go.
     if (m_config.runJobs) {
         m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
+        m_purge.start();
         m_runner =
             new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs, this);
         connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::kickWebhooks);
@@ -174,6 +178,7 @@ bool Engine::start(const EngineConfig &config, QString *error)
 
 void Engine::stop()
 {
+    m_purge.stop();
     if (m_runner) {
         m_runner->stop();
         delete m_runner;

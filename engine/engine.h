@@ -14,6 +14,7 @@
 #include <QSet>
 #include <QSslCertificate>
 #include <QThread>
+#include <QTimer>
 
 #include <functional>
 #include <memory>
@@ -106,6 +107,8 @@ private:
     accounts::ApiKeys m_keys{m_db};
     accounts::Credits m_credits{m_db};
     jobs::JobStore m_jobs{m_db, m_credits};
+    QTimer
+        m_purge; ///< finished jobs past their retention go, every few hours for a server that runs for months
     jobs::JobRunner *m_runner = nullptr;
     webhooks::WebhookStore m_webhooks{&m_db};
     bool announceJobEnd(const jobs::JobSummary &job);

@@ -169,7 +169,9 @@ void TestUi::settingsSaveAndReload()
     page->privateTargetsBox()->setChecked(true);
     page->maintenanceBox()->setChecked(true);
     page->retryAfterBox()->setValue(120);
+    page->retentionBox()->setValue(90);
     QVERIFY(page->save());
+    QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::JobRetentionDays), 90);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::Maintenance), true);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::MaintenanceRetryAfter), 120);
     const storage::Settings settings(m_engine.database());

@@ -28,6 +28,7 @@ SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
     , m_maintenance(
           new QCheckBox(tr("Maintenance mode: the API answers 503 to every request but health"), this))
     , m_retryAfter(new QSpinBox(this))
+    , m_retention(new QSpinBox(this))
     , m_save(new QPushButton(tr("Save"), this))
     , m_message(new QLabel(this))
 {
@@ -46,6 +47,11 @@ SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
     form->addRow(tr("SMTP HELO name:"), m_helo);
     form->addRow(tr("SMTP MAIL FROM:"), m_mailFrom);
     form->addRow(QString(), m_private);
+    m_retention->setRange(1, 3650);
+    m_retention->setSuffix(tr(" days"));
+    m_retention->setToolTip(
+        tr("Finished bulk jobs and their results are deleted this long after they ended."));
+    form->addRow(tr("Keep finished jobs:"), m_retention);
     m_retryAfter->setRange(1, 86400);
     m_retryAfter->setSuffix(tr(" s"));
     m_retryAfter->setToolTip(tr("What clients are told to wait (Retry-After) while in maintenance."));
@@ -80,6 +86,7 @@ void SettingsPage::reload()
     m_private->setChecked(settings.value(storage::setting::AllowPrivateTargets));
     m_maintenance->setChecked(settings.value(storage::setting::Maintenance));
     m_retryAfter->setValue(settings.value(storage::setting::MaintenanceRetryAfter));
+    m_retention->setValue(settings.value(storage::setting::JobRetentionDays));
 }
 
 bool SettingsPage::save()
@@ -117,7 +124,8 @@ bool SettingsPage::save()
                settings.setValue(storage::setting::MailFrom, mailFrom) &&
                settings.setValue(storage::setting::AllowPrivateTargets, m_private->isChecked()) &&
                settings.setValue(storage::setting::Maintenance, m_maintenance->isChecked()) &&
-               settings.setValue(storage::setting::MaintenanceRetryAfter, m_retryAfter->value());
+               settings.setValue(storage::setting::MaintenanceRetryAfter, m_retryAfter->value()) &&
+               settings.setValue(storage::setting::JobRetentionDays, m_retention->value());
     });
     m_message->setStyleSheet(saved ? QString() : u"color: #c0392b"_s);
     m_message->setText(saved ? tr("Saved. Restart Mailcaff to apply the changes.")

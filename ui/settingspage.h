@@ -32,6 +32,7 @@ public:
     QCheckBox *privateTargetsBox() const { return m_private; }
     QCheckBox *maintenanceBox() const { return m_maintenance; }
     QSpinBox *retryAfterBox() const { return m_retryAfter; }
+    QSpinBox *retentionBox() const { return m_retention; }
     QPushButton *saveButton() const { return m_save; }
     QLabel *messageLabel() const { return m_message; }
 
@@ -49,6 +50,7 @@ private:
     QCheckBox *m_private;
     QCheckBox *m_maintenance;
     QSpinBox *m_retryAfter;
+    QSpinBox *m_retention;
     QPushButton *m_save;
     QLabel *m_message;
 };
