@@ -823,6 +823,45 @@ void Resolver::lookupMx(const QString &asciiDomain, QObject *context,
         d->queryMx({d->generation, *name, *name, {*name}, UINT_MAX});
 }
 
+void Resolver::lookupNs(const QString &asciiDomain, QObject *context,
+                        std::function<void(const NsAnswer &)> done)
+{
+    const auto name = normaliseName(asciiDomain);
+    if (!name) {
+        NsAnswer answer;
+        answer.error = u"not a valid domain name: \"%1\""_s.arg(asciiDomain);
+        done(answer);
+        return;
+    }
+    QPointer<QObject> guard(context ? context : this);
+    d->sendQuery(*name, ns_t_ns,
+                 [guard, asked = *name, done = std::move(done)](int status, const QByteArray &raw) {
+                     if (!guard)
+                         return;
+                     NsAnswer answer;
+                     answer.status = statusFromAres(status);
+                     if (answer.status == DnsStatus::Ok) {
+                         QString parseError;
+                         const auto message = DnsMessage::parse(raw, &parseError);
+                         if (!message) {
+                             answer.status = DnsStatus::Error;
+                             answer.error = u"malformed DNS answer: "_s + parseError;
+                         } else {
+                             for (const auto &rr : message->answers)
+                                 if (rr.type == RrType::NS && rr.name == asked && !rr.target.isEmpty())
+                                     answer.hosts.append(rr.target);
+                             answer.hosts.sort();
+                             answer.hosts.removeDuplicates();
+                             if (answer.hosts.isEmpty())
+                                 answer.status = DnsStatus::NoData;
+                         }
+                     } else if (answer.status != DnsStatus::NoData && answer.status != DnsStatus::NxDomain) {
+                         answer.error = aresError(status);
+                     }
+                     done(answer);
+                 });
+}
+
 void Resolver::lookupAddresses(const QString &asciiHost, QObject *context,
                                std::function<void(const AddressAnswer &)> done)
 {

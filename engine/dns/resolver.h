@@ -4,6 +4,7 @@
 #include <QList>
 #include <QObject>
 #include <QString>
+#include <QStringList>
 
 #include <functional>
 #include <memory>
@@ -40,6 +41,14 @@ struct AddressAnswer
     QList<QHostAddress> addresses; ///< IPv4 and IPv6, in the order the server gave them
     quint32 ttl = 0;
     bool fromCache = false;
+    QString error;
+};
+
+/// The name servers of a zone (the domain finder reads them to recognise parked domains).
+struct NsAnswer
+{
+    DnsStatus status = DnsStatus::Error;
+    QStringList hosts; ///< lowercase, without the trailing dot, sorted
     QString error;
 };
 
@@ -91,6 +100,9 @@ public:
     void lookupMx(const QString &asciiDomain, QObject *context, std::function<void(const MxAnswer &)> done);
     void lookupAddresses(const QString &asciiHost, QObject *context,
                          std::function<void(const AddressAnswer &)> done);
+    /// NS records of `asciiDomain` (not cached: asked rarely, and only by the domain finder, whose results
+    /// are cached whole).
+    void lookupNs(const QString &asciiDomain, QObject *context, std::function<void(const NsAnswer &)> done);
     /// MX, then RFC 7505 null MX, then RFC 5321 implicit MX (A/AAAA) when the domain has no MX.
     void lookupMailRoute(const QString &asciiDomain, QObject *context,
                          std::function<void(const MailRoute &)> done);

@@ -284,6 +284,15 @@ void DnsTestServer::addCname(const QString &name, const QString &target, quint32
     addRecord(name, r);
 }
 
+void DnsTestServer::addNs(const QString &name, const QString &host, quint32 ttl)
+{
+    Record r;
+    r.type = RecordType::NS;
+    r.ttl = ttl;
+    r.target = host;
+    addRecord(name, r);
+}
+
 void DnsTestServer::addTxt(const QString &name, const QString &text, quint32 ttl)
 {
     Record r;

@@ -69,6 +69,7 @@ public:
     void addAddress(const QString &name, const QHostAddress &address, quint32 ttl = 300);
     void addCname(const QString &name, const QString &target, quint32 ttl = 300);
     void addTxt(const QString &name, const QString &text, quint32 ttl = 300);
+    void addNs(const QString &name, const QString &host, quint32 ttl = 300);
     void removeRecords(const QString &name, RecordType type);
     void removeName(const QString &name);
     /// Removes all records, behaviours and delays (not the counters).
