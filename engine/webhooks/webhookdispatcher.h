@@ -12,10 +12,11 @@
 namespace mailcaff::dns {
 class Resolver;
 }
+namespace mailcaff::net {
+class HttpExchange;
+}
 
 namespace mailcaff::webhooks {
-
-class WebhookAttempt;
 
 /// Delivers queued webhooks: polls the store for due deliveries (every second, and at once when kicked),
 /// keeps a few in flight, and posts each one signed per Standard Webhooks over HTTPS. The target's host is
@@ -33,8 +34,6 @@ public:
     static constexpr int DefaultTimeoutMs = 10000;
     /// The longest wait a Retry-After header may impose.
     static constexpr qint64 MaxRetryAfterSecs = 10 * 3600;
-    /// Response status line and headers beyond this are refused; the body is never read.
-    static constexpr qint64 MaxResponseBytes = 64 * 1024;
 
     /// `extraCaCertificates` are trusted besides the system's (tests, private CAs); certificate errors are
     /// never ignored.
@@ -83,7 +82,7 @@ private:
     bool m_jitter = true;
     QTimer m_poll;
     bool m_kickQueued = false;
-    QHash<QString, WebhookAttempt *> m_attempts;
+    QHash<QString, net::HttpExchange *> m_attempts;
     /// Sub-second retry times of this run (the database keeps whole seconds): a retry is not started before
     /// its exact time even when its second has come.
     QHash<QString, qint64> m_notBeforeMs;
