@@ -13,6 +13,7 @@
 #include <QStandardPaths>
 #include <QSysInfo>
 
+#include <any>
 #include <utility>
 
 using namespace Qt::StringLiterals;
@@ -32,6 +33,7 @@ public:
         , verifier(&resolver, std::move(lists), &prober, powerConfig(config), this)
         , dispatcher(&webhookStore, &resolver, net::TargetPolicy(config.allowPrivateTargets),
                      config.webhookExtraCa, this)
+        , domainFinder(&resolver, domainConfig(config), this)
     {
         resolver.setTimeout(config.dnsTimeoutMs, config.dnsTries);
         verifier.setResultCache(&cache);
@@ -47,8 +49,19 @@ public:
     smtp::Prober prober;
     verify::Verifier verifier;
     webhooks::WebhookDispatcher dispatcher;
+    domain::DomainFinder domainFinder;
 
 private:
+    static domain::DomainFinderConfig domainConfig(const EngineConfig &config)
+    {
+        domain::DomainFinderConfig d;
+        d.httpPort = config.httpPort;
+        d.httpsPort = config.httpsPort;
+        d.cacheSeconds = config.domainCacheHours * 3600;
+        d.policy = net::TargetPolicy(config.allowPrivateTargets);
+        d.extraCa = config.webhookExtraCa;
+        return d;
+    }
     static smtp::ProberConfig proberConfig(const EngineConfig &config)
     {
         smtp::ProberConfig p;
@@ -79,12 +92,12 @@ private:
 class Engine::PendingCall : public QObject
 {
 public:
-    PendingCall(QObject *context, std::function<void(const core::VerificationResult &)> done)
+    PendingCall(QObject *context, std::function<void(const std::any &)> done)
         : m_context(context)
         , m_done(std::move(done))
     {
     }
-    void deliver(const core::VerificationResult &result)
+    void deliver(const std::any &result)
     {
         if (m_context)
             m_done(result);
@@ -94,7 +107,7 @@ public:
 
 private:
     QPointer<QObject> m_context;
-    std::function<void(const core::VerificationResult &)> m_done;
+    std::function<void(const std::any &)> m_done;
 };
 
 Engine::Engine(QObject *parent)
@@ -255,8 +268,9 @@ QString Engine::effectiveHeloName(const QString &configured)
     return host.contains(u'.') ? host : u"mailcaff.invalid"_s;
 }
 
-bool Engine::verify(const QString &email, core::Mode mode, QObject *context,
-                    std::function<void(const core::VerificationResult &)> done)
+template<typename Result>
+bool Engine::call(QObject *context, std::function<void(const Result &)> done,
+                  std::function<void(Worker *, std::function<void(const Result &)>)> start)
 {
     if (!context)
         return false;
@@ -264,20 +278,42 @@ bool Engine::verify(const QString &email, core::Mode mode, QObject *context,
     Worker *worker = m_worker;
     if (!worker)
         return false;
-    auto *call = new PendingCall(context, std::move(done));
+    auto *call = new PendingCall(context, [done = std::move(done)](const std::any &result) {
+        done(std::any_cast<const Result &>(result));
+    });
     call->moveToThread(context->thread());
     m_calls.insert(call);
-    QMetaObject::invokeMethod(worker, [this, worker, call, email, mode] {
-        worker->verifier.verify(email, mode, worker, [this, call](const core::VerificationResult &result) {
+    QMetaObject::invokeMethod(worker, [this, worker, call, start = std::move(start)] {
+        start(worker, [this, call](const Result &result) {
             {
                 QMutexLocker resultLock(&m_callsMutex);
                 if (!m_calls.remove(call))
                     return;
             }
-            QMetaObject::invokeMethod(call, [call, result] { call->deliver(result); });
+            QMetaObject::invokeMethod(call, [call, result] { call->deliver(std::any(result)); });
         });
     });
     return true;
+}
+
+bool Engine::verify(const QString &email, core::Mode mode, QObject *context,
+                    std::function<void(const core::VerificationResult &)> done)
+{
+    return call<core::VerificationResult>(
+        context, std::move(done),
+        [email, mode](Worker *worker, std::function<void(const core::VerificationResult &)> reply) {
+            worker->verifier.verify(email, mode, worker, std::move(reply));
+        });
+}
+
+bool Engine::findDomain(const QString &companyName, QObject *context,
+                        std::function<void(const domain::DomainResult &)> done)
+{
+    return call<domain::DomainResult>(
+        context, std::move(done),
+        [companyName](Worker *worker, std::function<void(const domain::DomainResult &)> reply) {
+            worker->domainFinder.find(companyName, worker, std::move(reply));
+        });
 }
 
 } // namespace mailcaff

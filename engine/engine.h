@@ -3,6 +3,7 @@
 #include "accounts/apikeys.h"
 #include "accounts/credits.h"
 #include "core/result.h"
+#include "domain/domainfinder.h"
 #include "jobs/jobrunner.h"
 #include "jobs/jobstore.h"
 #include "net/targetpolicy.h"
@@ -52,6 +53,9 @@ struct EngineConfig
     QList<QSslCertificate>
         webhookExtraCa;        ///< certificates trusted for webhook receivers besides the system's
     QList<int> webhookRetryMs; ///< empty: the default schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h)
+    quint16 httpPort = 80;     ///< the domain finder's website checks (tests use loopback servers)
+    quint16 httpsPort = 443;
+    int domainCacheHours = 7 * 24; ///< domain finder answers are kept this long
 };
 
 /// The engine as the window, the API and the command line see it. The DNS resolver and the verifier live
@@ -92,6 +96,9 @@ public:
     /// stops first. False, with `done` destroyed at once, when the engine is not running.
     bool verify(const QString &email, core::Mode mode, QObject *context,
                 std::function<void(const core::VerificationResult &)> done);
+    /// The company's mail domain (API.md's find-domain), with the same threading rules as verify().
+    bool findDomain(const QString &companyName, QObject *context,
+                    std::function<void(const domain::DomainResult &)> done);
 
     /// The webhook body of API.md for a job that ended (bulk_job.completed or bulk_job.failed).
     static QJsonObject jobEndedPayload(const jobs::JobSummary &job);
@@ -111,6 +118,10 @@ private:
         m_purge; ///< finished jobs past their retention go, every few hours for a server that runs for months
     jobs::JobRunner *m_runner = nullptr;
     webhooks::WebhookStore m_webhooks{&m_db};
+    /// Runs `start` on the engine thread and hands its result to `done` on `context`'s thread.
+    template<typename Result>
+    bool call(QObject *context, std::function<void(const Result &)> done,
+              std::function<void(Worker *, std::function<void(const Result &)>)> start);
     bool announceJobEnd(const jobs::JobSummary &job);
     void kickWebhooks();
     std::shared_ptr<const lists::Lists> m_lists;

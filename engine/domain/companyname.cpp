@@ -120,6 +120,13 @@ void putFirst(QStringList &list, const QString &item)
 
 } // namespace
 
+QString foldedAlnum(const QString &text)
+{
+    QString out = foldToAscii(text);
+    out.removeIf([](QChar ch) { return !((ch >= u'a' && ch <= u'z') || (ch >= u'0' && ch <= u'9')); });
+    return out;
+}
+
 QStringList defaultTlds()
 {
     return {u"com"_s, u"nl"_s, u"de"_s, u"io"_s, u"eu"_s, u"co"_s, u"net"_s, u"org"_s};

@@ -25,6 +25,10 @@ struct CompanyName
 /// candidate is better than a made-up one).
 CompanyName normaliseCompanyName(const QString &name);
 
+/// Lowercase ASCII letters and digits only, accents stripped ("Crème Brûlée!" → "cremebrulee"): for comparing
+/// a page title with a company name.
+QString foldedAlnum(const QString &text);
+
 /// The TLDs tried for every name, in this order unless the name suggests another first.
 QStringList defaultTlds();
 

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <QHash>
+#include <QHostAddress>
+#include <QObject>
+#include <QPair>
+
+class QTcpServer;
+class QTcpSocket;
+
+namespace mailcaff::test {
+
+/// A tiny HTTP/1.1 server on loopback standing in for many websites at once: answers by Host header (port
+/// ignored) and path, one request per connection (Connection: close), HEAD without a body. Anything that is
+/// not HTTP (a TLS handshake, for instance) gets a 400 and the connection closed, as a plain web server
+/// would answer.
+///
+///     HttpTestServer web;
+///     QVERIFY(web.listen(QHostAddress(u"127.0.0.51"_s)));
+///     web.addPage(u"coolblue.nl"_s, u"/"_s, 200, u"<title>Coolblue</title>"_s);
+///     web.addRedirect(u"coolblue.com"_s, u"/"_s, u"http://coolblue.nl/"_s);
+class HttpTestServer : public QObject
+{
+    Q_OBJECT
+public:
+    struct Page
+    {
+        int status = 200;
+        QList<QPair<QByteArray, QByteArray>> headers;
+        QByteArray body;
+        bool stall = false; ///< never answer
+    };
+
+    explicit HttpTestServer(QObject *parent = nullptr);
+    ~HttpTestServer() override;
+
+    bool listen(const QHostAddress &address = QHostAddress(QHostAddress::LocalHost), quint16 port = 0);
+    quint16 port() const;
+    QHostAddress address() const;
+
+    void addPage(const QString &host, const QString &path, int status, const QString &body);
+    void addRedirect(const QString &host, const QString &path, const QString &location, int status = 301);
+    void setPage(const QString &host, const QString &path, const Page &page);
+    /// Answer for HEAD, when it differs from GET's (e.g. 405 from servers that do not serve HEAD).
+    void setHeadStatus(const QString &host, int status);
+
+    int requestCount(const QString &host) const { return m_counts.value(host.toLower()); }
+    QList<QByteArray> requestLines() const { return m_requestLines; }
+
+private:
+    void serve(QTcpSocket *socket);
+
+    QTcpServer *m_server = nullptr;
+    QHash<QString, Page> m_pages; ///< "host path"
+    QHash<QString, int> m_headStatus;
+    QHash<QString, int> m_counts;
+    QList<QByteArray> m_requestLines;
+};
+
+} // namespace mailcaff::test
