@@ -162,6 +162,24 @@ std::optional<HttpResponse> parseJsonObject(const ApiRequest &request, QJsonObje
     return std::nullopt;
 }
 
+/// A string field that must be there and not blank; 400 naming the field otherwise.
+static std::optional<HttpResponse> requiredString(const QJsonObject &body, const QString &name, QString *out,
+                                                  qsizetype maxLength = 1000)
+{
+    const QJsonValue value = body.value(name);
+    if (value.isUndefined() || value.isNull())
+        return HttpResponse::error(400, u"Missing required field: %1"_s.arg(name));
+    if (!value.isString())
+        return HttpResponse::error(400, u"Invalid field '%1': must be a string"_s.arg(name));
+    if (value.toString().trimmed().isEmpty())
+        return HttpResponse::error(400, u"Invalid field '%1': must not be empty"_s.arg(name));
+    if (value.toString().size() > maxLength)
+        return HttpResponse::error(
+            400, u"Invalid field '%1': longer than %2 characters"_s.arg(name).arg(maxLength));
+    *out = value.toString();
+    return std::nullopt;
+}
+
 ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
     : QAbstractHttpServer(parent)
     , m_engine(engine)
@@ -183,6 +201,8 @@ ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
              [this](ApiRequest &r, const ReplyPtr &p) { bulkStatus(r, p); });
     addRoute("DELETE", u"/api/v1/verify/bulk/{job_id}"_s, A::Authenticated,
              [this](ApiRequest &r, const ReplyPtr &p) { bulkCancel(r, p); });
+    addRoute("POST", u"/api/v1/find-domain"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { findDomain(r, p); });
     addRoute("PUT", u"/api/v1/webhook"_s, A::Authenticated,
              [this](ApiRequest &r, const ReplyPtr &p) { webhookSet(r, p); });
     addRoute("GET", u"/api/v1/webhook"_s, A::Authenticated,
@@ -430,17 +450,9 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
         reply->send(*bad);
         return;
     }
-    const QJsonValue email = body.value(u"email"_s);
-    if (email.isUndefined() || email.isNull()) {
-        reply->send(HttpResponse::error(400, u"Missing required field: email"_s));
-        return;
-    }
-    if (!email.isString()) {
-        reply->send(HttpResponse::error(400, u"Invalid field 'email': must be a string"_s));
-        return;
-    }
-    if (email.toString().trimmed().isEmpty()) {
-        reply->send(HttpResponse::error(400, u"Invalid field 'email': must not be empty"_s));
+    QString email;
+    if (auto bad = requiredString(body, u"email"_s, &email)) {
+        reply->send(*bad);
         return;
     }
     core::Mode mode = core::Mode::Power;
@@ -451,12 +463,42 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
     // Charged once the request is known to be good: a 400 costs nothing.
     if (!charge(request, reply, 1, u"verify"_s))
         return;
+    const bool started = m_engine.verify(email, mode, this, [reply](const core::VerificationResult &result) {
+        reply->send(HttpResponse::json(200, result.toJson()));
+    });
+    if (!started) {
+        m_engine.credits().refund(*request.key, 1, u"verify not started"_s);
+        reply->send(internalError(reply));
+    }
+}
+
+void ApiServer::findDomain(ApiRequest &request, const ReplyPtr &reply)
+{
+    QJsonObject body;
+    if (auto bad = parseJsonObject(request, &body)) {
+        reply->send(*bad);
+        return;
+    }
+    QString company;
+    if (auto bad = requiredString(body, u"company_name"_s, &company, 200)) {
+        reply->send(*bad);
+        return;
+    }
+    if (!charge(request, reply, 1, u"find-domain"_s))
+        return;
+    const accounts::ApiKeyInfo key = *request.key;
     const bool started =
-        m_engine.verify(email.toString(), mode, this, [reply](const core::VerificationResult &result) {
+        m_engine.findDomain(company, this, [this, reply, key](const domain::DomainResult &result) {
+            // DNS itself failed: nothing was learnt, so nothing is charged.
+            if (result.status == domain::DomainResult::Status::Error) {
+                m_engine.credits().refund(key, 1, u"find-domain: DNS failed"_s);
+                if (const auto usage = m_engine.credits().usage(key))
+                    setRateLimitHeaders(reply, *usage);
+            }
             reply->send(HttpResponse::json(200, result.toJson()));
         });
     if (!started) {
-        m_engine.credits().refund(*request.key, 1, u"verify not started"_s);
+        m_engine.credits().refund(*request.key, 1, u"find-domain not started"_s);
         reply->send(internalError(reply));
     }
 }

@@ -101,6 +101,7 @@ private:
     void account(ApiRequest &request, const ReplyPtr &reply);
     void verify(ApiRequest &request, const ReplyPtr &reply);
     void verifyBulk(ApiRequest &request, const ReplyPtr &reply);
+    void findDomain(ApiRequest &request, const ReplyPtr &reply);
     void bulkStatus(ApiRequest &request, const ReplyPtr &reply);
     void bulkCancel(ApiRequest &request, const ReplyPtr &reply);
     void webhookSet(ApiRequest &request, const ReplyPtr &reply);

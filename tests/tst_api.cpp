@@ -46,6 +46,8 @@ private Q_SLOTS:
     void maintenanceMode();
     void contentTypeAndEncoding();
     void openApiDescribesEveryRoute();
+    void findDomain_data();
+    void findDomain();
     void bulkValidation_data();
     void bulkValidation();
     void bulkJobCompletes();
@@ -559,6 +561,55 @@ void TestApi::openApiDescribesEveryRoute()
     for (const QString &field : sample.toJson().keys())
         QVERIFY2(properties.contains(field), qPrintable(field));
     QCOMPARE(properties.size(), sample.toJson().size());
+    const QJsonObject schemas = r.json.value(u"components"_s).toObject().value(u"schemas"_s).toObject();
+    QCOMPARE(schemas.value(u"FindDomainResult"_s).toObject().value(u"properties"_s).toObject().keys(),
+             domain::DomainResult().toJson().keys());
+}
+
+void TestApi::findDomain_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("mentions");
+    QTest::addRow("missing") << QByteArray(R"({})") << "company_name";
+    QTest::addRow("null") << QByteArray(R"({"company_name":null})") << "company_name";
+    QTest::addRow("number") << QByteArray(R"({"company_name":7})") << "company_name";
+    QTest::addRow("empty") << QByteArray(R"({"company_name":""})") << "company_name";
+    QTest::addRow("blank") << QByteArray(R"({"company_name":"   "})") << "company_name";
+    QTest::addRow("too long") << QByteArray(R"({"company_name":")" + QByteArray(201, 'a') + R"("})")
+                              << "company_name";
+    QTest::addRow("not json") << QByteArray("company_name=Acme") << "Invalid JSON";
+}
+
+void TestApi::findDomain()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(QString, mentions);
+    const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
+    const auto bad = m_client->request("POST", u"/api/v1/find-domain"_s, body, m_key);
+    QCOMPARE(bad.status, 400);
+    QVERIFY2(bad.json.value(u"error"_s).toString().contains(mentions),
+             qPrintable(bad.json.value(u"error"_s).toString()));
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(), used); // free
+
+    // A good one: example.com has MX records and no website here: medium. One credit.
+    const auto r = m_client->post(u"/api/v1/find-domain"_s, {{u"company_name"_s, u"Example Inc."_s}}, m_key);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json.value(u"company_name"_s).toString(), u"Example Inc."_s);
+    QCOMPARE(r.json.value(u"domain"_s).toString(), u"example.com"_s);
+    QCOMPARE(r.json.value(u"has_mx"_s).toBool(), true);
+    QCOMPARE(r.json.value(u"has_website"_s).toBool(true), false);
+    QCOMPARE(r.json.value(u"confidence"_s).toString(), u"medium"_s);
+    QCOMPARE(r.json.value(u"status"_s).toString(), u"found"_s);
+    QVERIFY(r.json.value(u"candidates_checked"_s).toInt() >= 8);
+    QVERIFY(r.json.value(u"response_ms"_s).isDouble());
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(), used + 1);
+    // Nothing there: not_found, null domain and confidence.
+    const auto none =
+        m_client->post(u"/api/v1/find-domain"_s, {{u"company_name"_s, u"Qwxz Nothing"_s}}, m_key);
+    QCOMPARE(none.status, 200);
+    QCOMPARE(none.json.value(u"status"_s).toString(), u"not_found"_s);
+    QVERIFY(none.json.value(u"domain"_s).isNull());
+    QVERIFY(none.json.value(u"confidence"_s).isNull());
 }
 
 void TestApi::bulkValidation_data()
