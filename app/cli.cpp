@@ -219,6 +219,7 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
             *target = number * n.scale;
     }
     o.engine.jobRetentionDays = std::max(1, settings.value(storage::setting::JobRetentionDays));
+    o.engine.domainCacheHours = std::max(0, settings.value(storage::setting::DomainCacheHours));
     o.engine.allowPrivateTargets =
         p.isSet(u"allow-private-targets"_s) || settings.value(storage::setting::AllowPrivateTargets);
     return {};

@@ -170,7 +170,9 @@ void TestUi::settingsSaveAndReload()
     page->maintenanceBox()->setChecked(true);
     page->retryAfterBox()->setValue(120);
     page->retentionBox()->setValue(90);
+    page->domainCacheBox()->setValue(48);
     QVERIFY(page->save());
+    QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::DomainCacheHours), 48);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::JobRetentionDays), 90);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::Maintenance), true);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::MaintenanceRetryAfter), 120);

@@ -29,6 +29,7 @@ SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
           new QCheckBox(tr("Maintenance mode: the API answers 503 to every request but health"), this))
     , m_retryAfter(new QSpinBox(this))
     , m_retention(new QSpinBox(this))
+    , m_domainCache(new QSpinBox(this))
     , m_save(new QPushButton(tr("Save"), this))
     , m_message(new QLabel(this))
 {
@@ -52,6 +53,12 @@ SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
     m_retention->setToolTip(
         tr("Finished bulk jobs and their results are deleted this long after they ended."));
     form->addRow(tr("Keep finished jobs:"), m_retention);
+    m_domainCache->setRange(0, 24 * 365);
+    m_domainCache->setSuffix(tr(" hours"));
+    m_domainCache->setSpecialValueText(tr("never (always look again)"));
+    m_domainCache->setToolTip(
+        tr("How long a company's domain, once found (or not), is reused without checking again."));
+    form->addRow(tr("Remember found domains:"), m_domainCache);
     m_retryAfter->setRange(1, 86400);
     m_retryAfter->setSuffix(tr(" s"));
     m_retryAfter->setToolTip(tr("What clients are told to wait (Retry-After) while in maintenance."));
@@ -87,6 +94,7 @@ void SettingsPage::reload()
     m_maintenance->setChecked(settings.value(storage::setting::Maintenance));
     m_retryAfter->setValue(settings.value(storage::setting::MaintenanceRetryAfter));
     m_retention->setValue(settings.value(storage::setting::JobRetentionDays));
+    m_domainCache->setValue(settings.value(storage::setting::DomainCacheHours));
 }
 
 bool SettingsPage::save()
@@ -125,7 +133,8 @@ bool SettingsPage::save()
                settings.setValue(storage::setting::AllowPrivateTargets, m_private->isChecked()) &&
                settings.setValue(storage::setting::Maintenance, m_maintenance->isChecked()) &&
                settings.setValue(storage::setting::MaintenanceRetryAfter, m_retryAfter->value()) &&
-               settings.setValue(storage::setting::JobRetentionDays, m_retention->value());
+               settings.setValue(storage::setting::JobRetentionDays, m_retention->value()) &&
+               settings.setValue(storage::setting::DomainCacheHours, m_domainCache->value());
     });
     m_message->setStyleSheet(saved ? QString() : u"color: #c0392b"_s);
     m_message->setText(saved ? tr("Saved. Restart Mailcaff to apply the changes.")

@@ -33,6 +33,7 @@ public:
     QCheckBox *maintenanceBox() const { return m_maintenance; }
     QSpinBox *retryAfterBox() const { return m_retryAfter; }
     QSpinBox *retentionBox() const { return m_retention; }
+    QSpinBox *domainCacheBox() const { return m_domainCache; }
     QPushButton *saveButton() const { return m_save; }
     QLabel *messageLabel() const { return m_message; }
 
@@ -51,6 +52,7 @@ private:
     QCheckBox *m_maintenance;
     QSpinBox *m_retryAfter;
     QSpinBox *m_retention;
+    QSpinBox *m_domainCache;
     QPushButton *m_save;
     QLabel *m_message;
 };

@@ -286,6 +286,10 @@ private:
         resolver->lookupAddresses(domain, this, [this, domain](const dns::AddressAnswer &a) {
             const bool has = a.status == dns::DnsStatus::Ok && !a.addresses.isEmpty();
             candidate(domain).hasAddress = has;
+            if (a.status == dns::DnsStatus::NxDomain) {
+                settle(); // no such domain: no www. under it either
+                return;
+            }
             // Many sites answer only on www.
             startWebCheck(domain, has ? domain : u"www."_s + domain);
         });

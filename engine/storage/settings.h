@@ -24,6 +24,7 @@ inline const Setting<bool> AllowPrivateTargets{"network/allow_private_targets", 
 inline const Setting<bool> Maintenance{"server/maintenance", false};
 inline const Setting<int> JobRetentionDays{"jobs/retention_days", 30};
 inline const Setting<int> MaintenanceRetryAfter{"server/maintenance_retry_after", 600};
+inline const Setting<int> DomainCacheHours{"domain/cache_hours", 7 * 24};
 } // namespace setting
 
 /// Typed access to the settings table; each write is one atomic statement.
