@@ -184,6 +184,7 @@ bool Engine::start(const EngineConfig &config, QString *error)
         m_runner =
             new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs, this);
         connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::kickWebhooks);
+        m_runner->setHandler(jobs::KindDomain, domainJobHandler());
         m_runner->start();
     }
     return true;
@@ -225,7 +226,7 @@ QJsonObject Engine::jobEndedPayload(const jobs::JobSummary &job)
     const QString event =
         job.status == jobs::JobStatus::Completed ? u"bulk_job.completed"_s : u"bulk_job.failed"_s;
     QJsonObject summary;
-    if (job.kind == jobs::KindFind) {
+    if (job.kind == jobs::KindFind || job.kind == jobs::KindDomain) {
         summary = {{u"found"_s, job.found}, {u"not_found"_s, job.notFound}};
     } else {
         auto count = [&](core::Status status) { return job.counts.value(status); };
@@ -238,6 +239,24 @@ QJsonObject Engine::jobEndedPayload(const jobs::JobSummary &job)
     return {{u"event"_s, event},       {u"job_id"_s, job.id},
             {u"job_type"_s, job.kind}, {u"status"_s, jobs::toString(job.status)},
             {u"total"_s, job.total},   {u"summary"_s, summary}};
+}
+
+jobs::JobRunner::Handler Engine::domainJobHandler()
+{
+    jobs::JobRunner::Handler h;
+    h.run = [this](const jobs::JobItem &item, QObject *context,
+                   std::function<void(const jobs::JobRunner::Answer &)> done) {
+        return findDomain(item.input, context, [done](const domain::DomainResult &r) {
+            done({{domain::toString(r.status), r.toJson()}, std::nullopt});
+        });
+    };
+    h.abandoned = [](const jobs::JobItem &item) {
+        domain::DomainResult r;
+        r.companyName = item.input;
+        r.status = domain::DomainResult::Status::Error;
+        return jobs::ItemOutcome{domain::toString(r.status), r.toJson()};
+    };
+    return h;
 }
 
 bool Engine::announceJobEnd(const jobs::JobSummary &job)

@@ -123,6 +123,7 @@ private:
     bool call(QObject *context, std::function<void(const Result &)> done,
               std::function<void(Worker *, std::function<void(const Result &)>)> start);
     bool announceJobEnd(const jobs::JobSummary &job);
+    jobs::JobRunner::Handler domainJobHandler();
     void kickWebhooks();
     std::shared_ptr<const lists::Lists> m_lists;
     QThread m_thread;

@@ -6,6 +6,7 @@
 #include "httptestserver.h"
 
 #include <QEventLoop>
+#include <QJsonArray>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
@@ -32,6 +33,7 @@ private Q_SLOTS:
     void nothingFound();
     void dnsFailureIsAnError();
     void answersAreCached();
+    void domainListsAreJobs();
     void latencyOverTheCases();
 
 private:
@@ -102,7 +104,7 @@ void TestDomainFinder::initTestCase()
     config.allowPrivateTargets = true; // the websites are on loopback
     config.httpPort = m_web.port();
     config.httpsPort = m_web.port(); // a plain server: the TLS handshake fails, http:// is tried next
-    config.runJobs = false;
+    config.runJobs = true;           // for domain lists
     QString error;
     QVERIFY2(m_engine.start(config, &error), qPrintable(error));
 }
@@ -252,6 +254,33 @@ void TestDomainFinder::answersAreCached()
     QCOMPARE(m_web.requestCount(u"acmewidgets.com"_s), before);
     // Errors are not cached: DNS may work next time.
     QVERIFY(!find(u"Broken DNS"_s).fromCache);
+}
+
+void TestDomainFinder::domainListsAreJobs()
+{
+    const QStringList names{u"Acme Widgets"_s, u" acme  WIDGETS "_s, u"Webonly"_s, QString(),
+                            u"Nothing Here Ltd"_s};
+    const auto created = m_engine.jobs().createDomainJob(nullptr, names);
+    QCOMPARE(int(created.outcome), int(jobs::JobStore::Created::Ok));
+    m_engine.jobRunner()->wake();
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            const auto s = m_engine.jobs().summary(created.jobId);
+            return s && s->status == jobs::JobStatus::Completed;
+        },
+        30000));
+    const auto summary = m_engine.jobs().summary(created.jobId);
+    QCOMPARE(summary->kind, u"domain"_s);
+    QCOMPARE(summary->found, 3);
+    QCOMPARE(summary->notFound, 2);
+    const QJsonArray results = m_engine.jobs().results(created.jobId);
+    QCOMPARE(results.size(), names.size());
+    for (int i = 0; i < names.size(); ++i)
+        QCOMPARE(results.at(i).toObject().value(u"company_name"_s).toString(),
+                 names.at(i).isNull() ? u""_s : names.at(i));
+    QCOMPARE(results.at(1).toObject().value(u"domain"_s).toString(), u"acmewidgets.com"_s);
+    QCOMPARE(results.at(2).toObject().value(u"confidence"_s).toString(), u"low"_s);
+    QCOMPARE(results.at(4).toObject().value(u"status"_s).toString(), u"not_found"_s);
 }
 
 void TestDomainFinder::latencyOverTheCases()

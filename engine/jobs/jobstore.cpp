@@ -1,5 +1,6 @@
 #include "jobstore.h"
 
+#include "domain/companyname.h"
 #include "storage/database.h"
 
 #include <QJsonDocument>
@@ -122,6 +123,18 @@ JobStore::CreateResult JobStore::createFindJob(const accounts::ApiKeyInfo *key,
         items.append(findItem(lead));
     // A find verifies its candidates by SMTP: the power engine.
     return createJob(key, KindFind, items, core::Mode::Power, idempotencyKey);
+}
+
+JobStore::CreateResult JobStore::createDomainJob(const accounts::ApiKeyInfo *key,
+                                                 const QStringList &companyNames)
+{
+    QList<NewItem> items;
+    items.reserve(companyNames.size());
+    for (const QString &name : companyNames) {
+        const domain::CompanyName normalised = domain::normaliseCompanyName(name);
+        items.append({name.isNull() ? u""_s : name, normalised.key, normalised.labels.value(0)});
+    }
+    return createJob(key, KindDomain, items, core::Mode::Power);
 }
 
 JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
@@ -264,7 +277,12 @@ QJsonArray JobStore::results(const QString &id) const
         return out;
     while (q.next()) {
         const QJsonObject stored = QJsonDocument::fromJson(q.value(1).toByteArray()).object();
-        if (q.value(2).toString() == KindFind) {
+        const QString kind = q.value(2).toString();
+        if (kind == KindDomain) {
+            QJsonObject r = stored;
+            r.insert(u"company_name"_s, q.value(0).toString()); // as given at this position
+            out.append(r);
+        } else if (kind == KindFind) {
             // The lead as given at this position, then what was found for it.
             QJsonObject r = QJsonDocument::fromJson(q.value(0).toByteArray()).object();
             for (auto it = stored.begin(); it != stored.end(); ++it)

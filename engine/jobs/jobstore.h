@@ -28,8 +28,10 @@ QString toString(JobStatus status);
 /// What a job's items are: addresses to verify, or leads to find an address for.
 inline constexpr QLatin1StringView KindVerify{"verify"};
 inline constexpr QLatin1StringView KindFind{"find"};
+/// Company names to find the domain of (the window's domain lists).
+inline constexpr QLatin1StringView KindDomain{"domain"};
 
-/// Item statuses of find jobs (verify items use core::Status's names; "error" is shared).
+/// Item statuses of find and domain jobs (verify items use core::Status's names; "error" is shared).
 inline constexpr QLatin1StringView FindFound{"found"};
 inline constexpr QLatin1StringView FindNotFound{"not_found"};
 
@@ -43,8 +45,8 @@ struct JobSummary
     int total = 0;
     int processed = 0;
     QHash<core::Status, int> counts; ///< verify items per status; `error` items of either kind
-    int found = 0;                   ///< find items with an address
-    int notFound = 0;                ///< find items without one
+    int found = 0;                   ///< find items with an address, domain items with a domain
+    int notFound = 0;                ///< find and domain items without one
     QDateTime createdAt;
     QDateTime completedAt;
 };
@@ -113,6 +115,8 @@ public:
     /// validated them; each is stored as given.
     CreateResult createFindJob(const accounts::ApiKeyInfo *key, const QList<QJsonObject> &leads,
                                const QString &idempotencyKey = {});
+    /// Company names (duplicates, by their normalised form, found once).
+    CreateResult createDomainJob(const accounts::ApiKeyInfo *key, const QStringList &companyNames);
     /// The new-item form of an address or of a lead (what duplicates share, the domain to group by).
     static NewItem verifyItem(const QString &email);
     static NewItem findItem(const QJsonObject &lead);
@@ -123,7 +127,8 @@ public:
     std::optional<std::pair<JobSummary, QJsonArray>>
     snapshot(const QString &id, std::optional<qint64> keyId = std::nullopt) const;
     /// Finished items in input order. Verify: the verify response with the email as given at its position;
-    /// find: the lead's fields as given followed by the find response's.
+    /// find: the lead's fields as given followed by the find response's; domain: the find-domain response
+    /// with the company name as given at its position.
     QJsonArray results(const QString &id) const;
     /// Cancels a processing job; the credits of items not yet done are refunded. False if not cancellable.
     bool cancel(const QString &id, const accounts::ApiKeyInfo &key);
