@@ -1,6 +1,7 @@
 // The window: the Verify page shows a quick-mode result, refuses what it cannot do with a message, and the
 // status bar shows the API server. Runs offscreen against a loopback DNS server.
 #include "dnstestserver.h"
+#include "domainpage.h"
 #include "engine.h"
 #include "keyspage.h"
 #include "mainwindow.h"
@@ -40,6 +41,8 @@ private Q_SLOTS:
     void settingsRefuseBadValues();
     void settingsSaveAndReload();
     void apiKeysPage();
+    void domainFinderOneCompany();
+    void domainFinderList();
 
 private:
     QTemporaryDir m_dir;
@@ -235,6 +238,64 @@ void TestUi::apiKeysPage()
     QVERIFY(page->revokeSelected());
     QVERIFY(!m_engine.apiKeys().authenticate(key));
     QVERIFY(!page->changePlanOfSelected()); // revoked keys keep their plan
+}
+
+void TestUi::domainFinderOneCompany()
+{
+    ui::DomainPage *page = m_window->domainPage();
+    page->nameEdit()->clear();
+    QVERIFY(!page->findOne());
+    QVERIFY(page->resultLabel()->text().contains(u"company name"_s));
+
+    page->nameEdit()->setText(u"Example Inc."_s);
+    QSignalSpy done(page, &ui::DomainPage::lookupFinished);
+    QVERIFY(page->findOne());
+    QVERIFY(done.wait(10000));
+    const QString text = page->resultLabel()->text();
+    QVERIFY2(text.contains(u"example.com"_s) && text.contains(u"medium"_s), qPrintable(text));
+    QVERIFY(page->candidatesTable()->rowCount() >= 8);
+    QCOMPARE(page->candidatesTable()->item(0, 0)->text(), u"example.com"_s);
+}
+
+void TestUi::domainFinderList()
+{
+    // Excel's European CSV: semicolons, a header naming the column, an empty row, a hostile cell.
+    QTemporaryDir dir;
+    const QString in = dir.filePath(u"companies.csv"_s);
+    QFile file(in);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("City;Company\r\nParis;Example Inc.\r\nRome;\r\nBerlin;=cmd|' /C calc'!A0\r\n");
+    file.close();
+    ui::DomainPage *page = m_window->domainPage();
+    QSignalSpy imported(page, &ui::DomainPage::listImported);
+    QVERIFY(page->importFile(in));
+    QVERIFY(imported.wait(10000));
+    QVERIFY2(page->listStatus()->text().contains(u"empty rows skipped: 1"_s),
+             qPrintable(page->listStatus()->text()));
+    QTRY_VERIFY_WITH_TIMEOUT(page->listStatus()->text().contains(u"2 of 2 done"_s), 15000);
+    QCOMPARE(page->listTable()->rowCount(), 2);
+    QCOMPARE(page->listTable()->item(0, 1)->text(), u"example.com"_s);
+
+    const QString out = dir.filePath(u"domains.csv"_s);
+    QVERIFY(page->exportCsv(out));
+    QFile exported(out);
+    QVERIFY(exported.open(QIODevice::ReadOnly));
+    const QByteArray bytes = exported.readAll();
+    QVERIFY(bytes.startsWith("\xEF\xBB\xBF")); // for Excel
+    const QList<QByteArray> lines = bytes.mid(3).split('\n');
+    QCOMPARE(lines.at(0).trimmed(),
+             QByteArray("company_name,domain,confidence,has_mx,has_website,candidates_checked,status"));
+    QVERIFY(lines.at(1).startsWith("Example Inc.,example.com,medium,true,false,"));
+    QVERIFY2(lines.at(2).startsWith("'=cmd"), lines.at(2).constData()); // never a formula in a spreadsheet
+
+    if (const QString shots = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR"); !shots.isEmpty()) {
+        page->resize(900, 640);
+        QVERIFY(page->grab().save(shots + u"/domain-page.png"_s));
+    }
+    // The list is remembered: a new page (as after a restart) shows it again.
+    ui::DomainPage again(m_engine);
+    QCOMPARE(again.listJobId(), page->listJobId());
+    QCOMPARE(again.listTable()->rowCount(), 2);
 }
 
 QTEST_MAIN(TestUi)

@@ -1,5 +1,6 @@
 #include "mainwindow.h"
 
+#include "domainpage.h"
 #include "keyspage.h"
 #include "settingspage.h"
 #include "verifypage.h"
@@ -25,6 +26,8 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
 
     auto *pages = new QStackedWidget(this);
     pages->addWidget(m_verify);
+    m_domains = new DomainPage(engine, this);
+    pages->addWidget(m_domains);
     m_keys = new KeysPage(engine, this);
     pages->addWidget(m_keys);
     m_settings = new SettingsPage(engine.database(), this);
@@ -32,6 +35,7 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
     auto *nav = new QListWidget(this);
     nav->setObjectName(u"navigation"_s);
     nav->addItem(tr("Verify"));
+    nav->addItem(tr("Domain finder"));
     nav->addItem(tr("API keys"));
     nav->addItem(tr("Settings"));
     nav->setCurrentRow(0);

@@ -9,11 +9,13 @@ class Engine;
 
 namespace mailcaff::ui {
 
+class DomainPage;
 class KeysPage;
 class SettingsPage;
 class VerifyPage;
 
-/// The desktop window: pages on the left (Verify and Settings now; Lists and Finder with their issues), the
+/// The desktop window: pages on the left (Verify, Domain finder, API keys, Settings; Lists and the email
+/// finder with their issues), the
 /// API server's address and state in the status bar.
 class MainWindow : public QMainWindow
 {
@@ -25,11 +27,13 @@ public:
     VerifyPage *verifyPage() const { return m_verify; }
     SettingsPage *settingsPage() const { return m_settings; }
     KeysPage *keysPage() const { return m_keys; }
+    DomainPage *domainPage() const { return m_domains; }
 
 private:
     VerifyPage *m_verify;
     SettingsPage *m_settings = nullptr;
     KeysPage *m_keys = nullptr;
+    DomainPage *m_domains = nullptr;
 };
 
 } // namespace mailcaff::ui

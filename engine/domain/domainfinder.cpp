@@ -315,7 +315,7 @@ private:
                     check(target);
                     candidate(target).redirectTarget = true;
                 } else if (!o.website && !o.error.isEmpty() && c.note.isEmpty()) {
-                    c.note = o.error;
+                    c.note = u"no website: "_s + o.error;
                 }
                 settle();
             },

@@ -1,0 +1,343 @@
+#include "domainpage.h"
+
+#include "core/csv.h"
+#include "engine.h"
+#include "storage/settings.h"
+
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QJsonArray>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QSaveFile>
+#include <QTableWidget>
+#include <QtConcurrent>
+#include <QTimer>
+#include <QVBoxLayout>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::ui {
+
+namespace {
+
+const storage::Setting<QString> LastDomainList{"ui/last_domain_list", QString()};
+
+QTableWidgetItem *cell(const QString &text)
+{
+    auto *item = new QTableWidgetItem(text);
+    item->setFlags(item->flags() & ~Qt::ItemIsEditable);
+    return item;
+}
+
+QString yesNo(bool value)
+{
+    return value ? QObject::tr("yes") : QObject::tr("no");
+}
+
+/// What a file gave: the names, and how many rows had none.
+struct Imported
+{
+    QStringList names;
+    int skipped = 0;
+    QString error;
+};
+
+Imported readNames(const QString &path)
+{
+    Imported out;
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        out.error = file.errorString();
+        return out;
+    }
+    constexpr qint64 MaxBytes = 64 * 1024 * 1024;
+    if (file.size() > MaxBytes) {
+        out.error = QObject::tr("the file is larger than 64 MB");
+        return out;
+    }
+    const QString text = core::csv::decode(file.readAll());
+    const QList<QStringList> rows = core::csv::parse(text, core::csv::detectDelimiter(text.left(8192)));
+    // A header row names the column; without one the first column holds the names.
+    static const QRegularExpression header(
+        u"^(company|company[ _]?name|organi[sz]ation|name|firma|bedrijf|bedrijfsnaam|empresa|soci[eé]t[eé]|unternehmen)$"_s,
+        QRegularExpression::CaseInsensitiveOption);
+    int column = 0;
+    qsizetype first = 0;
+    if (!rows.isEmpty()) {
+        for (qsizetype c = 0; c < rows.first().size(); ++c) {
+            if (header.match(rows.first().at(c).trimmed()).hasMatch()) {
+                column = int(c);
+                first = 1;
+                break;
+            }
+        }
+    }
+    for (qsizetype r = first; r < rows.size(); ++r) {
+        const QString name = rows.at(r).value(column).trimmed();
+        if (name.isEmpty())
+            ++out.skipped;
+        else
+            out.names.append(name);
+    }
+    return out;
+}
+
+} // namespace
+
+DomainPage::DomainPage(Engine &engine, QWidget *parent)
+    : QWidget(parent)
+    , m_engine(engine)
+    , m_name(new QLineEdit(this))
+    , m_find(new QPushButton(tr("Find domain"), this))
+    , m_result(new QLabel(this))
+    , m_candidates(new QTableWidget(0, 5, this))
+    , m_import(new QPushButton(tr("Import company names…"), this))
+    , m_export(new QPushButton(tr("Export CSV…"), this))
+    , m_listStatus(new QLabel(this))
+    , m_list(new QTableWidget(0, 6, this))
+    , m_refresh(new QTimer(this))
+{
+    m_name->setPlaceholderText(tr("Company name, e.g. Coolblue B.V."));
+    m_result->setWordWrap(true);
+    m_result->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_candidates->setHorizontalHeaderLabels(
+        {tr("Candidate"), tr("MX"), tr("Website"), tr("Parked"), tr("Note")});
+    m_candidates->horizontalHeader()->setStretchLastSection(true);
+    m_candidates->verticalHeader()->hide();
+    m_list->setHorizontalHeaderLabels(
+        {tr("Company"), tr("Domain"), tr("Confidence"), tr("MX"), tr("Website"), tr("Status")});
+    m_list->horizontalHeader()->setStretchLastSection(true);
+    m_list->verticalHeader()->hide();
+    m_listStatus->setWordWrap(true);
+    m_export->setEnabled(false);
+
+    auto *one = new QGroupBox(tr("One company"), this);
+    auto *oneLayout = new QVBoxLayout(one);
+    auto *row = new QHBoxLayout;
+    row->addWidget(m_name, 1);
+    row->addWidget(m_find);
+    oneLayout->addLayout(row);
+    oneLayout->addWidget(m_result);
+    oneLayout->addWidget(m_candidates);
+
+    auto *list = new QGroupBox(tr("A list of companies (CSV or text, one name a line)"), this);
+    auto *listLayout = new QVBoxLayout(list);
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_import);
+    buttons->addWidget(m_export);
+    buttons->addStretch(1);
+    listLayout->addLayout(buttons);
+    listLayout->addWidget(m_listStatus);
+    listLayout->addWidget(m_list, 1);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(one);
+    layout->addWidget(list, 1);
+
+    m_refresh->setSingleShot(true);
+    m_refresh->setInterval(300);
+    connect(m_refresh, &QTimer::timeout, this, &DomainPage::refreshList);
+    connect(m_find, &QPushButton::clicked, this, &DomainPage::findOne);
+    connect(m_name, &QLineEdit::returnPressed, this, &DomainPage::findOne);
+    connect(m_import, &QPushButton::clicked, this, &DomainPage::chooseImport);
+    connect(m_export, &QPushButton::clicked, this, &DomainPage::chooseExport);
+    if (jobs::JobRunner *runner = m_engine.jobRunner()) {
+        connect(runner, &jobs::JobRunner::itemFinished, this, [this](const QString &jobId) {
+            if (jobId == m_jobId && !m_refresh->isActive())
+                m_refresh->start();
+        });
+    }
+    // The last list comes back after a restart (it is a job: it went on or finished meanwhile).
+    const QString last = storage::Settings(m_engine.database()).value(LastDomainList);
+    if (!last.isEmpty() && m_engine.jobs().summary(last)) {
+        m_jobId = last;
+        refreshList();
+    }
+}
+
+bool DomainPage::findOne()
+{
+    const QString name = m_name->text().trimmed();
+    if (name.isEmpty()) {
+        m_result->setText(tr("Type a company name first."));
+        return false;
+    }
+    m_find->setEnabled(false);
+    m_result->setText(tr("Looking for the domain of %1…").arg(name));
+    const bool started = m_engine.findDomain(name, this, [this](const domain::DomainResult &r) {
+        m_find->setEnabled(true);
+        showResult(r);
+        Q_EMIT lookupFinished();
+    });
+    if (!started) {
+        m_find->setEnabled(true);
+        m_result->setText(tr("The engine is not running."));
+    }
+    return started;
+}
+
+void DomainPage::showResult(const domain::DomainResult &r)
+{
+    switch (r.status) {
+    case domain::DomainResult::Status::Found:
+        m_result->setText(tr("%1 → %2 (%3 confidence: %4). %5 candidates checked in %6 ms%7.")
+                              .arg(r.companyName, r.domain, r.confidence,
+                                   r.hasMx && r.hasWebsite ? tr("website and mail servers")
+                                   : r.hasMx               ? tr("mail servers, no website")
+                                                           : tr("a website, no mail servers"))
+                              .arg(r.candidatesChecked)
+                              .arg(r.responseMs)
+                              .arg(r.fromCache ? tr(", remembered from an earlier search") : QString()));
+        break;
+    case domain::DomainResult::Status::NotFound:
+        m_result->setText(r.candidatesChecked == 0
+                              ? tr("Nothing in \"%1\" can be part of a domain name (only a legal form, or "
+                                   "another script): try the name as the company writes it in Latin letters.")
+                                    .arg(r.companyName)
+                              : tr("No domain found for %1: none of the %2 candidates has mail servers or a "
+                                   "website that is not parked.")
+                                    .arg(r.companyName)
+                                    .arg(r.candidatesChecked));
+        break;
+    case domain::DomainResult::Status::Error:
+        m_result->setText(tr("DNS failed for every candidate of %1: check the DNS servers in Settings and "
+                             "your connection, then try again.")
+                              .arg(r.companyName));
+        break;
+    }
+    m_candidates->setRowCount(0);
+    for (const domain::DomainCandidate &c : r.candidates) {
+        const int row = m_candidates->rowCount();
+        m_candidates->insertRow(row);
+        m_candidates->setItem(row, 0, cell(c.domain));
+        m_candidates->setItem(row, 1, cell(yesNo(c.hasMx)));
+        m_candidates->setItem(row, 2, cell(yesNo(c.hasWebsite)));
+        m_candidates->setItem(row, 3, cell(yesNo(c.parked)));
+        m_candidates->setItem(
+            row, 4, cell(!c.redirectsTo.isEmpty() ? tr("sends visitors to %1").arg(c.redirectsTo) : c.note));
+    }
+}
+
+void DomainPage::chooseImport()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Import company names"), QString(),
+                                                      tr("CSV or text (*.csv *.tsv *.txt);;All files (*)"));
+    if (!path.isEmpty())
+        importFile(path);
+}
+
+bool DomainPage::importFile(const QString &path)
+{
+    m_import->setEnabled(false);
+    m_listStatus->setText(tr("Reading %1…").arg(QFileInfo(path).fileName()));
+    auto *watcher = new QFutureWatcher<Imported>(this);
+    connect(watcher, &QFutureWatcher<Imported>::finished, this, [this, watcher, path] {
+        const Imported imported = watcher->result();
+        watcher->deleteLater();
+        m_import->setEnabled(true);
+        if (!imported.error.isEmpty()) {
+            m_listStatus->setText(
+                tr("Could not read %1: %2").arg(QFileInfo(path).fileName(), imported.error));
+            Q_EMIT listImported();
+            return;
+        }
+        startList(imported.names, imported.skipped, QFileInfo(path).fileName());
+        Q_EMIT listImported();
+    });
+    watcher->setFuture(QtConcurrent::run(readNames, path));
+    return QFileInfo(path).isReadable();
+}
+
+void DomainPage::startList(const QStringList &names, int skipped, const QString &fileName)
+{
+    if (names.isEmpty()) {
+        m_listStatus->setText(tr("%1 has no company names (%2 empty rows).").arg(fileName).arg(skipped));
+        return;
+    }
+    const auto created = m_engine.jobs().createDomainJob(nullptr, names);
+    if (created.outcome != jobs::JobStore::Created::Ok) {
+        m_listStatus->setText(tr("The list could not be stored: the database refused it."));
+        return;
+    }
+    m_jobId = created.jobId;
+    storage::Settings(m_engine.database()).setValue(LastDomainList, m_jobId);
+    if (jobs::JobRunner *runner = m_engine.jobRunner())
+        runner->wake();
+    m_imported = tr("%1: %2 companies").arg(fileName).arg(names.size()) +
+                 (skipped > 0 ? tr(", empty rows skipped: %1").arg(skipped) : QString());
+    refreshList();
+}
+
+void DomainPage::refreshList()
+{
+    const auto snapshot = m_engine.jobs().snapshot(m_jobId);
+    if (!snapshot)
+        return;
+    const auto &[summary, results] = *snapshot;
+    m_list->setRowCount(int(results.size()));
+    for (int i = 0; i < results.size(); ++i) {
+        const QJsonObject r = results.at(i).toObject();
+        m_list->setItem(i, 0, cell(r.value(u"company_name"_s).toString()));
+        m_list->setItem(i, 1, cell(r.value(u"domain"_s).toString()));
+        m_list->setItem(i, 2, cell(r.value(u"confidence"_s).toString()));
+        m_list->setItem(i, 3, cell(yesNo(r.value(u"has_mx"_s).toBool())));
+        m_list->setItem(i, 4, cell(yesNo(r.value(u"has_website"_s).toBool())));
+        m_list->setItem(i, 5, cell(r.value(u"status"_s).toString()));
+    }
+    const QString head = m_imported.isEmpty() ? tr("Last list") : m_imported;
+    m_listStatus->setText(
+        tr("%1. %2 of %3 done, %4 found%5.")
+            .arg(head)
+            .arg(summary.processed)
+            .arg(summary.total)
+            .arg(summary.found)
+            .arg(summary.status == jobs::JobStatus::Processing ? tr(", working…") : QString()));
+    m_export->setEnabled(summary.processed > 0);
+}
+
+void DomainPage::chooseExport()
+{
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Export domains"), u"domains.csv"_s, tr("CSV (*.csv)"));
+    if (!path.isEmpty())
+        exportCsv(path);
+}
+
+bool DomainPage::exportCsv(const QString &path)
+{
+    const auto snapshot = m_engine.jobs().snapshot(m_jobId);
+    if (!snapshot) {
+        m_listStatus->setText(tr("Nothing to export: import a list first."));
+        return false;
+    }
+    QString text = core::csv::record({u"company_name"_s, u"domain"_s, u"confidence"_s, u"has_mx"_s,
+                                      u"has_website"_s, u"candidates_checked"_s, u"status"_s});
+    for (const QJsonValue &v : snapshot->second) {
+        const QJsonObject r = v.toObject();
+        auto flag = [&](const char *name) {
+            return r.value(QLatin1StringView(name)).toBool() ? u"true"_s : u"false"_s;
+        };
+        text += core::csv::record({r.value(u"company_name"_s).toString(), r.value(u"domain"_s).toString(),
+                                   r.value(u"confidence"_s).toString(), flag("has_mx"), flag("has_website"),
+                                   QString::number(r.value(u"candidates_checked"_s).toInt()),
+                                   r.value(u"status"_s).toString()});
+    }
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write("\xEF\xBB\xBF" + text.toUtf8()) < 0 ||
+        !file.commit()) {
+        m_listStatus->setText(tr("Could not write %1: %2").arg(path, file.errorString()));
+        return false;
+    }
+    m_listStatus->setText(tr("Exported %1 rows to %2.").arg(snapshot->second.size()).arg(path));
+    return true;
+}
+
+} // namespace mailcaff::ui
