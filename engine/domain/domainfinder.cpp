@@ -1,7 +1,7 @@
 #include "domainfinder.h"
 
 #include "dns/resolver.h"
-#include "net/httpexchange.h"
+#include "net/pagefetch.h"
 
 #include <QElapsedTimer>
 #include <QPointer>
@@ -112,112 +112,6 @@ QJsonObject DomainResult::toJson() const
             {u"response_ms"_s, responseMs}};
 }
 
-/// Whether a host has a website: https:// then http://, HEAD then GET, redirects followed (each hop resolved
-/// and checked again). Reports once.
-class WebCheck : public QObject
-{
-public:
-    struct Outcome
-    {
-        bool website = false;
-        QString finalHost;
-        QString title;
-        bool forSale = false;
-        bool parkingHost = false;
-        QString error;
-    };
-
-    WebCheck(DomainFinder *finder, const QString &host, std::function<void(const Outcome &)> done,
-             QObject *parent)
-        : QObject(parent)
-        , m_finder(finder)
-        , m_host(host)
-        , m_done(std::move(done))
-    {
-    }
-
-    void start() { request(QUrl(u"https://"_s + m_host + u'/'), "HEAD"); }
-
-private:
-    void request(const QUrl &url, const QByteArray &method)
-    {
-        const DomainFinderConfig &config = m_finder->m_config;
-        net::HttpExchange::Request r;
-        r.url = url;
-        r.method = method;
-        r.userAgent = "Mozilla/5.0 (compatible; Mailcaff/" MAILCAFF_VERSION ")";
-        r.headers = "Accept: text/html,*/*;q=0.8\r\n";
-        r.port = url.port() > 0 ? 0 : (url.scheme() == "https"_L1 ? config.httpsPort : config.httpPort);
-        r.maxBodyBytes = method == "GET" ? MaxPageBytes : 0;
-        auto self = std::make_shared<QPointer<net::HttpExchange>>();
-        auto *exchange = new net::HttpExchange(
-            r, m_finder->m_resolver, config.policy, m_finder->m_caCertificates, config.httpTimeoutMs,
-            [this, url, method, self](const net::HttpExchange::Outcome &o) {
-                if (*self)
-                    (*self)->deleteLater();
-                answered(url, method, o);
-            },
-            this);
-        *self = exchange;
-        exchange->start();
-    }
-
-    void answered(const QUrl &url, const QByteArray &method, const net::HttpExchange::Outcome &o)
-    {
-        Outcome &out = m_outcome;
-        out.finalHost = url.host().toLower();
-        if (isParkingHost(out.finalHost))
-            out.parkingHost = true;
-        if (o.status == 0) {
-            // Nothing answered at all on https: the plain site, as many small companies still have.
-            if (url.scheme() == "https"_L1 && m_redirects == 0)
-                return request(QUrl(u"http://"_s + m_host + u'/'), "HEAD");
-            out.error = o.error;
-            return finish();
-        }
-        if (o.status >= 300 && o.status < 400 && !o.location.isEmpty()) {
-            const QUrl next = url.resolved(QUrl::fromEncoded(o.location));
-            if (!next.isValid() || (next.scheme() != "http"_L1 && next.scheme() != "https"_L1) ||
-                next.host().isEmpty()) {
-                out.error = u"redirect to an unusable location"_s;
-                return finish();
-            }
-            if (++m_redirects > m_finder->m_config.maxRedirects) {
-                out.error = u"more than %1 redirects"_s.arg(m_finder->m_config.maxRedirects);
-                return finish();
-            }
-            return request(next, method);
-        }
-        if (method == "HEAD") {
-            // A page is there (or HEAD is not served): read it, for its title and any for-sale banner.
-            return request(url, "GET");
-        }
-        const QByteArray page = o.body.toLower();
-        out.website = (o.status >= 200 && o.status < 300) || o.status == 401 || o.status == 403;
-        out.title = titleOf(o.body);
-        out.forSale = looksForSale(page);
-        if (!out.website)
-            out.error = u"HTTP %1"_s.arg(o.status);
-        finish();
-    }
-
-    void finish()
-    {
-        if (m_finished)
-            return;
-        m_finished = true;
-        auto done = std::move(m_done);
-        done(m_outcome);
-    }
-
-    DomainFinder *m_finder;
-    QString m_host;
-    std::function<void(const Outcome &)> m_done;
-    Outcome m_outcome;
-    int m_redirects = 0;
-    bool m_finished = false;
-};
-
 /// One search: the candidates of one label at a time, each checked for MX, NS, addresses and a website.
 class DomainSearch : public QObject
 {
@@ -297,30 +191,33 @@ private:
 
     void startWebCheck(const QString &domain, const QString &host)
     {
-        auto *web = new WebCheck(
-            m_finder, host,
-            [this, domain](const WebCheck::Outcome &o) {
-                DomainCandidate &c = candidate(domain);
-                c.hasWebsite = o.website && !o.forSale && !o.parkingHost;
-                c.title = o.title;
-                c.titleMatches = !m_titleKey.isEmpty() && foldedAlnum(o.title).contains(m_titleKey);
-                if (o.forSale || o.parkingHost) {
-                    c.parked = true;
-                    c.note = o.parkingHost ? u"parked: redirects to %1"_s.arg(o.finalHost)
-                                           : u"parked: the page offers the domain for sale"_s;
-                } else if (o.website && siteOf(o.finalHost) != siteOf(domain)) {
-                    // coolblue.com → coolblue.nl: the target is where the company is.
-                    c.redirectsTo = siteOf(o.finalHost);
-                    const QString target = c.redirectsTo;
-                    check(target);
-                    candidate(target).redirectTarget = true;
-                } else if (!o.website && !o.error.isEmpty() && c.note.isEmpty()) {
-                    c.note = u"no website: "_s + o.error;
-                }
-                settle();
-            },
-            this);
-        web->start();
+        net::PageFetch::fetch(m_finder->m_resolver, m_finder->m_pages, host, u"/"_s, true, this,
+                              [this, domain](const net::PageFetch::Outcome &o) {
+                                  DomainCandidate &c = candidate(domain);
+                                  // A site that exists answers 2xx, or 401/403 to a robot it does not like.
+                                  const bool answered = (o.status >= 200 && o.status < 300) ||
+                                                        o.status == 401 || o.status == 403;
+                                  const bool forSale = looksForSale(o.body.toLower());
+                                  const bool parkingHost = isParkingHost(o.finalHost());
+                                  c.hasWebsite = answered && !forSale && !parkingHost;
+                                  c.title = titleOf(o.body);
+                                  c.titleMatches =
+                                      !m_titleKey.isEmpty() && foldedAlnum(c.title).contains(m_titleKey);
+                                  if (forSale || parkingHost) {
+                                      c.parked = true;
+                                      c.note = parkingHost ? u"parked: redirects to %1"_s.arg(o.finalHost())
+                                                           : u"parked: the page offers the domain for sale"_s;
+                                  } else if (answered && siteOf(o.finalHost()) != siteOf(domain)) {
+                                      // coolblue.com → coolblue.nl: the target is where the company is.
+                                      c.redirectsTo = siteOf(o.finalHost());
+                                      const QString target = c.redirectsTo;
+                                      check(target);
+                                      candidate(target).redirectTarget = true;
+                                  } else if (!answered && !o.error.isEmpty() && c.note.isEmpty()) {
+                                      c.note = u"no website: "_s + o.error;
+                                  }
+                                  settle();
+                              });
     }
 
     DomainCandidate &candidate(const QString &domain) { return m_candidates[m_index.value(domain)]; }
@@ -393,9 +290,15 @@ DomainFinder::DomainFinder(dns::Resolver *resolver, DomainFinderConfig config, Q
     , m_resolver(resolver)
     , m_config(std::move(config))
 {
+    m_pages.httpPort = m_config.httpPort;
+    m_pages.httpsPort = m_config.httpsPort;
+    m_pages.timeoutMs = m_config.httpTimeoutMs;
+    m_pages.maxRedirects = m_config.maxRedirects;
+    m_pages.maxBodyBytes = MaxPageBytes;
+    m_pages.policy = m_config.policy;
     if (!m_config.extraCa.isEmpty()) {
         static const QList<QSslCertificate> systemRoots = QSslConfiguration::systemCaCertificates();
-        m_caCertificates = systemRoots + m_config.extraCa;
+        m_pages.caCertificates = systemRoots + m_config.extraCa;
     }
 }
 

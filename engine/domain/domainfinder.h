@@ -1,6 +1,7 @@
 #pragma once
 
 #include "companyname.h"
+#include "net/pagefetch.h"
 #include "net/targetpolicy.h"
 
 #include <QDeadlineTimer>
@@ -84,10 +85,9 @@ public:
 
 private:
     friend class DomainSearch;
-    friend class WebCheck;
     dns::Resolver *m_resolver;
     DomainFinderConfig m_config;
-    QList<QSslCertificate> m_caCertificates;
+    net::PageFetchConfig m_pages;
     struct Cached
     {
         DomainResult result;
