@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include "dns/resolver.h"
+#include "find/finder.h"
 #include "lists/lists.h"
 #include "smtp/prober.h"
 #include "verify/resultcache.h"
@@ -10,6 +11,7 @@
 #include <QDir>
 #include <QJsonObject>
 #include <QPointer>
+#include <QSslConfiguration>
 #include <QStandardPaths>
 #include <QSysInfo>
 
@@ -30,10 +32,11 @@ public:
         , webhookStore(&db)
         , resolver(this)
         , prober(proberConfig(config), this)
-        , verifier(&resolver, std::move(lists), &prober, powerConfig(config), this)
+        , verifier(&resolver, lists, &prober, powerConfig(config), this)
         , dispatcher(&webhookStore, &resolver, net::TargetPolicy(config.allowPrivateTargets),
                      config.webhookExtraCa, this)
         , domainFinder(&resolver, domainConfig(config), this)
+        , finder(&resolver, &prober, &verifier, lists, &db, &domainFinder, finderConfig(config), this)
     {
         resolver.setTimeout(config.dnsTimeoutMs, config.dnsTries);
         verifier.setResultCache(&cache);
@@ -50,8 +53,29 @@ public:
     verify::Verifier verifier;
     webhooks::WebhookDispatcher dispatcher;
     domain::DomainFinder domainFinder;
+    find::Finder finder;
 
 private:
+    static find::FinderConfig finderConfig(const EngineConfig &config)
+    {
+        find::FinderConfig f;
+        f.gravatar = config.finderGravatar;
+        f.scrape = config.finderScrape;
+        f.bestGuess = config.finderBestGuess;
+        if (!config.gravatarUrl.isEmpty())
+            f.gravatarUrl = config.gravatarUrl;
+        f.pages.httpPort = config.httpPort;
+        f.pages.httpsPort = config.httpsPort;
+        f.pages.maxBodyBytes = 256 * 1024;
+        f.pages.maxRedirects = 3;
+        f.pages.policy = net::TargetPolicy(config.allowPrivateTargets);
+        if (!config.webhookExtraCa.isEmpty())
+            f.pages.caCertificates = QSslConfiguration::systemCaCertificates() + config.webhookExtraCa;
+        f.greylistRetryMs = config.greylistRetryMs.mid(0, 1);
+        f.deadlineMs = config.powerDeadlineMs;
+        f.policy = net::TargetPolicy(config.allowPrivateTargets);
+        return f;
+    }
     static domain::DomainFinderConfig domainConfig(const EngineConfig &config)
     {
         domain::DomainFinderConfig d;
@@ -322,6 +346,16 @@ bool Engine::verify(const QString &email, core::Mode mode, QObject *context,
         context, std::move(done),
         [email, mode](Worker *worker, std::function<void(const core::VerificationResult &)> reply) {
             worker->verifier.verify(email, mode, worker, std::move(reply));
+        });
+}
+
+bool Engine::find(const find::FindRequest &request, QObject *context,
+                  std::function<void(const find::FindResult &)> done)
+{
+    return call<find::FindResult>(
+        context, std::move(done),
+        [request](Worker *worker, std::function<void(const find::FindResult &)> reply) {
+            worker->finder.find(request, worker, std::move(reply));
         });
 }
 

@@ -4,6 +4,7 @@
 #include "accounts/credits.h"
 #include "core/result.h"
 #include "domain/domainfinder.h"
+#include "find/finder.h"
 #include "jobs/jobrunner.h"
 #include "jobs/jobstore.h"
 #include "net/targetpolicy.h"
@@ -56,6 +57,10 @@ struct EngineConfig
     quint16 httpPort = 80;     ///< the domain finder's website checks (tests use loopback servers)
     quint16 httpsPort = 443;
     int domainCacheHours = 7 * 24; ///< domain finder answers are kept this long
+    bool finderGravatar = true;    ///< the email finder may ask Gravatar (privacy: a setting)
+    bool finderScrape = true;      ///< and read the domain's contact pages
+    bool finderBestGuess = true;   ///< and answer a low-confidence guess on catch-all domains
+    QString gravatarUrl;           ///< empty: https://gravatar.com/avatar/ (tests use a loopback server)
 };
 
 /// The engine as the window, the API and the command line see it. The DNS resolver and the verifier live
@@ -96,6 +101,9 @@ public:
     /// stops first. False, with `done` destroyed at once, when the engine is not running.
     bool verify(const QString &email, core::Mode mode, QObject *context,
                 std::function<void(const core::VerificationResult &)> done);
+    /// A person's address (API.md's find), with the same threading rules as verify().
+    bool find(const find::FindRequest &request, QObject *context,
+              std::function<void(const find::FindResult &)> done);
     /// The company's mail domain (API.md's find-domain), with the same threading rules as verify().
     bool findDomain(const QString &companyName, QObject *context,
                     std::function<void(const domain::DomainResult &)> done);

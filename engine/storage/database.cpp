@@ -152,6 +152,21 @@ const QList<QStringList> &migrations()
             "  plan TEXT NOT NULL,"
             "  PRIMARY KEY (key_id, month))"_s,
         },
+        // 10: the email finder: each domain's SMTP-verified address patterns (what to try first there), and
+        // recent find results per person and domain.
+        {
+            u"CREATE TABLE domain_patterns ("
+            "  domain TEXT NOT NULL,"
+            "  pattern TEXT NOT NULL,"
+            "  hits INTEGER NOT NULL,"
+            "  updated_at INTEGER NOT NULL,"
+            "  PRIMARY KEY (domain, pattern))"_s,
+            u"CREATE TABLE find_cache ("
+            "  key TEXT PRIMARY KEY,"
+            "  result TEXT NOT NULL,"
+            "  found INTEGER NOT NULL,"
+            "  created_at INTEGER NOT NULL)"_s,
+        },
     };
     return steps;
 }
