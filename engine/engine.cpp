@@ -9,6 +9,7 @@
 #include "webhooks/webhookdispatcher.h"
 
 #include <QDir>
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <QPointer>
 #include <QSslConfiguration>
@@ -209,6 +210,7 @@ bool Engine::start(const EngineConfig &config, QString *error)
             new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs, this);
         connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::kickWebhooks);
         m_runner->setHandler(jobs::KindDomain, domainJobHandler());
+        m_runner->setHandler(jobs::KindFind, findJobHandler());
         m_runner->start();
     }
     return true;
@@ -279,6 +281,30 @@ jobs::JobRunner::Handler Engine::domainJobHandler()
         r.companyName = item.input;
         r.status = domain::DomainResult::Status::Error;
         return jobs::ItemOutcome{domain::toString(r.status), r.toJson()};
+    };
+    return h;
+}
+
+jobs::JobRunner::Handler Engine::findJobHandler()
+{
+    jobs::JobRunner::Handler h;
+    h.run = [this](const jobs::JobItem &item, QObject *context,
+                   std::function<void(const jobs::JobRunner::Answer &)> done) {
+        const QJsonObject lead = QJsonDocument::fromJson(item.input.toUtf8()).object();
+        const find::FindRequest request{
+            lead.value("first_name"_L1).toString(), lead.value("last_name"_L1).toString(),
+            lead.value("domain"_L1).toString(), lead.value("company_name"_L1).toString()};
+        const bool fromCompany = request.domain.isEmpty();
+        return find(request, context, [done, fromCompany](const find::FindResult &r) {
+            QJsonObject json = r.toJson(true);
+            if (fromCompany)
+                json.insert(u"domain"_s,
+                            r.domain.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(r.domain));
+            done({{r.found ? QString(jobs::FindFound) : QString(jobs::FindNotFound), json}, std::nullopt});
+        });
+    };
+    h.abandoned = [](const jobs::JobItem &) {
+        return jobs::ItemOutcome{core::toString(core::Status::Error), find::FindResult().toJson(true)};
     };
     return h;
 }

@@ -132,6 +132,7 @@ private:
               std::function<void(Worker *, std::function<void(const Result &)>)> start);
     bool announceJobEnd(const jobs::JobSummary &job);
     jobs::JobRunner::Handler domainJobHandler();
+    jobs::JobRunner::Handler findJobHandler();
     void kickWebhooks();
     std::shared_ptr<const lists::Lists> m_lists;
     QThread m_thread;

@@ -162,20 +162,22 @@ std::optional<HttpResponse> parseJsonObject(const ApiRequest &request, QJsonObje
     return std::nullopt;
 }
 
-/// A string field that must be there and not blank; 400 naming the field otherwise.
+/// A string field that must be there and not blank; 400 naming the field (after `prefix`, e.g. "leads[3].")
+/// otherwise.
 static std::optional<HttpResponse> requiredString(const QJsonObject &body, const QString &name, QString *out,
-                                                  qsizetype maxLength = 1000)
+                                                  qsizetype maxLength = 1000, const QString &prefix = {})
 {
     const QJsonValue value = body.value(name);
+    const QString field = prefix + name;
     if (value.isUndefined() || value.isNull())
-        return HttpResponse::error(400, u"Missing required field: %1"_s.arg(name));
+        return HttpResponse::error(400, u"Missing required field: %1"_s.arg(field));
     if (!value.isString())
-        return HttpResponse::error(400, u"Invalid field '%1': must be a string"_s.arg(name));
+        return HttpResponse::error(400, u"Invalid field '%1': must be a string"_s.arg(field));
     if (value.toString().trimmed().isEmpty())
-        return HttpResponse::error(400, u"Invalid field '%1': must not be empty"_s.arg(name));
+        return HttpResponse::error(400, u"Invalid field '%1': must not be empty"_s.arg(field));
     if (value.toString().size() > maxLength)
         return HttpResponse::error(
-            400, u"Invalid field '%1': longer than %2 characters"_s.arg(name).arg(maxLength));
+            400, u"Invalid field '%1': longer than %2 characters"_s.arg(field).arg(maxLength));
     *out = value.toString();
     return std::nullopt;
 }
@@ -198,9 +200,17 @@ ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
     addRoute("POST", u"/api/v1/verify/bulk"_s, A::Authenticated,
              [this](ApiRequest &r, const ReplyPtr &p) { verifyBulk(r, p); });
     addRoute("GET", u"/api/v1/verify/bulk/{job_id}"_s, A::Authenticated,
-             [this](ApiRequest &r, const ReplyPtr &p) { bulkStatus(r, p); });
+             [this](ApiRequest &r, const ReplyPtr &p) { bulkStatus(r, p, jobs::KindVerify); });
     addRoute("DELETE", u"/api/v1/verify/bulk/{job_id}"_s, A::Authenticated,
-             [this](ApiRequest &r, const ReplyPtr &p) { bulkCancel(r, p); });
+             [this](ApiRequest &r, const ReplyPtr &p) { bulkCancel(r, p, jobs::KindVerify); });
+    addRoute("POST", u"/api/v1/find"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { findOne(r, p); });
+    addRoute("POST", u"/api/v1/find/bulk"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { findBulk(r, p); });
+    addRoute("GET", u"/api/v1/find/bulk/{job_id}"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { bulkStatus(r, p, jobs::KindFind); });
+    addRoute("DELETE", u"/api/v1/find/bulk/{job_id}"_s, A::Authenticated,
+             [this](ApiRequest &r, const ReplyPtr &p) { bulkCancel(r, p, jobs::KindFind); });
     addRoute("POST", u"/api/v1/find-domain"_s, A::Authenticated,
              [this](ApiRequest &r, const ReplyPtr &p) { findDomain(r, p); });
     addRoute("PUT", u"/api/v1/webhook"_s, A::Authenticated,
@@ -472,6 +482,158 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
     }
 }
 
+/// A client that retries after a lost answer sends the same Idempotency-Key and gets the same job.
+static std::optional<HttpResponse> parseIdempotencyKey(const ApiRequest &request, QString *out)
+{
+    *out = QString::fromUtf8(request.header("idempotency-key")).trimmed();
+    if (out->size() > 255)
+        return HttpResponse::error(400, u"Invalid header Idempotency-Key: at most 255 characters"_s);
+    return std::nullopt;
+}
+
+void ApiServer::answerCreatedJob(ApiRequest &request, const ReplyPtr &reply,
+                                 const jobs::JobStore::CreateResult &created, int total)
+{
+    switch (created.outcome) {
+    case jobs::JobStore::Created::InsufficientCredits:
+        sendLimitExceeded(reply, created.usage);
+        return;
+    case jobs::JobStore::Created::Failed:
+        reply->send(internalError(reply));
+        return;
+    case jobs::JobStore::Created::Existing: {
+        const auto existing = m_engine.jobs().summary(created.jobId, request.key->id);
+        if (!existing) {
+            reply->send(internalError(reply));
+            return;
+        }
+        reply->send(HttpResponse::json(202, {{u"job_id"_s, existing->id},
+                                             {u"total"_s, existing->total},
+                                             {u"status"_s, jobs::toString(existing->status)}}));
+        return;
+    }
+    case jobs::JobStore::Created::Ok:
+        break;
+    }
+    setRateLimitHeaders(reply, created.usage);
+    if (jobs::JobRunner *runner = m_engine.jobRunner())
+        runner->wake();
+    reply->send(HttpResponse::json(
+        202, {{u"job_id"_s, created.jobId}, {u"total"_s, total}, {u"status"_s, u"processing"_s}}));
+}
+
+/// A lead of /find or /find/bulk: first_name, last_name, and domain or company_name. `where` prefixes the
+/// field names in errors ("leads[3].").
+static std::optional<HttpResponse> parseLead(const QJsonObject &lead, const QString &where,
+                                             find::FindRequest *out)
+{
+    if (auto bad = requiredString(lead, u"first_name"_s, &out->firstName, 200, where))
+        return bad;
+    if (auto bad = requiredString(lead, u"last_name"_s, &out->lastName, 200, where))
+        return bad;
+    auto given = [&](const QString &name) {
+        const QJsonValue v = lead.value(name);
+        return !v.isUndefined() && !v.isNull();
+    };
+    if (!given(u"domain"_s) && !given(u"company_name"_s))
+        return HttpResponse::error(400, u"Missing required field: %1domain (or %1company_name)"_s.arg(where));
+    if (!given(u"domain"_s))
+        return requiredString(lead, u"company_name"_s, &out->companyName, 200, where);
+    if (auto bad = requiredString(lead, u"domain"_s, &out->domain, 253, where))
+        return bad;
+    if (find::normaliseDomain(out->domain).isEmpty())
+        return HttpResponse::error(400, u"Invalid field '%1domain': \"%2\" is not a domain name"_s.arg(
+                                            where, out->domain.left(100)));
+    return std::nullopt;
+}
+
+void ApiServer::findOne(ApiRequest &request, const ReplyPtr &reply)
+{
+    QJsonObject body;
+    if (auto bad = parseJsonObject(request, &body)) {
+        reply->send(*bad);
+        return;
+    }
+    find::FindRequest lead;
+    if (auto bad = parseLead(body, QString(), &lead)) {
+        reply->send(*bad);
+        return;
+    }
+    if (!charge(request, reply, 1, u"find"_s))
+        return;
+    const accounts::ApiKeyInfo key = *request.key;
+    const bool fromCompany = lead.domain.isEmpty();
+    const bool started =
+        m_engine.find(lead, this, [this, reply, key, fromCompany](const find::FindResult &r) {
+            if (r.reason == "dns_error"_L1) { // nothing learnt: nothing charged
+                m_engine.credits().refund(key, 1, u"find: DNS failed"_s);
+                if (const auto usage = m_engine.credits().usage(key))
+                    setRateLimitHeaders(reply, *usage);
+            }
+            QJsonObject json = r.toJson();
+            if (fromCompany) // ours: the domain the domain finder chose
+                json.insert(u"domain"_s,
+                            r.domain.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(r.domain));
+            reply->send(HttpResponse::json(200, json));
+        });
+    if (!started) {
+        m_engine.credits().refund(*request.key, 1, u"find not started"_s);
+        reply->send(internalError(reply));
+    }
+}
+
+void ApiServer::findBulk(ApiRequest &request, const ReplyPtr &reply)
+{
+    QJsonObject body;
+    if (auto bad = parseJsonObject(request, &body)) {
+        reply->send(*bad);
+        return;
+    }
+    const QJsonValue leads = body.value(u"leads"_s);
+    if (leads.isUndefined() || leads.isNull()) {
+        reply->send(HttpResponse::error(400, u"Missing required field: leads"_s));
+        return;
+    }
+    if (!leads.isArray()) {
+        reply->send(HttpResponse::error(400, u"Invalid field 'leads': must be an array of objects"_s));
+        return;
+    }
+    const QJsonArray list = leads.toArray();
+    if (list.isEmpty() || list.size() > 500) {
+        reply->send(HttpResponse::error(
+            400, u"Invalid field 'leads': must hold 1 to 500 leads (got %1)"_s.arg(list.size())));
+        return;
+    }
+    QList<QJsonObject> stored;
+    for (qsizetype i = 0; i < list.size(); ++i) {
+        const QString where = u"leads[%1]."_s.arg(i);
+        if (!list.at(i).isObject()) {
+            reply->send(
+                HttpResponse::error(400, u"Invalid field 'leads': item %1 is not an object"_s.arg(i)));
+            return;
+        }
+        find::FindRequest lead;
+        if (auto bad = parseLead(list.at(i).toObject(), where, &lead)) {
+            reply->send(*bad);
+            return;
+        }
+        // The lead as given, its fields only (results echo them).
+        QJsonObject o{{u"first_name"_s, lead.firstName}, {u"last_name"_s, lead.lastName}};
+        if (!lead.domain.isEmpty())
+            o.insert(u"domain"_s, lead.domain);
+        else
+            o.insert(u"company_name"_s, lead.companyName);
+        stored.append(o);
+    }
+    QString idempotencyKey;
+    if (auto bad = parseIdempotencyKey(request, &idempotencyKey)) {
+        reply->send(*bad);
+        return;
+    }
+    answerCreatedJob(request, reply, m_engine.jobs().createFindJob(&*request.key, stored, idempotencyKey),
+                     int(stored.size()));
+}
+
 void ApiServer::findDomain(ApiRequest &request, const ReplyPtr &reply)
 {
     QJsonObject body;
@@ -540,41 +702,14 @@ void ApiServer::verifyBulk(ApiRequest &request, const ReplyPtr &reply)
         return;
     }
     // Stored (and charged, all or nothing) in one transaction before the 202 goes out.
-    // A client that retries after a lost answer sends the same Idempotency-Key and gets the same job.
-    const QString idempotencyKey = QString::fromUtf8(request.header("idempotency-key")).trimmed();
-    if (idempotencyKey.size() > 255) {
-        reply->send(HttpResponse::error(400, u"Invalid header Idempotency-Key: at most 255 characters"_s));
+    QString idempotencyKey;
+    if (auto bad = parseIdempotencyKey(request, &idempotencyKey)) {
+        reply->send(*bad);
         return;
     }
-    const jobs::JobStore::CreateResult created =
-        m_engine.jobs().createVerifyJob(&*request.key, addresses, mode, idempotencyKey);
-    switch (created.outcome) {
-    case jobs::JobStore::Created::InsufficientCredits:
-        sendLimitExceeded(reply, created.usage);
-        return;
-    case jobs::JobStore::Created::Failed:
-        reply->send(internalError(reply));
-        return;
-    case jobs::JobStore::Created::Existing: {
-        const auto existing = m_engine.jobs().summary(created.jobId, request.key->id);
-        if (!existing) {
-            reply->send(internalError(reply));
-            return;
-        }
-        reply->send(HttpResponse::json(202, {{u"job_id"_s, existing->id},
-                                             {u"total"_s, existing->total},
-                                             {u"status"_s, jobs::toString(existing->status)}}));
-        return;
-    }
-    case jobs::JobStore::Created::Ok:
-        break;
-    }
-    setRateLimitHeaders(reply, created.usage);
-    if (jobs::JobRunner *runner = m_engine.jobRunner())
-        runner->wake();
-    reply->send(HttpResponse::json(
-        202,
-        {{u"job_id"_s, created.jobId}, {u"total"_s, int(addresses.size())}, {u"status"_s, u"processing"_s}}));
+    answerCreatedJob(request, reply,
+                     m_engine.jobs().createVerifyJob(&*request.key, addresses, mode, idempotencyKey),
+                     int(addresses.size()));
 }
 
 static QJsonObject summaryJson(const jobs::JobSummary &s)
@@ -600,23 +735,42 @@ static HttpResponse jobNotFound(const QString &id)
     return HttpResponse::error(404, u"Not found: no bulk job %1"_s.arg(id.left(64)));
 }
 
-void ApiServer::bulkStatus(ApiRequest &request, const ReplyPtr &reply)
+static QJsonObject findSummaryJson(const jobs::JobSummary &s)
 {
-    // Another key's job gets exactly the answer of a job that does not exist.
+    return {{u"job_id"_s, s.id},
+            {u"status"_s, jobs::toString(s.status)},
+            {u"total"_s, s.total},
+            {u"processed"_s, s.processed},
+            {u"found_count"_s, s.found},
+            {u"not_found_count"_s, s.notFound},
+            {u"error_count"_s, s.counts.value(core::Status::Error)},
+            {u"created_at"_s, s.createdAt.toString(Qt::ISODate)},
+            {u"completed_at"_s, s.completedAt.isValid() ? QJsonValue(s.completedAt.toString(Qt::ISODate))
+                                                        : QJsonValue(QJsonValue::Null)}};
+}
+
+static QJsonObject jobJson(const jobs::JobSummary &s)
+{
+    return s.kind == jobs::KindFind ? findSummaryJson(s) : summaryJson(s);
+}
+
+void ApiServer::bulkStatus(ApiRequest &request, const ReplyPtr &reply, QLatin1StringView kind)
+{
+    // Another key's job, or one of the other kind, gets exactly the answer of a job that does not exist.
     const auto snapshot = m_engine.jobs().snapshot(request.pathParam, request.key->id);
-    if (!snapshot || snapshot->first.kind != jobs::KindVerify) { // a find job lives under /find/bulk
+    if (!snapshot || snapshot->first.kind != kind) {
         reply->send(jobNotFound(request.pathParam));
         return;
     }
-    QJsonObject body = summaryJson(snapshot->first);
+    QJsonObject body = jobJson(snapshot->first);
     body.insert(u"results"_s, snapshot->second);
     reply->send(HttpResponse::json(200, body));
 }
 
-void ApiServer::bulkCancel(ApiRequest &request, const ReplyPtr &reply)
+void ApiServer::bulkCancel(ApiRequest &request, const ReplyPtr &reply, QLatin1StringView kind)
 {
     const auto summary = m_engine.jobs().summary(request.pathParam, request.key->id);
-    if (!summary || summary->kind != jobs::KindVerify) {
+    if (!summary || summary->kind != kind) {
         reply->send(jobNotFound(request.pathParam));
         return;
     }
@@ -632,7 +786,7 @@ void ApiServer::bulkCancel(ApiRequest &request, const ReplyPtr &reply)
         reply->send(internalError(reply));
         return;
     }
-    reply->send(HttpResponse::json(200, summaryJson(*cancelled)));
+    reply->send(HttpResponse::json(200, jobJson(*cancelled)));
 }
 
 static QJsonValue nullable(const QString &s)

@@ -5,6 +5,7 @@
 
 #include "accounts/apikeys.h"
 #include "accounts/credits.h"
+#include "jobs/jobstore.h"
 
 #include <QAbstractHttpServer>
 #include <QHostAddress>
@@ -102,8 +103,13 @@ private:
     void verify(ApiRequest &request, const ReplyPtr &reply);
     void verifyBulk(ApiRequest &request, const ReplyPtr &reply);
     void findDomain(ApiRequest &request, const ReplyPtr &reply);
-    void bulkStatus(ApiRequest &request, const ReplyPtr &reply);
-    void bulkCancel(ApiRequest &request, const ReplyPtr &reply);
+    void findOne(ApiRequest &request, const ReplyPtr &reply);
+    void findBulk(ApiRequest &request, const ReplyPtr &reply);
+    /// The 202 (or 429/500) for a bulk job just created, or found again by its Idempotency-Key.
+    void answerCreatedJob(ApiRequest &request, const ReplyPtr &reply,
+                          const jobs::JobStore::CreateResult &created, int total);
+    void bulkStatus(ApiRequest &request, const ReplyPtr &reply, QLatin1StringView kind);
+    void bulkCancel(ApiRequest &request, const ReplyPtr &reply, QLatin1StringView kind);
     void webhookSet(ApiRequest &request, const ReplyPtr &reply);
     void webhookGet(ApiRequest &request, const ReplyPtr &reply);
     void webhookDelete(ApiRequest &request, const ReplyPtr &reply);

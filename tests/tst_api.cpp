@@ -48,6 +48,10 @@ private Q_SLOTS:
     void openApiDescribesEveryRoute();
     void findDomain_data();
     void findDomain();
+    void findValidation_data();
+    void findValidation();
+    void findOverHttp();
+    void findBulkCompletes();
     void bulkValidation_data();
     void bulkValidation();
     void bulkJobCompletes();
@@ -564,6 +568,10 @@ void TestApi::openApiDescribesEveryRoute()
     const QJsonObject schemas = r.json.value(u"components"_s).toObject().value(u"schemas"_s).toObject();
     QCOMPARE(schemas.value(u"FindDomainResult"_s).toObject().value(u"properties"_s).toObject().keys(),
              domain::DomainResult().toJson().keys());
+    QJsonObject findFields = find::FindResult().toJson(true);
+    findFields.insert(u"domain"_s, QJsonValue::Null);
+    QCOMPARE(schemas.value(u"FindResult"_s).toObject().value(u"properties"_s).toObject().keys(),
+             findFields.keys());
 }
 
 void TestApi::findDomain_data()
@@ -610,6 +618,121 @@ void TestApi::findDomain()
     QCOMPARE(none.json.value(u"status"_s).toString(), u"not_found"_s);
     QVERIFY(none.json.value(u"domain"_s).isNull());
     QVERIFY(none.json.value(u"confidence"_s).isNull());
+}
+
+void TestApi::findValidation_data()
+{
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("mentions");
+    auto one = [](const char *name, QByteArray body, const char *mentions) {
+        QTest::newRow(name) << QByteArray("/api/v1/find") << body << QString::fromLatin1(mentions);
+    };
+    one("no first name", R"({"last_name":"Doe","domain":"example.com"})", "first_name");
+    one("empty last name", R"({"first_name":"John","last_name":" ","domain":"example.com"})", "last_name");
+    one("number", R"({"first_name":1,"last_name":"Doe","domain":"example.com"})", "first_name");
+    one("no domain", R"({"first_name":"John","last_name":"Doe"})", "domain");
+    one("bad domain", R"({"first_name":"John","last_name":"Doe","domain":"not a domain"})", "domain");
+    one("domain literal", R"({"first_name":"John","last_name":"Doe","domain":"[127.0.0.1]"})", "domain");
+    one("empty company", R"({"first_name":"John","last_name":"Doe","company_name":""})", "company_name");
+    one("array", R"([])", "JSON object");
+    auto bulk = [](const char *name, QByteArray body, const char *mentions) {
+        QTest::newRow(name) << QByteArray("/api/v1/find/bulk") << body << QString::fromLatin1(mentions);
+    };
+    bulk("bulk: no leads", R"({})", "leads");
+    bulk("bulk: not an array", R"({"leads":{}})", "leads");
+    bulk("bulk: empty", R"({"leads":[]})", "leads");
+    QByteArray many = R"({"leads":[)";
+    for (int i = 0; i < 501; ++i)
+        many += QByteArray(i ? "," : "") + R"({"first_name":"A","last_name":"B","domain":"example.com"})";
+    bulk("bulk: 501", many + "]}", "500");
+    bulk("bulk: item not an object", R"({"leads":["john@example.com"]})", "item 0");
+    bulk("bulk: bad item",
+         R"({"leads":[{"first_name":"A","last_name":"B","domain":"example.com"},{"first_name":"C"}]})",
+         "leads[1].last_name");
+}
+
+void TestApi::findValidation()
+{
+    QFETCH(QByteArray, path);
+    QFETCH(QByteArray, body);
+    QFETCH(QString, mentions);
+    const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
+    const auto r = m_client->request("POST", QString::fromLatin1(path), body, m_key);
+    QCOMPARE(r.status, 400);
+    QVERIFY2(r.json.value(u"error"_s).toString().contains(mentions),
+             qPrintable(r.json.value(u"error"_s).toString()));
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(), used);
+}
+
+void TestApi::findOverHttp()
+{
+    const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
+    // alice@power.test exists, a random address there does not: SMTP-verified.
+    const auto r = m_client->post(
+        u"/api/v1/find"_s,
+        {{u"first_name"_s, u"Alice"_s}, {u"last_name"_s, u"Liddell"_s}, {u"domain"_s, u"power.test"_s}},
+        m_key);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json.value(u"found"_s).toBool(), true);
+    QCOMPARE(r.json.value(u"email"_s).toString(), u"alice@power.test"_s);
+    QCOMPARE(r.json.value(u"confidence"_s).toString(), u"high"_s);
+    QCOMPARE(r.json.value(u"pattern"_s).toString(), u"first"_s);
+    QCOMPARE(r.json.value(u"source"_s).toString(), u"learned"_s);
+    QVERIFY(!r.json.contains(u"reason"_s));
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(), used + 1);
+    // Not found: the seed's nulls.
+    const auto none = m_client->post(
+        u"/api/v1/find"_s,
+        {{u"first_name"_s, u"John"_s}, {u"last_name"_s, u"Doe"_s}, {u"domain"_s, u"nullmx.test"_s}}, m_key);
+    QCOMPARE(none.status, 200);
+    QCOMPARE(none.json.value(u"found"_s).toBool(true), false);
+    for (const char *field : {"email", "confidence", "pattern", "source"})
+        QVERIFY2(none.json.value(QLatin1StringView(field)).isNull(), field);
+    QCOMPARE(none.json.value(u"reason"_s).toString(), u"no_mx_records"_s);
+}
+
+void TestApi::findBulkCompletes()
+{
+    const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
+    const QJsonArray leads{
+        QJsonObject{
+            {u"first_name"_s, u"Alice"_s}, {u"last_name"_s, u"Liddell"_s}, {u"domain"_s, u"power.test"_s}},
+        QJsonObject{
+            {u"first_name"_s, u"John"_s}, {u"last_name"_s, u"Doe"_s}, {u"domain"_s, u"nullmx.test"_s}},
+        QJsonObject{
+            {u"first_name"_s, u" ALICE"_s}, {u"last_name"_s, u"liddell"_s}, {u"domain"_s, u"Power.test"_s}},
+    };
+    const auto accepted = m_client->post(u"/api/v1/find/bulk"_s, {{u"leads"_s, leads}}, m_key);
+    QCOMPARE(accepted.status, 202);
+    QCOMPARE(accepted.json.value(u"total"_s).toInt(), 3);
+    QCOMPARE(accepted.json.value(u"status"_s).toString(), u"processing"_s);
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(), used + 3);
+    const QString id = accepted.json.value(u"job_id"_s).toString();
+    ApiClient::Response job;
+    QTRY_VERIFY_WITH_TIMEOUT((job = m_client->get(u"/api/v1/find/bulk/"_s + id, m_key),
+                              job.json.value(u"status"_s).toString() == u"completed"_s),
+                             15000);
+    QCOMPARE(job.json.value(u"processed"_s).toInt(), 3);
+    QCOMPARE(job.json.value(u"found_count"_s).toInt(), 2);
+    const QJsonArray results = job.json.value(u"results"_s).toArray();
+    QCOMPARE(results.size(), 3);
+    for (int i = 0; i < 3; ++i) {
+        const QJsonObject r = results.at(i).toObject();
+        for (const char *field : {"first_name", "last_name", "domain"}) // the lead's fields, as given
+            QCOMPARE(r.value(QLatin1StringView(field)).toString(),
+                     leads.at(i).toObject().value(QLatin1StringView(field)).toString());
+        for (const char *field : {"found", "email", "confidence", "pattern", "source", "reason"})
+            QVERIFY2(r.contains(QLatin1StringView(field)), field);
+    }
+    QCOMPARE(results.at(0).toObject().value(u"email"_s).toString(), u"alice@power.test"_s);
+    QVERIFY(results.at(0).toObject().value(u"reason"_s).isNull());
+    QCOMPARE(results.at(1).toObject().value(u"reason"_s).toString(), u"no_mx_records"_s);
+    QCOMPARE(results.at(2).toObject().value(u"email"_s).toString(), u"alice@power.test"_s);
+    // A find job is not a verify job, and another key's job is not found.
+    QCOMPARE(m_client->get(u"/api/v1/verify/bulk/"_s + id, m_key).status, 404);
+    const auto other = m_engine.apiKeys().create(u"other finder"_s, accounts::Plan::Free);
+    QCOMPARE(m_client->get(u"/api/v1/find/bulk/"_s + id, other->secret.toLatin1()).status, 404);
 }
 
 void TestApi::bulkValidation_data()
