@@ -220,6 +220,9 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
     }
     o.engine.jobRetentionDays = std::max(1, settings.value(storage::setting::JobRetentionDays));
     o.engine.domainCacheHours = std::max(0, settings.value(storage::setting::DomainCacheHours));
+    o.engine.finderGravatar = settings.value(storage::setting::FinderGravatar);
+    o.engine.finderScrape = settings.value(storage::setting::FinderScrape);
+    o.engine.finderBestGuess = settings.value(storage::setting::FinderBestGuess);
     o.engine.allowPrivateTargets =
         p.isSet(u"allow-private-targets"_s) || settings.value(storage::setting::AllowPrivateTargets);
     return {};

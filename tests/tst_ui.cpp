@@ -174,7 +174,9 @@ void TestUi::settingsSaveAndReload()
     page->retryAfterBox()->setValue(120);
     page->retentionBox()->setValue(90);
     page->domainCacheBox()->setValue(48);
+    page->gravatarBox()->setChecked(false);
     QVERIFY(page->save());
+    QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::FinderGravatar), false);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::DomainCacheHours), 48);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::JobRetentionDays), 90);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::Maintenance), true);

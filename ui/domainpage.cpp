@@ -1,13 +1,12 @@
 #include "domainpage.h"
 
-#include "core/csv.h"
+#include "tableimport.h"
+
 #include "engine.h"
 #include "storage/settings.h"
 
-#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QFutureWatcher>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -16,9 +15,7 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QRegularExpression>
-#include <QSaveFile>
 #include <QTableWidget>
-#include <QtConcurrent>
 #include <QTimer>
 #include <QVBoxLayout>
 
@@ -40,54 +37,6 @@ QTableWidgetItem *cell(const QString &text)
 QString yesNo(bool value)
 {
     return value ? QObject::tr("yes") : QObject::tr("no");
-}
-
-/// What a file gave: the names, and how many rows had none.
-struct Imported
-{
-    QStringList names;
-    int skipped = 0;
-    QString error;
-};
-
-Imported readNames(const QString &path)
-{
-    Imported out;
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) {
-        out.error = file.errorString();
-        return out;
-    }
-    constexpr qint64 MaxBytes = 64 * 1024 * 1024;
-    if (file.size() > MaxBytes) {
-        out.error = QObject::tr("the file is larger than 64 MB");
-        return out;
-    }
-    const QString text = core::csv::decode(file.readAll());
-    const QList<QStringList> rows = core::csv::parse(text, core::csv::detectDelimiter(text.left(8192)));
-    // A header row names the column; without one the first column holds the names.
-    static const QRegularExpression header(
-        u"^(company|company[ _]?name|organi[sz]ation|name|firma|bedrijf|bedrijfsnaam|empresa|soci[eé]t[eé]|unternehmen)$"_s,
-        QRegularExpression::CaseInsensitiveOption);
-    int column = 0;
-    qsizetype first = 0;
-    if (!rows.isEmpty()) {
-        for (qsizetype c = 0; c < rows.first().size(); ++c) {
-            if (header.match(rows.first().at(c).trimmed()).hasMatch()) {
-                column = int(c);
-                first = 1;
-                break;
-            }
-        }
-    }
-    for (qsizetype r = first; r < rows.size(); ++r) {
-        const QString name = rows.at(r).value(column).trimmed();
-        if (name.isEmpty())
-            ++out.skipped;
-        else
-            out.names.append(name);
-    }
-    return out;
 }
 
 } // namespace
@@ -237,22 +186,33 @@ void DomainPage::chooseImport()
 bool DomainPage::importFile(const QString &path)
 {
     m_import->setEnabled(false);
-    m_listStatus->setText(tr("Reading %1…").arg(QFileInfo(path).fileName()));
-    auto *watcher = new QFutureWatcher<Imported>(this);
-    connect(watcher, &QFutureWatcher<Imported>::finished, this, [this, watcher, path] {
-        const Imported imported = watcher->result();
-        watcher->deleteLater();
+    const QString fileName = QFileInfo(path).fileName();
+    m_listStatus->setText(tr("Reading %1…").arg(fileName));
+    readTableAsync(this, path, [this, fileName](const ImportedTable &table) {
         m_import->setEnabled(true);
-        if (!imported.error.isEmpty()) {
-            m_listStatus->setText(
-                tr("Could not read %1: %2").arg(QFileInfo(path).fileName(), imported.error));
+        if (!table.error.isEmpty()) {
+            m_listStatus->setText(tr("Could not read %1: %2").arg(fileName, table.error));
             Q_EMIT listImported();
             return;
         }
-        startList(imported.names, imported.skipped, QFileInfo(path).fileName());
+        // A header row names the column; without one the first column holds the names.
+        static const QRegularExpression header(
+            u"^(company|company[ _]?name|organi[sz]ation|name|firma|bedrijf|bedrijfsnaam|empresa|soci[eé]t[eé]|unternehmen)$"_s,
+            QRegularExpression::CaseInsensitiveOption);
+        const int found = table.rows.isEmpty() ? -1 : findColumn(table.rows.first(), header);
+        const int column = std::max(found, 0);
+        QStringList names;
+        int skipped = 0;
+        for (qsizetype r = found >= 0 ? 1 : 0; r < table.rows.size(); ++r) {
+            const QString name = table.rows.at(r).value(column).trimmed();
+            if (name.isEmpty())
+                ++skipped;
+            else
+                names.append(name);
+        }
+        startList(names, skipped, fileName);
         Q_EMIT listImported();
     });
-    watcher->setFuture(QtConcurrent::run(readNames, path));
     return QFileInfo(path).isReadable();
 }
 
@@ -318,22 +278,21 @@ bool DomainPage::exportCsv(const QString &path)
         m_listStatus->setText(tr("Nothing to export: import a list first."));
         return false;
     }
-    QString text = core::csv::record({u"company_name"_s, u"domain"_s, u"confidence"_s, u"has_mx"_s,
-                                      u"has_website"_s, u"candidates_checked"_s, u"status"_s});
+    QList<QStringList> rows{{u"company_name"_s, u"domain"_s, u"confidence"_s, u"has_mx"_s, u"has_website"_s,
+                             u"candidates_checked"_s, u"status"_s}};
     for (const QJsonValue &v : snapshot->second) {
         const QJsonObject r = v.toObject();
         auto flag = [&](const char *name) {
             return r.value(QLatin1StringView(name)).toBool() ? u"true"_s : u"false"_s;
         };
-        text += core::csv::record({r.value(u"company_name"_s).toString(), r.value(u"domain"_s).toString(),
-                                   r.value(u"confidence"_s).toString(), flag("has_mx"), flag("has_website"),
-                                   QString::number(r.value(u"candidates_checked"_s).toInt()),
-                                   r.value(u"status"_s).toString()});
+        rows.append({r.value(u"company_name"_s).toString(), r.value(u"domain"_s).toString(),
+                     r.value(u"confidence"_s).toString(), flag("has_mx"), flag("has_website"),
+                     QString::number(r.value(u"candidates_checked"_s).toInt()),
+                     r.value(u"status"_s).toString()});
     }
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly) || file.write("\xEF\xBB\xBF" + text.toUtf8()) < 0 ||
-        !file.commit()) {
-        m_listStatus->setText(tr("Could not write %1: %2").arg(path, file.errorString()));
+    QString error;
+    if (!writeCsv(path, rows, &error)) {
+        m_listStatus->setText(tr("Could not write %1: %2").arg(path, error));
         return false;
     }
     m_listStatus->setText(tr("Exported %1 rows to %2.").arg(snapshot->second.size()).arg(path));

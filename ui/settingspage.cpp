@@ -30,6 +30,11 @@ SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
     , m_retryAfter(new QSpinBox(this))
     , m_retention(new QSpinBox(this))
     , m_domainCache(new QSpinBox(this))
+    , m_gravatar(
+          new QCheckBox(tr("Email finder: ask Gravatar whether a candidate address has a profile"), this))
+    , m_scrape(new QCheckBox(tr("Email finder: read the company's contact pages for addresses"), this))
+    , m_bestGuess(new QCheckBox(
+          tr("Email finder: on catch-all domains, answer the likeliest address (low confidence)"), this))
     , m_save(new QPushButton(tr("Save"), this))
     , m_message(new QLabel(this))
 {
@@ -59,6 +64,12 @@ SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
     m_domainCache->setToolTip(
         tr("How long a company's domain, once found (or not), is reused without checking again."));
     form->addRow(tr("Remember found domains:"), m_domainCache);
+    m_gravatar->setToolTip(
+        tr("Sends a hash of the candidate address to gravatar.com. Turn off if that is not "
+           "acceptable for your data."));
+    form->addRow(QString(), m_gravatar);
+    form->addRow(QString(), m_scrape);
+    form->addRow(QString(), m_bestGuess);
     m_retryAfter->setRange(1, 86400);
     m_retryAfter->setSuffix(tr(" s"));
     m_retryAfter->setToolTip(tr("What clients are told to wait (Retry-After) while in maintenance."));
@@ -95,6 +106,9 @@ void SettingsPage::reload()
     m_retryAfter->setValue(settings.value(storage::setting::MaintenanceRetryAfter));
     m_retention->setValue(settings.value(storage::setting::JobRetentionDays));
     m_domainCache->setValue(settings.value(storage::setting::DomainCacheHours));
+    m_gravatar->setChecked(settings.value(storage::setting::FinderGravatar));
+    m_scrape->setChecked(settings.value(storage::setting::FinderScrape));
+    m_bestGuess->setChecked(settings.value(storage::setting::FinderBestGuess));
 }
 
 bool SettingsPage::save()
@@ -134,7 +148,10 @@ bool SettingsPage::save()
                settings.setValue(storage::setting::Maintenance, m_maintenance->isChecked()) &&
                settings.setValue(storage::setting::MaintenanceRetryAfter, m_retryAfter->value()) &&
                settings.setValue(storage::setting::JobRetentionDays, m_retention->value()) &&
-               settings.setValue(storage::setting::DomainCacheHours, m_domainCache->value());
+               settings.setValue(storage::setting::DomainCacheHours, m_domainCache->value()) &&
+               settings.setValue(storage::setting::FinderGravatar, m_gravatar->isChecked()) &&
+               settings.setValue(storage::setting::FinderScrape, m_scrape->isChecked()) &&
+               settings.setValue(storage::setting::FinderBestGuess, m_bestGuess->isChecked());
     });
     m_message->setStyleSheet(saved ? QString() : u"color: #c0392b"_s);
     m_message->setText(saved ? tr("Saved. Restart Mailcaff to apply the changes.")

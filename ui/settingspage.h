@@ -34,6 +34,9 @@ public:
     QSpinBox *retryAfterBox() const { return m_retryAfter; }
     QSpinBox *retentionBox() const { return m_retention; }
     QSpinBox *domainCacheBox() const { return m_domainCache; }
+    QCheckBox *gravatarBox() const { return m_gravatar; }
+    QCheckBox *scrapeBox() const { return m_scrape; }
+    QCheckBox *bestGuessBox() const { return m_bestGuess; }
     QPushButton *saveButton() const { return m_save; }
     QLabel *messageLabel() const { return m_message; }
 
@@ -53,6 +56,9 @@ private:
     QSpinBox *m_retryAfter;
     QSpinBox *m_retention;
     QSpinBox *m_domainCache;
+    QCheckBox *m_gravatar;
+    QCheckBox *m_scrape;
+    QCheckBox *m_bestGuess;
     QPushButton *m_save;
     QLabel *m_message;
 };

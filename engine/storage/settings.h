@@ -25,6 +25,9 @@ inline const Setting<bool> Maintenance{"server/maintenance", false};
 inline const Setting<int> JobRetentionDays{"jobs/retention_days", 30};
 inline const Setting<int> MaintenanceRetryAfter{"server/maintenance_retry_after", 600};
 inline const Setting<int> DomainCacheHours{"domain/cache_hours", 7 * 24};
+inline const Setting<bool> FinderGravatar{"finder/gravatar", true};
+inline const Setting<bool> FinderScrape{"finder/scrape", true};
+inline const Setting<bool> FinderBestGuess{"finder/best_guess", true};
 } // namespace setting
 
 /// Typed access to the settings table; each write is one atomic statement.

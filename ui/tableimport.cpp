@@ -1,0 +1,65 @@
+#include "tableimport.h"
+
+#include "core/csv.h"
+
+#include <QFile>
+#include <QFutureWatcher>
+#include <QSaveFile>
+#include <QtConcurrent>
+
+namespace mailcaff::ui {
+
+ImportedTable readTable(const QString &path)
+{
+    ImportedTable out;
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        out.error = file.errorString();
+        return out;
+    }
+    constexpr qint64 MaxBytes = 256 * 1024 * 1024;
+    if (file.size() > MaxBytes) {
+        out.error = QObject::tr("the file is larger than 256 MB");
+        return out;
+    }
+    const QString text = core::csv::decode(file.readAll());
+    out.rows = core::csv::parse(text, core::csv::detectDelimiter(text.left(16384)));
+    return out;
+}
+
+void readTableAsync(QObject *context, const QString &path, std::function<void(const ImportedTable &)> done)
+{
+    auto *watcher = new QFutureWatcher<ImportedTable>(context);
+    QObject::connect(watcher, &QFutureWatcher<ImportedTable>::finished, context,
+                     [watcher, done = std::move(done)] {
+                         const ImportedTable table = watcher->result();
+                         watcher->deleteLater();
+                         done(table);
+                     });
+    watcher->setFuture(QtConcurrent::run(readTable, path));
+}
+
+int findColumn(const QStringList &header, const QRegularExpression &names)
+{
+    for (qsizetype c = 0; c < header.size(); ++c)
+        if (names.match(header.at(c).trimmed()).hasMatch())
+            return int(c);
+    return -1;
+}
+
+bool writeCsv(const QString &path, const QList<QStringList> &rows, QString *error)
+{
+    QString text;
+    for (const QStringList &row : rows)
+        text += core::csv::record(row);
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write("\xEF\xBB\xBF" + text.toUtf8()) < 0 ||
+        !file.commit()) {
+        if (error)
+            *error = file.errorString();
+        return false;
+    }
+    return true;
+}
+
+} // namespace mailcaff::ui

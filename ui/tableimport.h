@@ -1,0 +1,32 @@
+#pragma once
+
+#include <QList>
+#include <QObject>
+#include <QRegularExpression>
+#include <QString>
+#include <QStringList>
+
+#include <functional>
+
+namespace mailcaff::ui {
+
+/// A CSV, TSV, semicolon CSV or text file as rows of cells (encoding and delimiter detected).
+struct ImportedTable
+{
+    QList<QStringList> rows; ///< every row, a header row included
+    QString error;           ///< why the file could not be read
+};
+
+/// Reads the file on a worker thread (a large file must not freeze the window) and hands the table to
+/// `done` on `context`'s thread.
+void readTableAsync(QObject *context, const QString &path, std::function<void(const ImportedTable &)> done);
+ImportedTable readTable(const QString &path);
+
+/// The first cell of `header` matching `names` (whole cell, case-insensitive), or -1.
+int findColumn(const QStringList &header, const QRegularExpression &names);
+
+/// Writes rows as CSV, UTF-8 with a BOM (Excel reads it right), cells neutralised against formulas, through
+/// a temporary file (the old file stays intact if anything fails).
+bool writeCsv(const QString &path, const QList<QStringList> &rows, QString *error);
+
+} // namespace mailcaff::ui
