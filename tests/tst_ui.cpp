@@ -3,6 +3,7 @@
 #include "dnstestserver.h"
 #include "domainpage.h"
 #include "engine.h"
+#include "finderpage.h"
 #include "keyspage.h"
 #include "mainwindow.h"
 #include "settingspage.h"
@@ -13,6 +14,7 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QFile>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -43,6 +45,8 @@ private Q_SLOTS:
     void apiKeysPage();
     void domainFinderOneCompany();
     void domainFinderList();
+    void emailFinderOnePerson();
+    void emailFinderList();
 
 private:
     QTemporaryDir m_dir;
@@ -298,6 +302,64 @@ void TestUi::domainFinderList()
     ui::DomainPage again(m_engine);
     QCOMPARE(again.listJobId(), page->listJobId());
     QCOMPARE(again.listTable()->rowCount(), 2);
+}
+
+void TestUi::emailFinderOnePerson()
+{
+    ui::FinderPage *page = m_window->finderPage();
+    QVERIFY(!page->findOne());
+    QVERIFY(page->resultLabel()->text().contains(u"first name"_s));
+    page->firstNameEdit()->setText(u"User"_s);
+    page->lastNameEdit()->setText(u"Smith"_s);
+    page->domainEdit()->setText(u"https://www.example.com/"_s); // as copied from a browser
+    QSignalSpy done(page, &ui::FinderPage::lookupFinished);
+    QVERIFY(page->findOne());
+    QVERIFY(done.wait(15000));
+    const QString text = page->resultLabel()->text();
+    QVERIFY2(text.contains(u"user@example.com"_s) && text.contains(u"High confidence"_s), qPrintable(text));
+    QVERIFY2(text.contains(u"mail server confirmed"_s), qPrintable(text));
+}
+
+void TestUi::emailFinderList()
+{
+    QTemporaryDir dir;
+    const QString in = dir.filePath(u"leads.csv"_s);
+    QFile file(in);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("Firma;Nachname;Vorname\r\nexample.com;Smith;User\r\nexample.com;Nobody;\r\nnowhere.invalid;"
+               "Doe;John\r\n");
+    file.close();
+    ui::FinderPage *page = m_window->finderPage();
+    QSignalSpy read(page, &ui::FinderPage::fileRead);
+    QVERIFY(page->importFile(in));
+    QVERIFY(read.wait(10000));
+    // The columns were recognised by their German names.
+    QCOMPARE(page->firstColumnBox()->currentText(), u"Vorname"_s);
+    QCOMPARE(page->lastColumnBox()->currentText(), u"Nachname"_s);
+    QCOMPARE(page->domainColumnBox()->currentText(), u"Firma"_s);
+    QVERIFY(page->startList());
+    QVERIFY2(page->listStatus()->text().contains(u"incomplete rows skipped: 1"_s),
+             qPrintable(page->listStatus()->text()));
+    QTRY_VERIFY_WITH_TIMEOUT(page->listStatus()->text().contains(u"2 of 2 done"_s), 20000);
+    QCOMPARE(page->listTable()->item(0, 3)->text(), u"user@example.com"_s);
+    QCOMPARE(page->listTable()->item(1, 7)->text(), u"no_mx_records"_s);
+
+    const QString out = dir.filePath(u"found.csv"_s);
+    QVERIFY(page->exportCsv(out));
+    QFile exported(out);
+    QVERIFY(exported.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = exported.readAll().mid(3).split('\n');
+    QCOMPARE(
+        lines.at(0).trimmed(),
+        QByteArray("first_name,last_name,domain,company_name,found,email,confidence,pattern,source,reason"));
+    QVERIFY2(lines.at(1).startsWith(
+                 "User,Smith,example.com,,true,user@example.com,high,first,cache,"), // found a moment ago
+             lines.at(1).constData());
+    QVERIFY2(lines.at(2).startsWith("John,Doe,nowhere.invalid,,false,"), lines.at(2).constData());
+    if (const QString shots = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR"); !shots.isEmpty()) {
+        page->resize(1000, 640);
+        QVERIFY(page->grab().save(shots + u"/finder-page.png"_s));
+    }
 }
 
 QTEST_MAIN(TestUi)

@@ -1,6 +1,7 @@
 #include "mainwindow.h"
 
 #include "domainpage.h"
+#include "finderpage.h"
 #include "keyspage.h"
 #include "settingspage.h"
 #include "verifypage.h"
@@ -26,6 +27,8 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
 
     auto *pages = new QStackedWidget(this);
     pages->addWidget(m_verify);
+    m_finder = new FinderPage(engine, this);
+    pages->addWidget(m_finder);
     m_domains = new DomainPage(engine, this);
     pages->addWidget(m_domains);
     m_keys = new KeysPage(engine, this);
@@ -35,6 +38,7 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
     auto *nav = new QListWidget(this);
     nav->setObjectName(u"navigation"_s);
     nav->addItem(tr("Verify"));
+    nav->addItem(tr("Email finder"));
     nav->addItem(tr("Domain finder"));
     nav->addItem(tr("API keys"));
     nav->addItem(tr("Settings"));
