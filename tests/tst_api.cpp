@@ -7,6 +7,7 @@
 #include "httptestclient.h"
 #include "smtptestserver.h"
 #include "storage/settings.h"
+#include "testengine.h"
 #include "webhooks/signing.h"
 
 #include <QJsonArray>
@@ -105,18 +106,9 @@ void TestApi::initTestCase()
     QVERIFY2(m_hooks.listen(), qPrintable(m_hooks.errorString()));
     m_dns.addA(u"hooks.test"_s, u"127.0.0.1"_s);
 
-    EngineConfig config;
+    EngineConfig config = loopbackEngineConfig(m_dir.path(), m_dns, m_smtp.port(), 3000);
     config.webhookExtraCa = {m_hooks.certificate()};
     config.webhookRetryMs = {200, 200};
-    config.dataDir = m_dir.path();
-    config.dnsServers = m_dns.serverString();
-    config.dnsTimeoutMs = 400;
-    config.dnsTries = 1;
-    config.smtpPort = m_smtp.port();
-    config.allowPrivateTargets = true;
-    config.smtpConnectTimeoutMs = 500;
-    config.smtpCommandTimeoutMs = 1500;
-    config.powerDeadlineMs = 3000;
     QString error;
     QVERIFY2(m_engine.start(config, &error), qPrintable(error));
     m_server = std::make_unique<server::ApiServer>(m_engine);

@@ -6,6 +6,7 @@
 #include "engine.h"
 #include "httptestserver.h"
 #include "smtptestserver.h"
+#include "testengine.h"
 
 #include <numeric>
 #include <QCryptographicHash>
@@ -75,16 +76,7 @@ void TestFinder::mailDomain(const QString &domain)
 std::unique_ptr<Engine> TestFinder::startEngine(bool bestGuess)
 {
     m_dirs.append(std::make_shared<QTemporaryDir>());
-    EngineConfig config;
-    config.dataDir = m_dirs.last()->path();
-    config.dnsServers = m_dns.serverString();
-    config.dnsTimeoutMs = 500;
-    config.dnsTries = 1;
-    config.smtpPort = m_smtp.port();
-    config.allowPrivateTargets = true;
-    config.smtpConnectTimeoutMs = 500;
-    config.smtpCommandTimeoutMs = 1500;
-    config.powerDeadlineMs = 8000;
+    EngineConfig config = loopbackEngineConfig(m_dirs.last()->path(), m_dns, m_smtp.port(), 8000);
     config.greylistRetryMs = {300};
     config.httpPort = m_web.port();
     config.httpsPort = m_web.port(); // plain server: https fails, http follows

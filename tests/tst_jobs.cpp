@@ -4,6 +4,7 @@
 #include "dnstestserver.h"
 #include "engine.h"
 #include "smtptestserver.h"
+#include "testengine.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -56,21 +57,10 @@ void TestJobs::initTestCase()
 std::unique_ptr<Engine> TestJobs::startEngine(bool runJobs, QList<int> jobGreylistDelaysMs,
                                               const QString &dataDir)
 {
-    EngineConfig config;
-    if (dataDir.isEmpty()) {
+    if (dataDir.isEmpty())
         m_dirs.append(std::make_shared<QTemporaryDir>());
-        config.dataDir = m_dirs.last()->path();
-    } else {
-        config.dataDir = dataDir;
-    }
-    config.dnsServers = m_dns.serverString();
-    config.dnsTimeoutMs = 400;
-    config.dnsTries = 1;
-    config.smtpPort = m_smtp.port();
-    config.allowPrivateTargets = true;
-    config.smtpConnectTimeoutMs = 500;
-    config.smtpCommandTimeoutMs = 1500;
-    config.powerDeadlineMs = 4000;
+    EngineConfig config =
+        loopbackEngineConfig(dataDir.isEmpty() ? m_dirs.last()->path() : dataDir, m_dns, m_smtp.port());
     config.greylistRetryMs = {}; // a greylisted check answers at once: only the job may try again
     config.jobGreylistDelaysMs = std::move(jobGreylistDelaysMs);
     config.runJobs = runJobs;

@@ -1,5 +1,6 @@
 #include "domainpage.h"
 
+#include "jobfollower.h"
 #include "tableimport.h"
 
 #include "engine.h"
@@ -25,15 +26,6 @@ namespace mailcaff::ui {
 
 namespace {
 
-const storage::Setting<QString> LastDomainList{"ui/last_domain_list", QString()};
-
-QTableWidgetItem *cell(const QString &text)
-{
-    auto *item = new QTableWidgetItem(text);
-    item->setFlags(item->flags() & ~Qt::ItemIsEditable);
-    return item;
-}
-
 QString yesNo(bool value)
 {
     return value ? QObject::tr("yes") : QObject::tr("no");
@@ -52,7 +44,7 @@ DomainPage::DomainPage(Engine &engine, QWidget *parent)
     , m_export(new QPushButton(tr("Export CSV…"), this))
     , m_listStatus(new QLabel(this))
     , m_list(new QTableWidget(0, 6, this))
-    , m_refresh(new QTimer(this))
+    , m_follower(new JobFollower(engine, "ui/last_domain_list", this))
 {
     m_name->setPlaceholderText(tr("Company name, e.g. Coolblue B.V."));
     m_result->setWordWrap(true);
@@ -91,25 +83,18 @@ DomainPage::DomainPage(Engine &engine, QWidget *parent)
     layout->addWidget(one);
     layout->addWidget(list, 1);
 
-    m_refresh->setSingleShot(true);
-    m_refresh->setInterval(300);
-    connect(m_refresh, &QTimer::timeout, this, &DomainPage::refreshList);
+    connect(m_follower, &JobFollower::changed, this, &DomainPage::refreshList);
     connect(m_find, &QPushButton::clicked, this, &DomainPage::findOne);
     connect(m_name, &QLineEdit::returnPressed, this, &DomainPage::findOne);
     connect(m_import, &QPushButton::clicked, this, &DomainPage::chooseImport);
     connect(m_export, &QPushButton::clicked, this, &DomainPage::chooseExport);
-    if (jobs::JobRunner *runner = m_engine.jobRunner()) {
-        connect(runner, &jobs::JobRunner::itemFinished, this, [this](const QString &jobId) {
-            if (jobId == m_jobId && !m_refresh->isActive())
-                m_refresh->start();
-        });
-    }
-    // The last list comes back after a restart (it is a job: it went on or finished meanwhile).
-    const QString last = storage::Settings(m_engine.database()).value(LastDomainList);
-    if (!last.isEmpty() && m_engine.jobs().summary(last)) {
-        m_jobId = last;
+    if (!m_follower->jobId().isEmpty())
         refreshList();
-    }
+}
+
+QString DomainPage::listJobId() const
+{
+    return m_follower->jobId();
 }
 
 bool DomainPage::findOne()
@@ -166,12 +151,13 @@ void DomainPage::showResult(const domain::DomainResult &r)
     for (const domain::DomainCandidate &c : r.candidates) {
         const int row = m_candidates->rowCount();
         m_candidates->insertRow(row);
-        m_candidates->setItem(row, 0, cell(c.domain));
-        m_candidates->setItem(row, 1, cell(yesNo(c.hasMx)));
-        m_candidates->setItem(row, 2, cell(yesNo(c.hasWebsite)));
-        m_candidates->setItem(row, 3, cell(yesNo(c.parked)));
+        m_candidates->setItem(row, 0, readOnlyCell(c.domain));
+        m_candidates->setItem(row, 1, readOnlyCell(yesNo(c.hasMx)));
+        m_candidates->setItem(row, 2, readOnlyCell(yesNo(c.hasWebsite)));
+        m_candidates->setItem(row, 3, readOnlyCell(yesNo(c.parked)));
         m_candidates->setItem(
-            row, 4, cell(!c.redirectsTo.isEmpty() ? tr("sends visitors to %1").arg(c.redirectsTo) : c.note));
+            row, 4,
+            readOnlyCell(!c.redirectsTo.isEmpty() ? tr("sends visitors to %1").arg(c.redirectsTo) : c.note));
     }
 }
 
@@ -227,10 +213,7 @@ void DomainPage::startList(const QStringList &names, int skipped, const QString 
         m_listStatus->setText(tr("The list could not be stored: the database refused it."));
         return;
     }
-    m_jobId = created.jobId;
-    storage::Settings(m_engine.database()).setValue(LastDomainList, m_jobId);
-    if (jobs::JobRunner *runner = m_engine.jobRunner())
-        runner->wake();
+    m_follower->follow(created.jobId);
     m_imported = tr("%1: %2 companies").arg(fileName).arg(names.size()) +
                  (skipped > 0 ? tr(", empty rows skipped: %1").arg(skipped) : QString());
     refreshList();
@@ -238,19 +221,19 @@ void DomainPage::startList(const QStringList &names, int skipped, const QString 
 
 void DomainPage::refreshList()
 {
-    const auto snapshot = m_engine.jobs().snapshot(m_jobId);
+    const auto snapshot = m_engine.jobs().snapshot(m_follower->jobId());
     if (!snapshot)
         return;
     const auto &[summary, results] = *snapshot;
     m_list->setRowCount(int(results.size()));
     for (int i = 0; i < results.size(); ++i) {
         const QJsonObject r = results.at(i).toObject();
-        m_list->setItem(i, 0, cell(r.value(u"company_name"_s).toString()));
-        m_list->setItem(i, 1, cell(r.value(u"domain"_s).toString()));
-        m_list->setItem(i, 2, cell(r.value(u"confidence"_s).toString()));
-        m_list->setItem(i, 3, cell(yesNo(r.value(u"has_mx"_s).toBool())));
-        m_list->setItem(i, 4, cell(yesNo(r.value(u"has_website"_s).toBool())));
-        m_list->setItem(i, 5, cell(r.value(u"status"_s).toString()));
+        m_list->setItem(i, 0, readOnlyCell(r.value(u"company_name"_s).toString()));
+        m_list->setItem(i, 1, readOnlyCell(r.value(u"domain"_s).toString()));
+        m_list->setItem(i, 2, readOnlyCell(r.value(u"confidence"_s).toString()));
+        m_list->setItem(i, 3, readOnlyCell(yesNo(r.value(u"has_mx"_s).toBool())));
+        m_list->setItem(i, 4, readOnlyCell(yesNo(r.value(u"has_website"_s).toBool())));
+        m_list->setItem(i, 5, readOnlyCell(r.value(u"status"_s).toString()));
     }
     const QString head = m_imported.isEmpty() ? tr("Last list") : m_imported;
     m_listStatus->setText(
@@ -273,30 +256,17 @@ void DomainPage::chooseExport()
 
 bool DomainPage::exportCsv(const QString &path)
 {
-    const auto snapshot = m_engine.jobs().snapshot(m_jobId);
+    const auto snapshot = m_engine.jobs().snapshot(m_follower->jobId());
     if (!snapshot) {
         m_listStatus->setText(tr("Nothing to export: import a list first."));
         return false;
     }
-    QList<QStringList> rows{{u"company_name"_s, u"domain"_s, u"confidence"_s, u"has_mx"_s, u"has_website"_s,
-                             u"candidates_checked"_s, u"status"_s}};
-    for (const QJsonValue &v : snapshot->second) {
-        const QJsonObject r = v.toObject();
-        auto flag = [&](const char *name) {
-            return r.value(QLatin1StringView(name)).toBool() ? u"true"_s : u"false"_s;
-        };
-        rows.append({r.value(u"company_name"_s).toString(), r.value(u"domain"_s).toString(),
-                     r.value(u"confidence"_s).toString(), flag("has_mx"), flag("has_website"),
-                     QString::number(r.value(u"candidates_checked"_s).toInt()),
-                     r.value(u"status"_s).toString()});
-    }
-    QString error;
-    if (!writeCsv(path, rows, &error)) {
-        m_listStatus->setText(tr("Could not write %1: %2").arg(path, error));
-        return false;
-    }
-    m_listStatus->setText(tr("Exported %1 rows to %2.").arg(snapshot->second.size()).arg(path));
-    return true;
+    bool ok = false;
+    m_listStatus->setText(exportResults(snapshot->second,
+                                        {u"company_name"_s, u"domain"_s, u"confidence"_s, u"has_mx"_s,
+                                         u"has_website"_s, u"candidates_checked"_s, u"status"_s},
+                                        path, &ok));
+    return ok;
 }
 
 } // namespace mailcaff::ui

@@ -6,7 +6,6 @@ class QLabel;
 class QLineEdit;
 class QPushButton;
 class QTableWidget;
-class QTimer;
 
 namespace mailcaff {
 class Engine;
@@ -16,6 +15,8 @@ struct DomainResult;
 }
 
 namespace mailcaff::ui {
+
+class JobFollower;
 
 /// The domain finder: one company name at a time (with every candidate checked and why it lost), or a
 /// list of company names imported from a CSV or text file, worked as a job (it survives a restart) and
@@ -32,7 +33,7 @@ public:
     QTableWidget *candidatesTable() const { return m_candidates; }
     QTableWidget *listTable() const { return m_list; }
     QLabel *listStatus() const { return m_listStatus; }
-    QString listJobId() const { return m_jobId; }
+    QString listJobId() const;
 
     /// Looks up the name in the edit box; false (with a message) when there is nothing to look up.
     bool findOne();
@@ -62,8 +63,7 @@ private:
     QPushButton *m_export;
     QLabel *m_listStatus;
     QTableWidget *m_list;
-    QTimer *m_refresh;
-    QString m_jobId;
+    JobFollower *m_follower;
     QString m_imported; ///< what the last import brought in, for the status line
 };
 

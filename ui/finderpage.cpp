@@ -1,5 +1,6 @@
 #include "finderpage.h"
 
+#include "jobfollower.h"
 #include "tableimport.h"
 
 #include "engine.h"
@@ -26,15 +27,6 @@ namespace mailcaff::ui {
 
 namespace {
 
-const storage::Setting<QString> LastFindList{"ui/last_find_list", QString()};
-
-QTableWidgetItem *cell(const QString &text)
-{
-    auto *item = new QTableWidgetItem(text);
-    item->setFlags(item->flags() & ~Qt::ItemIsEditable);
-    return item;
-}
-
 /// What the user typed in the company box: a domain, or a company's name for the domain finder.
 bool looksLikeDomain(const QString &text)
 {
@@ -59,7 +51,7 @@ FinderPage::FinderPage(Engine &engine, QWidget *parent)
     , m_export(new QPushButton(tr("Export CSV…"), this))
     , m_listStatus(new QLabel(this))
     , m_list(new QTableWidget(0, 8, this))
-    , m_refresh(new QTimer(this))
+    , m_follower(new JobFollower(engine, "ui/last_find_list", this))
 {
     m_first->setPlaceholderText(tr("First name"));
     m_last->setPlaceholderText(tr("Last name"));
@@ -105,9 +97,7 @@ FinderPage::FinderPage(Engine &engine, QWidget *parent)
     layout->addWidget(one);
     layout->addWidget(list, 1);
 
-    m_refresh->setSingleShot(true);
-    m_refresh->setInterval(300);
-    connect(m_refresh, &QTimer::timeout, this, &FinderPage::refreshList);
+    connect(m_follower, &JobFollower::changed, this, &FinderPage::refreshList);
     connect(m_find, &QPushButton::clicked, this, &FinderPage::findOne);
     for (QLineEdit *edit : {m_first, m_last, m_domain})
         connect(edit, &QLineEdit::returnPressed, this, &FinderPage::findOne);
@@ -124,17 +114,8 @@ FinderPage::FinderPage(Engine &engine, QWidget *parent)
         if (!path.isEmpty())
             exportCsv(path);
     });
-    if (jobs::JobRunner *runner = m_engine.jobRunner()) {
-        connect(runner, &jobs::JobRunner::itemFinished, this, [this](const QString &jobId) {
-            if (jobId == m_jobId && !m_refresh->isActive())
-                m_refresh->start();
-        });
-    }
-    const QString last = storage::Settings(m_engine.database()).value(LastFindList);
-    if (!last.isEmpty() && m_engine.jobs().summary(last)) {
-        m_jobId = last;
+    if (!m_follower->jobId().isEmpty())
         refreshList();
-    }
 }
 
 QString FinderPage::explain(const find::FindResult &r)
@@ -170,6 +151,11 @@ QString FinderPage::explain(const find::FindResult &r)
                   "this is the most common format.")
                    .arg(r.email, confidences.value(r.confidence), r.pattern);
     return text;
+}
+
+QString FinderPage::listJobId() const
+{
+    return m_follower->jobId();
 }
 
 bool FinderPage::findOne()
@@ -299,10 +285,7 @@ bool FinderPage::startList()
         m_listStatus->setText(tr("The list could not be stored: the database refused it."));
         return false;
     }
-    m_jobId = created.jobId;
-    storage::Settings(m_engine.database()).setValue(LastFindList, m_jobId);
-    if (jobs::JobRunner *runner = m_engine.jobRunner())
-        runner->wake();
+    m_follower->follow(created.jobId);
     m_started = tr("%1: %2 leads%3")
                     .arg(m_fileName)
                     .arg(leads.size())
@@ -314,7 +297,7 @@ bool FinderPage::startList()
 
 void FinderPage::refreshList()
 {
-    const auto snapshot = m_engine.jobs().snapshot(m_jobId);
+    const auto snapshot = m_engine.jobs().snapshot(m_follower->jobId());
     if (!snapshot)
         return;
     const auto &[summary, results] = *snapshot;
@@ -332,7 +315,7 @@ void FinderPage::refreshList()
                                 r.value(u"source"_s).toString(),
                                 r.value(u"reason"_s).toString()};
         for (int c = 0; c < cells.size(); ++c)
-            m_list->setItem(i, c, cell(cells.at(c)));
+            m_list->setItem(i, c, readOnlyCell(cells.at(c)));
     }
     m_listStatus->setText(
         tr("%1. %2 of %3 done, %4 found%5.")
@@ -346,30 +329,18 @@ void FinderPage::refreshList()
 
 bool FinderPage::exportCsv(const QString &path)
 {
-    const auto snapshot = m_engine.jobs().snapshot(m_jobId);
+    const auto snapshot = m_engine.jobs().snapshot(m_follower->jobId());
     if (!snapshot) {
         m_listStatus->setText(tr("Nothing to export: import and start a list first."));
         return false;
     }
-    const QStringList fields{u"first_name"_s, u"last_name"_s,  u"domain"_s,  u"company_name"_s, u"found"_s,
-                             u"email"_s,      u"confidence"_s, u"pattern"_s, u"source"_s,       u"reason"_s};
-    QList<QStringList> rows{fields};
-    for (const QJsonValue &v : snapshot->second) {
-        const QJsonObject r = v.toObject();
-        QStringList row;
-        for (const QString &f : fields) {
-            const QJsonValue value = r.value(f);
-            row.append(value.isBool() ? (value.toBool() ? u"true"_s : u"false"_s) : value.toString());
-        }
-        rows.append(row);
-    }
-    QString error;
-    if (!writeCsv(path, rows, &error)) {
-        m_listStatus->setText(tr("Could not write %1: %2").arg(path, error));
-        return false;
-    }
-    m_listStatus->setText(tr("Exported %1 rows to %2.").arg(snapshot->second.size()).arg(path));
-    return true;
+    bool ok = false;
+    m_listStatus->setText(
+        exportResults(snapshot->second,
+                      {u"first_name"_s, u"last_name"_s, u"domain"_s, u"company_name"_s, u"found"_s,
+                       u"email"_s, u"confidence"_s, u"pattern"_s, u"source"_s, u"reason"_s},
+                      path, &ok));
+    return ok;
 }
 
 } // namespace mailcaff::ui

@@ -7,7 +7,6 @@ class QLabel;
 class QLineEdit;
 class QPushButton;
 class QTableWidget;
-class QTimer;
 
 namespace mailcaff {
 class Engine;
@@ -17,6 +16,8 @@ struct FindResult;
 }
 
 namespace mailcaff::ui {
+
+class JobFollower;
 
 /// The email finder: one person (first name, last name, and the company's domain or name) with the answer
 /// explained in words; or a CSV of leads, its columns mapped by the user, worked as a job (it survives a
@@ -38,7 +39,7 @@ public:
     QPushButton *startButton() const { return m_start; }
     QTableWidget *listTable() const { return m_list; }
     QLabel *listStatus() const { return m_listStatus; }
-    QString listJobId() const { return m_jobId; }
+    QString listJobId() const;
 
     bool findOne();
     /// Reads a file of leads (off the GUI thread) and proposes a column for each field; startList() runs it.
@@ -71,11 +72,10 @@ private:
     QPushButton *m_export;
     QLabel *m_listStatus;
     QTableWidget *m_list;
-    QTimer *m_refresh;
     QList<QStringList> m_rows; ///< the imported file, first row first
     bool m_hasHeader = false;
     QString m_fileName;
-    QString m_jobId;
+    JobFollower *m_follower;
     QString m_started; ///< what the last start took in, for the status line
 };
 

@@ -1,5 +1,7 @@
 #include "keyspage.h"
 
+#include "tableimport.h"
+
 #include "engine.h"
 
 #include <QComboBox>
@@ -19,13 +21,6 @@ using namespace Qt::StringLiterals;
 namespace mailcaff::ui {
 
 namespace {
-
-QTableWidgetItem *cell(const QString &text)
-{
-    auto *item = new QTableWidgetItem(text);
-    item->setFlags(item->flags() & ~Qt::ItemIsEditable);
-    return item;
-}
 
 QString when(qint64 epochSecs)
 {
@@ -129,19 +124,19 @@ void KeysPage::reload()
     for (const accounts::ApiKeyInfo &k : *keys) {
         const int row = m_keys->rowCount();
         m_keys->insertRow(row);
-        m_keys->setItem(row, 0, cell(QString::number(k.id)));
-        m_keys->setItem(row, 1, cell(k.name));
-        m_keys->setItem(row, 2, cell(k.prefix + u'…'));
-        m_keys->setItem(row, 3, cell(accounts::toString(k.plan)));
+        m_keys->setItem(row, 0, readOnlyCell(QString::number(k.id)));
+        m_keys->setItem(row, 1, readOnlyCell(k.name));
+        m_keys->setItem(row, 2, readOnlyCell(k.prefix + u'…'));
+        m_keys->setItem(row, 3, readOnlyCell(accounts::toString(k.plan)));
         const auto usage = k.isRevoked() ? std::nullopt : m_engine.credits().usage(k);
         m_keys->setItem(row, 4,
-                        cell(usage ? tr("%1 used of %2 (%3 carried over)")
-                                         .arg(usage->monthlyUsed)
-                                         .arg(usage->monthlyLimit)
-                                         .arg(usage->carriedOver)
-                                   : u"—"_s));
-        m_keys->setItem(row, 5, cell(k.createdAt.toLocalTime().toString(u"yyyy-MM-dd HH:mm"_s)));
-        m_keys->setItem(row, 6, cell(k.isRevoked() ? tr("revoked") : tr("active")));
+                        readOnlyCell(usage ? tr("%1 used of %2 (%3 carried over)")
+                                                 .arg(usage->monthlyUsed)
+                                                 .arg(usage->monthlyLimit)
+                                                 .arg(usage->carriedOver)
+                                           : u"—"_s));
+        m_keys->setItem(row, 5, readOnlyCell(k.createdAt.toLocalTime().toString(u"yyyy-MM-dd HH:mm"_s)));
+        m_keys->setItem(row, 6, readOnlyCell(k.isRevoked() ? tr("revoked") : tr("active")));
         if (k.id == selected)
             m_keys->selectRow(row);
     }
@@ -173,11 +168,11 @@ void KeysPage::showSelected()
     for (const webhooks::Delivery &d : m_engine.webhooks().deliveries(id, 100)) {
         const int row = m_deliveries->rowCount();
         m_deliveries->insertRow(row);
-        m_deliveries->setItem(row, 0, cell(d.event + u" · "_s + when(d.createdAt)));
-        m_deliveries->setItem(row, 1, cell(webhooks::toString(d.state)));
-        m_deliveries->setItem(row, 2, cell(QString::number(d.attempts)));
-        m_deliveries->setItem(row, 3, cell(d.lastStatus ? QString::number(d.lastStatus) : u"—"_s));
-        m_deliveries->setItem(row, 4, cell(d.lastError));
+        m_deliveries->setItem(row, 0, readOnlyCell(d.event + u" · "_s + when(d.createdAt)));
+        m_deliveries->setItem(row, 1, readOnlyCell(webhooks::toString(d.state)));
+        m_deliveries->setItem(row, 2, readOnlyCell(QString::number(d.attempts)));
+        m_deliveries->setItem(row, 3, readOnlyCell(d.lastStatus ? QString::number(d.lastStatus) : u"—"_s));
+        m_deliveries->setItem(row, 4, readOnlyCell(d.lastError));
     }
 }
 

@@ -4,10 +4,19 @@
 
 #include <QFile>
 #include <QFutureWatcher>
+#include <QJsonObject>
 #include <QSaveFile>
+#include <QTableWidgetItem>
 #include <QtConcurrent>
 
 namespace mailcaff::ui {
+
+QTableWidgetItem *readOnlyCell(const QString &text)
+{
+    auto *item = new QTableWidgetItem(text);
+    item->setFlags(item->flags() & ~Qt::ItemIsEditable);
+    return item;
+}
 
 ImportedTable readTable(const QString &path)
 {
@@ -60,6 +69,26 @@ bool writeCsv(const QString &path, const QList<QStringList> &rows, QString *erro
         return false;
     }
     return true;
+}
+
+QString exportResults(const QJsonArray &results, const QStringList &fields, const QString &path, bool *ok)
+{
+    QList<QStringList> rows{fields};
+    for (const QJsonValue &v : results) {
+        const QJsonObject r = v.toObject();
+        QStringList row;
+        for (const QString &f : fields) {
+            const QJsonValue value = r.value(f);
+            row.append(value.isBool() ? (value.toBool() ? QStringLiteral("true") : QStringLiteral("false"))
+                       : value.isDouble() ? QString::number(value.toDouble())
+                                          : value.toString());
+        }
+        rows.append(row);
+    }
+    QString error;
+    *ok = writeCsv(path, rows, &error);
+    return *ok ? QObject::tr("Exported %1 rows to %2.").arg(results.size()).arg(path)
+               : QObject::tr("Could not write %1: %2").arg(path, error);
 }
 
 } // namespace mailcaff::ui

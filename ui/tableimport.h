@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QJsonArray>
 #include <QList>
 #include <QObject>
 #include <QRegularExpression>
@@ -8,7 +9,12 @@
 
 #include <functional>
 
+class QTableWidgetItem;
+
 namespace mailcaff::ui {
+
+/// A table cell the user can select and copy but not edit.
+QTableWidgetItem *readOnlyCell(const QString &text);
 
 /// A CSV, TSV, semicolon CSV or text file as rows of cells (encoding and delimiter detected).
 struct ImportedTable
@@ -28,5 +34,9 @@ int findColumn(const QStringList &header, const QRegularExpression &names);
 /// Writes rows as CSV, UTF-8 with a BOM (Excel reads it right), cells neutralised against formulas, through
 /// a temporary file (the old file stays intact if anything fails).
 bool writeCsv(const QString &path, const QList<QStringList> &rows, QString *error);
+
+/// A job's results as CSV: a header of `fields`, then each result's values for them (true/false, numbers,
+/// empty for null). Returns the message for the user; `ok` tells whether it was written.
+QString exportResults(const QJsonArray &results, const QStringList &fields, const QString &path, bool *ok);
 
 } // namespace mailcaff::ui
