@@ -29,6 +29,7 @@ private Q_SLOTS:
     void firstLastIsFoundWithHighConfidence();
     void flastIsFound();
     void diacritics();
+    void greylistingIsWaitedOut();
     void fewSessionsForManyCandidates();
     void learnedPatternsComeFirst();
     void catchAllWithALearnedPattern();
@@ -60,11 +61,13 @@ private:
     QList<std::shared_ptr<QTemporaryDir>> m_dirs;
     DnsTestServer m_dns;
     SmtpTestServer m_smtp;
+    SmtpTestServer m_grey;
     HttpTestServer m_web;
     std::unique_ptr<Engine> m_owned;
     QList<int> m_latencies;
     QList<int> m_transactions;
     QList<int> m_rcpts;
+    QList<int> m_sessions;
 };
 
 void TestFinder::mailDomain(const QString &domain)
@@ -97,6 +100,11 @@ void TestFinder::initTestCase()
     QVERIFY(m_smtp.listen(QHostAddress(u"127.0.0.61"_s)));
     QVERIFY(m_web.listen(QHostAddress(u"127.0.0.51"_s)));
     m_dns.addA(u"gravatar.test"_s, u"127.0.0.51"_s);
+    QVERIFY(m_grey.listen(QHostAddress(u"127.0.0.63"_s), m_smtp.port()));
+    m_grey.setGreylisting(true, 200);
+    m_grey.addMailbox(u"jane.roe@grey.test"_s);
+    m_dns.addMx(u"grey.test"_s, 10, u"mx.grey.test"_s);
+    m_dns.addA(u"mx.grey.test"_s, u"127.0.0.63"_s);
 
     mailDomain(u"firstlast.test"_s);
     m_smtp.addMailboxes(u"firstlast.test"_s, {u"john.doe"_s, u"info"_s});
@@ -142,14 +150,17 @@ void TestFinder::initTestCase()
 
 void TestFinder::cleanupTestCase()
 {
-    qInfo("finder: %lld finds, median %d ms; SMTP transactions per SMTP find: average %.2f; RCPTs: average %.2f",
-          qint64(m_latencies.size()), m_latencies.isEmpty() ? 0 : [&] {
-              QList<int> s = m_latencies;
-              std::sort(s.begin(), s.end());
-              return s.at(s.size() / 2);
-          }(),
-          m_transactions.isEmpty() ? 0.0 : std::accumulate(m_transactions.cbegin(), m_transactions.cend(), 0.0) / m_transactions.size(),
-          m_rcpts.isEmpty() ? 0.0 : std::accumulate(m_rcpts.cbegin(), m_rcpts.cend(), 0.0) / m_rcpts.size());
+    // Figures for the note (not assertions): loopback servers, so latency is our own overhead.
+    auto average = [](const QList<int> &v) {
+        return v.isEmpty() ? 0.0 : std::accumulate(v.cbegin(), v.cend(), 0.0) / double(v.size());
+    };
+    QList<int> sorted = m_latencies;
+    std::sort(sorted.begin(), sorted.end());
+    qInfo("finder: %lld finds, latency median %d ms, max %d ms; per SMTP find (%lld): %.2f new connections, "
+          "%.2f transactions, %.2f RCPTs",
+          qint64(sorted.size()), sorted.isEmpty() ? 0 : sorted.at(sorted.size() / 2),
+          sorted.isEmpty() ? 0 : sorted.last(), qint64(m_transactions.size()), average(m_sessions),
+          average(m_transactions), average(m_rcpts));
     m_owned.reset();
 }
 
@@ -161,6 +172,7 @@ find::FindResult TestFinder::find(Engine &engine, const QString &first, const QS
     QObject context;
     QEventLoop loop;
     find::FindRequest request{first, last, domain, company};
+    const int connectionsBefore = m_smtp.connectionCount() + m_grey.connectionCount();
     if (!engine.find(request, &context, [&](const find::FindResult &r) {
             result = r;
             loop.quit();
@@ -173,6 +185,7 @@ find::FindResult TestFinder::find(Engine &engine, const QString &first, const QS
         if (result->smtpTransactions > 0) {
             m_transactions.append(result->smtpTransactions);
             m_rcpts.append(result->rcpts);
+            m_sessions.append(m_smtp.connectionCount() + m_grey.connectionCount() - connectionsBefore);
         }
     }
     return result.value_or(find::FindResult{});
@@ -204,6 +217,15 @@ void TestFinder::diacritics()
     const auto r = find(u"José"_s, u"Müller"_s, u"umlaut.test"_s);
     QCOMPARE(r.email, u"jose.mueller@umlaut.test"_s);
     QCOMPARE(r.confidence, u"high"_s);
+}
+
+void TestFinder::greylistingIsWaitedOut()
+{
+    // Every recipient of the first try gets 450; the same sender and recipients come back after the wait.
+    const auto r = find(u"Jane"_s, u"Roe"_s, u"grey.test"_s);
+    QCOMPARE(r.email, u"jane.roe@grey.test"_s);
+    QCOMPARE(r.confidence, u"high"_s);
+    QCOMPARE(r.smtpTransactions, 2);
 }
 
 void TestFinder::fewSessionsForManyCandidates()
