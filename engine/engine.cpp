@@ -139,6 +139,7 @@ Engine::Engine(QObject *parent)
     : QObject(parent)
 {
     m_thread.setObjectName(u"mailcaff-engine"_s);
+    m_jobsThread.setObjectName(u"mailcaff-jobs"_s);
     m_jobs.setEndedHook([this](const jobs::JobSummary &job) { return announceJobEnd(job); });
     m_purge.setInterval(std::chrono::hours(6));
     connect(&m_purge, &QTimer::timeout, this,
@@ -206,12 +207,15 @@ bool Engine::start(const EngineConfig &config, QString *error)
     if (m_config.runJobs) {
         m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
         m_purge.start();
-        m_runner =
-            new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs, this);
-        connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::kickWebhooks);
+        // The runner has a thread of its own: its database writes (a transaction per finished item) never
+        // hold up the window or the API.
+        m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs);
+        connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::kickWebhooks, Qt::DirectConnection);
         m_runner->setHandler(jobs::KindDomain, domainJobHandler());
         m_runner->setHandler(jobs::KindFind, findJobHandler());
-        m_runner->start();
+        m_jobsThread.start();
+        m_runner->moveToThread(&m_jobsThread);
+        QMetaObject::invokeMethod(m_runner, &jobs::JobRunner::start, Qt::QueuedConnection);
     }
     return true;
 }
@@ -220,9 +224,16 @@ void Engine::stop()
 {
     m_purge.stop();
     if (m_runner) {
-        m_runner->stop();
-        delete m_runner;
-        m_runner = nullptr;
+        jobs::JobRunner *runner = std::exchange(m_runner, nullptr);
+        QMetaObject::invokeMethod(
+            runner,
+            [runner] {
+                runner->stop();
+                delete runner;
+            },
+            Qt::BlockingQueuedConnection);
+        m_jobsThread.quit();
+        m_jobsThread.wait();
     }
     Worker *worker = nullptr;
     {

@@ -88,7 +88,8 @@ public:
     jobs::JobStore &jobs() { return m_jobs; }
     /// Webhook endpoints and deliveries (this thread's view; delivery runs on the engine thread).
     webhooks::WebhookStore &webhooks() { return m_webhooks; }
-    /// Null until start(); lives on the thread that called start().
+    /// Null until start() (and without runJobs); lives on a thread of its own: call wake() and setHandler()
+    /// (both thread-safe) and connect to its signals (queued).
     jobs::JobRunner *jobRunner() const { return m_runner; }
     std::shared_ptr<const lists::Lists> lists() const { return m_lists; }
     /// Where DNS answers may lead our connections (--allow-private-targets).
@@ -136,6 +137,7 @@ private:
     void kickWebhooks();
     std::shared_ptr<const lists::Lists> m_lists;
     QThread m_thread;
+    QThread m_jobsThread; ///< the job runner's
     Worker *m_worker = nullptr;
     QMutex m_callsMutex;
     QSet<PendingCall *> m_calls; ///< callbacks waiting for the engine thread, owned by their own threads

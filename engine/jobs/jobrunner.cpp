@@ -3,6 +3,8 @@
 #include "core/scoring.h"
 #include "engine.h"
 
+#include <QThread>
+
 using namespace Qt::StringLiterals;
 
 namespace mailcaff::jobs {
@@ -37,6 +39,7 @@ JobRunner::JobRunner(Engine &engine, JobStore &store, int concurrency, QList<int
     , m_concurrency(concurrency)
     , m_greylistDelaysMs(std::move(greylistDelaysMs))
 {
+    m_poll.setParent(this); // moves with the runner to its thread
     m_handlers.insert(KindVerify, verifyHandler());
     // A safety net: work queued by another process (the command line) or deferred to a later time is found
     // within a second.
@@ -58,6 +61,12 @@ JobRunner::JobRunner(Engine &engine, JobStore &store, int concurrency, QList<int
 
 void JobRunner::setHandler(QLatin1StringView kind, Handler handler)
 {
+    if (QThread::currentThread() != thread()) {
+        QMetaObject::invokeMethod(
+            this, [this, kind, &handler] { m_handlers.insert(kind, std::move(handler)); },
+            Qt::BlockingQueuedConnection);
+        return;
+    }
     m_handlers.insert(kind, std::move(handler));
 }
 
