@@ -7,6 +7,7 @@
 #include "find/finder.h"
 #include "jobs/jobrunner.h"
 #include "jobs/jobstore.h"
+#include "jobs/liststore.h"
 #include "net/targetpolicy.h"
 #include "storage/database.h"
 #include "webhooks/webhookstore.h"
@@ -86,6 +87,8 @@ public:
     accounts::ApiKeys &apiKeys() { return m_keys; }
     accounts::Credits &credits() { return m_credits; }
     jobs::JobStore &jobs() { return m_jobs; }
+    /// The window's lists (verify jobs with their file's rows).
+    jobs::ListStore &listStore() { return m_listStore; }
     /// Webhook endpoints and deliveries (this thread's view; delivery runs on the engine thread).
     webhooks::WebhookStore &webhooks() { return m_webhooks; }
     /// Null until start() (and without runJobs); lives on a thread of its own: call wake() and setHandler()
@@ -123,6 +126,7 @@ private:
     accounts::ApiKeys m_keys{m_db};
     accounts::Credits m_credits{m_db};
     jobs::JobStore m_jobs{m_db, m_credits};
+    jobs::ListStore m_listStore{m_jobs, m_db};
     QTimer
         m_purge; ///< finished jobs past their retention go, every few hours for a server that runs for months
     jobs::JobRunner *m_runner = nullptr;

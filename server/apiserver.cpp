@@ -774,7 +774,7 @@ void ApiServer::bulkCancel(ApiRequest &request, const ReplyPtr &reply, QLatin1St
         reply->send(jobNotFound(request.pathParam));
         return;
     }
-    if (!m_engine.jobs().cancel(summary->id, *request.key)) {
+    if (!m_engine.jobs().cancel(summary->id, &*request.key)) {
         reply->send(HttpResponse::error(400, u"Bulk job %1 is %2: there is nothing to cancel"_s.arg(
                                                  summary->id, jobs::toString(summary->status))));
         return;

@@ -25,6 +25,8 @@ private Q_SLOTS:
     void lostLeasesEndInAnErrorAndAFailedJob();
     void greylistedItemsAreTriedAgainAfterTheRest();
     void findJobsAreStoredAndAnswered();
+    void listsKeepTheirFile();
+    void listsPauseResumeCancelAndDelete();
 
 private:
     /// A started engine on a fresh data folder (or `dataDir`), pointed at the loopback servers.
@@ -274,6 +276,74 @@ void TestJobs::findJobsAreStoredAndAnswered()
     QCOMPARE(payload.value(u"event"_s).toString(), u"bulk_job.completed"_s);
     QCOMPARE(payload.value(u"job_type"_s).toString(), u"find"_s);
     QCOMPARE(payload.value(u"summary"_s).toObject(), (QJsonObject{{u"found"_s, 2}, {u"not_found"_s, 1}}));
+}
+
+void TestJobs::listsKeepTheirFile()
+{
+    const auto engine = startEngine(true);
+    QVERIFY(engine);
+    const QStringList header{u"Name"_s, u"E-mail"_s, u"Note"_s};
+    const QList<QStringList> rows{{u"Ann"_s, u"ann@ok.test"_s, u"=1+1"_s},
+                                  {u"Nobody"_s, QString(), u"no address"_s},
+                                  {u"Ann again"_s, u" ANN@ok.test"_s, u"a"_s + QChar(0x1f) + u"b"_s},
+                                  {u"Bad"_s, u"bad@@x"_s, QString()}};
+    const auto created = engine->listStore().create(u"leads.csv"_s, header, rows, 1, core::Mode::Quick);
+    QVERIFY(!created.jobId.isEmpty());
+    QCOMPARE(created.rows, 4);
+    QCOMPARE(created.withoutAddress, 1);
+    QCOMPARE(created.duplicates, 1);
+    engine->jobRunner()->wake();
+    QVERIFY(waitForStatus(*engine, created.jobId, u"completed"_s, 10000));
+
+    const auto info = engine->listStore().info(created.jobId);
+    QVERIFY(info);
+    QCOMPARE(info->name, u"leads.csv"_s);
+    QCOMPARE(info->header, header);
+    QCOMPARE(info->addressColumn, 1);
+    QCOMPARE(info->rowsWithoutAddress, 1);
+    QCOMPARE(info->summary.total, 4);
+    QCOMPARE(engine->listStore().all().first().jobId, created.jobId);
+    QCOMPARE(engine->listStore().addresses(created.jobId),
+             (QStringList{u"ann@ok.test"_s, QString(), u"ANN@ok.test"_s, u"bad@@x"_s}));
+    QList<QStringList> stored = rows;
+    stored[2][2] = u"a b"_s; // the separator inside a cell became a space
+    stored[3][2] = QString();
+    QCOMPARE(engine->listStore().originalRows(created.jobId), stored);
+
+    qint64 latest = 0;
+    const QList<jobs::ListRow> done = engine->listStore().doneSince(created.jobId, 0, &latest);
+    QCOMPARE(done.size(), 4);
+    QVERIFY(latest > 0);
+    QHash<int, jobs::ListRow> byPosition;
+    for (const jobs::ListRow &r : done)
+        byPosition.insert(r.position, r);
+    QCOMPARE(byPosition.value(0).status, qint8(core::Status::Risky));
+    QVERIFY(byPosition.value(0).score >= 50);
+    QCOMPARE(byPosition.value(1).status, qint8(core::Status::Error));
+    QCOMPARE(byPosition.value(2).status,
+             qint8(core::Status::Risky)); // the duplicate, answered with the first
+    QCOMPARE(byPosition.value(3).reason, qint8(core::Reason::InvalidSyntax));
+    QVERIFY(engine->listStore().doneSince(created.jobId, latest, nullptr).isEmpty()); // nothing newer
+    QCOMPARE(engine->listStore().result(created.jobId, 0).value(u"email"_s).toString(), u"ann@ok.test"_s);
+}
+
+void TestJobs::listsPauseResumeCancelAndDelete()
+{
+    const auto engine = startEngine(false);
+    QVERIFY(engine);
+    const auto created = engine->listStore().create(
+        u"l"_s, {u"email"_s}, {{u"a@ok.test"_s}, {u"b@ok.test"_s}, {u"c@ok.test"_s}}, 0, core::Mode::Quick);
+    QVERIFY(engine->jobs().setPaused(created.jobId, true));
+    QCOMPARE(jobs::toString(engine->jobs().summary(created.jobId)->status), u"paused"_s);
+    QVERIFY(engine->jobs().lease(10, 300, {}, {jobs::KindVerify}).isEmpty()); // nothing leased while paused
+    QVERIFY(engine->jobs().setPaused(created.jobId, false));
+    QCOMPARE(engine->jobs().lease(1, 300, {}, {jobs::KindVerify}).size(), 1);
+    QVERIFY(engine->jobs().cancel(created.jobId, nullptr));
+    QCOMPARE(jobs::toString(engine->jobs().summary(created.jobId)->status), u"cancelled"_s);
+    QVERIFY(engine->jobs().remove(created.jobId));
+    QVERIFY(!engine->jobs().summary(created.jobId));
+    QVERIFY(!engine->listStore().info(created.jobId));
+    QVERIFY(engine->listStore().originalRows(created.jobId).isEmpty()); // its rows went with it
 }
 
 QTEST_GUILESS_MAIN(TestJobs)

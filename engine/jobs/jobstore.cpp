@@ -25,6 +25,8 @@ QString toString(JobStatus status)
         return u"failed"_s;
     case JobStatus::Cancelled:
         return u"cancelled"_s;
+    case JobStatus::Paused:
+        return u"paused"_s;
     }
     return {};
 }
@@ -39,6 +41,8 @@ JobStatus statusFromString(const QString &s)
         return JobStatus::Failed;
     if (s == "cancelled"_L1)
         return JobStatus::Cancelled;
+    if (s == "paused"_L1)
+        return JobStatus::Paused;
     return JobStatus::Processing;
 }
 
@@ -139,7 +143,8 @@ JobStore::CreateResult JobStore::createDomainJob(const accounts::ApiKeyInfo *key
 
 JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
                                            const QList<NewItem> &items, core::Mode mode,
-                                           const QString &idempotencyKey)
+                                           const QString &idempotencyKey,
+                                           const std::function<bool(const QString &jobId)> &within)
 {
     CreateResult result;
     QSqlDatabase db = m_db.connection();
@@ -203,6 +208,8 @@ JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLat
         if (!item.exec())
             return result;
     }
+    if (within && !within(id))
+        return result;
     // An empty list (possible from the window, not the API) is finished as soon as it exists.
     if (items.isEmpty() && !finishIfDone(id))
         return result;
@@ -297,18 +304,18 @@ QJsonArray JobStore::results(const QString &id) const
     return out;
 }
 
-bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo &key)
+bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo *key)
 {
     QSqlDatabase db = m_db.connection();
     Transaction tx(db);
     if (!tx.ok())
         return false;
     QSqlQuery job(db);
-    job.prepare(u"UPDATE jobs SET status = 'cancelled', completed_at = ? WHERE id = ? AND key_id = ? AND "
-                "status = 'processing'"_s);
+    job.prepare(u"UPDATE jobs SET status = 'cancelled', completed_at = ? WHERE id = ? AND "
+                "key_id IS ? AND status IN ('processing', 'paused')"_s);
     job.addBindValue(nowIso());
     job.addBindValue(id);
-    job.addBindValue(key.id);
+    job.addBindValue(key ? QVariant(key->id) : QVariant(QMetaType::fromType<qint64>()));
     if (!job.exec() || job.numRowsAffected() != 1)
         return false;
     QSqlQuery items(db);
@@ -318,10 +325,38 @@ bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo &key)
     if (!items.exec())
         return false;
     const int unprocessed = items.numRowsAffected();
-    if (unprocessed > 0 && !m_credits.refund(key, unprocessed, u"bulk job cancelled"_s,
-                                             u"job:"_s + id + u":cancel"_s, u"job:"_s + id))
+    if (key && unprocessed > 0 &&
+        !m_credits.refund(*key, unprocessed, u"bulk job cancelled"_s, u"job:"_s + id + u":cancel"_s,
+                          u"job:"_s + id))
         return false;
     return tx.commit();
+}
+
+bool JobStore::setPaused(const QString &id, bool paused)
+{
+    QSqlDatabase db = m_db.connection();
+    Transaction tx(db);
+    if (!tx.ok())
+        return false;
+    QSqlQuery q(db);
+    q.prepare(u"UPDATE jobs SET status = ? WHERE id = ? AND status = ?"_s);
+    q.addBindValue(paused ? u"paused"_s : u"processing"_s);
+    q.addBindValue(id);
+    q.addBindValue(paused ? u"processing"_s : u"paused"_s);
+    if (!q.exec() || q.numRowsAffected() != 1)
+        return false;
+    // Items that finished while it was paused may have been its last.
+    if (!paused && !finishIfDone(id))
+        return false;
+    return tx.commit();
+}
+
+bool JobStore::remove(const QString &id)
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(u"DELETE FROM jobs WHERE id = ? AND status != 'processing'"_s);
+    q.addBindValue(id);
+    return q.exec() && q.numRowsAffected() == 1;
 }
 
 QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &inFlight,
@@ -443,10 +478,12 @@ std::optional<QString> JobStore::complete(const JobItem &item, const ItemOutcome
         return std::nullopt;
     QSqlQuery done(db);
     // The item and every duplicate of it in the job, unless cancelled meanwhile.
-    done.prepare(u"UPDATE job_items SET state = 'done', lease_until = NULL, not_before = NULL, status = ?, "
-                 "result = ? WHERE job_id = ? AND normalized = ? AND state IN ('queued', 'leased')"_s);
+    done.prepare(
+        u"UPDATE job_items SET state = 'done', lease_until = NULL, not_before = NULL, status = ?, "
+        "result = ?, done_at = ? WHERE job_id = ? AND normalized = ? AND state IN ('queued', 'leased')"_s);
     done.addBindValue(outcome.status);
     done.addBindValue(QJsonDocument(outcome.result).toJson(QJsonDocument::Compact));
+    done.addBindValue(QDateTime::currentMSecsSinceEpoch());
     done.addBindValue(item.jobId);
     done.addBindValue(item.normalized);
     if (!done.exec())

@@ -20,9 +20,10 @@ class Database;
 
 namespace mailcaff::jobs {
 
-/// A bulk job's state (API.md: processing, completed, failed; cancelled is ours). A job is `failed` when it
+/// A bulk job's state (API.md: processing, completed, failed; cancelled and paused, for the window's lists,
+/// are ours). A job is `failed` when it
 /// ended without a single item that could be processed (every item is an `error`).
-enum class JobStatus { Processing, Completed, Failed, Cancelled };
+enum class JobStatus { Processing, Completed, Failed, Cancelled, Paused };
 QString toString(JobStatus status);
 
 /// What a job's items are: addresses to verify, or leads to find an address for.
@@ -107,8 +108,11 @@ public:
     /// Stores the job and all its items, and charges one credit per item, in one transaction. `key` null:
     /// not charged (the window's own lists). With an `idempotencyKey` already used by this key, nothing is
     /// created or charged: the earlier job is returned (Created::Existing).
+    /// `within`, when given, runs in the same transaction once the job and its items are written (a list
+    /// stores its file's rows there); false rolls everything back.
     CreateResult createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
-                           const QList<NewItem> &items, core::Mode mode, const QString &idempotencyKey = {});
+                           const QList<NewItem> &items, core::Mode mode, const QString &idempotencyKey = {},
+                           const std::function<bool(const QString &jobId)> &within = {});
     CreateResult createVerifyJob(const accounts::ApiKeyInfo *key, const QStringList &emails, core::Mode mode,
                                  const QString &idempotencyKey = {});
     /// Leads are objects with string fields first_name, last_name and domain (or company_name), as the API
@@ -130,8 +134,13 @@ public:
     /// find: the lead's fields as given followed by the find response's; domain: the find-domain response
     /// with the company name as given at its position.
     QJsonArray results(const QString &id) const;
-    /// Cancels a processing job; the credits of items not yet done are refunded. False if not cancellable.
-    bool cancel(const QString &id, const accounts::ApiKeyInfo &key);
+    /// Cancels a processing or paused job; the credits of items not yet done are refunded to `key` (none
+    /// for the window's lists: null). False if not cancellable.
+    bool cancel(const QString &id, const accounts::ApiKeyInfo *key);
+    /// Pauses a processing job (nothing more is leased; what is in flight finishes) or resumes a paused one.
+    bool setPaused(const QString &id, bool paused);
+    /// Deletes a job that is not processing, with its items (and a list's rows). False otherwise.
+    bool remove(const QString &id);
 
     /// Up to `max` items of jobs of the given kinds that are due (queued, or leased with an expired lease,
     /// and not deferred to later), skipping work already in flight (`inFlight`: "jobId\nnormalized"). Jobs

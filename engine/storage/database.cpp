@@ -167,6 +167,24 @@ const QList<QStringList> &migrations()
             "  found INTEGER NOT NULL,"
             "  created_at INTEGER NOT NULL)"_s,
         },
+        // 11: the window's lists: a verify job plus the imported file's header and rows (carried through to
+        // the export), and when each item was done (epoch ms) so a view can read only what is new.
+        {
+            u"CREATE TABLE lists ("
+            "  job_id TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,"
+            "  name TEXT NOT NULL,"
+            "  header TEXT NOT NULL,"
+            "  address_column INTEGER NOT NULL,"
+            "  rows_without_address INTEGER NOT NULL,"
+            "  created_at INTEGER NOT NULL)"_s,
+            u"CREATE TABLE list_rows ("
+            "  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+            "  position INTEGER NOT NULL,"
+            "  cells TEXT NOT NULL,"
+            "  PRIMARY KEY (job_id, position))"_s,
+            u"ALTER TABLE job_items ADD COLUMN done_at INTEGER"_s,
+            u"CREATE INDEX job_items_done ON job_items(job_id, done_at)"_s,
+        },
     };
     return steps;
 }

@@ -1,0 +1,193 @@
+#include "liststore.h"
+
+#include "storage/database.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSet>
+#include <QSqlQuery>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::jobs {
+
+namespace {
+
+/// Cells of a row, stored joined by the unit separator (a cell holding one has it replaced by a space).
+constexpr QChar Separator = u'\x1f';
+
+QString joinCells(const QStringList &cells)
+{
+    QStringList clean = cells;
+    for (QString &c : clean)
+        c.replace(Separator, u' ');
+    return clean.join(Separator);
+}
+
+} // namespace
+
+ListStore::Created ListStore::create(const QString &name, const QStringList &header,
+                                     const QList<QStringList> &rows, int addressColumn, core::Mode mode)
+{
+    Created out;
+    QList<JobStore::NewItem> items;
+    items.reserve(rows.size());
+    QSet<QString> seen;
+    for (const QStringList &row : rows) {
+        const QString address = row.value(addressColumn).trimmed();
+        if (address.isEmpty())
+            ++out.withoutAddress;
+        JobStore::NewItem item = JobStore::verifyItem(address);
+        if (!address.isEmpty() && seen.contains(item.normalized))
+            ++out.duplicates;
+        seen.insert(item.normalized);
+        items.append(item);
+    }
+    out.rows = int(rows.size());
+    const auto created = m_jobs.createJob(nullptr, KindVerify, items, mode, {}, [&](const QString &jobId) {
+        QSqlDatabase db = m_db.connection();
+        QSqlQuery list(db);
+        list.prepare(
+            u"INSERT INTO lists(job_id, name, header, address_column, rows_without_address, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)"_s);
+        list.addBindValue(jobId);
+        list.addBindValue(name);
+        list.addBindValue(QString::fromUtf8(
+            QJsonDocument(QJsonArray::fromStringList(header)).toJson(QJsonDocument::Compact)));
+        list.addBindValue(addressColumn);
+        list.addBindValue(out.withoutAddress);
+        list.addBindValue(QDateTime::currentSecsSinceEpoch());
+        if (!list.exec())
+            return false;
+        QSqlQuery row(db);
+        row.prepare(u"INSERT INTO list_rows(job_id, position, cells) VALUES (?, ?, ?)"_s);
+        for (qsizetype i = 0; i < rows.size(); ++i) {
+            row.bindValue(0, jobId);
+            row.bindValue(1, int(i));
+            row.bindValue(2, joinCells(rows.at(i)));
+            if (!row.exec())
+                return false;
+        }
+        return true;
+    });
+    if (created.outcome == JobStore::Created::Ok)
+        out.jobId = created.jobId;
+    return out;
+}
+
+QList<ListInfo> ListStore::all() const
+{
+    QList<ListInfo> out;
+    QSqlQuery q(m_db.connection());
+    if (!q.exec(u"SELECT job_id FROM lists ORDER BY created_at DESC, rowid DESC"_s))
+        return out;
+    QStringList ids;
+    while (q.next())
+        ids.append(q.value(0).toString());
+    q.finish();
+    for (const QString &id : std::as_const(ids))
+        if (auto i = info(id))
+            out.append(*i);
+    return out;
+}
+
+std::optional<ListInfo> ListStore::info(const QString &jobId) const
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(
+        u"SELECT name, header, address_column, rows_without_address, created_at FROM lists WHERE job_id = ?"_s);
+    q.addBindValue(jobId);
+    if (!q.exec() || !q.next())
+        return std::nullopt;
+    ListInfo i;
+    i.jobId = jobId;
+    i.name = q.value(0).toString();
+    for (const QJsonValue &v : QJsonDocument::fromJson(q.value(1).toByteArray()).array())
+        i.header.append(v.toString());
+    i.addressColumn = q.value(2).toInt();
+    i.rowsWithoutAddress = q.value(3).toInt();
+    i.createdAt = QDateTime::fromSecsSinceEpoch(q.value(4).toLongLong());
+    q.finish();
+    const auto summary = m_jobs.summary(jobId);
+    if (!summary)
+        return std::nullopt;
+    i.summary = *summary;
+    return i;
+}
+
+QStringList ListStore::addresses(const QString &jobId) const
+{
+    QStringList out;
+    QSqlQuery q(m_db.connection());
+    q.setForwardOnly(true);
+    q.prepare(u"SELECT input FROM job_items WHERE job_id = ? ORDER BY position"_s);
+    q.addBindValue(jobId);
+    if (q.exec())
+        while (q.next())
+            out.append(q.value(0).toString());
+    return out;
+}
+
+QList<ListRow> ListStore::doneSince(const QString &jobId, qint64 afterMs, qint64 *latest) const
+{
+    QList<ListRow> out;
+    QSqlQuery q(m_db.connection());
+    q.setForwardOnly(true);
+    // The few fields a view shows, read by SQLite's JSON functions rather than parsing each result here.
+    q.prepare(u"SELECT position, status, done_at, json_extract(result, '$.quality_score'), "
+              "json_extract(result, '$.reason'), json_extract(result, '$.is_role_account'), "
+              "json_extract(result, '$.is_free_email'), json_extract(result, '$.is_disposable'), "
+              "json_extract(result, '$.is_catch_all') FROM job_items "
+              "WHERE job_id = ? AND state = 'done' AND done_at > ? ORDER BY done_at"_s);
+    q.addBindValue(jobId);
+    q.addBindValue(afterMs);
+    if (!q.exec())
+        return out;
+    static const QHash<QString, qint8> reasons = [] {
+        QHash<QString, qint8> h;
+        for (int r = 0; r <= int(core::Reason::QuickCheck); ++r)
+            h.insert(core::toString(core::Reason(r)), qint8(r));
+        return h;
+    }();
+    while (q.next()) {
+        ListRow row;
+        row.position = q.value(0).toInt();
+        if (const auto status = core::statusFromString(q.value(1).toString()))
+            row.status = qint8(*status);
+        if (latest)
+            *latest = std::max(*latest, q.value(2).toLongLong());
+        row.score = q.value(3).isNull() ? qint8(-1) : qint8(q.value(3).toInt());
+        row.reason = reasons.value(q.value(4).toString(), -1);
+        row.flags = (q.value(5).toInt() ? ListRow::Role : 0) | (q.value(6).toInt() ? ListRow::Free : 0) |
+                    (q.value(7).toInt() ? ListRow::Disposable : 0) |
+                    (q.value(8).toInt() ? ListRow::CatchAll : 0);
+        out.append(row);
+    }
+    return out;
+}
+
+QList<QStringList> ListStore::originalRows(const QString &jobId) const
+{
+    QList<QStringList> out;
+    QSqlQuery q(m_db.connection());
+    q.setForwardOnly(true);
+    q.prepare(u"SELECT cells FROM list_rows WHERE job_id = ? ORDER BY position"_s);
+    q.addBindValue(jobId);
+    if (q.exec())
+        while (q.next())
+            out.append(q.value(0).toString().split(Separator));
+    return out;
+}
+
+QJsonObject ListStore::result(const QString &jobId, int position) const
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(u"SELECT result FROM job_items WHERE job_id = ? AND position = ? AND state = 'done'"_s);
+    q.addBindValue(jobId);
+    q.addBindValue(position);
+    if (!q.exec() || !q.next())
+        return {};
+    return QJsonDocument::fromJson(q.value(0).toByteArray()).object();
+}
+
+} // namespace mailcaff::jobs

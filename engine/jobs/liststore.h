@@ -1,0 +1,76 @@
+#pragma once
+
+#include "jobstore.h"
+
+#include <QDateTime>
+#include <QJsonObject>
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+#include <optional>
+
+namespace mailcaff::jobs {
+
+/// A list of the window's: a verify job plus what the file held.
+struct ListInfo
+{
+    QString jobId;
+    QString name;
+    QStringList header; ///< the file's column names ("Column 1" … when it had none)
+    int addressColumn = 0;
+    int rowsWithoutAddress = 0;
+    QDateTime createdAt;
+    JobSummary summary;
+};
+
+/// One row of a list as a view needs it: compact, so a million of them fit in memory.
+struct ListRow
+{
+    enum Flag : quint8 { Role = 1, Free = 2, Disposable = 4, CatchAll = 8 };
+    int position = 0;
+    qint8 status = -1; ///< a core::Status, -1 while not done
+    qint8 score = -1;
+    qint8 reason = -1; ///< a core::Reason
+    quint8 flags = 0;
+};
+
+/// The window's lists (kind verify, no API key): created with the file's header and every row in one
+/// transaction (so the export can carry the other columns through), read back for views and exports.
+/// Usable from any thread (per-thread connections), which lets a large import run off the GUI thread.
+class ListStore
+{
+public:
+    ListStore(JobStore &jobs, const storage::Database &db)
+        : m_jobs(jobs)
+        , m_db(db)
+    {
+    }
+
+    struct Created
+    {
+        QString jobId; ///< empty when the database refused it
+        int rows = 0;
+        int withoutAddress = 0; ///< rows whose address cell is empty (kept, ending as `error`)
+        int duplicates = 0;     ///< rows repeating an earlier address (verified once)
+    };
+    Created create(const QString &name, const QStringList &header, const QList<QStringList> &rows,
+                   int addressColumn, core::Mode mode);
+
+    QList<ListInfo> all() const;
+    std::optional<ListInfo> info(const QString &jobId) const;
+    /// Each row's address as given, in file order.
+    QStringList addresses(const QString &jobId) const;
+    /// Rows finished after `afterMs` (epoch ms, exclusive); `latest` gets the newest time seen.
+    QList<ListRow> doneSince(const QString &jobId, qint64 afterMs, qint64 *latest) const;
+    /// The file's rows as imported, in order.
+    QList<QStringList> originalRows(const QString &jobId) const;
+    /// The whole result of one row (the verify response), empty while not done.
+    QJsonObject result(const QString &jobId, int position) const;
+
+private:
+    JobStore &m_jobs;
+    const storage::Database &m_db;
+};
+
+} // namespace mailcaff::jobs
