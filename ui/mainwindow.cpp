@@ -3,6 +3,7 @@
 #include "domainpage.h"
 #include "finderpage.h"
 #include "keyspage.h"
+#include "listspage.h"
 #include "settingspage.h"
 #include "verifypage.h"
 
@@ -25,7 +26,9 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
     setWindowTitle(tr("Mailcaff"));
     resize(900, 640);
 
-    auto *pages = new QStackedWidget(this);
+    auto *pages = m_pages = new QStackedWidget(this);
+    m_lists = new ListsPage(engine, this);
+    pages->addWidget(m_lists);
     pages->addWidget(m_verify);
     m_finder = new FinderPage(engine, this);
     pages->addWidget(m_finder);
@@ -35,8 +38,9 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
     pages->addWidget(m_keys);
     m_settings = new SettingsPage(engine.database(), this);
     pages->addWidget(m_settings);
-    auto *nav = new QListWidget(this);
+    auto *nav = m_nav = new QListWidget(this);
     nav->setObjectName(u"navigation"_s);
+    nav->addItem(tr("Lists"));
     nav->addItem(tr("Verify"));
     nav->addItem(tr("Email finder"));
     nav->addItem(tr("Domain finder"));
@@ -58,6 +62,13 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
     api->setText(apiListening ? tr("API server: listening on %1").arg(apiUrl.toString())
                               : tr("API server: not running"));
     statusBar()->addPermanentWidget(api);
+}
+
+void MainWindow::showPage(QWidget *page)
+{
+    const int index = m_pages->indexOf(page);
+    if (index >= 0)
+        m_nav->setCurrentRow(index);
 }
 
 } // namespace mailcaff::ui

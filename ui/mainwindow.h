@@ -3,6 +3,9 @@
 #include <QMainWindow>
 #include <QUrl>
 
+class QListWidget;
+class QStackedWidget;
+
 namespace mailcaff {
 class Engine;
 }
@@ -12,12 +15,12 @@ namespace mailcaff::ui {
 class DomainPage;
 class FinderPage;
 class KeysPage;
+class ListsPage;
 class SettingsPage;
 class VerifyPage;
 
-/// The desktop window: pages on the left (Verify, Email finder, Domain finder, API keys, Settings; Lists with
-/// its issue), the
-/// API server's address and state in the status bar.
+/// The desktop window: pages on the left (Lists, Verify, Email finder, Domain finder, API keys, Settings),
+/// the API server's address and state in the status bar.
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
@@ -30,6 +33,9 @@ public:
     KeysPage *keysPage() const { return m_keys; }
     DomainPage *domainPage() const { return m_domains; }
     FinderPage *finderPage() const { return m_finder; }
+    ListsPage *listsPage() const { return m_lists; }
+    /// Brings `page` to the front, as choosing it on the left would.
+    void showPage(QWidget *page);
 
 private:
     VerifyPage *m_verify;
@@ -37,6 +43,9 @@ private:
     KeysPage *m_keys = nullptr;
     DomainPage *m_domains = nullptr;
     FinderPage *m_finder = nullptr;
+    ListsPage *m_lists = nullptr;
+    QStackedWidget *m_pages = nullptr;
+    QListWidget *m_nav = nullptr;
 };
 
 } // namespace mailcaff::ui

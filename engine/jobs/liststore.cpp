@@ -1,9 +1,11 @@
 #include "liststore.h"
 
+#include "core/csv.h"
 #include "storage/database.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QSaveFile>
 #include <QSet>
 #include <QSqlQuery>
 
@@ -188,6 +190,81 @@ QJsonObject ListStore::result(const QString &jobId, int position) const
     if (!q.exec() || !q.next())
         return {};
     return QJsonDocument::fromJson(q.value(0).toByteArray()).object();
+}
+
+QStringList ListStore::resultColumns()
+{
+    return {u"email"_s,           u"status"_s,        u"quality_score"_s, u"reason"_s,
+            u"is_role_account"_s, u"is_free_email"_s, u"is_disposable"_s, u"is_catch_all"_s,
+            u"mx_host"_s,         u"smtp_provider"_s, u"did_you_mean"_s};
+}
+
+int ListStore::exportCsv(const QString &jobId, const QString &path, const ExportOptions &options,
+                         QString *error) const
+{
+    const auto list = info(jobId);
+    if (!list) {
+        if (error)
+            *error = u"no such list"_s;
+        return -1;
+    }
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) {
+        if (error)
+            *error = file.errorString();
+        return -1;
+    }
+    if (options.byteOrderMark)
+        file.write("\xEF\xBB\xBF");
+    const QStringList columns = resultColumns();
+    file.write(core::csv::record(list->header + columns).toUtf8());
+    QSqlQuery q(m_db.connection());
+    q.setForwardOnly(true);
+    q.prepare(u"SELECT r.position, r.cells, i.input, i.status, i.result FROM list_rows r JOIN job_items i ON "
+              "i.job_id = r.job_id AND i.position = r.position WHERE r.job_id = ? ORDER BY r.position"_s);
+    q.addBindValue(jobId);
+    if (!q.exec()) {
+        if (error)
+            *error = u"the list could not be read"_s;
+        return -1;
+    }
+    int written = 0;
+    QByteArray chunk;
+    while (q.next()) {
+        const int position = q.value(0).toInt();
+        if (options.positions && !options.positions->contains(position))
+            continue;
+        if (options.deliverableOnly && q.value(3).toString() != "valid"_L1)
+            continue;
+        QStringList cells = q.value(1).toString().split(Separator);
+        while (cells.size() < list->header.size())
+            cells.append(QString()); // a ragged row: its missing cells are empty
+        cells = cells.mid(0, list->header.size());
+        const QJsonObject r = QJsonDocument::fromJson(q.value(4).toByteArray()).object();
+        for (const QString &c : columns) {
+            if (c == "email"_L1) {
+                cells.append(q.value(2).toString().trimmed());
+                continue;
+            }
+            const QJsonValue v = r.value(c);
+            cells.append(v.isBool()     ? (v.toBool() ? u"true"_s : u"false"_s)
+                         : v.isDouble() ? QString::number(v.toInt())
+                                        : v.toString());
+        }
+        chunk += core::csv::record(cells).toUtf8();
+        ++written;
+        if (chunk.size() > 1 << 20) {
+            file.write(chunk);
+            chunk.clear();
+        }
+    }
+    file.write(chunk);
+    if (!file.commit()) {
+        if (error)
+            *error = file.errorString();
+        return -1;
+    }
+    return written;
 }
 
 } // namespace mailcaff::jobs

@@ -5,6 +5,7 @@
 #include <QDateTime>
 #include <QJsonObject>
 #include <QList>
+#include <QSet>
 #include <QString>
 #include <QStringList>
 
@@ -67,6 +68,20 @@ public:
     QList<QStringList> originalRows(const QString &jobId) const;
     /// The whole result of one row (the verify response), empty while not done.
     QJsonObject result(const QString &jobId, int position) const;
+
+    struct ExportOptions
+    {
+        bool deliverableOnly = false;       ///< only `valid` rows
+        std::optional<QSet<int>> positions; ///< only these rows (a view's filter)
+        bool byteOrderMark = true;          ///< UTF-8 with a BOM, for Excel
+    };
+    /// Writes the list as CSV: the file's own columns, then the result's (email, status, quality_score,
+    /// reason, flags, mx_host, smtp_provider, did_you_mean), formulas neutralised. Returns the rows written,
+    /// or -1 with `error` set. Works on any thread (a large list is exported off the GUI thread).
+    int exportCsv(const QString &jobId, const QString &path, const ExportOptions &options,
+                  QString *error) const;
+    /// The result columns of an export, in order.
+    static QStringList resultColumns();
 
 private:
     JobStore &m_jobs;

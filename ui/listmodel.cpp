@@ -1,0 +1,203 @@
+#include "listmodel.h"
+
+#include <QColor>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::ui {
+
+namespace {
+
+QColor statusColour(int status)
+{
+    switch (status) {
+    case int(core::Status::Valid):
+        return QColor(0x2e, 0x8b, 0x57);
+    case int(core::Status::Risky):
+        return QColor(0xd4, 0x8a, 0x00);
+    case int(core::Status::Invalid):
+        return QColor(0xc0, 0x39, 0x2b);
+    case int(core::Status::Disposable):
+        return QColor(0x8e, 0x44, 0xad);
+    case int(core::Status::Unknown):
+        return QColor(0x7f, 0x8c, 0x8d);
+    case int(core::Status::Error):
+        return QColor(0x95, 0x22, 0x22);
+    default:
+        return {};
+    }
+}
+
+QString flagsText(quint8 flags)
+{
+    QStringList f;
+    if (flags & jobs::ListRow::Role)
+        f << QObject::tr("role");
+    if (flags & jobs::ListRow::Free)
+        f << QObject::tr("free");
+    if (flags & jobs::ListRow::Disposable)
+        f << QObject::tr("disposable");
+    if (flags & jobs::ListRow::CatchAll)
+        f << QObject::tr("catch-all");
+    return f.join(u", "_s);
+}
+
+} // namespace
+
+ListModel::ListModel(QObject *parent)
+    : QAbstractTableModel(parent)
+{
+}
+
+void ListModel::reset(const QStringList &addresses)
+{
+    beginResetModel();
+    m_addresses = addresses;
+    m_rows = QList<jobs::ListRow>(addresses.size());
+    for (qsizetype i = 0; i < m_rows.size(); ++i)
+        m_rows[i].position = int(i);
+    endResetModel();
+}
+
+void ListModel::apply(const QList<jobs::ListRow> &rows)
+{
+    int first = INT_MAX;
+    int last = -1;
+    for (const jobs::ListRow &r : rows) {
+        if (r.position < 0 || r.position >= m_rows.size())
+            continue;
+        m_rows[r.position] = r;
+        first = std::min(first, r.position);
+        last = std::max(last, r.position);
+    }
+    if (last >= 0)
+        Q_EMIT dataChanged(index(first, 0), index(last, ColumnCount - 1));
+}
+
+int ListModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_rows.size());
+}
+
+int ListModel::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QVariant ListModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= m_rows.size())
+        return {};
+    const jobs::ListRow &r = m_rows.at(index.row());
+    switch (role) {
+    case StatusRole:
+        return int(r.status);
+    case ScoreRole:
+        return int(r.score);
+    case FlagsRole:
+        return int(r.flags);
+    case Qt::ForegroundRole:
+        return index.column() == Status ? QVariant(statusColour(r.status)) : QVariant();
+    case Qt::TextAlignmentRole:
+        return index.column() == Row || index.column() == Score ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
+                                                                : QVariant();
+    case Qt::DisplayRole:
+        switch (index.column()) {
+        case Row:
+            return index.row() + 1;
+        case Email:
+            return m_addresses.at(index.row());
+        case Status:
+            return r.status < 0 ? tr("pending") : core::toString(core::Status(r.status));
+        case Score:
+            return r.score < 0 ? QVariant() : QVariant(int(r.score));
+        case Reason:
+            return r.reason < 0 ? QString() : core::toString(core::Reason(r.reason));
+        case Flags:
+            return flagsText(r.flags);
+        }
+        break;
+    case Qt::ToolTipRole:
+        return index.column() == Reason && r.reason >= 0 ? core::describe(core::Reason(r.reason))
+                                                         : QVariant();
+    }
+    return {};
+}
+
+QVariant ListModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return QAbstractTableModel::headerData(section, orientation, role);
+    switch (section) {
+    case Row:
+        return tr("#");
+    case Email:
+        return tr("Email");
+    case Status:
+        return tr("Status");
+    case Score:
+        return tr("Score");
+    case Reason:
+        return tr("Reason");
+    case Flags:
+        return tr("Flags");
+    }
+    return {};
+}
+
+QList<int> ListModel::statusCounts() const
+{
+    QList<int> counts(int(core::Status::Error) + 2, 0);
+    for (const jobs::ListRow &r : m_rows)
+        counts[r.status < 0 ? counts.size() - 1 : r.status] += 1;
+    return counts;
+}
+
+ListFilter::ListFilter(QObject *parent)
+    : QSortFilterProxyModel(parent)
+{
+    setDynamicSortFilter(false);
+}
+
+void ListFilter::apply()
+{
+    invalidateFilter();
+    if (sortColumn() >= 0)
+        sort(sortColumn(), sortOrder());
+}
+
+QSet<int> ListFilter::acceptedPositions() const
+{
+    QSet<int> out;
+    out.reserve(rowCount());
+    for (int r = 0; r < rowCount(); ++r)
+        out.insert(mapToSource(index(r, 0)).row());
+    return out;
+}
+
+bool ListFilter::filterAcceptsRow(int sourceRow, const QModelIndex &) const
+{
+    const QAbstractItemModel *m = sourceModel();
+    const QModelIndex i = m->index(sourceRow, ListModel::Email);
+    if (m_status != -2 && m->data(i, ListModel::StatusRole).toInt() != m_status)
+        return false;
+    const int score = m->data(i, ListModel::ScoreRole).toInt();
+    if ((m_minScore > 0 || m_maxScore < 100) && (score < m_minScore || score > m_maxScore))
+        return false;
+    if (m_flags && (m->data(i, ListModel::FlagsRole).toInt() & m_flags) != m_flags)
+        return false;
+    return m_text.isEmpty() || m->data(i, Qt::DisplayRole).toString().contains(m_text, Qt::CaseInsensitive);
+}
+
+bool ListFilter::lessThan(const QModelIndex &left, const QModelIndex &right) const
+{
+    // Numbers as numbers (the row number and the score), text as text.
+    if (left.column() == ListModel::Row)
+        return left.row() < right.row();
+    if (left.column() == ListModel::Score)
+        return sourceModel()->data(left, ListModel::ScoreRole).toInt() <
+               sourceModel()->data(right, ListModel::ScoreRole).toInt();
+    return QSortFilterProxyModel::lessThan(left, right);
+}
+
+} // namespace mailcaff::ui
