@@ -433,10 +433,12 @@ void ListsPage::refresh()
     offThread(
         this,
         [engine, jobId, after] {
+            // The summary first: every item it counts as done is then among the rows read after it, so a
+            // list shown as finished has all its rows.
             Update u;
             u.latest = after;
-            u.rows = engine->listStore().doneSince(jobId, after, &u.latest);
             u.summary = engine->jobs().summary(jobId);
+            u.rows = engine->listStore().doneSince(jobId, after, &u.latest);
             return u;
         },
         [this, jobId](const Update &u) {
