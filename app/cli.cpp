@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include "apiserver.h"
+#include "core/csv.h"
 #include "engine.h"
 #include "mainwindow.h"
 #include "storage/settings.h"
@@ -9,10 +10,16 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QCryptographicHash>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileInfo>
 #include <QHostAddress>
 #include <QJsonDocument>
+#include <QRegularExpression>
 #include <QSocketNotifier>
 #include <QTextStream>
+#include <QTimer>
 
 #include <csignal>
 #include <cstdio>
@@ -60,6 +67,9 @@ Usage:
   mailcaff keys plan ID PLAN         move a key to another plan from this month on (free, starter, growth, scale)
   mailcaff verify [--mode quick] ADDRESS...
                                      verify addresses, one JSON result per line
+  mailcaff verify FILE [-o OUT.csv] [--mode quick|power] [--column NAME]
+                                     verify a CSV or text list, progress on stderr, results to OUT.csv
+                                     (default FILE.results.csv); started again, it goes on where it stopped
   mailcaff maintenance on|off [--retry-after S]
                                      switch maintenance mode (API answers 503) for running servers
 
@@ -87,15 +97,19 @@ bool hasDisplay()
 class SignalWatcher
 {
 public:
-    SignalWatcher()
+    /// `onSignal` runs on the event loop when SIGINT or SIGTERM arrives (default: quit the event loop).
+    explicit SignalWatcher(std::function<void()> onSignal = {})
     {
         if (::socketpair(AF_UNIX, SOCK_STREAM, 0, s_fds) != 0)
             return;
         m_notifier = std::make_unique<QSocketNotifier>(s_fds[1], QSocketNotifier::Read);
-        QObject::connect(m_notifier.get(), &QSocketNotifier::activated, [] {
+        QObject::connect(m_notifier.get(), &QSocketNotifier::activated, [onSignal = std::move(onSignal)] {
             char c;
             [[maybe_unused]] auto n = ::read(s_fds[1], &c, 1);
-            QCoreApplication::quit();
+            if (onSignal)
+                onSignal();
+            else
+                QCoreApplication::quit();
         });
         std::signal(SIGINT, handler);
         std::signal(SIGTERM, handler);
@@ -137,6 +151,12 @@ void addServerOptions(QCommandLineParser &p)
         {u"name"_s, u"keys create: the key's name."_s, u"NAME"_s},
         {u"plan"_s, u"keys create: free, starter, growth or scale (default free)."_s, u"PLAN"_s},
         {u"mode"_s, u"verify: quick or power (default power)."_s, u"MODE"_s},
+        {{u"o"_s, u"output"_s},
+         u"verify FILE: where the results CSV goes (default FILE.results.csv)."_s,
+         u"OUT"_s},
+        {u"column"_s,
+         u"verify FILE: the column holding the addresses, by header name or number (default: guessed)."_s,
+         u"NAME"_s},
         {u"retry-after"_s, u"maintenance on: seconds clients are told to wait (default 600)."_s,
          u"SECONDS"_s},
     });
@@ -243,7 +263,7 @@ QString checkApplicable(const QCommandLineParser &p, const QString &verb, const 
         if (action == "on"_L1)
             allowed << u"retry-after"_s;
     } else if (verb == "verify"_L1) {
-        allowed << engineOptions << u"mode"_s;
+        allowed << engineOptions << u"mode"_s << u"output"_s << u"column"_s;
     } else {
         allowed << engineOptions << u"headless"_s << u"listen"_s << u"port"_s;
     }
@@ -438,6 +458,157 @@ int runVerify(Engine &engine, const QCommandLineParser &p, const QStringList &ad
     return ExitOk;
 }
 
+/// Where a `verify FILE` run keeps its job: the same file (path, size, time) and output find the same list.
+QString sourceKeyOf(const QFileInfo &file, const QString &output, int column, core::Mode mode)
+{
+    const QString identity = u"%1|%2|%3|%4|%5|%6"_s.arg(file.absoluteFilePath())
+                                 .arg(file.size())
+                                 .arg(file.lastModified().toMSecsSinceEpoch())
+                                 .arg(QFileInfo(output).absoluteFilePath())
+                                 .arg(column)
+                                 .arg(core::toString(mode));
+    return QString::fromLatin1(
+        QCryptographicHash::hash(identity.toUtf8(), QCryptographicHash::Sha256).toHex());
+}
+
+/// Reads the list and finds or creates its job, before the engine starts (so the runner can be held to
+/// it). Empty job id and a printed error when it cannot.
+struct FileRun
+{
+    QString jobId;
+    QString output;
+    int exitCode = ExitOk;
+};
+
+FileRun prepareFileRun(Engine &engine, const QCommandLineParser &p, const QString &path)
+{
+    FileRun run;
+    core::Mode mode = core::Mode::Power;
+    if (p.isSet(u"mode"_s)) {
+        const auto parsed = core::modeFromString(p.value(u"mode"_s));
+        if (!parsed) {
+            run.exitCode = usageError(u"--mode: '%1' is not quick or power"_s.arg(p.value(u"mode"_s)));
+            return run;
+        }
+        mode = *parsed;
+    }
+    const QFileInfo file(path);
+    run.output = p.isSet(u"output"_s) ? p.value(u"output"_s)
+                                      : file.dir().filePath(file.completeBaseName() + u".results.csv"_s);
+    QString error;
+    const QList<QStringList> rows = core::csv::readFile(path, &error);
+    if (!error.isEmpty()) {
+        err() << "mailcaff: verify: cannot read " << path << ": " << error << Qt::endl;
+        run.exitCode = ExitFailure;
+        return run;
+    }
+    if (rows.isEmpty()) {
+        run.exitCode = usageError(u"verify: %1 holds no rows"_s.arg(path));
+        return run;
+    }
+    bool header = false;
+    int column = core::csv::guessAddressColumn(rows, &header);
+    if (p.isSet(u"column"_s)) {
+        const QString wanted = p.value(u"column"_s);
+        bool number = false;
+        const int n = wanted.toInt(&number);
+        const QRegularExpression named(u"^"_s + QRegularExpression::escape(wanted) + u"$"_s,
+                                       QRegularExpression::CaseInsensitiveOption);
+        const int byName = core::csv::findColumn(rows.first(), named);
+        if (byName >= 0) {
+            column = byName;
+            header = true;
+        } else if (number && n >= 1 && n <= rows.first().size()) {
+            column = n - 1;
+        } else {
+            run.exitCode = usageError(u"--column: no column '%1' in %2 (its first row: %3)"_s.arg(
+                wanted, file.fileName(), rows.first().join(u", "_s).left(200)));
+            return run;
+        }
+    }
+    const QString key = sourceKeyOf(file, run.output, column, mode);
+    if (const auto existing = engine.listStore().findBySource(key)) {
+        const auto summary = engine.jobs().summary(*existing);
+        if (summary && summary->status != jobs::JobStatus::Cancelled &&
+            summary->status != jobs::JobStatus::Failed) {
+            if (summary->status == jobs::JobStatus::Paused)
+                engine.jobs().setPaused(*existing, false);
+            err() << "mailcaff: verify: going on with the earlier run of " << file.fileName() << " ("
+                  << summary->processed << " of " << summary->total << " done)" << Qt::endl;
+            run.jobId = *existing;
+            return run;
+        }
+    }
+    QStringList names = header ? rows.first() : QStringList();
+    qsizetype width = 0;
+    for (const QStringList &r : rows)
+        width = std::max(width, r.size());
+    for (qsizetype c = names.size(); c < width; ++c)
+        names.append(u"column_%1"_s.arg(c + 1));
+    const auto created =
+        engine.listStore().create(file.fileName(), names, header ? rows.mid(1) : rows, column, mode, key);
+    if (created.jobId.isEmpty()) {
+        err() << "mailcaff: verify: the list could not be stored in the database" << Qt::endl;
+        run.exitCode = ExitFailure;
+        return run;
+    }
+    err() << "mailcaff: verify: " << created.rows << " rows of " << file.fileName() << ", "
+          << created.withoutAddress << " without an address, " << created.duplicates << " duplicates"
+          << Qt::endl;
+    run.jobId = created.jobId;
+    return run;
+}
+
+/// Waits for the job with a progress line on stderr, then writes the results.
+int finishFileRun(Engine &engine, const FileRun &run)
+{
+    QTimer progress;
+    QElapsedTimer clock;
+    clock.start();
+    int exitCode = ExitOk;
+    auto report = [&](bool last) {
+        const auto s = engine.jobs().summary(run.jobId);
+        if (!s)
+            return;
+        err() << "\rmailcaff: verify: " << s->processed << "/" << s->total << " checked"
+              << " · valid " << s->counts.value(core::Status::Valid) << " · risky "
+              << s->counts.value(core::Status::Risky) << " · invalid "
+              << s->counts.value(core::Status::Invalid) << " · unknown "
+              << s->counts.value(core::Status::Unknown) << "   ";
+        if (last)
+            err() << Qt::endl;
+        else
+            err().flush();
+        if (s->status == jobs::JobStatus::Processing || s->status == jobs::JobStatus::Paused)
+            return;
+        progress.stop();
+        if (!last)
+            err() << Qt::endl;
+        QString error;
+        const int rows = engine.listStore().exportCsv(run.jobId, run.output, {}, &error);
+        if (rows < 0) {
+            err() << "mailcaff: verify: cannot write " << run.output << ": " << error << Qt::endl;
+            exitCode = ExitFailure;
+        } else {
+            err() << "mailcaff: verify: " << rows << " rows written to " << run.output << " in "
+                  << clock.elapsed() / 1000.0 << " s" << Qt::endl;
+        }
+        QCoreApplication::quit();
+    };
+    QObject::connect(&progress, &QTimer::timeout, [&] { report(false); });
+    progress.start(500);
+    // Stopped by Ctrl+C or a signal: the job stays in the database; the same command goes on with it.
+    SignalWatcher watcher([&] {
+        progress.stop();
+        err() << Qt::endl << "mailcaff: verify: stopped; run the same command again to go on" << Qt::endl;
+        exitCode = ExitFailure;
+        QCoreApplication::quit();
+    });
+    QTimer::singleShot(0, [&] { report(false); });
+    QCoreApplication::exec();
+    return exitCode;
+}
+
 } // namespace
 
 int run(int argc, char **argv)
@@ -502,10 +673,26 @@ int run(int argc, char **argv)
         return usageError(bad);
     options.engine.dataDir = engine.config().dataDir;
     options.engine.runJobs = verb.isEmpty(); // only servers work on jobs
+    // `verify FILE`: a list of its own, worked by this process alone (never a server's jobs).
+    FileRun fileRun;
+    const bool fileMode =
+        verb == "verify"_L1 && positional.size() == 2 && QFileInfo(positional.at(1)).isFile();
+    if (fileMode) {
+        fileRun = prepareFileRun(engine, parser, positional.at(1));
+        if (fileRun.jobId.isEmpty())
+            return fileRun.exitCode;
+        options.engine.runJobs = true;
+        options.engine.onlyJob = fileRun.jobId;
+    } else if (verb == "verify"_L1 && (parser.isSet(u"output"_s) || parser.isSet(u"column"_s))) {
+        return usageError(
+            u"verify: --output and --column go with a FILE (no file named '%1')"_s.arg(positional.value(1)));
+    }
     if (!engine.start(options.engine, &error)) {
         err() << "mailcaff: " << error << Qt::endl;
         return ExitFailure;
     }
+    if (fileMode)
+        return finishFileRun(engine, fileRun);
     if (verb == "verify"_L1)
         return runVerify(engine, parser, positional.mid(1));
 

@@ -205,14 +205,17 @@ bool Engine::start(const EngineConfig &config, QString *error)
     }
     // Bulk jobs: what a crash left leased goes back to the queue, old finished jobs go.
     if (m_config.runJobs) {
-        m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
-        m_purge.start();
+        if (m_config.onlyJob.isEmpty()) { // housekeeping is a server's business
+            m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
+            m_purge.start();
+        }
         // The runner has a thread of its own: its database writes (a transaction per finished item) never
         // hold up the window or the API.
         m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs);
         connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::kickWebhooks, Qt::DirectConnection);
         m_runner->setHandler(jobs::KindDomain, domainJobHandler());
         m_runner->setHandler(jobs::KindFind, findJobHandler());
+        m_runner->setOnlyJob(m_config.onlyJob);
         m_jobsThread.start();
         m_runner->moveToThread(&m_jobsThread);
         QMetaObject::invokeMethod(m_runner, &jobs::JobRunner::start, Qt::QueuedConnection);

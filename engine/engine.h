@@ -45,6 +45,7 @@ struct EngineConfig
     int maxSessionsPerMx = 2;
     int maxRcptsPerSession = 20;
     bool runJobs = true;       ///< false for one-shot command-line verbs: they must not take a server's work
+    QString onlyJob;           ///< with runJobs: this job only (`mailcaff verify FILE`)
     int jobConcurrency = 64;   ///< job items verified at once
     int jobRetentionDays = 30; ///< finished jobs are deleted after this
     /// Bulk power jobs: a greylisted address is tried again after each delay, after the rest of the list.

@@ -27,6 +27,7 @@ private Q_SLOTS:
     void usageErrors();
     void keysLifecycle();
     void verifyVerb();
+    void verifyFile();
     void savedSettingsApplyAndCommandLineWins();
     void headlessServesTheApi();
     void noDisplayFallsBackToHeadless();
@@ -229,6 +230,48 @@ void TestApp::verifyVerb()
     QCOMPARE(powered.value(u"mode"_s).toString(), u"power"_s);
     QCOMPARE(powered.value(u"status"_s).toString(), u"unknown"_s);
     QCOMPARE(powered.value(u"reason"_s).toString(), u"smtp_connect_failed"_s);
+}
+
+void TestApp::verifyFile()
+{
+    QTemporaryDir data;
+    QTemporaryDir work;
+    const QString list = work.filePath(u"list.csv"_s);
+    QFile f(list);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("Name,Email\nAnn,user@example.com\nBob,bad@@x\nNobody,\n");
+    f.close();
+    const QStringList common{u"--mode"_s,          u"quick"_s,      u"--dns-server"_s,
+                             m_dns.serverString(), u"--data-dir"_s, data.path()};
+    Run r = run(QStringList{u"verify"_s, list} + common);
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY2(r.err.contains(u"3 rows written to"_s), qPrintable(r.err));
+    QFile out(work.filePath(u"list.results.csv"_s));
+    QVERIFY(out.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = out.readAll().mid(3).trimmed().split('\n'); // after the BOM
+    QCOMPARE(lines.size(), 4);
+    QVERIFY2(lines.at(0).startsWith("Name,Email,email,status,quality_score,reason"), lines.at(0).constData());
+    QVERIFY2(lines.at(1).startsWith("Ann,user@example.com,user@example.com,risky,"), lines.at(1).constData());
+    QVERIFY2(lines.at(2).startsWith("Bob,bad@@x,bad@@x,invalid,"), lines.at(2).constData());
+    QVERIFY2(lines.at(3).startsWith("Nobody,,,error,0,"), lines.at(3).constData());
+    out.close();
+
+    // Started again with the same file and output: the same list, nothing verified twice.
+    r = run(QStringList{u"verify"_s, list} + common);
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY2(r.err.contains(u"going on with the earlier run"_s), qPrintable(r.err));
+
+    // A chosen output and column; and the errors.
+    const QString custom = work.filePath(u"out.csv"_s);
+    r = run(QStringList{u"verify"_s, list, u"-o"_s, custom, u"--column"_s, u"email"_s} + common);
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY(QFile::exists(custom));
+    r = run(QStringList{u"verify"_s, list, u"--column"_s, u"Phone"_s} + common);
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains(u"--column"_s) && r.err.contains(u"Phone"_s), qPrintable(r.err));
+    r = run(QStringList{u"verify"_s, u"someone@example.com"_s, u"-o"_s, custom} + common);
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains(u"--output"_s), qPrintable(r.err));
 }
 
 void TestApp::savedSettingsApplyAndCommandLineWins()

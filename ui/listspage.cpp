@@ -108,29 +108,7 @@ ImportDialog::ImportDialog(const QString &fileName, const QList<QStringList> &ro
 
 int ImportDialog::guessAddressColumn(const QList<QStringList> &rows, bool *header)
 {
-    *header = false;
-    if (rows.isEmpty())
-        return 0;
-    static const QRegularExpression named(
-        u"^(e-?mail|e-?mail[ _]?address|mail|address|adres|courriel|correo)$"_s,
-        QRegularExpression::CaseInsensitiveOption);
-    const int byName = findColumn(rows.first(), named);
-    // A first row without any '@' above rows that have them is a header.
-    const bool firstHasAt = std::any_of(rows.first().cbegin(), rows.first().cend(),
-                                        [](const QString &c) { return c.contains(u'@'); });
-    *header = byName >= 0 || (!firstHasAt && rows.size() > 1);
-    if (byName >= 0)
-        return byName;
-    QList<int> ats;
-    for (qsizetype r = *header ? 1 : 0; r < std::min<qsizetype>(rows.size(), 200); ++r) {
-        const QStringList &row = rows.at(r);
-        if (ats.size() < row.size())
-            ats.resize(row.size());
-        for (qsizetype c = 0; c < row.size(); ++c)
-            if (row.at(c).contains(u'@'))
-                ++ats[c];
-    }
-    return ats.isEmpty() ? 0 : int(std::max_element(ats.cbegin(), ats.cend()) - ats.cbegin());
+    return core::csv::guessAddressColumn(rows, header);
 }
 
 void ImportDialog::fillPreview()

@@ -21,18 +21,7 @@ QTableWidgetItem *readOnlyCell(const QString &text)
 ImportedTable readTable(const QString &path)
 {
     ImportedTable out;
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) {
-        out.error = file.errorString();
-        return out;
-    }
-    constexpr qint64 MaxBytes = 256 * 1024 * 1024;
-    if (file.size() > MaxBytes) {
-        out.error = QObject::tr("the file is larger than 256 MB");
-        return out;
-    }
-    const QString text = core::csv::decode(file.readAll());
-    out.rows = core::csv::parse(text, core::csv::detectDelimiter(text.left(16384)));
+    out.rows = core::csv::readFile(path, &out.error);
     return out;
 }
 
@@ -46,14 +35,6 @@ void readTableAsync(QObject *context, const QString &path, std::function<void(co
                          done(table);
                      });
     watcher->setFuture(QtConcurrent::run(readTable, path));
-}
-
-int findColumn(const QStringList &header, const QRegularExpression &names)
-{
-    for (qsizetype c = 0; c < header.size(); ++c)
-        if (names.match(header.at(c).trimmed()).hasMatch())
-            return int(c);
-    return -1;
 }
 
 bool writeCsv(const QString &path, const QList<QStringList> &rows, QString *error)

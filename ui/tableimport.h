@@ -7,6 +7,8 @@
 #include <QString>
 #include <QStringList>
 
+#include "core/csv.h"
+
 #include <functional>
 
 class QTableWidgetItem;
@@ -28,8 +30,7 @@ struct ImportedTable
 void readTableAsync(QObject *context, const QString &path, std::function<void(const ImportedTable &)> done);
 ImportedTable readTable(const QString &path);
 
-/// The first cell of `header` matching `names` (whole cell, case-insensitive), or -1.
-int findColumn(const QStringList &header, const QRegularExpression &names);
+using core::csv::findColumn;
 
 /// Writes rows as CSV, UTF-8 with a BOM (Excel reads it right), cells neutralised against formulas, through
 /// a temporary file (the old file stays intact if anything fails).

@@ -1,5 +1,6 @@
 #include "csv.h"
 
+#include <QFile>
 #include <QStringDecoder>
 
 #include <array>
@@ -150,6 +151,57 @@ QString decode(const QByteArray &bytes)
         out += (b >= 0x80 && b < 0xA0) ? QChar(cp1252[b - 0x80]) : QChar(char16_t(b));
     }
     return out;
+}
+
+QList<QStringList> readFile(const QString &path, QString *error, qint64 maxBytes)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        if (error)
+            *error = file.errorString();
+        return {};
+    }
+    if (file.size() > maxBytes) {
+        if (error)
+            *error = u"the file is larger than %1 MB"_s.arg(maxBytes / (1024 * 1024));
+        return {};
+    }
+    const QString text = decode(file.readAll());
+    return parse(text, detectDelimiter(text.left(16384)));
+}
+
+int findColumn(const QStringList &header, const QRegularExpression &names)
+{
+    for (qsizetype c = 0; c < header.size(); ++c)
+        if (names.match(header.at(c).trimmed()).hasMatch())
+            return int(c);
+    return -1;
+}
+
+int guessAddressColumn(const QList<QStringList> &rows, bool *header)
+{
+    *header = false;
+    if (rows.isEmpty())
+        return 0;
+    static const QRegularExpression named(
+        u"^(e-?mail|e-?mail[ _]?address|mail|address|adres|courriel|correo|e-?mail[ _]?adresse?)$"_s,
+        QRegularExpression::CaseInsensitiveOption);
+    const int byName = findColumn(rows.first(), named);
+    const bool firstHasAt = std::any_of(rows.first().cbegin(), rows.first().cend(),
+                                        [](const QString &c) { return c.contains(u'@'); });
+    *header = byName >= 0 || (!firstHasAt && rows.size() > 1);
+    if (byName >= 0)
+        return byName;
+    QList<int> ats;
+    for (qsizetype r = *header ? 1 : 0; r < std::min<qsizetype>(rows.size(), 200); ++r) {
+        const QStringList &row = rows.at(r);
+        if (ats.size() < row.size())
+            ats.resize(row.size());
+        for (qsizetype c = 0; c < row.size(); ++c)
+            if (row.at(c).contains(u'@'))
+                ++ats[c];
+    }
+    return ats.isEmpty() ? 0 : int(std::max_element(ats.cbegin(), ats.cend()) - ats.cbegin());
 }
 
 } // namespace mailcaff::core::csv

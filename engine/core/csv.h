@@ -2,6 +2,7 @@
 
 #include <QChar>
 #include <QList>
+#include <QRegularExpression>
 #include <QString>
 #include <QStringList>
 
@@ -26,6 +27,18 @@ QString record(const QStringList &values, QChar delimiter = u',');
 
 /// Decodes file bytes: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252.
 QString decode(const QByteArray &bytes);
+
+/// A whole file: decoded, its delimiter detected, parsed. Empty with `error` set when it cannot be read or is
+/// larger than `maxBytes`.
+QList<QStringList> readFile(const QString &path, QString *error, qint64 maxBytes = 256 * 1024 * 1024);
+
+/// The first cell of `header` matching `names` (the whole cell, case-insensitive), or -1.
+int findColumn(const QStringList &header, const QRegularExpression &names);
+
+/// The column most likely to hold email addresses: a header cell named like one ("email", "E-mail",
+/// "address" …), else the column with most '@' in the first rows. `header`: whether the first row is a
+/// header (named so, or free of '@' above rows that have some).
+int guessAddressColumn(const QList<QStringList> &rows, bool *header);
 
 } // namespace csv
 } // namespace mailcaff::core

@@ -102,7 +102,7 @@ JobRunner::Handler JobRunner::verifyHandler()
 
 void JobRunner::start()
 {
-    m_store.reclaimLeases();
+    m_store.reclaimLeases(m_onlyJob);
     m_running = true;
     m_poll.start();
     fill();
@@ -141,8 +141,9 @@ void JobRunner::fill()
     if (!m_running || m_filling)
         return;
     m_filling = true;
-    const QList<JobItem> items = m_store.lease(m_concurrency - inFlight(), LeaseSeconds, m_inFlight,
-                                               QStringList(m_handlers.keyBegin(), m_handlers.keyEnd()));
+    const QList<JobItem> items =
+        m_store.lease(m_concurrency - inFlight(), LeaseSeconds, m_inFlight,
+                      QStringList(m_handlers.keyBegin(), m_handlers.keyEnd()), m_onlyJob);
     m_filling = false;
     for (const JobItem &item : items) {
         const QString key = item.jobId + u'\n' + item.normalized;

@@ -51,6 +51,8 @@ public:
               QObject *parent = nullptr);
 
     void setHandler(QLatin1StringView kind, Handler handler);
+    /// Works on this job only (set before start()).
+    void setOnlyJob(const QString &jobId) { m_onlyJob = jobId; }
 
     /// Reclaims leases left by a previous run (a crash), then starts working.
     void start();
@@ -72,6 +74,7 @@ private:
     JobStore &m_store;
     int m_concurrency;
     QList<int> m_greylistDelaysMs;
+    QString m_onlyJob;
     QHash<QString, Handler> m_handlers;
     QSet<QString> m_inFlight;                 ///< "jobId\nnormalized"
     QHash<QString, QDeadlineTimer> m_started; ///< when each in-flight item must have answered

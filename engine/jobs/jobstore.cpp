@@ -360,7 +360,7 @@ bool JobStore::remove(const QString &id)
 }
 
 QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &inFlight,
-                               const QStringList &kinds)
+                               const QStringList &kinds, const QString &onlyJob)
 {
     QList<JobItem> out;
     if (max <= 0 || kinds.isEmpty())
@@ -376,9 +376,12 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
         marks.append(u"?"_s);
     QSqlQuery jobsQuery(db);
     jobsQuery.prepare(u"SELECT id, kind, mode FROM jobs WHERE status = 'processing' AND kind IN ("_s +
-                      marks.join(u',') + u") ORDER BY created_at, id"_s);
+                      marks.join(u',') + u")"_s + (onlyJob.isEmpty() ? QString() : u" AND id = ?"_s) +
+                      u" ORDER BY created_at, id"_s);
     for (const QString &kind : kinds)
         jobsQuery.addBindValue(kind);
+    if (!onlyJob.isEmpty())
+        jobsQuery.addBindValue(onlyJob);
     if (!jobsQuery.exec())
         return out;
     struct Job
@@ -547,12 +550,14 @@ bool JobStore::defer(const JobItem &item, qint64 notBeforeMs)
     return q.exec();
 }
 
-int JobStore::reclaimLeases()
+int JobStore::reclaimLeases(const QString &onlyJob)
 {
     QSqlQuery q(m_db.connection());
-    return q.exec(u"UPDATE job_items SET state = 'queued', lease_until = NULL WHERE state = 'leased'"_s)
-               ? q.numRowsAffected()
-               : 0;
+    q.prepare(u"UPDATE job_items SET state = 'queued', lease_until = NULL WHERE state = 'leased'"_s +
+              (onlyJob.isEmpty() ? QString() : u" AND job_id = ?"_s));
+    if (!onlyJob.isEmpty())
+        q.addBindValue(onlyJob);
+    return q.exec() ? q.numRowsAffected() : 0;
 }
 
 int JobStore::purgeFinishedBefore(int days)

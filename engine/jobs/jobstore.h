@@ -146,14 +146,16 @@ public:
     /// and not deferred to later), skipping work already in flight (`inFlight`: "jobId\nnormalized"). Jobs
     /// share the batch in turn (a small job is not stuck behind a big one); within a job items come grouped
     /// by domain, so SMTP sessions are reused. Each is leased for `leaseSeconds`, its attempts counted.
-    QList<JobItem> lease(int max, int leaseSeconds, const QSet<QString> &inFlight, const QStringList &kinds);
+    /// `onlyJob`: this job's items and no other's (a command-line run must not take a server's work).
+    QList<JobItem> lease(int max, int leaseSeconds, const QSet<QString> &inFlight, const QStringList &kinds,
+                         const QString &onlyJob = {});
     /// Stores the outcome for the item and its duplicates; returns the job id when that ended the job.
     std::optional<QString> complete(const JobItem &item, const ItemOutcome &outcome);
     std::optional<QString> complete(const JobItem &item, const core::VerificationResult &result);
     /// Puts the item and its duplicates back in the queue, not to be leased before `notBeforeMs` (epoch ms).
     bool defer(const JobItem &item, qint64 notBeforeMs);
     /// Puts leased items back in the queue (at start: this process holds no lease yet). Returns how many.
-    int reclaimLeases();
+    int reclaimLeases(const QString &onlyJob = {});
     /// Deletes jobs finished more than `days` ago. Returns how many.
     int purgeFinishedBefore(int days);
 

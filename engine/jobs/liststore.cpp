@@ -29,7 +29,8 @@ QString joinCells(const QStringList &cells)
 } // namespace
 
 ListStore::Created ListStore::create(const QString &name, const QStringList &header,
-                                     const QList<QStringList> &rows, int addressColumn, core::Mode mode)
+                                     const QList<QStringList> &rows, int addressColumn, core::Mode mode,
+                                     const QString &sourceKey)
 {
     Created out;
     QList<JobStore::NewItem> items;
@@ -50,14 +51,16 @@ ListStore::Created ListStore::create(const QString &name, const QStringList &hea
         QSqlDatabase db = m_db.connection();
         QSqlQuery list(db);
         list.prepare(
-            u"INSERT INTO lists(job_id, name, header, address_column, rows_without_address, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)"_s);
+            u"INSERT INTO lists(job_id, name, header, address_column, rows_without_address, source_key, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"_s);
         list.addBindValue(jobId);
         list.addBindValue(name);
         list.addBindValue(QString::fromUtf8(
             QJsonDocument(QJsonArray::fromStringList(header)).toJson(QJsonDocument::Compact)));
         list.addBindValue(addressColumn);
         list.addBindValue(out.withoutAddress);
+        list.addBindValue(sourceKey.isEmpty() ? QVariant(QMetaType::fromType<QString>())
+                                              : QVariant(sourceKey));
         list.addBindValue(QDateTime::currentSecsSinceEpoch());
         if (!list.exec())
             return false;
@@ -77,11 +80,23 @@ ListStore::Created ListStore::create(const QString &name, const QStringList &hea
     return out;
 }
 
+std::optional<QString> ListStore::findBySource(const QString &sourceKey) const
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(
+        u"SELECT job_id FROM lists WHERE source_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1"_s);
+    q.addBindValue(sourceKey);
+    if (!q.exec() || !q.next())
+        return std::nullopt;
+    return q.value(0).toString();
+}
+
 QList<ListInfo> ListStore::all() const
 {
     QList<ListInfo> out;
     QSqlQuery q(m_db.connection());
-    if (!q.exec(u"SELECT job_id FROM lists ORDER BY created_at DESC, rowid DESC"_s))
+    // The window's lists; command-line runs keep theirs to themselves.
+    if (!q.exec(u"SELECT job_id FROM lists WHERE source_key IS NULL ORDER BY created_at DESC, rowid DESC"_s))
         return out;
     QStringList ids;
     while (q.next())

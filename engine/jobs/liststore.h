@@ -55,8 +55,12 @@ public:
         int withoutAddress = 0; ///< rows whose address cell is empty (kept, ending as `error`)
         int duplicates = 0;     ///< rows repeating an earlier address (verified once)
     };
+    /// `sourceKey` names where the list came from (a command-line run's file and output), so a run started
+    /// again finds its list (findBySource) and goes on with it.
     Created create(const QString &name, const QStringList &header, const QList<QStringList> &rows,
-                   int addressColumn, core::Mode mode);
+                   int addressColumn, core::Mode mode, const QString &sourceKey = {});
+    /// The newest list made from `sourceKey`, if any.
+    std::optional<QString> findBySource(const QString &sourceKey) const;
 
     QList<ListInfo> all() const;
     std::optional<ListInfo> info(const QString &jobId) const;

@@ -176,7 +176,9 @@ const QList<QStringList> &migrations()
             "  header TEXT NOT NULL,"
             "  address_column INTEGER NOT NULL,"
             "  rows_without_address INTEGER NOT NULL,"
+            "  source_key TEXT,"
             "  created_at INTEGER NOT NULL)"_s,
+            u"CREATE INDEX lists_source ON lists(source_key)"_s,
             u"CREATE TABLE list_rows ("
             "  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
             "  position INTEGER NOT NULL,"
