@@ -398,37 +398,43 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
         return out;
 
     // Each job's due items, grouped by domain; then dealt out one job after the other, so every job moves.
-    QSqlQuery q(db);
-    q.prepare(u"SELECT position, input, normalized, attempts, deferrals FROM job_items WHERE job_id = ? AND "
-              "(state = 'queued' OR (state = 'leased' AND lease_until < ?)) AND "
-              "(not_before IS NULL OR not_before <= ?) ORDER BY domain, position LIMIT ?"_s);
+    // Queued items come in index order (job_items_lease) and stop at the limit; leases that ran out (a lost
+    // answer, a dead process) are few and read apart.
+    const QString columns =
+        u"SELECT position, input, normalized, attempts, deferrals FROM job_items WHERE "_s;
+    QSqlQuery queued(db);
+    queued.prepare(columns + u"job_id = ? AND state = 'queued' AND (not_before IS NULL OR not_before <= ?) "
+                             "ORDER BY domain, position LIMIT ?"_s);
+    QSqlQuery expired(db);
+    expired.prepare(columns + u"job_id = ? AND state = 'leased' AND lease_until < ? LIMIT ?"_s);
     QSet<QString> taken = inFlight;
     QList<QList<JobItem>> perJob;
     for (const Job &job : std::as_const(active)) {
-        q.bindValue(0, job.id);
-        q.bindValue(1, now);
-        q.bindValue(2, nowMs);
-        q.bindValue(3, max * 2);
-        if (!q.exec())
-            return out;
         QList<JobItem> items;
-        while (q.next() && items.size() < max) {
-            JobItem item;
-            item.jobId = job.id;
-            item.kind = job.kind;
-            item.mode = job.mode;
-            item.position = q.value(0).toInt();
-            item.input = q.value(1).toString();
-            item.normalized = q.value(2).toString();
-            item.attempts = q.value(3).toInt() + 1;
-            item.deferrals = q.value(4).toInt();
-            const QString key = item.jobId + u'\n' + item.normalized;
-            if (taken.contains(key))
-                continue; // a duplicate of work in flight: answered with it
-            taken.insert(key);
-            items.append(item);
+        for (QSqlQuery *q : {&expired, &queued}) {
+            q->bindValue(0, job.id);
+            q->bindValue(1, q == &queued ? nowMs : now);
+            q->bindValue(2, max * 2);
+            if (!q->exec())
+                return out;
+            while (q->next() && items.size() < max) {
+                JobItem item;
+                item.jobId = job.id;
+                item.kind = job.kind;
+                item.mode = job.mode;
+                item.position = q->value(0).toInt();
+                item.input = q->value(1).toString();
+                item.normalized = q->value(2).toString();
+                item.attempts = q->value(3).toInt() + 1;
+                item.deferrals = q->value(4).toInt();
+                const QString key = item.jobId + u'\n' + item.normalized;
+                if (taken.contains(key))
+                    continue; // a duplicate of work in flight: answered with it
+                taken.insert(key);
+                items.append(item);
+            }
+            q->finish();
         }
-        q.finish();
         if (!items.isEmpty())
             perJob.append(items);
     }

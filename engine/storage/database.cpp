@@ -186,6 +186,9 @@ const QList<QStringList> &migrations()
             "  PRIMARY KEY (job_id, position))"_s,
             u"ALTER TABLE job_items ADD COLUMN done_at INTEGER"_s,
             u"CREATE INDEX job_items_done ON job_items(job_id, done_at)"_s,
+            // Leasing reads a job's queued items in (domain, position) order straight off this index: a
+            // list of a million rows costs the same per lease as one of ten.
+            u"CREATE INDEX job_items_lease ON job_items(job_id, state, domain, position)"_s,
         },
     };
     return steps;
