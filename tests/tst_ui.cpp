@@ -16,6 +16,7 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
@@ -34,6 +35,22 @@
 using namespace mailcaff;
 using namespace mailcaff::test;
 using namespace Qt::StringLiterals;
+
+/// Saves a picture of `widget` (rendered offscreen) for people to look at the window without a display:
+/// into $MAILCAFF_SCREENSHOT_DIR, else the build's tests/screenshots. Prints the file's name.
+static bool screenshot(QWidget *widget, const QString &name)
+{
+    QString dir = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR");
+    if (dir.isEmpty())
+        dir = QStringLiteral(MAILCAFF_SCREENSHOT_DEFAULT_DIR);
+    if (!QDir().mkpath(dir))
+        return false;
+    const QString file = QDir(dir).filePath(name + u".png"_s);
+    if (!widget->grab().save(file))
+        return false;
+    qInfo("screenshot: %s", qPrintable(file));
+    return true;
+}
 
 class TestUi : public QObject
 {
@@ -54,6 +71,7 @@ private Q_SLOTS:
     void emailFinderOnePerson();
     void emailFinderList();
     void listsImportVerifyFilterExport();
+    void screenshotsOfEveryPage();
 
 private:
     QTemporaryDir m_dir;
@@ -113,9 +131,7 @@ void TestUi::showsQuickResult()
     QCOMPARE(page->fieldText(core::field::IsDisposable), u"No"_s);
     QCOMPARE(page->fieldText(core::field::Email), u"info@example.com"_s);
     QVERIFY(page->verifyButton()->isEnabled());
-    // For looking at the window as a person would: MAILCAFF_SCREENSHOT_DIR=/tmp ctest -R tst_ui
-    if (const QString dir = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR"); !dir.isEmpty())
-        QVERIFY(m_window->grab().save(dir + u"/verify-page.png"_s));
+    QVERIFY(screenshot(m_window.get(), u"verify-quick"_s));
 }
 
 void TestUi::emptyAddressAsksForOne()
@@ -140,8 +156,7 @@ void TestUi::powerModeShowsTheSmtpReply()
              qPrintable(page->fieldText(core::field::Smtp)));
     QCOMPARE(page->fieldText(core::field::MxHost), u"mx.example.com"_s);
     QCOMPARE(page->fieldText(core::field::CanConnectSmtp), u"Yes"_s);
-    if (const QString dir = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR"); !dir.isEmpty())
-        QVERIFY(m_window->grab().save(dir + u"/verify-power.png"_s));
+    QVERIFY(screenshot(m_window.get(), u"verify-power"_s));
 }
 
 void TestUi::staysResponsiveWhileChecking()
@@ -235,10 +250,8 @@ void TestUi::apiKeysPage()
     QVERIFY(page->setWebhookOfSelected());
     QVERIFY(page->messageLabel()->text().contains(u"whsec_"_s));
     QCOMPARE(m_engine.webhooks().endpoint(who->id)->url, u"https://hooks.example/x"_s);
-    if (const QString dir = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR"); !dir.isEmpty()) {
-        page->resize(800, 600);
-        QVERIFY(page->grab().save(dir + u"/keys-page.png"_s));
-    }
+    page->resize(800, 600);
+    QVERIFY(screenshot(page, u"keys-page"_s));
     // Move it to another plan: the table shows the new plan and the month's credits.
     page->newPlanBox()->setCurrentIndex(page->newPlanBox()->findData(int(accounts::Plan::Scale)));
     QVERIFY(page->changePlanOfSelected());
@@ -302,10 +315,8 @@ void TestUi::domainFinderList()
     QVERIFY(lines.at(1).startsWith("Example Inc.,example.com,medium,true,false,"));
     QVERIFY2(lines.at(2).startsWith("'=cmd"), lines.at(2).constData()); // never a formula in a spreadsheet
 
-    if (const QString shots = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR"); !shots.isEmpty()) {
-        page->resize(900, 640);
-        QVERIFY(page->grab().save(shots + u"/domain-page.png"_s));
-    }
+    page->resize(900, 640);
+    QVERIFY(screenshot(page, u"domain-page"_s));
     // The list is remembered: a new page (as after a restart) shows it again.
     ui::DomainPage again(m_engine);
     QCOMPARE(again.listJobId(), page->listJobId());
@@ -364,10 +375,8 @@ void TestUi::emailFinderList()
                  "User,Smith,example.com,,true,user@example.com,high,first,cache,"), // found a moment ago
              lines.at(1).constData());
     QVERIFY2(lines.at(2).startsWith("John,Doe,nowhere.invalid,,false,"), lines.at(2).constData());
-    if (const QString shots = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR"); !shots.isEmpty()) {
-        page->resize(1000, 640);
-        QVERIFY(page->grab().save(shots + u"/finder-page.png"_s));
-    }
+    page->resize(1000, 640);
+    QVERIFY(screenshot(page, u"finder-page"_s));
 }
 
 void TestUi::listsImportVerifyFilterExport()
@@ -431,14 +440,24 @@ void TestUi::listsImportVerifyFilterExport()
     QVERIFY(shown.open(QIODevice::ReadOnly));
     QCOMPARE(shown.readAll().count('\n'), 3); // the header and the two Anns
 
-    if (const QString shots = qEnvironmentVariable("MAILCAFF_SCREENSHOT_DIR"); !shots.isEmpty()) {
-        page->resize(1100, 680);
-        QVERIFY(page->grab().save(shots + u"/lists-page.png"_s));
-    }
+    page->resize(1100, 680);
+    QVERIFY(screenshot(page, u"lists-page"_s));
     page->searchEdit()->clear();
     page->statusFilterBox()->setCurrentIndex(0);
     QVERIFY(page->deleteList());
     QCOMPARE(page->listsWidget()->count(), listsBefore);
+}
+
+void TestUi::screenshotsOfEveryPage()
+{
+    auto *nav = m_window->findChild<QListWidget *>(u"navigation"_s);
+    QVERIFY(nav);
+    m_window->resize(1100, 700);
+    for (int i = 0; i < nav->count(); ++i) {
+        nav->setCurrentRow(i);
+        QVERIFY(
+            screenshot(m_window.get(), u"window-"_s + nav->item(i)->text().toLower().replace(u' ', u'-')));
+    }
 }
 
 QTEST_MAIN(TestUi)
