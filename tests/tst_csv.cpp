@@ -2,6 +2,10 @@
 // encodings, and neutralising formula injection on export.
 #include "core/csv.h"
 
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QTemporaryDir>
 #include <QTest>
 
 using namespace mailcaff::core;
@@ -19,6 +23,8 @@ private Q_SLOTS:
     void formulaInjectionIsNeutralised();
     void roundTrip();
     void decode();
+    void raggedRowsAndBomFiles();
+    void millionRows();
 };
 
 void TestCsv::parse_data()
@@ -105,6 +111,64 @@ void TestCsv::decode()
     QCOMPARE(csv::decode("M\xC3\xBCller"), u"Müller"_s);                  // UTF-8
     QCOMPARE(csv::decode(QByteArray("\xFF\xFEM\0\xFC\0", 6)), u"Mü"_s);   // UTF-16 LE with BOM
     QCOMPARE(csv::decode("M\xFCller \x80 \x93q\x94"), u"Müller € “q”"_s); // Windows-1252
+}
+
+void TestCsv::raggedRowsAndBomFiles()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(u"ragged.csv"_s);
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("\xEF\xBB\xBFname;email;note\r\nAnn;ann@example.com\r\nBob;bob@example.com;x;extra\r\n");
+    f.close();
+    QString error;
+    const QList<QStringList> rows = csv::readFile(path, &error);
+    QVERIFY(error.isEmpty());
+    QCOMPARE(rows.size(), 3);
+    QCOMPARE(rows.at(0).first(), u"name"_s); // no BOM left in the first cell
+    QCOMPARE(rows.at(1).size(), 2);          // short and long rows as they are
+    QCOMPARE(rows.at(2).size(), 4);
+    bool header = false;
+    QCOMPARE(csv::guessAddressColumn(rows, &header), 1);
+    QVERIFY(header);
+    QVERIFY(csv::readFile(dir.filePath(u"missing.csv"_s), &error).isEmpty());
+    QVERIFY(!error.isEmpty());
+}
+
+void TestCsv::millionRows()
+{
+    // A generated file of 1,000,000 rows: read and parsed whole. Time and memory are printed, not asserted.
+    QTemporaryDir dir;
+    const QString path = dir.filePath(u"big.csv"_s);
+    {
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        QByteArray chunk = "name,email,company\n";
+        for (int i = 0; i < 1'000'000; ++i) {
+            chunk += "Person " + QByteArray::number(i) + ",p" + QByteArray::number(i) + "@d" +
+                     QByteArray::number(i % 500) + ".test,\"Co, " + QByteArray::number(i % 97) + "\"\n";
+            if (chunk.size() > (1 << 20)) {
+                f.write(chunk);
+                chunk.clear();
+            }
+        }
+        f.write(chunk);
+    }
+    QElapsedTimer t;
+    t.start();
+    QString error;
+    const QList<QStringList> rows = csv::readFile(path, &error);
+    const qint64 ms = t.elapsed();
+    QCOMPARE(rows.size(), 1'000'001);
+    QCOMPARE(rows.last().at(2), u"Co, 26"_s); // 999999 % 97
+    qint64 peakKb = -1;
+    QFile status(u"/proc/self/status"_s);
+    if (status.open(QIODevice::ReadOnly))
+        for (const QByteArray &line : status.readAll().split('\n'))
+            if (line.startsWith("VmHWM:"))
+                peakKb = line.mid(6).trimmed().split(' ').first().toLongLong();
+    qInfo("1,000,000 rows (%lld MiB) read and parsed in %lld ms; peak memory %lld MiB",
+          QFileInfo(path).size() / (1024 * 1024), ms, peakKb / 1024);
 }
 
 QTEST_APPLESS_MAIN(TestCsv)
