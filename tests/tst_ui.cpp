@@ -413,6 +413,17 @@ void TestUi::listsImportVerifyFilterExport()
     QCOMPARE(page->filter()->rowCount(), 2);
     QCOMPARE(page->filter()->mapToSource(page->filter()->index(0, 0)).row(), 0); // in file order
 
+    // Score and kind: the role account (info@, 65) among the risky ones.
+    page->searchEdit()->clear();
+    page->flagFilterBox()->setCurrentIndex(page->flagFilterBox()->findData(int(jobs::ListRow::Role)));
+    QCOMPARE(page->filter()->rowCount(), 1);
+    page->flagFilterBox()->setCurrentIndex(0);
+    page->minScoreBox()->setValue(70);
+    QCOMPARE(page->filter()->rowCount(), 3); // the 75s
+    page->minScoreBox()->setValue(0);
+    page->searchEdit()->setText(u"ann"_s);
+    page->applyFilter();
+
     // The detail of a row: every field, and the reason in words.
     page->table()->setCurrentIndex(page->filter()->index(0, 1));
     QVERIFY(page->detailView()->toPlainText().contains(u"ann@example.com"_s));

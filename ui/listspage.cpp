@@ -15,7 +15,6 @@
 #include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QHeaderView>
-#include <QInputDialog>
 #include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
@@ -24,6 +23,7 @@
 #include <QMimeData>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QTableView>
 #include <QTableWidget>
@@ -167,6 +167,9 @@ ListsPage::ListsPage(Engine &engine, QWidget *parent)
     , m_summary(new QLabel(this))
     , m_statusFilter(new QComboBox(this))
     , m_search(new QLineEdit(this))
+    , m_minScore(new QSpinBox(this))
+    , m_maxScore(new QSpinBox(this))
+    , m_flagFilter(new QComboBox(this))
     , m_table(new QTableView(this))
     , m_detail(new QTextBrowser(this))
     , m_message(new QLabel(this))
@@ -183,6 +186,16 @@ ListsPage::ListsPage(Engine &engine, QWidget *parent)
         m_statusFilter->addItem(core::toString(s), int(s));
     m_statusFilter->addItem(tr("pending"), -1);
     m_search->setPlaceholderText(tr("Search addresses"));
+    m_minScore->setRange(0, 100);
+    m_maxScore->setRange(0, 100);
+    m_maxScore->setValue(100);
+    m_minScore->setPrefix(tr("score ≥ "));
+    m_maxScore->setPrefix(tr("≤ "));
+    m_flagFilter->addItem(tr("Any kind"), 0);
+    m_flagFilter->addItem(tr("Role accounts"), int(jobs::ListRow::Role));
+    m_flagFilter->addItem(tr("Free providers"), int(jobs::ListRow::Free));
+    m_flagFilter->addItem(tr("Disposable"), int(jobs::ListRow::Disposable));
+    m_flagFilter->addItem(tr("Catch-all domains"), int(jobs::ListRow::CatchAll));
     m_search->setClearButtonEnabled(true);
     m_filter->setSourceModel(m_model);
     m_table->setModel(m_filter);
@@ -213,6 +226,9 @@ ListsPage::ListsPage(Engine &engine, QWidget *parent)
     controls->addWidget(m_export);
     auto *filters = new QHBoxLayout;
     filters->addWidget(m_statusFilter);
+    filters->addWidget(m_flagFilter);
+    filters->addWidget(m_minScore);
+    filters->addWidget(m_maxScore);
     filters->addWidget(m_search, 1);
 
     auto *resultsSplit = new QSplitter(this);
@@ -257,6 +273,9 @@ ListsPage::ListsPage(Engine &engine, QWidget *parent)
     });
     connect(m_export, &QPushButton::clicked, this, &ListsPage::chooseExport);
     connect(m_statusFilter, &QComboBox::currentIndexChanged, this, &ListsPage::applyFilter);
+    connect(m_flagFilter, &QComboBox::currentIndexChanged, this, &ListsPage::applyFilter);
+    connect(m_minScore, &QSpinBox::valueChanged, this, &ListsPage::applyFilter);
+    connect(m_maxScore, &QSpinBox::valueChanged, this, &ListsPage::applyFilter);
     // Filtering a long list is not free: once typing pauses, not on every key.
     auto *debounce = new QTimer(this);
     debounce->setSingleShot(true);
@@ -495,6 +514,8 @@ void ListsPage::refresh()
 void ListsPage::applyFilter()
 {
     m_filter->setStatus(m_statusFilter->currentData().toInt());
+    m_filter->setRequiredFlags(quint8(m_flagFilter->currentData().toInt()));
+    m_filter->setScoreRange(m_minScore->value(), m_maxScore->value());
     m_filter->setText(m_search->text());
     m_filter->apply();
 }
@@ -588,17 +609,29 @@ void ListsPage::showDetail()
 
 void ListsPage::chooseExport()
 {
-    QStringList scopes{tr("All rows"), tr("Deliverable rows only"),
-                       tr("The rows shown by the current filter")};
-    bool ok = false;
-    const QString scope = QInputDialog::getItem(this, tr("Export"), tr("Export:"), scopes, 0, false, &ok);
-    if (!ok)
+    QDialog dialog(this);
+    dialog.setWindowTitle(tr("Export results"));
+    auto *scope = new QComboBox(&dialog);
+    scope->addItem(tr("All rows"), int(ExportScope::All));
+    scope->addItem(tr("Deliverable rows only (valid)"), int(ExportScope::Deliverable));
+    scope->addItem(tr("The rows the current filter shows (%1)").arg(m_filter->rowCount()),
+                   int(ExportScope::Filtered));
+    auto *bom = new QCheckBox(tr("UTF-8 with a byte-order mark (for Excel)"), &dialog);
+    bom->setChecked(true);
+    auto *buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
+    connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    auto *form = new QFormLayout(&dialog);
+    form->addRow(tr("Export:"), scope);
+    form->addRow(QString(), bom);
+    form->addRow(new QLabel(tr("The file's own columns come first, then the results."), &dialog));
+    form->addRow(buttons);
+    if (dialog.exec() != QDialog::Accepted)
         return;
     const QString path =
         QFileDialog::getSaveFileName(this, tr("Export results"), u"results.csv"_s, tr("CSV (*.csv)"));
-    if (path.isEmpty())
-        return;
-    exportCsv(path, ExportScope(scopes.indexOf(scope)), true);
+    if (!path.isEmpty())
+        exportCsv(path, ExportScope(scope->currentData().toInt()), bom->isChecked());
 }
 
 void ListsPage::exportCsv(const QString &path, ExportScope scope, bool byteOrderMark)

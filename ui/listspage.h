@@ -10,6 +10,7 @@ class QLabel;
 class QLineEdit;
 class QListWidget;
 class QProgressBar;
+class QSpinBox;
 class QPushButton;
 class QTableView;
 class QTableWidget;
@@ -71,6 +72,9 @@ public:
     ListFilter *filter() const { return m_filter; }
     QComboBox *statusFilterBox() const { return m_statusFilter; }
     QLineEdit *searchEdit() const { return m_search; }
+    QSpinBox *minScoreBox() const { return m_minScore; }
+    QSpinBox *maxScoreBox() const { return m_maxScore; }
+    QComboBox *flagFilterBox() const { return m_flagFilter; }
     QLabel *statusLabel() const { return m_status; }
     QLabel *summaryLabel() const { return m_summary; }
     QProgressBar *progressBar() const { return m_progress; }
@@ -118,6 +122,9 @@ private:
     QLabel *m_summary;
     QComboBox *m_statusFilter;
     QLineEdit *m_search;
+    QSpinBox *m_minScore;
+    QSpinBox *m_maxScore;
+    QComboBox *m_flagFilter;
     QTableView *m_table;
     QTextBrowser *m_detail;
     QLabel *m_message;
