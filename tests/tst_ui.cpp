@@ -72,6 +72,7 @@ private Q_SLOTS:
     void emailFinderList();
     void listsImportVerifyFilterExport();
     void screenshotsOfEveryPage();
+    void closingWhileAListRuns();
 
 private:
     QTemporaryDir m_dir;
@@ -469,6 +470,41 @@ void TestUi::screenshotsOfEveryPage()
         QVERIFY(
             screenshot(m_window.get(), u"window-"_s + nav->item(i)->text().toLower().replace(u' ', u'-')));
     }
+}
+
+void TestUi::closingWhileAListRuns()
+{
+    // A list that takes a while: its domain's DNS server never answers (1.5 s per address).
+    const auto created = m_engine.listStore().create(
+        u"slow.csv"_s, {u"email"_s}, {{u"a@slow.test"_s}, {u"b@slow.test"_s}}, 0, core::Mode::Quick);
+    QVERIFY(!created.jobId.isEmpty());
+    ui::MainWindow window(m_engine, QUrl(u"http://127.0.0.1:8080/api/v1"_s), true);
+    window.show();
+    QCOMPARE(window.runningLists(), 1);
+    int asked = 0;
+    window.askOnClose = [&] {
+        ++asked;
+        return ui::MainWindow::CloseChoice::Cancel;
+    };
+    QVERIFY(!window.close()); // cancelled: still open
+    QCOMPARE(asked, 1);
+    QVERIFY(window.isVisible());
+    window.askOnClose = [&] {
+        ++asked;
+        return ui::MainWindow::CloseChoice::Quit;
+    };
+    QVERIFY(window.close());
+    QCOMPARE(asked, 2);
+    // The window's place and size are remembered.
+    QVERIFY(!storage::Settings(m_engine.database())
+                 .value(storage::Setting<QString>{"ui/window_geometry", {}})
+                 .isEmpty());
+    // Once the list is done, closing asks nothing.
+    QVERIFY(QTest::qWaitFor([&] { return window.runningLists() == 0; }, 15000));
+    window.show();
+    QVERIFY(window.close());
+    QCOMPARE(asked, 2);
+    m_engine.jobs().remove(created.jobId);
 }
 
 QTEST_MAIN(TestUi)

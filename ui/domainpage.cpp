@@ -163,8 +163,8 @@ void DomainPage::showResult(const domain::DomainResult &r)
 
 void DomainPage::chooseImport()
 {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Import company names"), QString(),
-                                                      tr("CSV or text (*.csv *.tsv *.txt);;All files (*)"));
+    const QString path = openFileName(this, m_engine, tr("Import company names"),
+                                      tr("CSV or text (*.csv *.tsv *.txt);;All files (*)"));
     if (!path.isEmpty())
         importFile(path);
 }
@@ -249,7 +249,7 @@ void DomainPage::refreshList()
 void DomainPage::chooseExport()
 {
     const QString path =
-        QFileDialog::getSaveFileName(this, tr("Export domains"), u"domains.csv"_s, tr("CSV (*.csv)"));
+        saveFileName(this, m_engine, tr("Export domains"), u"domains.csv"_s, tr("CSV (*.csv)"));
     if (!path.isEmpty())
         exportCsv(path);
 }

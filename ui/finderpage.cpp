@@ -102,15 +102,15 @@ FinderPage::FinderPage(Engine &engine, QWidget *parent)
     for (QLineEdit *edit : {m_first, m_last, m_domain})
         connect(edit, &QLineEdit::returnPressed, this, &FinderPage::findOne);
     connect(m_import, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(
-            this, tr("Import leads"), QString(), tr("CSV or text (*.csv *.tsv *.txt);;All files (*)"));
+        const QString path = openFileName(this, m_engine, tr("Import leads"),
+                                          tr("CSV or text (*.csv *.tsv *.txt);;All files (*)"));
         if (!path.isEmpty())
             importFile(path);
     });
     connect(m_start, &QPushButton::clicked, this, &FinderPage::startList);
     connect(m_export, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export found emails"),
-                                                          u"found-emails.csv"_s, tr("CSV (*.csv)"));
+        const QString path =
+            saveFileName(this, m_engine, tr("Export found emails"), u"found-emails.csv"_s, tr("CSV (*.csv)"));
         if (!path.isEmpty())
             exportCsv(path);
     });

@@ -257,8 +257,8 @@ ListsPage::ListsPage(Engine &engine, QWidget *parent)
     m_refresh->setInterval(500);
     connect(m_refresh, &QTimer::timeout, this, &ListsPage::refresh);
     connect(m_import, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Import a list"), QString(),
-                                                          tr("Lists (*.csv *.tsv *.txt);;All files (*)"));
+        const QString path =
+            openFileName(this, m_engine, tr("Import a list"), tr("Lists (*.csv *.tsv *.txt);;All files (*)"));
         if (!path.isEmpty())
             importFile(path);
     });
@@ -629,7 +629,7 @@ void ListsPage::chooseExport()
     if (dialog.exec() != QDialog::Accepted)
         return;
     const QString path =
-        QFileDialog::getSaveFileName(this, tr("Export results"), u"results.csv"_s, tr("CSV (*.csv)"));
+        saveFileName(this, m_engine, tr("Export results"), u"results.csv"_s, tr("CSV (*.csv)"));
     if (!path.isEmpty())
         exportCsv(path, ExportScope(scope->currentData().toInt()), bom->isChecked());
 }

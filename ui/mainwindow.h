@@ -3,7 +3,10 @@
 #include <QMainWindow>
 #include <QUrl>
 
+#include <functional>
+
 class QListWidget;
+class QSystemTrayIcon;
 class QStackedWidget;
 
 namespace mailcaff {
@@ -37,7 +40,22 @@ public:
     /// Brings `page` to the front, as choosing it on the left would.
     void showPage(QWidget *page);
 
+    /// What closing the window does while a list is being verified.
+    enum class CloseChoice { KeepInBackground, Quit, Cancel };
+    /// Decides for closeEvent (the window asks the user; tests set an answer).
+    std::function<CloseChoice()> askOnClose;
+    /// Lists still being verified.
+    int runningLists() const;
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+
 private:
+    CloseChoice ask();
+    void restoreFromTray();
+
+    Engine &m_engine;
+    QSystemTrayIcon *m_tray = nullptr;
     VerifyPage *m_verify;
     SettingsPage *m_settings = nullptr;
     KeysPage *m_keys = nullptr;

@@ -1,8 +1,13 @@
 #include "tableimport.h"
 
 #include "core/csv.h"
+#include "engine.h"
+#include "storage/settings.h"
 
+#include <QDir>
 #include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
 #include <QFutureWatcher>
 #include <QJsonObject>
 #include <QSaveFile>
@@ -70,6 +75,37 @@ QString exportResults(const QJsonArray &results, const QStringList &fields, cons
     *ok = writeCsv(path, rows, &error);
     return *ok ? QObject::tr("Exported %1 rows to %2.").arg(results.size()).arg(path)
                : QObject::tr("Could not write %1: %2").arg(path, error);
+}
+
+namespace {
+
+const storage::Setting<QString> LastFolder{"ui/last_folder", QString()};
+
+QString folderFor(Engine &engine)
+{
+    const QString folder = storage::Settings(engine.database()).value(LastFolder);
+    return folder.isEmpty() || !QDir(folder).exists() ? QDir::homePath() : folder;
+}
+
+QString remember(Engine &engine, const QString &path)
+{
+    if (!path.isEmpty())
+        storage::Settings(engine.database()).setValue(LastFolder, QFileInfo(path).absolutePath());
+    return path;
+}
+
+} // namespace
+
+QString openFileName(QWidget *parent, Engine &engine, const QString &caption, const QString &filter)
+{
+    return remember(engine, QFileDialog::getOpenFileName(parent, caption, folderFor(engine), filter));
+}
+
+QString saveFileName(QWidget *parent, Engine &engine, const QString &caption, const QString &suggestedName,
+                     const QString &filter)
+{
+    return remember(engine, QFileDialog::getSaveFileName(
+                                parent, caption, QDir(folderFor(engine)).filePath(suggestedName), filter));
 }
 
 } // namespace mailcaff::ui

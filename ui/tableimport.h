@@ -12,6 +12,11 @@
 #include <functional>
 
 class QTableWidgetItem;
+class QWidget;
+
+namespace mailcaff {
+class Engine;
+}
 
 namespace mailcaff::ui {
 
@@ -39,5 +44,10 @@ bool writeCsv(const QString &path, const QList<QStringList> &rows, QString *erro
 /// A job's results as CSV: a header of `fields`, then each result's values for them (true/false, numbers,
 /// empty for null). Returns the message for the user; `ok` tells whether it was written.
 QString exportResults(const QJsonArray &results, const QStringList &fields, const QString &path, bool *ok);
+
+/// File dialogs that start in the folder last used (remembered in the settings, across restarts).
+QString openFileName(QWidget *parent, Engine &engine, const QString &caption, const QString &filter);
+QString saveFileName(QWidget *parent, Engine &engine, const QString &caption, const QString &suggestedName,
+                     const QString &filter);
 
 } // namespace mailcaff::ui
