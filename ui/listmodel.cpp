@@ -162,7 +162,8 @@ ListFilter::ListFilter(QObject *parent)
 void ListFilter::apply()
 {
     invalidateFilter();
-    if (sortColumn() >= 0)
+    // File order is the source's own: sorting a million rows into the order they are in costs for nothing.
+    if (sortColumn() >= 0 && !(sortColumn() == ListModel::Row && sortOrder() == Qt::AscendingOrder))
         sort(sortColumn(), sortOrder());
 }
 
