@@ -63,6 +63,7 @@ private Q_SLOTS:
     void emptyAddressAsksForOne();
     void powerModeShowsTheSmtpReply();
     void staysResponsiveWhileChecking();
+    void verifyHistory();
     void settingsRefuseBadValues();
     void settingsSaveAndReload();
     void apiKeysPage();
@@ -173,6 +174,24 @@ void TestUi::staysResponsiveWhileChecking()
     QCOMPARE(page->addressEdit()->text(), u"user@slow.testx"_s);
     QTRY_COMPARE_WITH_TIMEOUT(shown.size(), 1, 5000);
     QCOMPARE(page->statusLabel()->text(), u"UNKNOWN"_s);
+}
+
+void TestUi::verifyHistory()
+{
+    // The checks above, newest first, kept in the database; choosing one shows it again.
+    ui::VerifyPage *page = m_window->verifyPage();
+    QListWidget *history = page->historyList();
+    QVERIFY(history->count() >= 3);
+    QVERIFY2(history->item(0)->text().contains(u"user@slow.test"_s), qPrintable(history->item(0)->text()));
+    QVERIFY(history->item(1)->text().contains(u"user@example.com"_s));
+    QSignalSpy shown(page, &ui::VerifyPage::resultShown);
+    Q_EMIT history->itemActivated(history->item(1));
+    QCOMPARE(shown.size(), 1);
+    QCOMPARE(page->addressEdit()->text(), u"user@example.com"_s);
+    QCOMPARE(page->statusLabel()->text(), u"VALID"_s);
+    // A page made anew (as after a restart) has them too.
+    ui::VerifyPage again(m_engine);
+    QCOMPARE(again.historyList()->count(), history->count());
 }
 
 void TestUi::settingsRefuseBadValues()

@@ -1,14 +1,19 @@
 #include "verifypage.h"
 
 #include "engine.h"
+#include "storage/settings.h"
 
 #include <QComboBox>
+#include <QDateTime>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QVBoxLayout>
@@ -91,6 +96,7 @@ VerifyPage::VerifyPage(Engine &engine, QWidget *parent)
     , m_scoreBar(new QProgressBar(this))
     , m_reason(new QLabel(this))
     , m_fields(new QFormLayout)
+    , m_history(new QListWidget(this))
 {
     m_address->setPlaceholderText(tr("name@company.com"));
     m_address->setClearButtonEnabled(true);
@@ -140,14 +146,30 @@ VerifyPage::VerifyPage(Engine &engine, QWidget *parent)
         m_values.append({name, value});
     }
 
-    auto *layout = new QVBoxLayout(this);
-    layout->addLayout(input);
-    layout->addSpacing(12);
-    layout->addLayout(headline);
-    layout->addWidget(m_scoreBar);
-    layout->addWidget(m_reason);
-    layout->addWidget(details);
-    layout->addStretch(1);
+    auto *left = new QVBoxLayout;
+    left->addLayout(input);
+    left->addSpacing(12);
+    left->addLayout(headline);
+    left->addWidget(m_scoreBar);
+    left->addWidget(m_reason);
+    left->addWidget(details);
+    left->addStretch(1);
+    auto *right = new QVBoxLayout;
+    right->addWidget(new QLabel(tr("Recent checks"), this));
+    right->addWidget(m_history, 1);
+    m_history->setMaximumWidth(320);
+    auto *layout = new QHBoxLayout(this);
+    layout->addLayout(left, 1);
+    layout->addLayout(right);
+    connect(m_history, &QListWidget::itemActivated, this, [this](QListWidgetItem *item) {
+        const auto result = core::VerificationResult::fromJson(
+            QJsonDocument::fromJson(item->data(Qt::UserRole).toByteArray()).object());
+        if (result) {
+            m_address->setText(result->email);
+            showResult(*result);
+        }
+    });
+    loadHistory();
 
     connect(m_verify, &QPushButton::clicked, this, &VerifyPage::startVerification);
     connect(m_address, &QLineEdit::returnPressed, this, &VerifyPage::startVerification);
@@ -188,6 +210,7 @@ void VerifyPage::startVerification()
                 return; // a newer request replaced this one
             m_verify->setEnabled(true);
             showResult(result);
+            remember(result);
         });
     if (!started) {
         m_verify->setEnabled(true);
@@ -224,6 +247,42 @@ void VerifyPage::showResult(const core::VerificationResult &result)
         label->setText(text);
     }
     Q_EMIT resultShown(result);
+}
+
+namespace {
+const storage::Setting<QString> VerifyHistory{"ui/verify_history", QString()};
+}
+
+void VerifyPage::loadHistory()
+{
+    m_history->clear();
+    const QJsonArray saved =
+        QJsonDocument::fromJson(storage::Settings(m_engine.database()).value(VerifyHistory).toUtf8()).array();
+    for (const QJsonValue &v : saved) {
+        const QJsonObject entry = v.toObject();
+        const QJsonObject r = entry.value(u"result"_s).toObject();
+        auto *item = new QListWidgetItem(
+            u"%1  %2\n%3 · %4"_s
+                .arg(QDateTime::fromSecsSinceEpoch(entry.value(u"at"_s).toInteger())
+                         .toString(u"MM-dd HH:mm"_s),
+                     r.value(core::field::Email).toString(), r.value(core::field::Status).toString())
+                .arg(r.value(core::field::QualityScore).toInt()),
+            m_history);
+        item->setData(Qt::UserRole, QJsonDocument(r).toJson(QJsonDocument::Compact));
+        item->setForeground(statusColor(
+            core::statusFromString(r.value(core::field::Status).toString()).value_or(core::Status::Unknown)));
+    }
+}
+
+void VerifyPage::remember(const core::VerificationResult &result)
+{
+    storage::Settings settings(m_engine.database());
+    QJsonArray saved = QJsonDocument::fromJson(settings.value(VerifyHistory).toUtf8()).array();
+    saved.prepend(QJsonObject{{u"at"_s, QDateTime::currentSecsSinceEpoch()}, {u"result"_s, result.toJson()}});
+    while (saved.size() > HistorySize)
+        saved.removeLast();
+    settings.setValue(VerifyHistory, QString::fromUtf8(QJsonDocument(saved).toJson(QJsonDocument::Compact)));
+    loadHistory();
 }
 
 } // namespace mailcaff::ui

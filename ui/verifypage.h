@@ -8,6 +8,7 @@ class QComboBox;
 class QFormLayout;
 class QLabel;
 class QLineEdit;
+class QListWidget;
 class QProgressBar;
 class QPushButton;
 
@@ -17,7 +18,8 @@ class Engine;
 
 namespace mailcaff::ui {
 
-/// Verify one address: type it, pick quick or power, read every field of the result.
+/// Verify one address: type it, pick quick or power, read every field of the result; the recent checks
+/// stay in a history beside it.
 class VerifyPage : public QWidget
 {
     Q_OBJECT
@@ -31,6 +33,9 @@ public:
     QPushButton *verifyButton() const { return m_verify; }
     QLabel *statusLabel() const { return m_status; }
     QString fieldText(QLatin1StringView field) const;
+    /// The recent checks, newest first (kept across restarts); choosing one shows it again.
+    QListWidget *historyList() const { return m_history; }
+    static constexpr int HistorySize = 50;
 
 Q_SIGNALS:
     void resultShown(const mailcaff::core::VerificationResult &result);
@@ -39,6 +44,8 @@ private:
     void startVerification();
     void showResult(const core::VerificationResult &result);
     void showMessage(const QString &text, bool error);
+    void remember(const core::VerificationResult &result);
+    void loadHistory();
 
     Engine &m_engine;
     QLineEdit *m_address;
@@ -51,6 +58,7 @@ private:
     QFormLayout *m_fields;
     QList<QPair<QLatin1StringView, QLabel *>> m_values;
     quint64 m_request = 0;
+    QListWidget *m_history;
 };
 
 } // namespace mailcaff::ui
