@@ -2,6 +2,7 @@
 
 #include "accounts/apikeys.h"
 #include "accounts/credits.h"
+#include "core/requestlog.h"
 #include "core/result.h"
 #include "domain/domainfinder.h"
 #include "find/finder.h"
@@ -88,6 +89,8 @@ public:
     accounts::ApiKeys &apiKeys() { return m_keys; }
     accounts::Credits &credits() { return m_credits; }
     jobs::JobStore &jobs() { return m_jobs; }
+    /// The API requests answered lately (the window's server log).
+    core::RequestLog &requestLog() { return m_requestLog; }
     /// The window's lists (verify jobs with their file's rows).
     jobs::ListStore &listStore() { return m_listStore; }
     /// Webhook endpoints and deliveries (this thread's view; delivery runs on the engine thread).
@@ -128,6 +131,7 @@ private:
     accounts::Credits m_credits{m_db};
     jobs::JobStore m_jobs{m_db, m_credits};
     jobs::ListStore m_listStore{m_jobs, m_db};
+    core::RequestLog m_requestLog;
     QTimer
         m_purge; ///< finished jobs past their retention go, every few hours for a server that runs for months
     jobs::JobRunner *m_runner = nullptr;

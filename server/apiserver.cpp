@@ -110,6 +110,8 @@ void Reply::send(const HttpResponse &response)
     m_sent = true;
     if (auto hook = std::exchange(m_beforeSend, nullptr))
         hook(*this);
+    if (auto hook = std::exchange(m_afterSend, nullptr))
+        hook(m_socket ? response.status : 0); // 0: the client was gone
     if (!m_socket)
         return;
     HttpResponse out = response;
@@ -332,6 +334,17 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     ApiRequest req;
     req.method = methodName(request.method());
     req.path = request.url().path();
+    // The window's server log: every answer, with its time, never the key (its prefix, once known).
+    auto logged = std::make_shared<core::RequestLogEntry>();
+    logged->at = QDateTime::currentDateTimeUtc();
+    logged->method = QString::fromLatin1(req.method);
+    logged->path = req.path.left(200);
+    logged->remote = request.remoteAddress().toString();
+    reply->setAfterSend([&log = m_engine.requestLog(), logged](int status) {
+        logged->status = status;
+        logged->durationMs = int(logged->at.msecsTo(QDateTime::currentDateTimeUtc()));
+        log.add(*logged);
+    });
     req.body = request.body();
     req.remote = request.remoteAddress();
     for (const auto &[name, value] : request.headers())
@@ -384,6 +397,8 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                 }
             });
         }
+        if (req.key)
+            logged->keyPrefix = req.key->prefix;
         if (m_accessLog) {
             // Never the key: its visible prefix is enough to tell callers apart.
             qInfo("%s %s %s key=%s id=%s", req.remote.toString().toLatin1().constData(),

@@ -55,9 +55,12 @@ public:
     bool hasHeader(const QByteArray &name) const;
     /// Runs once, just before the answer is written (to add headers computed only when needed).
     void setBeforeSend(std::function<void(Reply &)> hook) { m_beforeSend = std::move(hook); }
+    /// Runs once the answer is written, with its status (the request log).
+    void setAfterSend(std::function<void(int status)> hook) { m_afterSend = std::move(hook); }
 
 private:
     std::function<void(Reply &)> m_beforeSend;
+    std::function<void(int)> m_afterSend;
     QPointer<QTcpSocket> m_socket;
     QByteArray m_requestId;
     QList<QPair<QByteArray, QByteArray>> m_headers;

@@ -40,6 +40,7 @@ private Q_SLOTS:
     void clientGoneBeforeAnswer();
     void requestWhileAnswerPendingClosesAfterIt();
     void requestIdOnEveryAnswer();
+    void requestsAreLoggedForTheWindow();
     void accountAndRateLimitHeaders();
     void badRequestsCostNothing();
     void exhaustedCreditsGive429();
@@ -397,6 +398,24 @@ void TestApi::requestIdOnEveryAnswer()
         ids.insert(id);
     }
     QCOMPARE(ids.size(), 4);
+}
+
+void TestApi::requestsAreLoggedForTheWindow()
+{
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).status, 200);
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, "mc_wrong").status, 401);
+    const QList<core::RequestLogEntry> log = m_engine.requestLog().recent();
+    QVERIFY(log.size() >= 2);
+    QCOMPARE(log.at(0).status, 401);
+    QVERIFY(log.at(0).keyPrefix.isEmpty());
+    QCOMPARE(log.at(1).path, u"/api/v1/account"_s);
+    QCOMPARE(log.at(1).method, u"GET"_s);
+    QCOMPARE(log.at(1).status, 200);
+    QCOMPARE(log.at(1).keyPrefix, QString::fromLatin1(m_key.left(11)));
+    QVERIFY(log.at(1).at.isValid());
+    for (const core::RequestLogEntry &e : log) // never the key itself
+        QVERIFY(!e.keyPrefix.contains(QString::fromLatin1(m_key)) &&
+                !e.path.contains(QString::fromLatin1(m_key)));
 }
 
 void TestApi::accountAndRateLimitHeaders()

@@ -8,6 +8,7 @@
 #include "listmodel.h"
 #include "listspage.h"
 #include "mainwindow.h"
+#include "serverlogpage.h"
 #include "settingspage.h"
 #include "smtptestserver.h"
 #include "storage/settings.h"
@@ -74,6 +75,7 @@ private Q_SLOTS:
     void listsImportVerifyFilterExport();
     void screenshotsOfEveryPage();
     void closingWhileAListRuns();
+    void serverLog();
 
 private:
     QTemporaryDir m_dir;
@@ -524,6 +526,23 @@ void TestUi::closingWhileAListRuns()
     QVERIFY(window.close());
     QCOMPARE(asked, 2);
     m_engine.jobs().remove(created.jobId);
+}
+
+void TestUi::serverLog()
+{
+    core::RequestLogEntry e;
+    e.at = QDateTime::currentDateTimeUtc();
+    e.method = u"POST"_s;
+    e.path = u"/api/v1/verify"_s;
+    e.status = 429;
+    e.durationMs = 3;
+    e.keyPrefix = u"mc_AbCdEfGh"_s;
+    m_engine.requestLog().add(e);
+    ui::ServerLogPage *page = m_window->serverLogPage();
+    QTRY_COMPARE_WITH_TIMEOUT(page->table()->rowCount(), 1, 3000);
+    QCOMPARE(page->table()->item(0, 2)->text(), u"/api/v1/verify"_s);
+    QCOMPARE(page->table()->item(0, 3)->text(), u"429"_s);
+    QCOMPARE(page->table()->item(0, 5)->text(), u"mc_AbCdEfGh…"_s);
 }
 
 QTEST_MAIN(TestUi)

@@ -4,6 +4,7 @@
 #include "finderpage.h"
 #include "keyspage.h"
 #include "listspage.h"
+#include "serverlogpage.h"
 #include "settingspage.h"
 #include "verifypage.h"
 
@@ -53,6 +54,8 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
     pages->addWidget(m_domains);
     m_keys = new KeysPage(engine, this);
     pages->addWidget(m_keys);
+    m_serverLog = new ServerLogPage(engine, apiListening ? apiUrl.toString() : QString(), this);
+    pages->addWidget(m_serverLog);
     m_settings = new SettingsPage(engine.database(), this);
     pages->addWidget(m_settings);
     auto *nav = m_nav = new QListWidget(this);
@@ -62,6 +65,7 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
     nav->addItem(tr("Email finder"));
     nav->addItem(tr("Domain finder"));
     nav->addItem(tr("API keys"));
+    nav->addItem(tr("Server log"));
     nav->addItem(tr("Settings"));
     nav->setCurrentRow(0);
     nav->setMaximumWidth(180);

@@ -19,10 +19,12 @@ class DomainPage;
 class FinderPage;
 class KeysPage;
 class ListsPage;
+class ServerLogPage;
 class SettingsPage;
 class VerifyPage;
 
-/// The desktop window: pages on the left (Lists, Verify, Email finder, Domain finder, API keys, Settings),
+/// The desktop window: pages on the left (Lists, Verify, Email finder, Domain finder, API keys, Server log,
+/// Settings),
 /// the API server's address and state in the status bar.
 class MainWindow : public QMainWindow
 {
@@ -37,6 +39,7 @@ public:
     DomainPage *domainPage() const { return m_domains; }
     FinderPage *finderPage() const { return m_finder; }
     ListsPage *listsPage() const { return m_lists; }
+    ServerLogPage *serverLogPage() const { return m_serverLog; }
     /// Brings `page` to the front, as choosing it on the left would.
     void showPage(QWidget *page);
 
@@ -62,6 +65,7 @@ private:
     DomainPage *m_domains = nullptr;
     FinderPage *m_finder = nullptr;
     ListsPage *m_lists = nullptr;
+    ServerLogPage *m_serverLog = nullptr;
     QStackedWidget *m_pages = nullptr;
     QListWidget *m_nav = nullptr;
 };
