@@ -8,6 +8,7 @@
 #include "verify/verifier.h"
 #include "webhooks/webhookdispatcher.h"
 
+#include <QDateTime>
 #include <QDir>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -333,6 +334,19 @@ bool Engine::announceJobEnd(const jobs::JobSummary &job)
     if (!m_webhooks.enqueue(job.keyId, payload.value("event"_L1).toString(), job.id, payload).isEmpty())
         return true;
     return m_webhooks.lastError().isEmpty(); // no enabled endpoint is fine; a failed write is not
+}
+
+QString Engine::sendTestWebhook(qint64 keyId)
+{
+    const QString id = m_webhooks.enqueue(
+        keyId, u"webhook.test"_s, QString(),
+        {{u"event"_s, u"webhook.test"_s},
+         {u"message"_s,
+          u"A test event from Mailcaff: your endpoint is reachable and can check the signature."_s},
+         {u"sent_at"_s, QDateTime::currentDateTimeUtc().toString(Qt::ISODate)}});
+    if (!id.isEmpty())
+        kickWebhooks();
+    return id;
 }
 
 void Engine::kickWebhooks()

@@ -116,6 +116,10 @@ public:
     bool findDomain(const QString &companyName, QObject *context,
                     std::function<void(const domain::DomainResult &)> done);
 
+    /// Queues a `webhook.test` event to the key's webhook (the window's "send test event"): the delivery id,
+    /// or empty when the key has no enabled webhook.
+    QString sendTestWebhook(qint64 keyId);
+
     /// The webhook body of API.md for a job that ended (bulk_job.completed or bulk_job.failed).
     static QJsonObject jobEndedPayload(const jobs::JobSummary &job);
 

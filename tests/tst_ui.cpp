@@ -16,6 +16,7 @@
 
 #include <QApplication>
 #include <QCheckBox>
+#include <QClipboard>
 #include <QComboBox>
 #include <QDir>
 #include <QFile>
@@ -272,6 +273,14 @@ void TestUi::apiKeysPage()
     QVERIFY(page->setWebhookOfSelected());
     QVERIFY(page->messageLabel()->text().contains(u"whsec_"_s));
     QCOMPARE(m_engine.webhooks().endpoint(who->id)->url, u"https://hooks.example/x"_s);
+    // The secret goes to the clipboard with one click.
+    QVERIFY(!page->copyButton()->isHidden());
+    QVERIFY(page->copySecret());
+    QVERIFY(QGuiApplication::clipboard()->text().startsWith(u"whsec_"_s));
+    // A test event: queued for the endpoint, in the delivery log at once.
+    QVERIFY(page->sendTestEvent());
+    QVERIFY(page->deliveriesTable()->rowCount() >= 1);
+    QVERIFY(page->deliveriesTable()->item(0, 0)->text().startsWith(u"webhook.test"_s));
     page->resize(800, 600);
     QVERIFY(screenshot(page, u"keys-page"_s));
     // Move it to another plan: the table shows the new plan and the month's credits.

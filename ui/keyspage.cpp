@@ -4,16 +4,19 @@
 
 #include "engine.h"
 
+#include <QClipboard>
 #include <QComboBox>
 #include <QDateTime>
 #include <QFormLayout>
 #include <QGroupBox>
+#include <QGuiApplication>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QTableWidget>
+#include <QTimer>
 #include <QVBoxLayout>
 
 using namespace Qt::StringLiterals;
@@ -42,6 +45,8 @@ KeysPage::KeysPage(Engine &engine, QWidget *parent)
     , m_changePlan(new QPushButton(tr("Change plan"), this))
     , m_webhook(new QLineEdit(this))
     , m_setWebhook(new QPushButton(tr("Save webhook"), this))
+    , m_test(new QPushButton(tr("Send test event"), this))
+    , m_copy(new QPushButton(tr("Copy"), this))
     , m_deliveries(new QTableWidget(0, 5, this))
     , m_message(new QLabel(this))
 {
@@ -79,6 +84,7 @@ KeysPage::KeysPage(Engine &engine, QWidget *parent)
     hook->addWidget(new QLabel(tr("Webhook URL:"), this));
     hook->addWidget(m_webhook, 1);
     hook->addWidget(m_setWebhook);
+    hook->addWidget(m_test);
     auto *hookBox = new QGroupBox(tr("Webhook of the selected key"), this);
     auto *hookLayout = new QVBoxLayout(hookBox);
     hookLayout->addLayout(hook);
@@ -87,7 +93,11 @@ KeysPage::KeysPage(Engine &engine, QWidget *parent)
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(create);
-    layout->addWidget(m_message);
+    auto *message = new QHBoxLayout;
+    message->addWidget(m_message, 1);
+    message->addWidget(m_copy, 0, Qt::AlignTop);
+    m_copy->setVisible(false);
+    layout->addLayout(message);
     layout->addWidget(m_keys, 1);
     auto *selectedKey = new QHBoxLayout;
     selectedKey->addWidget(m_revoke);
@@ -102,12 +112,16 @@ KeysPage::KeysPage(Engine &engine, QWidget *parent)
     connect(m_revoke, &QPushButton::clicked, this, &KeysPage::revokeSelected);
     connect(m_changePlan, &QPushButton::clicked, this, &KeysPage::changePlanOfSelected);
     connect(m_setWebhook, &QPushButton::clicked, this, &KeysPage::setWebhookOfSelected);
+    connect(m_test, &QPushButton::clicked, this, &KeysPage::sendTestEvent);
+    connect(m_copy, &QPushButton::clicked, this, &KeysPage::copySecret);
     connect(m_keys, &QTableWidget::itemSelectionChanged, this, &KeysPage::showSelected);
     reload();
 }
 
 void KeysPage::say(const QString &text, bool error)
 {
+    m_secret.clear(); // a new message: the secret shown before is gone from the page
+    m_copy->setVisible(false);
     m_message->setStyleSheet(error ? u"color: #c0392b"_s : QString());
     m_message->setText(text);
 }
@@ -158,6 +172,7 @@ void KeysPage::showSelected()
     m_changePlan->setEnabled(id != 0);
     m_setWebhook->setEnabled(id != 0);
     m_webhook->setEnabled(id != 0);
+    m_test->setEnabled(id != 0);
     m_deliveries->setRowCount(0);
     if (id == 0) {
         m_webhook->clear();
@@ -190,6 +205,8 @@ bool KeysPage::createKey()
     say(tr("Key \"%1\" created. Copy it now: it is shown only once.\n%2")
             .arg(created->info.name, created->secret),
         false);
+    m_secret = created->secret;
+    m_copy->setVisible(true);
     return true;
 }
 
@@ -236,6 +253,32 @@ bool KeysPage::changePlanOfSelected()
     return true;
 }
 
+bool KeysPage::copySecret()
+{
+    if (m_secret.isEmpty())
+        return false;
+    QGuiApplication::clipboard()->setText(m_secret);
+    m_copy->setText(tr("Copied"));
+    QTimer::singleShot(1500, m_copy, [copy = m_copy] { copy->setText(tr("Copy")); });
+    return true;
+}
+
+bool KeysPage::sendTestEvent()
+{
+    const qint64 id = selectedKeyId();
+    if (id == 0) {
+        say(tr("Select a key first."), true);
+        return false;
+    }
+    if (m_engine.sendTestWebhook(id).isEmpty()) {
+        say(tr("Key %1 has no webhook to send to: save an https:// URL first.").arg(id), true);
+        return false;
+    }
+    showSelected();
+    say(tr("Test event queued for key %1's webhook: its delivery appears below.").arg(id), false);
+    return true;
+}
+
 bool KeysPage::setWebhookOfSelected()
 {
     const qint64 id = selectedKeyId();
@@ -258,6 +301,8 @@ bool KeysPage::setWebhookOfSelected()
     showSelected();
     say(tr("Webhook saved. Its signing secret, shown only once:\n%1").arg(QString::fromLatin1(set.secret)),
         false);
+    m_secret = QString::fromLatin1(set.secret);
+    m_copy->setVisible(true);
     return true;
 }
 

@@ -41,6 +41,11 @@ public:
     bool revokeSelected();
     bool changePlanOfSelected();
     bool setWebhookOfSelected();
+    /// Sends a `webhook.test` event to the selected key's webhook; its delivery shows in the log.
+    bool sendTestEvent();
+    /// Copies the key (or webhook secret) just shown to the clipboard.
+    bool copySecret();
+    QPushButton *copyButton() const { return m_copy; }
 
 private:
     qint64 selectedKeyId() const;
@@ -57,6 +62,9 @@ private:
     QPushButton *m_changePlan;
     QLineEdit *m_webhook;
     QPushButton *m_setWebhook;
+    QPushButton *m_test;
+    QPushButton *m_copy;
+    QString m_secret; ///< the key or webhook secret shown once, until copied or replaced
     QTableWidget *m_deliveries;
     QLabel *m_message;
 };
