@@ -145,6 +145,8 @@ void addServerOptions(QCommandLineParser &p)
         {u"smtp-timeout"_s,
          u"Seconds to wait for a mail server's connection and for each reply (default 8 and 15)."_s,
          u"SECONDS"_s},
+        {u"sessions-per-mx"_s,
+         u"Connections to one mail server at once (default 2; more risks being blocked)."_s, u"N"_s},
         {u"allow-private-targets"_s,
          u"Allow connections to loopback, private, link-local and metadata addresses found in DNS answers "
          "(off by default, so a shared server cannot be turned into a scanner of its own network)."_s},
@@ -213,6 +215,7 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
         const char *unit;
         int scale;
         QList<int *> targets;
+        const storage::Setting<int> *setting = nullptr; ///< the saved value when the option is not given
     };
     const QList<NumberOption> numbers{
         {u"cache-valid-days"_s, 0, 3650, "days", 1, {&o.engine.cacheValidDays}},
@@ -222,19 +225,40 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
          300,
          "seconds",
          1000,
-         {&o.engine.smtpConnectTimeoutMs, &o.engine.smtpCommandTimeoutMs}},
-        {u"power-deadline"_s, 5, 600, "seconds", 1000, {&o.engine.powerDeadlineMs}},
+         {&o.engine.smtpConnectTimeoutMs, &o.engine.smtpCommandTimeoutMs},
+         &storage::setting::SmtpTimeoutSeconds},
+        {u"power-deadline"_s,
+         5,
+         600,
+         "seconds",
+         1000,
+         {&o.engine.powerDeadlineMs},
+         &storage::setting::PowerDeadlineSeconds},
+        {u"sessions-per-mx"_s,
+         1,
+         10,
+         "connections",
+         1,
+         {&o.engine.maxSessionsPerMx},
+         &storage::setting::SessionsPerMx},
     };
     for (const NumberOption &n : numbers) {
-        if (!p.isSet(n.name))
+        QString text;
+        if (p.isSet(n.name)) {
+            text = p.value(n.name);
+        } else if (n.setting && settings.value(*n.setting) != 0 &&
+                   settings.value(*n.setting) != n.setting->defaultValue) {
+            text = QString::number(settings.value(*n.setting));
+        } else {
             continue;
+        }
         bool ok = false;
-        const int number = p.value(n.name).toInt(&ok);
+        const int number = text.toInt(&ok);
         if (!ok || number < n.min || number > n.max)
-            return u"--%1: '%2' is not a number of %3 from %4 to %5"_s
-                .arg(n.name, p.value(n.name), QString::fromLatin1(n.unit))
-                .arg(n.min)
-                .arg(n.max);
+            return problem(
+                n.name, u"'%1' is not a number of %2 from %3 to %4"_s.arg(text, QString::fromLatin1(n.unit))
+                            .arg(n.min)
+                            .arg(n.max));
         for (int *target : n.targets)
             *target = number * n.scale;
     }
@@ -252,10 +276,11 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
 QString checkApplicable(const QCommandLineParser &p, const QString &verb, const QString &action)
 {
     QStringList allowed{u"data-dir"_s};
-    const QStringList engineOptions{
-        u"dns-server"_s,       u"helo-name"_s,          u"mail-from"_s,
-        u"smtp-port"_s,        u"smtp-timeout"_s,       u"power-deadline"_s,
-        u"cache-valid-days"_s, u"cache-invalid-days"_s, u"allow-private-targets"_s};
+    const QStringList engineOptions{u"dns-server"_s,         u"helo-name"_s,
+                                    u"mail-from"_s,          u"smtp-port"_s,
+                                    u"smtp-timeout"_s,       u"power-deadline"_s,
+                                    u"sessions-per-mx"_s,    u"cache-valid-days"_s,
+                                    u"cache-invalid-days"_s, u"allow-private-targets"_s};
     if (verb == "keys"_L1) {
         if (action == "create"_L1)
             allowed << u"name"_s << u"plan"_s;

@@ -145,6 +145,8 @@ void TestApp::usageErrors_data()
     QTest::addRow("retry-after on maintenance off")
         << QStringList{u"maintenance"_s, u"off"_s, u"--retry-after"_s, u"5"_s} << "--retry-after";
     QTest::addRow("option missing its value") << QStringList{u"--port"_s} << "port";
+    QTest::addRow("sessions per mx out of range")
+        << QStringList{u"--headless"_s, u"--sessions-per-mx"_s, u"0"_s} << "--sessions-per-mx";
 }
 
 void TestApp::usageErrors()

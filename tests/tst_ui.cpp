@@ -206,6 +206,10 @@ void TestUi::settingsRefuseBadValues()
     QVERIFY(!page->save());
     const QString message = page->messageLabel()->text();
     QVERIFY2(message.contains(u"API port"_s) && message.contains(u"SMTP HELO name"_s), qPrintable(message));
+    // And next to each field: what is wrong with it.
+    QVERIFY(!page->fieldError(page->portEdit()).isEmpty());
+    QVERIFY(!page->fieldError(page->heloEdit()).isEmpty());
+    QVERIFY(page->fieldError(page->dnsEdit()).isEmpty());
     // All or nothing: the valid fields were not saved either.
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::Port), 8080);
 }
@@ -225,7 +229,12 @@ void TestUi::settingsSaveAndReload()
     page->retentionBox()->setValue(90);
     page->domainCacheBox()->setValue(48);
     page->gravatarBox()->setChecked(false);
+    page->sessionsPerMxBox()->setValue(3);
+    page->powerDeadlineBox()->setValue(45);
     QVERIFY(page->save());
+    QVERIFY(page->fieldError(page->portEdit()).isEmpty()); // the earlier messages are gone
+    QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::SessionsPerMx), 3);
+    QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::PowerDeadlineSeconds), 45);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::FinderGravatar), false);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::DomainCacheHours), 48);
     QCOMPARE(storage::Settings(m_engine.database()).value(storage::setting::JobRetentionDays), 90);

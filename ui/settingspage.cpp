@@ -35,6 +35,9 @@ SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
     , m_scrape(new QCheckBox(tr("Email finder: read the company's contact pages for addresses"), this))
     , m_bestGuess(new QCheckBox(
           tr("Email finder: on catch-all domains, answer the likeliest address (low confidence)"), this))
+    , m_smtpTimeout(new QSpinBox(this))
+    , m_powerDeadline(new QSpinBox(this))
+    , m_sessionsPerMx(new QSpinBox(this))
     , m_save(new QPushButton(tr("Save"), this))
     , m_message(new QLabel(this))
 {
@@ -47,11 +50,39 @@ SettingsPage::SettingsPage(const storage::Database &db, QWidget *parent)
     m_message->setWordWrap(true);
 
     auto *form = new QFormLayout;
-    form->addRow(tr("API listen address:"), m_listen);
-    form->addRow(tr("API port:"), m_port);
-    form->addRow(tr("DNS servers:"), m_dns);
-    form->addRow(tr("SMTP HELO name:"), m_helo);
-    form->addRow(tr("SMTP MAIL FROM:"), m_mailFrom);
+    // Each text field with its own message line under it, for a value that is refused.
+    auto withError = [this](QLineEdit *field) {
+        auto *box = new QWidget(this);
+        auto *v = new QVBoxLayout(box);
+        v->setContentsMargins(0, 0, 0, 0);
+        v->setSpacing(2);
+        auto *error = new QLabel(box);
+        error->setStyleSheet(u"color: #c0392b"_s);
+        error->setWordWrap(true);
+        error->hide();
+        v->addWidget(field);
+        v->addWidget(error);
+        m_errors.insert(field, error);
+        return box;
+    };
+    form->addRow(tr("API listen address:"), withError(m_listen));
+    form->addRow(tr("API port:"), withError(m_port));
+    form->addRow(tr("DNS servers:"), withError(m_dns));
+    form->addRow(tr("SMTP HELO name:"), withError(m_helo));
+    form->addRow(tr("SMTP MAIL FROM:"), withError(m_mailFrom));
+    m_smtpTimeout->setRange(0, 300);
+    m_smtpTimeout->setSuffix(tr(" s"));
+    m_smtpTimeout->setSpecialValueText(tr("automatic (8 s to connect, 15 s per reply)"));
+    form->addRow(tr("SMTP timeout:"), m_smtpTimeout);
+    m_powerDeadline->setRange(5, 600);
+    m_powerDeadline->setSuffix(tr(" s"));
+    m_powerDeadline->setToolTip(tr("A power-mode check answers within this, whatever the mail servers do."));
+    form->addRow(tr("Power-mode deadline:"), m_powerDeadline);
+    m_sessionsPerMx->setRange(1, 10);
+    m_sessionsPerMx->setToolTip(
+        tr("Connections to one mail server at once. More is faster and more likely to "
+           "be blocked."));
+    form->addRow(tr("Connections per mail server:"), m_sessionsPerMx);
     form->addRow(QString(), m_private);
     m_retention->setRange(1, 3650);
     m_retention->setSuffix(tr(" days"));
@@ -105,6 +136,11 @@ void SettingsPage::reload()
     m_maintenance->setChecked(settings.value(storage::setting::Maintenance));
     m_retryAfter->setValue(settings.value(storage::setting::MaintenanceRetryAfter));
     m_retention->setValue(settings.value(storage::setting::JobRetentionDays));
+    m_smtpTimeout->setValue(settings.value(storage::setting::SmtpTimeoutSeconds));
+    m_powerDeadline->setValue(settings.value(storage::setting::PowerDeadlineSeconds));
+    m_sessionsPerMx->setValue(settings.value(storage::setting::SessionsPerMx));
+    for (QLabel *error : std::as_const(m_errors))
+        error->hide();
     m_domainCache->setValue(settings.value(storage::setting::DomainCacheHours));
     m_gravatar->setChecked(settings.value(storage::setting::FinderGravatar));
     m_scrape->setChecked(settings.value(storage::setting::FinderScrape));
@@ -119,17 +155,26 @@ bool SettingsPage::save()
     const QString helo = m_helo->text().trimmed();
     const QString mailFrom = m_mailFrom->text().trimmed();
     quint16 port = 0;
-    const QList<QPair<QString, QString>> problems = {
-        {tr("API listen address"), v::listenAddress(listen)},
-        {tr("API port"), v::port(m_port->text(), &port)},
-        {tr("DNS servers"), v::dnsServers(dns)},
-        {tr("SMTP HELO name"), v::heloName(helo)},
-        {tr("SMTP MAIL FROM"), v::mailFrom(mailFrom)},
+    struct Check
+    {
+        QLineEdit *field;
+        QString name;
+        QString problem;
+    };
+    const QList<Check> checks = {
+        {m_listen, tr("API listen address"), v::listenAddress(listen)},
+        {m_port, tr("API port"), v::port(m_port->text(), &port)},
+        {m_dns, tr("DNS servers"), v::dnsServers(dns)},
+        {m_helo, tr("SMTP HELO name"), v::heloName(helo)},
+        {m_mailFrom, tr("SMTP MAIL FROM"), v::mailFrom(mailFrom)},
     };
     QStringList errors;
-    for (const auto &[field, problem] : problems) {
-        if (!problem.isEmpty())
-            errors.append(u"%1: %2"_s.arg(field, problem));
+    for (const Check &c : checks) {
+        QLabel *error = m_errors.value(c.field);
+        error->setText(c.problem);
+        error->setVisible(!c.problem.isEmpty());
+        if (!c.problem.isEmpty())
+            errors.append(u"%1: %2"_s.arg(c.name, c.problem));
     }
     if (!errors.isEmpty()) {
         m_message->setStyleSheet(u"color: #c0392b"_s);
@@ -149,6 +194,9 @@ bool SettingsPage::save()
                settings.setValue(storage::setting::MaintenanceRetryAfter, m_retryAfter->value()) &&
                settings.setValue(storage::setting::JobRetentionDays, m_retention->value()) &&
                settings.setValue(storage::setting::DomainCacheHours, m_domainCache->value()) &&
+               settings.setValue(storage::setting::SmtpTimeoutSeconds, m_smtpTimeout->value()) &&
+               settings.setValue(storage::setting::PowerDeadlineSeconds, m_powerDeadline->value()) &&
+               settings.setValue(storage::setting::SessionsPerMx, m_sessionsPerMx->value()) &&
                settings.setValue(storage::setting::FinderGravatar, m_gravatar->isChecked()) &&
                settings.setValue(storage::setting::FinderScrape, m_scrape->isChecked()) &&
                settings.setValue(storage::setting::FinderBestGuess, m_bestGuess->isChecked());
@@ -157,6 +205,12 @@ bool SettingsPage::save()
     m_message->setText(saved ? tr("Saved. Restart Mailcaff to apply the changes.")
                              : tr("Not saved: the database could not be written."));
     return saved;
+}
+
+QString SettingsPage::fieldError(QWidget *field) const
+{
+    const QLabel *error = m_errors.value(field);
+    return error && !error->isHidden() ? error->text() : QString();
 }
 
 } // namespace mailcaff::ui

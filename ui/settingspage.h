@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QHash>
 #include <QWidget>
 
 class QCheckBox;
@@ -37,6 +38,11 @@ public:
     QCheckBox *gravatarBox() const { return m_gravatar; }
     QCheckBox *scrapeBox() const { return m_scrape; }
     QCheckBox *bestGuessBox() const { return m_bestGuess; }
+    QSpinBox *smtpTimeoutBox() const { return m_smtpTimeout; }
+    QSpinBox *powerDeadlineBox() const { return m_powerDeadline; }
+    QSpinBox *sessionsPerMxBox() const { return m_sessionsPerMx; }
+    /// The message shown next to a field after a refused save (empty when the field is fine).
+    QString fieldError(QWidget *field) const;
     QPushButton *saveButton() const { return m_save; }
     QLabel *messageLabel() const { return m_message; }
 
@@ -59,6 +65,10 @@ private:
     QCheckBox *m_gravatar;
     QCheckBox *m_scrape;
     QCheckBox *m_bestGuess;
+    QSpinBox *m_smtpTimeout;
+    QSpinBox *m_powerDeadline;
+    QSpinBox *m_sessionsPerMx;
+    QHash<QWidget *, QLabel *> m_errors; ///< a message under each text field
     QPushButton *m_save;
     QLabel *m_message;
 };

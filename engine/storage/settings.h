@@ -25,6 +25,9 @@ inline const Setting<bool> Maintenance{"server/maintenance", false};
 inline const Setting<int> JobRetentionDays{"jobs/retention_days", 30};
 inline const Setting<int> MaintenanceRetryAfter{"server/maintenance_retry_after", 600};
 inline const Setting<int> DomainCacheHours{"domain/cache_hours", 7 * 24};
+inline const Setting<int> SmtpTimeoutSeconds{"smtp/timeout_seconds", 0}; ///< 0: 8 s to connect, 15 s per reply
+inline const Setting<int> PowerDeadlineSeconds{"smtp/power_deadline_seconds", 60};
+inline const Setting<int> SessionsPerMx{"smtp/sessions_per_mx", 2};
 inline const Setting<bool> FinderGravatar{"finder/gravatar", true};
 inline const Setting<bool> FinderScrape{"finder/scrape", true};
 inline const Setting<bool> FinderBestGuess{"finder/best_guess", true};
