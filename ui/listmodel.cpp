@@ -1,6 +1,9 @@
 #include "listmodel.h"
 
 #include <QColor>
+#include <QHash>
+#include <QPainter>
+#include <QPixmap>
 
 using namespace Qt::StringLiterals;
 
@@ -98,6 +101,23 @@ QVariant ListModel::data(const QModelIndex &index, int role) const
         return int(r.flags);
     case Qt::ForegroundRole:
         return index.column() == Status ? QVariant(statusColour(r.status)) : QVariant();
+    case Qt::DecorationRole:
+        // A dot of the status's colour: the status at a glance, also for those who don't read the word.
+        if (index.column() == Status && r.status >= 0) {
+            static QHash<int, QPixmap> dots;
+            QPixmap &dot = dots[r.status];
+            if (dot.isNull()) {
+                dot = QPixmap(10, 10);
+                dot.fill(Qt::transparent);
+                QPainter p(&dot);
+                p.setRenderHint(QPainter::Antialiasing);
+                p.setPen(Qt::NoPen);
+                p.setBrush(statusColour(r.status));
+                p.drawEllipse(0, 0, 10, 10);
+            }
+            return dot;
+        }
+        return {};
     case Qt::TextAlignmentRole:
         return index.column() == Row || index.column() == Score ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
                                                                 : QVariant();
@@ -199,6 +219,33 @@ bool ListFilter::lessThan(const QModelIndex &left, const QModelIndex &right) con
         return sourceModel()->data(left, ListModel::ScoreRole).toInt() <
                sourceModel()->data(right, ListModel::ScoreRole).toInt();
     return QSortFilterProxyModel::lessThan(left, right);
+}
+
+void ScoreDelegate::paint(QPainter *painter, const QStyleOptionViewItem &option,
+                          const QModelIndex &index) const
+{
+    const int score = index.data(ListModel::ScoreRole).toInt();
+    if (score < 0) {
+        QStyledItemDelegate::paint(painter, option, index);
+        return;
+    }
+    QStyleOptionViewItem plain = option;
+    initStyleOption(&plain, index);
+    plain.text.clear();
+    option.widget->style()->drawControl(QStyle::CE_ItemViewItem, &plain, painter, option.widget);
+    const QRect area =
+        option.rect.adjusted(4, option.rect.height() / 2 - 3, -34, -(option.rect.height() / 2 - 3));
+    painter->save();
+    painter->setPen(Qt::NoPen);
+    painter->setBrush(option.palette.color(QPalette::Mid));
+    painter->drawRect(area);
+    painter->setBrush(statusColour(index.data(ListModel::StatusRole).toInt()));
+    painter->drawRect(QRect(area.topLeft(), QSize(area.width() * score / 100, area.height())));
+    painter->setPen(option.palette.color(option.state & QStyle::State_Selected ? QPalette::HighlightedText
+                                                                               : QPalette::Text));
+    painter->drawText(option.rect.adjusted(0, 0, -4, 0), Qt::AlignRight | Qt::AlignVCenter,
+                      QString::number(score));
+    painter->restore();
 }
 
 } // namespace mailcaff::ui

@@ -4,6 +4,7 @@
 
 #include <QAbstractTableModel>
 #include <QSortFilterProxyModel>
+#include <QStyledItemDelegate>
 
 namespace mailcaff::ui {
 
@@ -74,6 +75,15 @@ private:
     int m_maxScore = 100;
     quint8 m_flags = 0;
     QString m_text;
+};
+
+/// The score column as a small bar in the status's colour, with the number beside it.
+class ScoreDelegate : public QStyledItemDelegate
+{
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+    void paint(QPainter *painter, const QStyleOptionViewItem &option,
+               const QModelIndex &index) const override;
 };
 
 } // namespace mailcaff::ui

@@ -207,6 +207,7 @@ ListsPage::ListsPage(Engine &engine, QWidget *parent)
     m_table->verticalHeader()->setDefaultSectionSize(22);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->setColumnWidth(ListModel::Email, 260);
+    m_table->setItemDelegateForColumn(ListModel::Score, new ScoreDelegate(m_table));
     m_summary->setTextFormat(Qt::RichText);
     m_message->setWordWrap(true);
     m_detail->setMinimumWidth(240);
