@@ -490,6 +490,14 @@ void TestUi::listsImportVerifyFilterExport()
     QFile shown(dir.filePath(u"shown.csv"_s));
     QVERIFY(shown.open(QIODevice::ReadOnly));
     QCOMPARE(shown.readAll().count('\n'), 3); // the header and the two Anns
+    // Chosen columns only, without the file's own.
+    page->exportCsv(dir.filePath(u"narrow.csv"_s), ui::ListsPage::ExportScope::Filtered, false,
+                    {u"email"_s, u"status"_s}, false);
+    QVERIFY(exported.wait(10000));
+    QFile narrow(dir.filePath(u"narrow.csv"_s));
+    QVERIFY(narrow.open(QIODevice::ReadOnly));
+    QCOMPARE(narrow.readAll(),
+             QByteArray("email,status\r\nann@example.com,risky\r\nANN@example.com,risky\r\n"));
 
     page->resize(1100, 680);
     QVERIFY(screenshot(page, u"lists-page"_s));

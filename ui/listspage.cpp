@@ -619,26 +619,45 @@ void ListsPage::chooseExport()
                    int(ExportScope::Filtered));
     auto *bom = new QCheckBox(tr("UTF-8 with a byte-order mark (for Excel)"), &dialog);
     bom->setChecked(true);
+    auto *original = new QCheckBox(tr("The file's own columns"), &dialog);
+    original->setChecked(true);
+    auto *columns = new QListWidget(&dialog);
+    for (const QString &c : jobs::ListStore::resultColumns()) {
+        auto *item = new QListWidgetItem(c, columns);
+        item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+        item->setCheckState(Qt::Checked);
+    }
+    columns->setMaximumHeight(180);
     auto *buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
     connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
     auto *form = new QFormLayout(&dialog);
     form->addRow(tr("Export:"), scope);
     form->addRow(QString(), bom);
-    form->addRow(new QLabel(tr("The file's own columns come first, then the results."), &dialog));
+    form->addRow(QString(), original);
+    form->addRow(tr("Result columns:"), columns);
     form->addRow(buttons);
     if (dialog.exec() != QDialog::Accepted)
         return;
     const QString path =
         saveFileName(this, m_engine, tr("Export results"), u"results.csv"_s, tr("CSV (*.csv)"));
-    if (!path.isEmpty())
-        exportCsv(path, ExportScope(scope->currentData().toInt()), bom->isChecked());
+    if (!path.isEmpty()) {
+        QStringList chosen;
+        for (int i = 0; i < columns->count(); ++i)
+            if (columns->item(i)->checkState() == Qt::Checked)
+                chosen.append(columns->item(i)->text());
+        exportCsv(path, ExportScope(scope->currentData().toInt()), bom->isChecked(), chosen,
+                  original->isChecked());
+    }
 }
 
-void ListsPage::exportCsv(const QString &path, ExportScope scope, bool byteOrderMark)
+void ListsPage::exportCsv(const QString &path, ExportScope scope, bool byteOrderMark,
+                          const QStringList &columns, bool originalColumns)
 {
     jobs::ListStore::ExportOptions options;
     options.byteOrderMark = byteOrderMark;
+    options.columns = columns;
+    options.originalColumns = originalColumns;
     options.deliverableOnly = scope == ExportScope::Deliverable;
     if (scope == ExportScope::Filtered)
         options.positions = m_filter->acceptedPositions();

@@ -91,7 +91,9 @@ public:
     bool cancelList();
     bool deleteList();
     /// Exports off the GUI thread; listExported() tells when done.
-    void exportCsv(const QString &path, ExportScope scope, bool byteOrderMark = true);
+    /// `columns`: the result columns to write (empty: all); `originalColumns`: the file's own first.
+    void exportCsv(const QString &path, ExportScope scope, bool byteOrderMark = true,
+                   const QStringList &columns = {}, bool originalColumns = true);
     void applyFilter();
 
 Q_SIGNALS:

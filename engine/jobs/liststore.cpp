@@ -231,8 +231,12 @@ int ListStore::exportCsv(const QString &jobId, const QString &path, const Export
     }
     if (options.byteOrderMark)
         file.write("\xEF\xBB\xBF");
-    const QStringList columns = resultColumns();
-    file.write(core::csv::record(list->header + columns).toUtf8());
+    QStringList columns;
+    for (const QString &c : resultColumns())
+        if (options.columns.isEmpty() || options.columns.contains(c))
+            columns.append(c);
+    file.write(
+        core::csv::record((options.originalColumns ? list->header : QStringList()) + columns).toUtf8());
     QSqlQuery q(m_db.connection());
     q.setForwardOnly(true);
     q.prepare(u"SELECT r.position, r.cells, i.input, i.status, i.result FROM list_rows r JOIN job_items i ON "
@@ -251,10 +255,13 @@ int ListStore::exportCsv(const QString &jobId, const QString &path, const Export
             continue;
         if (options.deliverableOnly && q.value(3).toString() != "valid"_L1)
             continue;
-        QStringList cells = q.value(1).toString().split(Separator);
-        while (cells.size() < list->header.size())
-            cells.append(QString()); // a ragged row: its missing cells are empty
-        cells = cells.mid(0, list->header.size());
+        QStringList cells;
+        if (options.originalColumns) {
+            cells = q.value(1).toString().split(Separator);
+            while (cells.size() < list->header.size())
+                cells.append(QString()); // a ragged row: its missing cells are empty
+            cells = cells.mid(0, list->header.size());
+        }
         const QJsonObject r = QJsonDocument::fromJson(q.value(4).toByteArray()).object();
         for (const QString &c : columns) {
             if (c == "email"_L1) {

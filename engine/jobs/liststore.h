@@ -78,6 +78,8 @@ public:
         bool deliverableOnly = false;       ///< only `valid` rows
         std::optional<QSet<int>> positions; ///< only these rows (a view's filter)
         bool byteOrderMark = true;          ///< UTF-8 with a BOM, for Excel
+        bool originalColumns = true;        ///< the file's own columns first
+        QStringList columns; ///< the result columns wanted, in resultColumns() order; empty: all
     };
     /// Writes the list as CSV: the file's own columns, then the result's (email, status, quality_score,
     /// reason, flags, mx_host, smtp_provider, did_you_mean), formulas neutralised. Returns the rows written,
