@@ -6,6 +6,7 @@
 #include "engine.h"
 #include "listmodel.h"
 #include "listspage.h"
+#include "testengine.h"
 
 #include "core/csv.h"
 
@@ -34,29 +35,11 @@ void TestUiResponsiveness::bigListKeepsTheWindowResponsive()
                          : 100'000;
     test::DnsTestServer dns;
     QVERIFY(dns.listen());
-    for (int d = 0; d < 200; ++d)
-        dns.addMx(u"d%1.test"_s.arg(d), 10, u"mx.d%1.test"_s.arg(d));
+    test::addGeneratedDomains(dns, 200);
     QTemporaryDir dir;
     const QString path = dir.filePath(u"list.csv"_s);
-    {
-        QFile f(path);
-        QVERIFY(f.open(QIODevice::WriteOnly));
-        QByteArray chunk = "name;email\n";
-        for (int i = 0; i < rows; ++i) {
-            chunk += "Person " + QByteArray::number(i) + ";user" + QByteArray::number(i) + "@d" +
-                     QByteArray::number(i % 200) + ".test\n";
-            if (chunk.size() > (1 << 20)) {
-                f.write(chunk);
-                chunk.clear();
-            }
-        }
-        f.write(chunk);
-    }
-    EngineConfig config;
-    config.dataDir = dir.filePath(u"data"_s);
-    config.dnsServers = dns.serverString();
-    config.dnsTimeoutMs = 1000;
-    config.dnsTries = 1;
+    QVERIFY(test::writeGeneratedList(path, rows, 200));
+    const EngineConfig config = test::loopbackEngineConfig(dir.filePath(u"data"_s), dns, 25);
     Engine engine;
     QString error;
     QVERIFY2(engine.start(config, &error), qPrintable(error));

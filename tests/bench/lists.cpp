@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "listmodel.h"
 #include "listspage.h"
+#include "testengine.h"
 
 #include "core/csv.h"
 
@@ -41,25 +42,6 @@ qint64 peakRssMb()
     return -1;
 }
 
-QString writeList(const QString &path, int rows, int domains)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::WriteOnly))
-        return {};
-    QByteArray chunk = "first_name;last_name;email;company\n";
-    for (int i = 0; i < rows; ++i) {
-        chunk += "First" + QByteArray::number(i) + ";Last;user" + QByteArray::number(i) + "@d" +
-                 QByteArray::number(i % domains) + ".test;\"Company " + QByteArray::number(i % 977) +
-                 ", Inc.\"\n";
-        if (chunk.size() > (1 << 20)) {
-            f.write(chunk);
-            chunk.clear();
-        }
-    }
-    f.write(chunk);
-    return path;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -72,14 +54,8 @@ int main(int argc, char **argv)
     if (!dns.listen())
         return 1;
     constexpr int Domains = 200;
-    for (int d = 0; d < Domains; ++d)
-        dns.addMx(u"d%1.test"_s.arg(d), 10, u"mx.d%1.test"_s.arg(d));
-
-    EngineConfig config;
-    config.dataDir = dir.filePath(u"data"_s);
-    config.dnsServers = dns.serverString();
-    config.dnsTimeoutMs = 1000;
-    config.dnsTries = 1;
+    test::addGeneratedDomains(dns, Domains);
+    const EngineConfig config = test::loopbackEngineConfig(dir.filePath(u"data"_s), dns, 25);
     Engine engine;
     QString error;
     if (!engine.start(config, &error)) {
@@ -89,7 +65,8 @@ int main(int argc, char **argv)
 
     // 1. Import.
     {
-        const QString path = writeList(dir.filePath(u"big.csv"_s), importRows, Domains);
+        const QString path = dir.filePath(u"big.csv"_s);
+        test::writeGeneratedList(path, importRows, Domains);
         out << "import: " << importRows << " rows, " << QFileInfo(path).size() / (1024 * 1024) << " MiB file"
             << Qt::endl;
         QElapsedTimer t;
@@ -113,7 +90,8 @@ int main(int argc, char **argv)
 
     // 2. Responsiveness while a list runs.
     {
-        const QString path = writeList(dir.filePath(u"run.csv"_s), runRows, Domains);
+        const QString path = dir.filePath(u"run.csv"_s);
+        test::writeGeneratedList(path, runRows, Domains);
         ui::ListsPage page(engine);
         page.resize(1100, 700);
         page.show();

@@ -2,6 +2,8 @@
 
 #include "dnstestserver.h"
 
+#include <QFile>
+
 namespace mailcaff::test {
 
 EngineConfig loopbackEngineConfig(const QString &dataDir, const DnsTestServer &dns, quint16 smtpPort,
@@ -18,6 +20,31 @@ EngineConfig loopbackEngineConfig(const QString &dataDir, const DnsTestServer &d
     config.smtpCommandTimeoutMs = 1500;
     config.powerDeadlineMs = powerDeadlineMs;
     return config;
+}
+
+bool writeGeneratedList(const QString &path, int rows, int domains)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly))
+        return false;
+    QByteArray chunk = "name;email;company\n";
+    for (int i = 0; i < rows; ++i) {
+        chunk += "Person " + QByteArray::number(i) + ";user" + QByteArray::number(i) + "@d" +
+                 QByteArray::number(i % domains) + ".test;\"Company " + QByteArray::number(i % 97) +
+                 ", Inc.\"\n";
+        if (chunk.size() > (1 << 20)) {
+            if (f.write(chunk) < 0)
+                return false;
+            chunk.clear();
+        }
+    }
+    return f.write(chunk) >= 0 && f.flush();
+}
+
+void addGeneratedDomains(DnsTestServer &dns, int domains)
+{
+    for (int d = 0; d < domains; ++d)
+        dns.addMx(QStringLiteral("d%1.test").arg(d), 10, QStringLiteral("mx.d%1.test").arg(d));
 }
 
 } // namespace mailcaff::test

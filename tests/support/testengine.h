@@ -12,4 +12,11 @@ class DnsTestServer;
 EngineConfig loopbackEngineConfig(const QString &dataDir, const DnsTestServer &dns, quint16 smtpPort,
                                   int powerDeadlineMs = 4000);
 
+/// Writes a generated list for scale tests: a header "name;email;company", then `rows` rows with addresses
+/// spread over `domains` domains d0.test … (the company cell quoted, with a comma inside). False on failure.
+bool writeGeneratedList(const QString &path, int rows, int domains);
+
+/// MX records for the domains of writeGeneratedList.
+void addGeneratedDomains(DnsTestServer &dns, int domains);
+
 } // namespace mailcaff::test
