@@ -194,20 +194,17 @@ JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLat
                                               : QVariant(idempotencyKey));
     if (!job.exec())
         return result;
-    QSqlQuery item(db);
-    item.prepare(
-        u"INSERT INTO job_items(job_id, position, input, normalized, domain) VALUES (?, ?, ?, ?, ?)"_s);
-    for (qsizetype i = 0; i < items.size(); ++i) {
-        // bindValue by position: addBindValue would append past the placeholders on the second row.
-        const NewItem &n = items.at(i);
-        item.bindValue(0, id);
-        item.bindValue(1, int(i));
-        item.bindValue(2, n.input.isNull() ? u""_s : n.input);
-        item.bindValue(3, n.normalized.isNull() ? u""_s : n.normalized);
-        item.bindValue(4, n.domain.isNull() ? u""_s : n.domain);
-        if (!item.exec())
-            return result;
-    }
+    const bool stored = storage::insertRows(
+        db, u"job_items"_s, {u"job_id"_s, u"position"_s, u"input"_s, u"normalized"_s, u"domain"_s},
+        items.size(), [&](qsizetype i) {
+            // A null QString binds as SQL NULL: an absent value is stored as an empty text.
+            const NewItem &n = items.at(i);
+            return QVariantList{id, int(i), n.input.isNull() ? u""_s : n.input,
+                                n.normalized.isNull() ? u""_s : n.normalized,
+                                n.domain.isNull() ? u""_s : n.domain};
+        });
+    if (!stored)
+        return result;
     if (within && !within(id))
         return result;
     // An empty list (possible from the window, not the API) is finished as soon as it exists.
@@ -559,8 +556,11 @@ bool JobStore::defer(const JobItem &item, qint64 notBeforeMs)
 int JobStore::reclaimLeases(const QString &onlyJob)
 {
     QSqlQuery q(m_db.connection());
-    q.prepare(u"UPDATE job_items SET state = 'queued', lease_until = NULL WHERE state = 'leased'"_s +
-              (onlyJob.isEmpty() ? QString() : u" AND job_id = ?"_s));
+    // Through the jobs that can have leases (job_items_lease serves each one), not a scan of every item.
+    q.prepare(
+        u"UPDATE job_items SET state = 'queued', lease_until = NULL WHERE state = 'leased' AND job_id IN "
+        "(SELECT id FROM jobs WHERE status IN ('processing', 'paused')"_s +
+        (onlyJob.isEmpty() ? QString() : u" AND id = ?"_s) + u")"_s);
     if (!onlyJob.isEmpty())
         q.addBindValue(onlyJob);
     return q.exec() ? q.numRowsAffected() : 0;

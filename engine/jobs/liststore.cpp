@@ -64,16 +64,10 @@ ListStore::Created ListStore::create(const QString &name, const QStringList &hea
         list.addBindValue(QDateTime::currentSecsSinceEpoch());
         if (!list.exec())
             return false;
-        QSqlQuery row(db);
-        row.prepare(u"INSERT INTO list_rows(job_id, position, cells) VALUES (?, ?, ?)"_s);
-        for (qsizetype i = 0; i < rows.size(); ++i) {
-            row.bindValue(0, jobId);
-            row.bindValue(1, int(i));
-            row.bindValue(2, joinCells(rows.at(i)));
-            if (!row.exec())
-                return false;
-        }
-        return true;
+        return storage::insertRows(db, u"list_rows"_s, {u"job_id"_s, u"position"_s, u"cells"_s}, rows.size(),
+                                   [&](qsizetype i) {
+                                       return QVariantList{jobId, int(i), joinCells(rows.at(i))};
+                                   });
     });
     if (created.outcome == JobStore::Created::Ok)
         out.jobId = created.jobId;

@@ -189,6 +189,8 @@ const QList<QStringList> &migrations()
             // Leasing reads a job's queued items in (domain, position) order straight off this index: a
             // list of a million rows costs the same per lease as one of ten.
             u"CREATE INDEX job_items_lease ON job_items(job_id, state, domain, position)"_s,
+            // It replaces the queue index of step 4: one index fewer to update for each stored item.
+            u"DROP INDEX job_items_queue"_s,
         },
     };
     return steps;
@@ -225,6 +227,9 @@ QSqlDatabase Database::openConnection(const QString &name, QString *error) const
     q.exec(u"PRAGMA journal_mode=WAL"_s);
     q.exec(u"PRAGMA synchronous=NORMAL"_s);
     q.exec(u"PRAGMA foreign_keys=ON"_s);
+    // 32 MiB of page cache per connection (SQLite's default is 2 MiB): a list of a million rows updates
+    // five indexes, and with a small cache each insert reads its index pages back from disk.
+    q.exec(u"PRAGMA cache_size=-32768"_s);
     return db;
 }
 
@@ -360,6 +365,50 @@ bool Database::migrate(QString *error)
         }
     }
     return true;
+}
+
+bool insertRows(QSqlDatabase db, const QString &table, const QStringList &columns, qsizetype count,
+                const std::function<QVariantList(qsizetype)> &row)
+{
+    // SQLite takes up to 32,766 parameters a statement (3.32+); 200 rows of a few columns stay far below.
+    constexpr qsizetype Batch = 200;
+    QString one = u"("_s;
+    for (qsizetype c = 0; c < columns.size(); ++c)
+        one += c ? u",?"_s : u"?"_s;
+    one += u')';
+    const QString head = u"INSERT INTO "_s + table + u'(' + columns.join(u',') + u") VALUES "_s;
+    auto statement = [&](qsizetype rows) {
+        QString sql = head;
+        sql.reserve(head.size() + rows * (one.size() + 1));
+        for (qsizetype r = 0; r < rows; ++r) {
+            if (r > 0)
+                sql += u',';
+            sql += one;
+        }
+        return sql;
+    };
+    QSqlQuery full(db);
+    if (count >= Batch && !full.prepare(statement(Batch)))
+        return false;
+    qsizetype i = 0;
+    for (; i + Batch <= count; i += Batch) {
+        int p = 0;
+        for (qsizetype r = i; r < i + Batch; ++r)
+            for (const QVariant &v : row(r))
+                full.bindValue(p++, v);
+        if (!full.exec())
+            return false;
+    }
+    if (i == count)
+        return true;
+    QSqlQuery rest(db);
+    if (!rest.prepare(statement(count - i)))
+        return false;
+    int p = 0;
+    for (qsizetype r = i; r < count; ++r)
+        for (const QVariant &v : row(r))
+            rest.bindValue(p++, v);
+    return rest.exec();
 }
 
 } // namespace mailcaff::storage
