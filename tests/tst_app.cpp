@@ -32,6 +32,7 @@ private Q_SLOTS:
     void headlessServesTheApi();
     void noDisplayFallsBackToHeadless();
     void bulkJobSurvivesKill();
+    void verifyFileSurvivesKill();
 
 private:
     struct Run
@@ -433,6 +434,60 @@ void TestApp::bulkJobSurvivesKill()
     QCOMPARE(client2.get(u"/api/v1/account"_s, key.toLatin1()).json.value(u"monthly_used"_s).toInt(), 500);
     second.terminate();
     QVERIFY(second.waitForFinished(10000));
+}
+
+void TestApp::verifyFileSurvivesKill()
+{
+    // 200 rows: 100 at domains that answer, 100 at domains whose DNS stays silent until the second run.
+    DnsTestServer dns;
+    QVERIFY(dns.listen());
+    QTemporaryDir data;
+    QTemporaryDir work;
+    const QString list = work.filePath(u"big.csv"_s);
+    QFile f(list);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("email\n");
+    for (int i = 0; i < 100; ++i) {
+        dns.addMx(u"a%1.test"_s.arg(i), 10, u"mx.a%1.test"_s.arg(i));
+        f.write(u"user%1@a%1.test\n"_s.arg(i).toLatin1());
+    }
+    for (int i = 0; i < 100; ++i) {
+        dns.addMx(u"z%1.test"_s.arg(i), 10, u"mx.z%1.test"_s.arg(i));
+        dns.setBehaviour(u"z%1.test"_s.arg(i), DnsTestServer::Behaviour::Silent);
+        f.write(u"user%1@z%1.test\n"_s.arg(i).toLatin1());
+    }
+    f.close();
+    const QStringList args{u"verify"_s,     list,        u"--mode"_s,       u"quick"_s,
+                           u"--data-dir"_s, data.path(), u"--dns-server"_s, dns.serverString()};
+
+    QProcess first;
+    first.start(QStringLiteral(MAILCAFF_BINARY), args);
+    QVERIFY(first.waitForStarted(10000));
+    QByteArray progress;
+    static const QRegularExpression done(u"(\\d+)/200 checked"_s);
+    auto checked = [&] {
+        progress += first.readAllStandardError();
+        int n = 0;
+        for (auto it = done.globalMatch(QString::fromLatin1(progress)); it.hasNext();)
+            n = it.next().captured(1).toInt();
+        return n;
+    };
+    QVERIFY(QTest::qWaitFor([&] { return checked() >= 100; }, 20000));
+    QVERIFY(checked() < 200);
+    first.kill(); // SIGKILL: no chance to clean up
+    QVERIFY(first.waitForFinished(5000));
+
+    for (int i = 0; i < 100; ++i)
+        dns.setBehaviour(u"z%1.test"_s.arg(i), DnsTestServer::Behaviour::Normal);
+    const Run second = run(args, 60000);
+    QCOMPARE(second.exitCode, 0);
+    QVERIFY2(second.err.contains(u"going on with the earlier run"_s), qPrintable(second.err));
+    QFile out(work.filePath(u"big.results.csv"_s));
+    QVERIFY(out.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = out.readAll().mid(3).trimmed().split('\n');
+    QCOMPARE(lines.size(), 201); // the header and every row, once
+    for (int i = 1; i < lines.size(); ++i)
+        QVERIFY2(lines.at(i).contains(",risky,"), lines.at(i).constData()); // all answered in the end
 }
 
 QTEST_GUILESS_MAIN(TestApp)
