@@ -287,7 +287,12 @@ void TestJobs::listsKeepTheirFile()
                                   {u"Nobody"_s, QString(), u"no address"_s},
                                   {u"Ann again"_s, u" ANN@ok.test"_s, u"a"_s + QChar(0x1f) + u"b"_s},
                                   {u"Bad"_s, u"bad@@x"_s, QString()}};
-    const auto created = engine->listStore().create(u"leads.csv"_s, header, rows, 1, core::Mode::Quick);
+    QList<int> percents;
+    const auto created = engine->listStore().create(u"leads.csv"_s, header, rows, 1, core::Mode::Quick, {},
+                                                    [&](int p) { percents.append(p); });
+    QVERIFY(!percents.isEmpty());
+    QCOMPARE(percents.last(), 100);
+    QVERIFY(std::is_sorted(percents.cbegin(), percents.cend()));
     QVERIFY(!created.jobId.isEmpty());
     QCOMPARE(created.rows, 4);
     QCOMPARE(created.withoutAddress, 1);

@@ -32,6 +32,8 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include <atomic>
+
 using namespace Qt::StringLiterals;
 
 namespace mailcaff::ui {
@@ -345,12 +347,21 @@ void ListsPage::importFile(const QString &path, Chooser chooser)
         say(tr("Storing %1 rows of %2…").arg(rows.size()).arg(fileName));
         const core::Mode mode = power ? core::Mode::Power : core::Mode::Quick;
         Engine *engine = &m_engine;
+        // A big file takes a while to store: the percentage, read a few times a second.
+        auto percent = std::make_shared<std::atomic<int>>(0);
+        auto *progress = new QTimer(this);
+        connect(progress, &QTimer::timeout, this, [this, percent, fileName, n = rows.size()] {
+            say(tr("Storing %1 rows of %2… %3%").arg(n).arg(fileName).arg(percent->load()));
+        });
+        progress->start(250);
         offThread(
             this,
-            [engine, fileName, names, rows, column, mode] {
-                return engine->listStore().create(fileName, names, rows, column, mode);
+            [engine, fileName, names, rows, column, mode, percent] {
+                return engine->listStore().create(fileName, names, rows, column, mode, {},
+                                                  [percent](int p) { percent->store(p); });
             },
-            [this, fileName](const jobs::ListStore::Created &created) {
+            [this, fileName, progress](const jobs::ListStore::Created &created) {
+                progress->deleteLater();
                 if (created.jobId.isEmpty()) {
                     say(tr("%1 could not be stored: the database refused it.").arg(fileName), true);
                     return;

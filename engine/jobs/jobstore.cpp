@@ -144,7 +144,8 @@ JobStore::CreateResult JobStore::createDomainJob(const accounts::ApiKeyInfo *key
 JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
                                            const QList<NewItem> &items, core::Mode mode,
                                            const QString &idempotencyKey,
-                                           const std::function<bool(const QString &jobId)> &within)
+                                           const std::function<bool(const QString &jobId)> &within,
+                                           const std::function<void(qsizetype itemsStored)> &progress)
 {
     CreateResult result;
     QSqlDatabase db = m_db.connection();
@@ -196,13 +197,15 @@ JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLat
         return result;
     const bool stored = storage::insertRows(
         db, u"job_items"_s, {u"job_id"_s, u"position"_s, u"input"_s, u"normalized"_s, u"domain"_s},
-        items.size(), [&](qsizetype i) {
+        items.size(),
+        [&](qsizetype i) {
             // A null QString binds as SQL NULL: an absent value is stored as an empty text.
             const NewItem &n = items.at(i);
             return QVariantList{id, int(i), n.input.isNull() ? u""_s : n.input,
                                 n.normalized.isNull() ? u""_s : n.normalized,
                                 n.domain.isNull() ? u""_s : n.domain};
-        });
+        },
+        progress);
     if (!stored)
         return result;
     if (within && !within(id))

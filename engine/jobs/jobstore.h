@@ -112,7 +112,8 @@ public:
     /// stores its file's rows there); false rolls everything back.
     CreateResult createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
                            const QList<NewItem> &items, core::Mode mode, const QString &idempotencyKey = {},
-                           const std::function<bool(const QString &jobId)> &within = {});
+                           const std::function<bool(const QString &jobId)> &within = {},
+                           const std::function<void(qsizetype itemsStored)> &progress = {});
     CreateResult createVerifyJob(const accounts::ApiKeyInfo *key, const QStringList &emails, core::Mode mode,
                                  const QString &idempotencyKey = {});
     /// Leads are objects with string fields first_name, last_name and domain (or company_name), as the API

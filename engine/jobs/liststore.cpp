@@ -30,7 +30,8 @@ QString joinCells(const QStringList &cells)
 
 ListStore::Created ListStore::create(const QString &name, const QStringList &header,
                                      const QList<QStringList> &rows, int addressColumn, core::Mode mode,
-                                     const QString &sourceKey)
+                                     const QString &sourceKey,
+                                     const std::function<void(int percent)> &progress)
 {
     Created out;
     QList<JobStore::NewItem> items;
@@ -47,28 +48,40 @@ ListStore::Created ListStore::create(const QString &name, const QStringList &hea
         items.append(item);
     }
     out.rows = int(rows.size());
-    const auto created = m_jobs.createJob(nullptr, KindVerify, items, mode, {}, [&](const QString &jobId) {
-        QSqlDatabase db = m_db.connection();
-        QSqlQuery list(db);
-        list.prepare(
-            u"INSERT INTO lists(job_id, name, header, address_column, rows_without_address, source_key, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"_s);
-        list.addBindValue(jobId);
-        list.addBindValue(name);
-        list.addBindValue(QString::fromUtf8(
-            QJsonDocument(QJsonArray::fromStringList(header)).toJson(QJsonDocument::Compact)));
-        list.addBindValue(addressColumn);
-        list.addBindValue(out.withoutAddress);
-        list.addBindValue(sourceKey.isEmpty() ? QVariant(QMetaType::fromType<QString>())
-                                              : QVariant(sourceKey));
-        list.addBindValue(QDateTime::currentSecsSinceEpoch());
-        if (!list.exec())
-            return false;
-        return storage::insertRows(db, u"list_rows"_s, {u"job_id"_s, u"position"_s, u"cells"_s}, rows.size(),
-                                   [&](qsizetype i) {
-                                       return QVariantList{jobId, int(i), joinCells(rows.at(i))};
-                                   });
-    });
+    // Half the work is the items, half the file's rows.
+    const qsizetype total = std::max<qsizetype>(1, rows.size());
+    auto report = [&](qsizetype done, int base) {
+        if (progress)
+            progress(base + int(done * 50 / total));
+    };
+    const auto itemsProgress = [&](qsizetype done) { report(done, 0); };
+    const auto created = m_jobs.createJob(
+        nullptr, KindVerify, items, mode, {},
+        [&](const QString &jobId) {
+            QSqlDatabase db = m_db.connection();
+            QSqlQuery list(db);
+            list.prepare(
+                u"INSERT INTO lists(job_id, name, header, address_column, rows_without_address, source_key, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"_s);
+            list.addBindValue(jobId);
+            list.addBindValue(name);
+            list.addBindValue(QString::fromUtf8(
+                QJsonDocument(QJsonArray::fromStringList(header)).toJson(QJsonDocument::Compact)));
+            list.addBindValue(addressColumn);
+            list.addBindValue(out.withoutAddress);
+            list.addBindValue(sourceKey.isEmpty() ? QVariant(QMetaType::fromType<QString>())
+                                                  : QVariant(sourceKey));
+            list.addBindValue(QDateTime::currentSecsSinceEpoch());
+            if (!list.exec())
+                return false;
+            return storage::insertRows(
+                db, u"list_rows"_s, {u"job_id"_s, u"position"_s, u"cells"_s}, rows.size(),
+                [&](qsizetype i) {
+                    return QVariantList{jobId, int(i), joinCells(rows.at(i))};
+                },
+                [&](qsizetype done) { report(done, 50); });
+        },
+        itemsProgress);
     if (created.outcome == JobStore::Created::Ok)
         out.jobId = created.jobId;
     return out;

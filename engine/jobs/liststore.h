@@ -57,8 +57,10 @@ public:
     };
     /// `sourceKey` names where the list came from (a command-line run's file and output), so a run started
     /// again finds its list (findBySource) and goes on with it.
+    /// `progress(percent)` follows a long import (it runs on the calling thread).
     Created create(const QString &name, const QStringList &header, const QList<QStringList> &rows,
-                   int addressColumn, core::Mode mode, const QString &sourceKey = {});
+                   int addressColumn, core::Mode mode, const QString &sourceKey = {},
+                   const std::function<void(int percent)> &progress = {});
     /// The newest list made from `sourceKey`, if any.
     std::optional<QString> findBySource(const QString &sourceKey) const;
 

@@ -368,7 +368,8 @@ bool Database::migrate(QString *error)
 }
 
 bool insertRows(QSqlDatabase db, const QString &table, const QStringList &columns, qsizetype count,
-                const std::function<QVariantList(qsizetype)> &row)
+                const std::function<QVariantList(qsizetype)> &row,
+                const std::function<void(qsizetype)> &afterBatch)
 {
     // SQLite takes up to 32,766 parameters a statement (3.32+); 200 rows of a few columns stay far below.
     constexpr qsizetype Batch = 200;
@@ -398,6 +399,8 @@ bool insertRows(QSqlDatabase db, const QString &table, const QStringList &column
                 full.bindValue(p++, v);
         if (!full.exec())
             return false;
+        if (afterBatch)
+            afterBatch(i + Batch);
     }
     if (i == count)
         return true;
@@ -408,7 +411,11 @@ bool insertRows(QSqlDatabase db, const QString &table, const QStringList &column
     for (qsizetype r = i; r < count; ++r)
         for (const QVariant &v : row(r))
             rest.bindValue(p++, v);
-    return rest.exec();
+    if (!rest.exec())
+        return false;
+    if (afterBatch)
+        afterBatch(count);
+    return true;
 }
 
 } // namespace mailcaff::storage

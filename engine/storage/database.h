@@ -64,7 +64,9 @@ template<typename Work> bool inTransaction(QSqlDatabase db, Work &&work)
 
 /// Inserts `count` rows into `table` (in the caller's transaction), many rows per statement: a million rows
 /// cost a few thousand statements instead of a million. `row(i)` gives row i's values, one per column.
+/// `afterBatch(rowsDone)` runs after each statement (progress for a long import).
 bool insertRows(QSqlDatabase db, const QString &table, const QStringList &columns, qsizetype count,
-                const std::function<QVariantList(qsizetype)> &row);
+                const std::function<QVariantList(qsizetype)> &row,
+                const std::function<void(qsizetype)> &afterBatch = {});
 
 } // namespace mailcaff::storage
