@@ -1,9 +1,10 @@
 #include "cli.h"
 
-#include "apiserver.h"
+#include "apiservercontrol.h"
 #include "core/csv.h"
 #include "engine.h"
 #include "mainwindow.h"
+#include "net/tlsidentity.h"
 #include "storage/settings.h"
 #include "storage/validate.h"
 
@@ -80,6 +81,7 @@ struct Options
     EngineConfig engine;
     QHostAddress listen{QHostAddress::LocalHost};
     quint16 port = 8080;
+    net::TlsIdentity tls; ///< null: plain HTTP
 };
 
 /// The display check for "window where a display exists, otherwise the API server".
@@ -133,6 +135,8 @@ void addServerOptions(QCommandLineParser &p)
          u"Folder for the database and user lists (default: %1)."_s.arg(Engine::defaultDataDir()), u"DIR"_s},
         {u"listen"_s, u"Address the API server binds (default 127.0.0.1)."_s, u"ADDR"_s},
         {u"port"_s, u"API server port (default 8080; 0 picks a free one)."_s, u"N"_s},
+        {u"tls-cert"_s, u"Serve the API over HTTPS with this PEM certificate (chain) file."_s, u"FILE"_s},
+        {u"tls-key"_s, u"The PEM private key of --tls-cert (unencrypted)."_s, u"FILE"_s},
         {u"dns-server"_s, u"DNS servers to use, IP[:PORT][,…] (default: the system's resolvers)."_s,
          u"IP[:PORT][,…]"_s},
         {u"helo-name"_s, u"Host name announced in SMTP EHLO (use a name you own)."_s, u"NAME"_s},
@@ -190,6 +194,16 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
             return problem(u"listen"_s, bad);
         if (const QString bad = v::port(value(u"port"_s, storage::setting::Port), &o.port); !bad.isEmpty())
             return problem(u"port"_s, bad);
+        const QString cert = value(u"tls-cert"_s, storage::setting::TlsCertificate).trimmed();
+        const QString key = value(u"tls-key"_s, storage::setting::TlsKey).trimmed();
+        if (cert.isEmpty() != key.isEmpty())
+            return problem(cert.isEmpty() ? u"tls-cert"_s : u"tls-key"_s,
+                           u"--tls-cert and --tls-key go together"_s);
+        if (!cert.isEmpty()) {
+            if (const QString bad = net::loadTlsIdentity(cert, key, &o.tls); !bad.isEmpty())
+                return problem(
+                    p.isSet(u"tls-key"_s) && !p.isSet(u"tls-cert"_s) ? u"tls-key"_s : u"tls-cert"_s, bad);
+        }
     }
     o.engine.dnsServers = value(u"dns-server"_s, storage::setting::DnsServers);
     if (const QString bad = v::dnsServers(o.engine.dnsServers); !bad.isEmpty())
@@ -290,7 +304,8 @@ QString checkApplicable(const QCommandLineParser &p, const QString &verb, const 
     } else if (verb == "verify"_L1) {
         allowed << engineOptions << u"mode"_s << u"output"_s << u"column"_s;
     } else {
-        allowed << engineOptions << u"headless"_s << u"listen"_s << u"port"_s;
+        allowed << engineOptions << u"headless"_s << u"listen"_s << u"port"_s << u"tls-cert"_s
+                << u"tls-key"_s;
     }
     for (const QString &name : p.optionNames()) {
         const QString longName = name.size() == 1 ? QString() : name;
@@ -724,20 +739,23 @@ int run(int argc, char **argv)
     if (verb.isEmpty() && !parser.isSet(u"headless"_s) && !windowed)
         err() << "mailcaff: no display found; running the API server only (--headless)." << Qt::endl;
 
-    auto api = std::make_unique<server::ApiServer>(engine);
-    if (!api->listen(options.listen, options.port, &error)) {
-        err() << "mailcaff: " << error << Qt::endl;
-        return ExitFailure;
-    }
+    auto api = std::make_unique<ApiServerControl>(engine);
     // Headless servers log one line per request (never a key: only its visible prefix).
     api->setAccessLog(!windowed);
-    out() << "Mailcaff " << MAILCAFF_VERSION << " API listening on " << api->url().toString() << Qt::endl;
+    if (api->start(options.listen, options.port, options.tls, &error)) {
+        out() << "Mailcaff " << MAILCAFF_VERSION << " API listening on " << api->url().toString() << Qt::endl;
+    } else {
+        err() << "mailcaff: " << error << Qt::endl;
+        // A server exists to serve; the window still opens (lists, checks) and can start it elsewhere.
+        if (!windowed)
+            return ExitFailure;
+    }
     out() << "Data folder: " << engine.config().dataDir << Qt::endl;
 
     SignalWatcher signalWatcher;
     std::unique_ptr<ui::MainWindow> window;
     if (windowed) {
-        window = std::make_unique<ui::MainWindow>(engine, api->url(), api->isListening());
+        window = std::make_unique<ui::MainWindow>(engine, api.get());
         window->show();
     }
     const int code = QCoreApplication::exec();

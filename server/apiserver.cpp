@@ -280,9 +280,12 @@ bool ApiServer::charge(ApiRequest &request, const ReplyPtr &reply, int amount, c
     return true;
 }
 
-bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error)
+bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error,
+                       const QSslConfiguration &tls)
 {
     auto *tcp = new GuardedTcpServer(m_limits, this);
+    if (!tls.isNull())
+        tcp->setTls(tls);
     if (!tcp->listen(address, port)) {
         if (error)
             *error = u"cannot listen on %1 port %2: %3"_s.arg(address.toString())
@@ -294,6 +297,11 @@ bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error
     bind(tcp);
     m_tcp = tcp;
     return true;
+}
+
+bool ApiServer::isTls() const
+{
+    return m_tcp && m_tcp->isTls();
 }
 
 bool ApiServer::isListening() const
@@ -314,7 +322,7 @@ QHostAddress ApiServer::address() const
 QUrl ApiServer::url() const
 {
     QUrl u;
-    u.setScheme(u"http"_s);
+    u.setScheme(isTls() ? u"https"_s : u"http"_s);
     QHostAddress host = address();
     if (host == QHostAddress::Any || host == QHostAddress::AnyIPv4)
         host = QHostAddress::LocalHost;

@@ -77,11 +77,14 @@ class ApiServer : public QAbstractHttpServer
 public:
     ApiServer(Engine &engine, QObject *parent = nullptr, const HttpLimits &limits = {});
 
-    /// Binds address:port (port 0: any free port). False with `error` set when the port is taken.
-    bool listen(const QHostAddress &address, quint16 port, QString *error);
+    /// Binds address:port (port 0: any free port), over HTTPS when `tls` is given. False with `error` set
+    /// when the port is taken. One listen per server: to move, make a new server.
+    bool listen(const QHostAddress &address, quint16 port, QString *error,
+                const QSslConfiguration &tls = QSslConfiguration());
+    bool isTls() const;
     quint16 port() const;
     QHostAddress address() const;
-    QUrl url() const; ///< e.g. http://127.0.0.1:8080/api/v1
+    QUrl url() const; ///< e.g. http://127.0.0.1:8080/api/v1 (https:// with TLS)
     bool isListening() const;
 
 protected:

@@ -1,5 +1,6 @@
 #include "httpguard.h"
 
+#include <QSslSocket>
 #include <QTcpSocket>
 
 #include <sys/socket.h>
@@ -399,11 +400,16 @@ void ConnectionGuard::closeGracefully()
     // Drain what the client still sends, so the kernel does not answer it with a reset that would destroy
     // our response before it is read; shut our side once the response is out; give up after the linger.
     stopParsing();
-    auto shutdownWhenWritten = [this] {
-        if (m_socket->bytesToWrite() == 0 && m_socket->state() == QAbstractSocket::ConnectedState)
+    auto *tls = qobject_cast<QSslSocket *>(m_socket);
+    auto shutdownWhenWritten = [this, tls] {
+        // Over TLS the plaintext leaves the buffer before its records reach the kernel: wait for both.
+        if (m_socket->bytesToWrite() == 0 && (!tls || tls->encryptedBytesToWrite() == 0) &&
+            m_socket->state() == QAbstractSocket::ConnectedState)
             ::shutdown(int(m_socket->socketDescriptor()), SHUT_WR);
     };
     connect(m_socket, &QIODevice::bytesWritten, this, shutdownWhenWritten);
+    if (tls)
+        connect(tls, &QSslSocket::encryptedBytesWritten, this, shutdownWhenWritten);
     m_socket->flush();
     shutdownWhenWritten();
     QTimer::singleShot(m_limits.lingerMs, this, &ConnectionGuard::terminate);
@@ -427,11 +433,27 @@ GuardedTcpServer::GuardedTcpServer(const HttpLimits &limits, QObject *parent)
 
 void GuardedTcpServer::incomingConnection(qintptr handle)
 {
-    auto *socket = new QTcpSocket;
+    QTcpSocket *socket = nullptr;
+    if (isTls()) {
+        auto *tls = new QSslSocket;
+        tls->setSslConfiguration(m_tls);
+        // A client that does not speak TLS (plain HTTP to an HTTPS port) or fails the handshake is dropped.
+        connect(tls, &QAbstractSocket::errorOccurred, tls, [tls](QAbstractSocket::SocketError) {
+            if (!tls->isEncrypted()) {
+                tls->abort();
+                tls->deleteLater();
+            }
+        });
+        socket = tls;
+    } else {
+        socket = new QTcpSocket;
+    }
     if (!socket->setSocketDescriptor(handle)) {
         delete socket;
         return;
     }
+    if (auto *tls = qobject_cast<QSslSocket *>(socket))
+        tls->startServerEncryption();
     if (m_active >= m_limits.maxConnections) {
         // Tell a few why; under a flood just close, so refused connections cannot pile up either.
         if (m_refusing >= 64) {

@@ -5,6 +5,7 @@
 #include <QByteArray>
 #include <QObject>
 #include <QPointer>
+#include <QSslConfiguration>
 #include <QTcpServer>
 #include <QTimer>
 
@@ -83,6 +84,8 @@ private:
 };
 
 /// The QTcpServer bound to the HTTP server: caps concurrent connections and puts a ConnectionGuard on each.
+/// With a TLS configuration every connection is a QSslSocket in server mode (HTTPS); the guard and the
+/// HTTP parser see only decrypted bytes, and a failed handshake closes the connection.
 class GuardedTcpServer : public QTcpServer
 {
     Q_OBJECT
@@ -90,12 +93,15 @@ class GuardedTcpServer : public QTcpServer
 public:
     explicit GuardedTcpServer(const HttpLimits &limits, QObject *parent = nullptr);
     int activeConnections() const { return m_active; }
+    void setTls(const QSslConfiguration &configuration) { m_tls = configuration; }
+    bool isTls() const { return !m_tls.isNull(); }
 
 protected:
     void incomingConnection(qintptr handle) override;
 
 private:
     HttpLimits m_limits;
+    QSslConfiguration m_tls;
     int m_active = 0;
     int m_refusing = 0; ///< over-the-cap connections still being told 503
 };

@@ -2,6 +2,7 @@
 // and --headless answering over HTTP. Runs the real binary with QProcess.
 #include "dnstestserver.h"
 #include "httptestclient.h"
+#include "net/tlsidentity.h"
 #include "storage/database.h"
 #include "storage/settings.h"
 
@@ -30,6 +31,7 @@ private Q_SLOTS:
     void verifyFile();
     void savedSettingsApplyAndCommandLineWins();
     void headlessServesTheApi();
+    void headlessOverHttps();
     void noDisplayFallsBackToHeadless();
     void bulkJobSurvivesKill();
     void verifyFileSurvivesKill();
@@ -148,6 +150,13 @@ void TestApp::usageErrors_data()
     QTest::addRow("option missing its value") << QStringList{u"--port"_s} << "port";
     QTest::addRow("sessions per mx out of range")
         << QStringList{u"--headless"_s, u"--sessions-per-mx"_s, u"0"_s} << "--sessions-per-mx";
+    QTest::addRow("tls certificate without key")
+        << QStringList{u"--headless"_s, u"--tls-cert"_s, u"/nonexistent.pem"_s} << "--tls";
+    QTest::addRow("tls files missing") << QStringList{u"--headless"_s, u"--tls-cert"_s, u"/nonexistent.pem"_s,
+                                                      u"--tls-key"_s, u"/nonexistent.key"_s}
+                                       << "--tls-cert";
+    QTest::addRow("tls on keys list")
+        << QStringList{u"keys"_s, u"list"_s, u"--tls-key"_s, u"k"_s} << "--tls-key";
 }
 
 void TestApp::usageErrors()
@@ -337,6 +346,37 @@ void TestApp::headlessServesTheApi()
     QVERIFY2(log.contains(u"POST /api/v1/verify"_s), qPrintable(log));
     QVERIFY(log.contains(key.left(11)));
     QVERIFY(!log.contains(key));
+}
+
+void TestApp::headlessOverHttps()
+{
+    QTemporaryDir data;
+    QSslCertificate certificate;
+    QSslKey privateKey;
+    QVERIFY(mailcaff::net::makeSelfSignedIdentity({u"localhost"_s}, 1, &certificate, &privateKey));
+    const QString cert = data.filePath(u"server.crt"_s);
+    const QString keyFile = data.filePath(u"server.key"_s);
+    QCOMPARE(mailcaff::net::writeTlsIdentity(certificate, privateKey, cert, keyFile), QString());
+    QProcess p;
+    p.start(QStringLiteral(MAILCAFF_BINARY),
+            {u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s, data.path(), u"--dns-server"_s,
+             m_dns.serverString(), u"--tls-cert"_s, cert, u"--tls-key"_s, keyFile});
+    QVERIFY(p.waitForStarted());
+    QString out;
+    const QRegularExpression listening(u"listening on (https://127\\.0\\.0\\.1:\\d+)/api/v1"_s);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        (out += QString::fromUtf8(p.readAllStandardOutput()), listening.match(out).hasMatch()), 15000);
+    ApiClient client(QUrl(listening.match(out).captured(1)));
+    client.setCaCertificates({certificate});
+    const auto health = client.get(u"/api/v1/health"_s);
+    QCOMPARE(health.status, 200);
+    QCOMPARE(health.json.value(u"status"_s).toString(), u"ok"_s);
+    // Without trusting the certificate, a client refuses it: it is the server's own, not a CA's.
+    ApiClient untrusting(QUrl(listening.match(out).captured(1)));
+    QCOMPARE(untrusting.get(u"/api/v1/health"_s).status, 0);
+    p.terminate();
+    QVERIFY(p.waitForFinished(10000));
+    QCOMPARE(p.exitCode(), 0);
 }
 
 void TestApp::noDisplayFallsBackToHeadless()

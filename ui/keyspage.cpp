@@ -1,5 +1,7 @@
 #include "keyspage.h"
 
+#include "colours.h"
+
 #include "tableimport.h"
 
 #include "engine.h"
@@ -122,8 +124,7 @@ void KeysPage::say(const QString &text, bool error)
 {
     m_secret.clear(); // a new message: the secret shown before is gone from the page
     m_copy->setVisible(false);
-    m_message->setStyleSheet(error ? u"color: #c0392b"_s : QString());
-    m_message->setText(text);
+    showMessage(m_message, text, error);
 }
 
 void KeysPage::reload()

@@ -1,5 +1,7 @@
 #include "listmodel.h"
 
+#include "colours.h"
+
 #include <QColor>
 #include <QHash>
 #include <QPainter>
@@ -11,24 +13,9 @@ namespace mailcaff::ui {
 
 namespace {
 
-QColor statusColour(int status)
+QColor statusColourOf(int status)
 {
-    switch (status) {
-    case int(core::Status::Valid):
-        return QColor(0x2e, 0x8b, 0x57);
-    case int(core::Status::Risky):
-        return QColor(0xd4, 0x8a, 0x00);
-    case int(core::Status::Invalid):
-        return QColor(0xc0, 0x39, 0x2b);
-    case int(core::Status::Disposable):
-        return QColor(0x8e, 0x44, 0xad);
-    case int(core::Status::Unknown):
-        return QColor(0x7f, 0x8c, 0x8d);
-    case int(core::Status::Error):
-        return QColor(0x95, 0x22, 0x22);
-    default:
-        return {};
-    }
+    return status >= 0 ? statusColour(core::Status(status)) : QColor();
 }
 
 QString flagsText(quint8 flags)
@@ -100,19 +87,21 @@ QVariant ListModel::data(const QModelIndex &index, int role) const
     case FlagsRole:
         return int(r.flags);
     case Qt::ForegroundRole:
-        return index.column() == Status ? QVariant(statusColour(r.status)) : QVariant();
+        return index.column() == Status ? QVariant(statusColourOf(r.status)) : QVariant();
     case Qt::DecorationRole:
         // A dot of the status's colour: the status at a glance, also for those who don't read the word.
         if (index.column() == Status && r.status >= 0) {
-            static QHash<int, QPixmap> dots;
-            QPixmap &dot = dots[r.status];
+            // Cached per colour: a palette change (light to dark) brings other colours, so other dots.
+            static QHash<QRgb, QPixmap> dots;
+            const QColor colour = statusColourOf(r.status);
+            QPixmap &dot = dots[colour.rgb()];
             if (dot.isNull()) {
                 dot = QPixmap(10, 10);
                 dot.fill(Qt::transparent);
                 QPainter p(&dot);
                 p.setRenderHint(QPainter::Antialiasing);
                 p.setPen(Qt::NoPen);
-                p.setBrush(statusColour(r.status));
+                p.setBrush(colour);
                 p.drawEllipse(0, 0, 10, 10);
             }
             return dot;
@@ -239,7 +228,7 @@ void ScoreDelegate::paint(QPainter *painter, const QStyleOptionViewItem &option,
     painter->setPen(Qt::NoPen);
     painter->setBrush(option.palette.color(QPalette::Mid));
     painter->drawRect(area);
-    painter->setBrush(statusColour(index.data(ListModel::StatusRole).toInt()));
+    painter->setBrush(statusColourOf(index.data(ListModel::StatusRole).toInt()));
     painter->drawRect(QRect(area.topLeft(), QSize(area.width() * score / 100, area.height())));
     painter->setPen(option.palette.color(option.state & QStyle::State_Selected ? QPalette::HighlightedText
                                                                                : QPalette::Text));

@@ -1,5 +1,7 @@
 #include "listspage.h"
 
+#include "colours.h"
+
 #include "listmodel.h"
 #include "tableimport.h"
 
@@ -301,8 +303,7 @@ ListsPage::ListsPage(Engine &engine, QWidget *parent)
 
 void ListsPage::say(const QString &text, bool error)
 {
-    m_message->setStyleSheet(error ? u"color: #c0392b"_s : QString());
-    m_message->setText(text);
+    showMessage(m_message, text, error);
 }
 
 void ListsPage::importFile(const QString &path, Chooser chooser)
@@ -401,6 +402,7 @@ void ListsPage::reloadSidebar()
 void ListsPage::showList(const QString &jobId)
 {
     m_jobId = jobId;
+    m_shownSummary.reset();
     m_latestDone = 0;
     m_model->clear();
     m_detail->clear();
@@ -479,34 +481,8 @@ void ListsPage::refresh()
                                            ? tr(", %1 a minute").arg(int(rate))
                                            : QString())
                                   .arg(eta));
-            // The distribution as a bar, and the headline numbers.
-            struct Part
-            {
-                core::Status status;
-                const char *colour;
-                QString label;
-            };
-            const QList<Part> parts{{core::Status::Valid, "#2e8b57", tr("deliverable")},
-                                    {core::Status::Risky, "#d48a00", tr("risky")},
-                                    {core::Status::Invalid, "#c0392b", tr("invalid")},
-                                    {core::Status::Unknown, "#7f8c8d", tr("unknown")},
-                                    {core::Status::Disposable, "#8e44ad", tr("disposable")},
-                                    {core::Status::Error, "#952222", tr("error")}};
-            QString bar = u"<table width='100%' cellspacing='0' cellpadding='0'><tr>"_s;
-            QStringList headline;
-            for (const Part &p : parts) {
-                const int n = s.counts.value(p.status);
-                const double share = s.processed ? 100.0 * n / s.processed : 0;
-                if (n > 0)
-                    bar += u"<td bgcolor='%1' width='%2%'>&nbsp;</td>"_s.arg(QLatin1StringView(p.colour))
-                               .arg(std::max(1, int(share)));
-                headline.append(
-                    u"<span style='color:%1'>%2 %3% (%4)</span>"_s.arg(QLatin1StringView(p.colour), p.label)
-                        .arg(QString::number(share, 'f', 1))
-                        .arg(n));
-            }
-            bar += u"</tr></table>"_s;
-            m_summary->setText(headline.join(u" · "_s) + (s.processed ? bar : QString()));
+            m_shownSummary = s;
+            showSummary();
             m_pause->setText(s.status == jobs::JobStatus::Paused ? tr("Resume") : tr("Pause"));
             m_pause->setEnabled(s.status == jobs::JobStatus::Processing ||
                                 s.status == jobs::JobStatus::Paused);
@@ -521,6 +497,45 @@ void ListsPage::refresh()
             }
             Q_EMIT refreshed();
         });
+}
+
+void ListsPage::showSummary()
+{
+    if (!m_shownSummary)
+        return;
+    const jobs::JobSummary &s = *m_shownSummary;
+    // The distribution as a bar, and the headline numbers.
+    struct Part
+    {
+        core::Status status;
+        QString label;
+    };
+    const QList<Part> parts{
+        {core::Status::Valid, tr("deliverable")},     {core::Status::Risky, tr("risky")},
+        {core::Status::Invalid, tr("invalid")},       {core::Status::Unknown, tr("unknown")},
+        {core::Status::Disposable, tr("disposable")}, {core::Status::Error, tr("error")}};
+    QString bar = u"<table width='100%' cellspacing='0' cellpadding='0'><tr>"_s;
+    QStringList headline;
+    for (const Part &p : parts) {
+        const int n = s.counts.value(p.status);
+        const double share = s.processed ? 100.0 * n / s.processed : 0;
+        const QString colour = statusColour(p.status, palette()).name();
+        if (n > 0)
+            bar += u"<td bgcolor='%1' width='%2%'>&nbsp;</td>"_s.arg(colour).arg(std::max(1, int(share)));
+        headline.append(u"<span style='color:%1'>%2 %3% (%4)</span>"_s.arg(colour, p.label)
+                            .arg(QString::number(share, 'f', 1))
+                            .arg(n));
+    }
+    bar += u"</tr></table>"_s;
+    m_summary->setText(headline.join(u" · "_s) + (s.processed ? bar : QString()));
+}
+
+void ListsPage::changeEvent(QEvent *event)
+{
+    // Light to dark or back: the summary's colours are written into its text, so it is written again.
+    if (event->type() == QEvent::PaletteChange)
+        showSummary();
+    QWidget::changeEvent(event);
 }
 
 void ListsPage::applyFilter()

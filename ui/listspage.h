@@ -1,8 +1,12 @@
 #pragma once
 
+#include "jobs/jobstore.h"
+
 #include <QDialog>
 #include <QElapsedTimer>
 #include <QWidget>
+
+#include <optional>
 
 class QCheckBox;
 class QComboBox;
@@ -102,12 +106,14 @@ Q_SIGNALS:
     void refreshed();
 
 protected:
+    void changeEvent(QEvent *event) override;
     void dragEnterEvent(QDragEnterEvent *event) override;
     void dropEvent(QDropEvent *event) override;
 
 private:
     void reloadSidebar();
     void refresh();
+    void showSummary();
     void showDetail();
     void chooseExport();
     void say(const QString &text, bool error = false);
@@ -122,6 +128,7 @@ private:
     QProgressBar *m_progress;
     QLabel *m_status;
     QLabel *m_summary;
+    std::optional<jobs::JobSummary> m_shownSummary; ///< the counts on show, coloured by showSummary()
     QComboBox *m_statusFilter;
     QLineEdit *m_search;
     QSpinBox *m_minScore;

@@ -4,6 +4,7 @@
 #include "finderpage.h"
 #include "keyspage.h"
 #include "listspage.h"
+#include "servercontrol.h"
 #include "serverlogpage.h"
 #include "settingspage.h"
 #include "verifypage.h"
@@ -32,9 +33,10 @@ namespace {
 const storage::Setting<QString> WindowGeometry{"ui/window_geometry", QString()};
 }
 
-MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QWidget *parent)
+MainWindow::MainWindow(Engine &engine, ServerControl *server, QWidget *parent)
     : QMainWindow(parent)
     , m_engine(engine)
+    , m_server(server)
     , m_verify(new VerifyPage(engine, this))
 {
     setWindowTitle(tr("Mailcaff"));
@@ -54,9 +56,9 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
     pages->addWidget(m_domains);
     m_keys = new KeysPage(engine, this);
     pages->addWidget(m_keys);
-    m_serverLog = new ServerLogPage(engine, apiListening ? apiUrl.toString() : QString(), this);
+    m_serverLog = new ServerLogPage(engine, QString(), this);
     pages->addWidget(m_serverLog);
-    m_settings = new SettingsPage(engine.database(), this);
+    m_settings = new SettingsPage(engine.database(), server, engine.config().dataDir, this);
     pages->addWidget(m_settings);
     auto *nav = m_nav = new QListWidget(this);
     nav->setObjectName(u"navigation"_s);
@@ -85,12 +87,22 @@ MainWindow::MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QW
     splitter->setStretchFactor(1, 1);
     setCentralWidget(splitter);
 
-    auto *api = new QLabel(this);
-    api->setObjectName(u"apiStatus"_s);
-    api->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    api->setText(apiListening ? tr("API server: listening on %1").arg(apiUrl.toString())
-                              : tr("API server: not running"));
-    statusBar()->addPermanentWidget(api);
+    m_apiStatus = new QLabel(this);
+    m_apiStatus->setObjectName(u"apiStatus"_s);
+    m_apiStatus->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    statusBar()->addPermanentWidget(m_apiStatus);
+    if (m_server)
+        connect(m_server, &ServerControl::stateChanged, this, &MainWindow::showServerState);
+    showServerState();
+}
+
+void MainWindow::showServerState()
+{
+    const bool listening = m_server && m_server->isListening();
+    const QString url = listening ? m_server->url().toString() : QString();
+    m_apiStatus->setText(listening ? tr("API server: listening on %1").arg(url)
+                                   : tr("API server: not running"));
+    m_serverLog->setApiUrl(url);
 }
 
 int MainWindow::runningLists() const

@@ -1,10 +1,10 @@
 #pragma once
 
 #include <QMainWindow>
-#include <QUrl>
 
 #include <functional>
 
+class QLabel;
 class QListWidget;
 class QSystemTrayIcon;
 class QStackedWidget;
@@ -19,19 +19,20 @@ class DomainPage;
 class FinderPage;
 class KeysPage;
 class ListsPage;
+class ServerControl;
 class ServerLogPage;
 class SettingsPage;
 class VerifyPage;
 
 /// The desktop window: pages on the left (Lists, Verify, Email finder, Domain finder, API keys, Server log,
-/// Settings),
-/// the API server's address and state in the status bar.
+/// Settings), the API server's address and state in the status bar.
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(MainWindow)
 public:
-    MainWindow(Engine &engine, const QUrl &apiUrl, bool apiListening, QWidget *parent = nullptr);
+    /// `server` is the API server of this process, started and stopped from the Settings page (null: none).
+    MainWindow(Engine &engine, ServerControl *server, QWidget *parent = nullptr);
 
     VerifyPage *verifyPage() const { return m_verify; }
     SettingsPage *settingsPage() const { return m_settings; }
@@ -56,8 +57,11 @@ protected:
 private:
     CloseChoice ask();
     void restoreFromTray();
+    void showServerState();
 
     Engine &m_engine;
+    ServerControl *m_server;
+    QLabel *m_apiStatus = nullptr;
     QSystemTrayIcon *m_tray = nullptr;
     VerifyPage *m_verify;
     SettingsPage *m_settings = nullptr;

@@ -1,5 +1,7 @@
 #include "serverlogpage.h"
 
+#include "colours.h"
+
 #include "tableimport.h"
 
 #include "engine.h"
@@ -18,6 +20,7 @@ ServerLogPage::ServerLogPage(Engine &engine, const QString &apiUrl, QWidget *par
     : QWidget(parent)
     , m_engine(engine)
     , m_table(new QTableWidget(0, 7, this))
+    , m_where(new QLabel(this))
     , m_summary(new QLabel(this))
     , m_refresh(new QTimer(this))
 {
@@ -27,11 +30,8 @@ ServerLogPage::ServerLogPage(Engine &engine, const QString &apiUrl, QWidget *par
     m_table->verticalHeader()->hide();
     m_table->setColumnWidth(2, 260);
     auto *layout = new QVBoxLayout(this);
-    layout->addWidget(new QLabel(
-        apiUrl.isEmpty()
-            ? tr("The API server is not running.")
-            : tr("Requests to %1, newest first (the last %2).").arg(apiUrl).arg(core::RequestLog::Capacity),
-        this));
+    setApiUrl(apiUrl);
+    layout->addWidget(m_where);
     layout->addWidget(m_summary);
     layout->addWidget(m_table, 1);
     // A busy server answers hundreds of requests a second: the table follows a few times a second.
@@ -63,9 +63,17 @@ void ServerLogPage::reload()
         for (int c = 0; c < cells.size(); ++c)
             m_table->setItem(i, c, readOnlyCell(cells.at(c)));
         if (e.status >= 400)
-            m_table->item(i, 3)->setForeground(QColor(0xc0, 0x39, 0x2b));
+            m_table->item(i, 3)->setForeground(errorColour(palette()));
     }
     m_summary->setText(tr("%1 requests, %2 answered with an error.").arg(entries.size()).arg(errors));
+}
+
+void ServerLogPage::setApiUrl(const QString &apiUrl)
+{
+    m_where->setText(
+        apiUrl.isEmpty()
+            ? tr("The API server is not running (start it on the Settings page).")
+            : tr("Requests to %1, newest first (the last %2).").arg(apiUrl).arg(core::RequestLog::Capacity));
 }
 
 } // namespace mailcaff::ui

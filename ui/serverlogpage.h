@@ -23,10 +23,13 @@ public:
 
     QTableWidget *table() const { return m_table; }
     void reload();
+    /// Where the server listens now (empty: not running).
+    void setApiUrl(const QString &apiUrl);
 
 private:
     Engine &m_engine;
     QTableWidget *m_table;
+    QLabel *m_where;
     QLabel *m_summary;
     QTimer *m_refresh;
 };

@@ -15,18 +15,30 @@ class Database;
 
 namespace mailcaff::ui {
 
-/// The settings the command line also takes (the command line wins): API server address and port, DNS
-/// servers, SMTP identity, private targets. Saved in the database; server and DNS changes apply at the next
-/// start, which the page says.
+class ServerControl;
+
+/// The settings the command line also takes (the command line wins at start): the API server (address,
+/// port, HTTPS certificate; started, stopped and moved from here), DNS servers, SMTP identity, private
+/// targets, finder and retention options. Saved in the database; engine changes apply at the next start,
+/// which the page says.
 class SettingsPage : public QWidget
 {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(SettingsPage)
 public:
-    explicit SettingsPage(const storage::Database &db, QWidget *parent = nullptr);
+    /// `server` may be null (no server in this process): its controls are then disabled. `dataDir` is where
+    /// a self-signed certificate is made.
+    SettingsPage(const storage::Database &db, ServerControl *server, const QString &dataDir,
+                 QWidget *parent = nullptr);
 
     QLineEdit *listenEdit() const { return m_listen; }
     QLineEdit *portEdit() const { return m_port; }
+    QLineEdit *certificateEdit() const { return m_certificate; }
+    QLineEdit *keyEdit() const { return m_key; }
+    QPushButton *startServerButton() const { return m_startServer; }
+    QPushButton *stopServerButton() const { return m_stopServer; }
+    QPushButton *selfSignedButton() const { return m_selfSigned; }
+    QLabel *serverStateLabel() const { return m_serverState; }
     QLineEdit *dnsEdit() const { return m_dns; }
     QLineEdit *heloEdit() const { return m_helo; }
     QLineEdit *mailFromEdit() const { return m_mailFrom; }
@@ -49,11 +61,28 @@ public:
     void reload();
     /// Validates every field; saves all of them or none. True when saved.
     bool save();
+    /// Saves, then starts the API server with the page's address, port and certificate (moving it when it
+    /// runs). True when it listens.
+    bool startServer();
+    void stopServer();
+    /// Makes a key and a self-signed certificate in the data folder and puts them in the fields (saved with
+    /// the page). Empty on success, otherwise why not.
+    QString createSelfSigned();
 
 private:
+    void showServerState();
+
     const storage::Database &m_db;
+    ServerControl *m_server;
+    QString m_dataDir;
     QLineEdit *m_listen;
     QLineEdit *m_port;
+    QLineEdit *m_certificate;
+    QLineEdit *m_key;
+    QPushButton *m_startServer;
+    QPushButton *m_stopServer;
+    QPushButton *m_selfSigned;
+    QLabel *m_serverState;
     QLineEdit *m_dns;
     QLineEdit *m_helo;
     QLineEdit *m_mailFrom;

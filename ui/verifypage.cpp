@@ -1,5 +1,7 @@
 #include "verifypage.h"
 
+#include "colours.h"
+
 #include "engine.h"
 #include "storage/settings.h"
 
@@ -47,24 +49,6 @@ const QList<QPair<QLatin1StringView, QString>> &fieldLabels()
         {f::ResponseMs, VerifyPage::tr("Time")},
     };
     return labels;
-}
-
-QColor statusColor(core::Status status)
-{
-    switch (status) {
-    case core::Status::Valid:
-        return QColor(0x1b, 0x8a, 0x3c);
-    case core::Status::Risky:
-        return QColor(0xc7, 0x7c, 0x02);
-    case core::Status::Unknown:
-        return QColor(0x5f, 0x6b, 0x7a);
-    case core::Status::Disposable:
-        return QColor(0x8e, 0x44, 0xad);
-    case core::Status::Invalid:
-    case core::Status::Error:
-        return QColor(0xc0, 0x39, 0x2b);
-    }
-    return Qt::black;
 }
 
 QString displayValue(const QJsonValue &v)
@@ -187,7 +171,7 @@ QString VerifyPage::fieldText(QLatin1StringView field) const
 void VerifyPage::showMessage(const QString &text, bool error)
 {
     m_status->setText(error ? tr("Cannot verify") : text);
-    m_status->setStyleSheet(error ? u"color: #c0392b"_s : QString());
+    m_status->setStyleSheet(error ? u"color: %1"_s.arg(errorColour(palette()).name()) : QString());
     m_reason->setText(error ? text : QString());
     m_score->clear();
     m_scoreBar->setVisible(false);
@@ -223,7 +207,7 @@ void VerifyPage::startVerification()
 
 void VerifyPage::showResult(const core::VerificationResult &result)
 {
-    const QColor color = statusColor(result.status);
+    const QColor color = statusColour(result.status, palette());
     m_status->setText(core::toString(result.status).toUpper());
     m_status->setStyleSheet(u"color: %1"_s.arg(color.name()));
     m_score->setText(tr("Score %1 / 100").arg(result.qualityScore));
@@ -269,8 +253,9 @@ void VerifyPage::loadHistory()
                 .arg(r.value(core::field::QualityScore).toInt()),
             m_history);
         item->setData(Qt::UserRole, QJsonDocument(r).toJson(QJsonDocument::Compact));
-        item->setForeground(statusColor(
-            core::statusFromString(r.value(core::field::Status).toString()).value_or(core::Status::Unknown)));
+        item->setForeground(statusColour(
+            core::statusFromString(r.value(core::field::Status).toString()).value_or(core::Status::Unknown),
+            palette()));
     }
 }
 

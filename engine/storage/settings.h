@@ -17,6 +17,9 @@ template<typename T> struct Setting
 namespace setting {
 inline const Setting<QString> ListenAddress{"server/listen", QStringLiteral("127.0.0.1")};
 inline const Setting<int> Port{"server/port", 8080};
+/// PEM files for HTTPS; both empty: plain HTTP.
+inline const Setting<QString> TlsCertificate{"server/tls_certificate", QString()};
+inline const Setting<QString> TlsKey{"server/tls_key", QString()};
 inline const Setting<QString> DnsServers{"dns/servers", QString()};
 inline const Setting<QString> HeloName{"smtp/helo_name", QString()};
 inline const Setting<QString> MailFrom{"smtp/mail_from", QString()};
@@ -25,7 +28,8 @@ inline const Setting<bool> Maintenance{"server/maintenance", false};
 inline const Setting<int> JobRetentionDays{"jobs/retention_days", 30};
 inline const Setting<int> MaintenanceRetryAfter{"server/maintenance_retry_after", 600};
 inline const Setting<int> DomainCacheHours{"domain/cache_hours", 7 * 24};
-inline const Setting<int> SmtpTimeoutSeconds{"smtp/timeout_seconds", 0}; ///< 0: 8 s to connect, 15 s per reply
+inline const Setting<int> SmtpTimeoutSeconds{"smtp/timeout_seconds",
+                                             0}; ///< 0: 8 s to connect, 15 s per reply
 inline const Setting<int> PowerDeadlineSeconds{"smtp/power_deadline_seconds", 60};
 inline const Setting<int> SessionsPerMx{"smtp/sessions_per_mx", 2};
 inline const Setting<bool> FinderGravatar{"finder/gravatar", true};

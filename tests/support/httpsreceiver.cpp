@@ -9,12 +9,6 @@
 #include <QSslSocket>
 #include <QTimer>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
 #include <memory>
 
 using namespace Qt::StringLiterals;

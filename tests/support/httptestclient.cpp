@@ -3,6 +3,7 @@
 #include <QEventLoop>
 #include <QJsonDocument>
 #include <QNetworkReply>
+#include <QSslConfiguration>
 #include <QTest>
 #include <QTimer>
 
@@ -101,6 +102,11 @@ ApiClient::Response ApiClient::request(const QByteArray &method, const QString &
     req.setHeader(QNetworkRequest::ContentTypeHeader, u"application/json"_s);
     if (!apiKey.isEmpty())
         req.setRawHeader("Authorization", "Bearer " + apiKey);
+    if (!m_ca.isEmpty()) {
+        QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
+        tls.setCaCertificates(m_ca);
+        req.setSslConfiguration(tls);
+    }
     QNetworkReply *reply = m_nam.sendCustomRequest(req, method, body);
     QEventLoop loop;
     QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);
@@ -109,6 +115,7 @@ ApiClient::Response ApiClient::request(const QByteArray &method, const QString &
         loop.exec();
     Response r;
     r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    m_peer = reply->sslConfiguration().peerCertificate();
     r.body = reply->readAll();
     r.json = QJsonDocument::fromJson(r.body).object();
     for (const auto &pair : reply->rawHeaderPairs())

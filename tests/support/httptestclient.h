@@ -6,6 +6,7 @@
 #include <QNetworkAccessManager>
 #include <QObject>
 #include <QPair>
+#include <QSslCertificate>
 #include <QTcpSocket>
 #include <QUrl>
 
@@ -69,9 +70,15 @@ public:
                      const QByteArray &apiKey = {}, int timeoutMs = 30000);
     Response post(const QString &path, const QJsonObject &body, const QByteArray &apiKey);
     Response get(const QString &path, const QByteArray &apiKey = {});
+    /// For HTTPS: the only certificate authorities trusted (a self-signed server's own certificate).
+    void setCaCertificates(const QList<QSslCertificate> &certificates) { m_ca = certificates; }
+    /// The server's certificate seen on the last HTTPS answer.
+    QSslCertificate lastPeerCertificate() const { return m_peer; }
 
 private:
     QUrl m_base;
+    QList<QSslCertificate> m_ca;
+    QSslCertificate m_peer;
     QNetworkAccessManager m_nam;
 };
 

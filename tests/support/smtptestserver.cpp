@@ -10,12 +10,6 @@
 #include <QTimer>
 #include <QUrl>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
 #include <algorithm>
 #include <memory>
 #include <optional>
