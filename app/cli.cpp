@@ -536,7 +536,8 @@ FileRun prepareFileRun(Engine &engine, const QCommandLineParser &p, const QStrin
     run.output = p.isSet(u"output"_s) ? p.value(u"output"_s)
                                       : file.dir().filePath(file.completeBaseName() + u".results.csv"_s);
     QString error;
-    const QList<QStringList> rows = core::csv::readFile(path, &error);
+    // The first rows tell the columns; the whole file is then read row by row as it is stored.
+    const QList<QStringList> rows = core::csv::readFirstRecords(path, 1000, &error);
     if (!error.isEmpty()) {
         err() << "mailcaff: verify: cannot read " << path << ": " << error << Qt::endl;
         run.exitCode = ExitFailure;
@@ -579,14 +580,17 @@ FileRun prepareFileRun(Engine &engine, const QCommandLineParser &p, const QStrin
             return run;
         }
     }
-    QStringList names = header ? rows.first() : QStringList();
-    qsizetype width = 0;
-    for (const QStringList &r : rows)
-        width = std::max(width, r.size());
-    for (qsizetype c = names.size(); c < width; ++c)
-        names.append(u"column_%1"_s.arg(c + 1));
+    core::csv::Reader reader(path);
     const auto created =
-        engine.listStore().create(file.fileName(), names, header ? rows.mid(1) : rows, column, mode, key);
+        reader.open()
+            ? engine.listStore().create(file.fileName(), header ? rows.first() : QStringList(),
+                                        jobs::ListStore::fromReader(reader, header), column, mode, key)
+            : jobs::ListStore::Created{};
+    if (!reader.error().isEmpty()) {
+        err() << "mailcaff: verify: cannot read " << path << ": " << reader.error() << Qt::endl;
+        run.exitCode = ExitFailure;
+        return run;
+    }
     if (created.jobId.isEmpty()) {
         err() << "mailcaff: verify: the list could not be stored in the database" << Qt::endl;
         run.exitCode = ExitFailure;

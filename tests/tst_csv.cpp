@@ -25,6 +25,11 @@ private Q_SLOTS:
     void roundTrip();
     void decode();
     void raggedRowsAndBomFiles();
+    void parserAcrossPieces_data() { parse_data(); }
+    void parserAcrossPieces();
+    void readerMatchesReadFile_data();
+    void readerMatchesReadFile();
+    void firstRecords();
     void millionRows();
 };
 
@@ -136,19 +141,116 @@ void TestCsv::raggedRowsAndBomFiles()
     QVERIFY(!error.isEmpty());
 }
 
+void TestCsv::parserAcrossPieces()
+{
+    // The same records whatever the cuts: in two pieces at every position, and one character at a time.
+    QFETCH(QString, text);
+    QFETCH(QString, delimiter);
+    QFETCH(QList<QStringList>, records);
+    auto parsePieces = [&](const QList<QStringView> &pieces) {
+        QList<QStringList> out;
+        csv::Parser parser(delimiter.at(0));
+        const auto add = [&out](QStringList &&r) { out.append(std::move(r)); };
+        for (QStringView piece : pieces)
+            parser.feed(piece, add);
+        parser.finish(add);
+        return out;
+    };
+    const QStringView all(text);
+    for (qsizetype cut = 0; cut <= text.size(); ++cut)
+        QCOMPARE(parsePieces({all.left(cut), all.mid(cut)}), records);
+    QList<QStringView> single;
+    for (qsizetype i = 0; i < text.size(); ++i)
+        single.append(all.mid(i, 1));
+    QCOMPARE(parsePieces(single), records);
+}
+
+void TestCsv::readerMatchesReadFile_data()
+{
+    QTest::addColumn<QByteArray>("bytes");
+    QTest::addColumn<QString>("expectedFirstCell");
+    QByteArray big;
+    // Past the reader's 1 MiB pieces: a quoted field with line breaks, quotes and a delimiter around the
+    // boundary, and multi-byte characters cut by it.
+    while (big.size() < 1024 * 1024 - 20)
+        big += "M\xC3\xBCller,m\xC3\xBC@example.com,\"multi\r\nline, \"\"quoted\"\"\"\r\n";
+    QByteArray late = big;
+    late += "Z\xFCrich,z@example.com,last\r\n"; // not UTF-8 at the very end: the whole file is Windows-1252
+    QTest::newRow("utf-8, pieces cut mid-field") << (big + big) << u"Müller"_s;
+    QTest::newRow("windows-1252 found late") << late << u"MÃ¼ller"_s;
+    QTest::newRow("utf-8 bom, semicolons")
+        << QByteArray("\xEF\xBB\xBFname;email\r\nAnn;a@x.test\r\n") << u"name"_s;
+    const QString text = u"näme\temail\nÄnn\ta@x.test\n"_s;
+    QByteArray utf16("\xFF\xFE");
+    utf16.append(reinterpret_cast<const char *>(text.utf16()), text.size() * 2);
+    QTest::newRow("utf-16 le, tabs") << utf16 << u"näme"_s;
+    QTest::newRow("empty") << QByteArray() << QString();
+    QTest::newRow("no final line break") << QByteArray("a@x.test\nb@x.test") << u"a@x.test"_s;
+}
+
+void TestCsv::readerMatchesReadFile()
+{
+    QFETCH(QByteArray, bytes);
+    QFETCH(QString, expectedFirstCell);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(u"list.csv"_s);
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(bytes);
+    f.close();
+    QString error;
+    const QList<QStringList> whole = csv::readFile(path, &error);
+    QVERIFY(error.isEmpty());
+    csv::Reader reader(path);
+    QVERIFY(reader.open());
+    QList<QStringList> streamed;
+    QStringList record;
+    while (reader.next(&record))
+        streamed.append(record);
+    QVERIFY(reader.error().isEmpty());
+    QCOMPARE(reader.position(), reader.size());
+    QCOMPARE(streamed.size(), whole.size());
+    QCOMPARE(streamed, whole);
+    QCOMPARE(streamed.value(0).value(0), expectedFirstCell);
+}
+
+void TestCsv::firstRecords()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(u"list.csv"_s);
+    QVERIFY(mailcaff::test::writeGeneratedList(path, 500, 5));
+    QString error;
+    bool complete = true;
+    const QList<QStringList> preview = csv::readFirstRecords(path, 100, &error, &complete);
+    QCOMPARE(preview.size(), 100);
+    QVERIFY(!complete);
+    QCOMPARE(preview.first(), (QStringList{u"name"_s, u"email"_s, u"company"_s}));
+    QCOMPARE(csv::readFirstRecords(path, 1000, &error, &complete).size(), 501);
+    QVERIFY(complete);
+    QVERIFY(csv::readFirstRecords(dir.filePath(u"missing.csv"_s), 10, &error).isEmpty());
+    QVERIFY(!error.isEmpty());
+}
+
 void TestCsv::millionRows()
 {
-    // A generated file of 1,000,000 rows: read and parsed whole. Time and memory are printed, not asserted.
+    // A generated file of 1,000,000 rows, read record by record as an import does (nothing kept but the
+    // count). Time and memory are printed, not asserted.
     QTemporaryDir dir;
     const QString path = dir.filePath(u"big.csv"_s);
     QVERIFY(mailcaff::test::writeGeneratedList(path, 1'000'000, 500));
     QElapsedTimer t;
     t.start();
-    QString error;
-    const QList<QStringList> rows = csv::readFile(path, &error);
+    csv::Reader reader(path);
+    QVERIFY(reader.open());
+    QStringList record, last;
+    qsizetype count = 0;
+    while (reader.next(&record)) {
+        ++count;
+        last = record;
+    }
     const qint64 ms = t.elapsed();
-    QCOMPARE(rows.size(), 1'000'001);
-    QCOMPARE(rows.last().at(2), u"Company 26, Inc."_s); // 999999 % 97
+    QCOMPARE(count, 1'000'001);
+    QCOMPARE(last.at(2), u"Company 26, Inc."_s); // 999999 % 97
     qint64 peakKb = -1;
     QFile status(u"/proc/self/status"_s);
     if (status.open(QIODevice::ReadOnly))

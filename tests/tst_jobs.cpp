@@ -1,13 +1,16 @@
 // The job system below the API: fair leasing between jobs, deferral of greylisted items, items given up on
 // after repeated lost leases, failed jobs, find jobs, and the webhook written with a job's end. Against a
 // loopback DNS server and SMTP servers, with the real engine.
+#include "core/csv.h"
 #include "dnstestserver.h"
 #include "engine.h"
 #include "smtptestserver.h"
 #include "testengine.h"
 
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -27,6 +30,7 @@ private Q_SLOTS:
     void findJobsAreStoredAndAnswered();
     void listsKeepTheirFile();
     void listsPauseResumeCancelAndDelete();
+    void listsStreamFromTheirFile();
 
 private:
     /// A started engine on a fresh data folder (or `dataDir`), pointed at the loopback servers.
@@ -349,6 +353,69 @@ void TestJobs::listsPauseResumeCancelAndDelete()
     QVERIFY(!engine->jobs().summary(created.jobId));
     QVERIFY(!engine->listStore().info(created.jobId));
     QVERIFY(engine->listStore().originalRows(created.jobId).isEmpty()); // its rows went with it
+}
+
+void TestJobs::listsStreamFromTheirFile()
+{
+    // A file read row by row into a list, in batches (45,000 rows: three batches): the same list as from
+    // rows in memory, ragged rows naming their extra columns, and a read that fails halfway stores nothing.
+    const auto engine = startEngine(false);
+    QVERIFY(engine);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(u"big.csv"_s);
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("email;name\r\n");
+    for (int i = 0; i < 45000; ++i)
+        f.write(QByteArray("user") + QByteArray::number(i % 40000) + "@d" + QByteArray::number(i % 5) +
+                ".test;\"Name " + QByteArray::number(i) + "\"" + (i == 4321 ? ";extra;more" : "") + "\r\n");
+    f.write(";nobody\r\n");
+    f.close();
+    const QList<QStringList> preview = core::csv::readFirstRecords(path, 10, nullptr);
+    bool header = false;
+    QCOMPARE(core::csv::guessAddressColumn(preview, &header), 0);
+    QVERIFY(header);
+    core::csv::Reader reader(path);
+    QVERIFY(reader.open());
+    std::atomic<int> percent = 0;
+    const auto created = engine->listStore().create(u"big.csv"_s, preview.first(),
+                                                    jobs::ListStore::fromReader(reader, true, &percent), 0,
+                                                    core::Mode::Quick, {}, u"Column %1"_s);
+    QVERIFY(!created.jobId.isEmpty());
+    QCOMPARE(percent.load(), 100);
+    QCOMPARE(created.rows, 45001);
+    QCOMPARE(created.withoutAddress, 1);
+    QCOMPARE(created.duplicates, 5000); // user0..user4999 come twice (i and i + 40000, same domain)
+    const auto info = engine->listStore().info(created.jobId);
+    QVERIFY(info);
+    QCOMPARE(info->header, (QStringList{u"email"_s, u"name"_s, u"Column 3"_s, u"Column 4"_s}));
+    QCOMPARE(info->summary.total, 45001);
+    const QStringList addresses = engine->listStore().addresses(created.jobId);
+    QCOMPARE(addresses.size(), 45001);
+    QCOMPARE(addresses.at(4321), u"user4321@d1.test"_s);
+    const QList<QStringList> rows = engine->listStore().originalRows(created.jobId);
+    QCOMPARE(rows.at(4321), (QStringList{u"user4321@d1.test"_s, u"Name 4321"_s, u"extra"_s, u"more"_s}));
+    QCOMPARE(rows.last(), (QStringList{QString(), u"nobody"_s}));
+
+    // A source failing after 30,000 rows (a file that cannot be read to its end): no job, no rows.
+    const int jobsBefore = int(engine->listStore().all().size());
+    int served = 0;
+    const auto failed = engine->listStore().create(
+        u"broken.csv"_s, {u"email"_s},
+        [&](QStringList *row) {
+            if (served == 30000)
+                return jobs::ListStore::Read::Failed;
+            *row = QStringList{u"x%1@d0.test"_s.arg(served++)};
+            return jobs::ListStore::Read::Row;
+        },
+        0, core::Mode::Quick);
+    QVERIFY(failed.jobId.isEmpty());
+    QCOMPARE(int(engine->listStore().all().size()), jobsBefore);
+    QSqlQuery count(engine->database().connection());
+    QVERIFY(count.exec(u"SELECT (SELECT COUNT(*) FROM job_items), (SELECT COUNT(*) FROM list_rows)"_s));
+    QVERIFY(count.next());
+    QCOMPARE(count.value(0).toInt(), 45001);
+    QCOMPARE(count.value(1).toInt(), 45001);
 }
 
 QTEST_GUILESS_MAIN(TestJobs)

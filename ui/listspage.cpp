@@ -76,7 +76,8 @@ QString stateText(jobs::JobStatus status)
 // --- Import dialog
 // -------------------------------------------------------------------------------------------
 
-ImportDialog::ImportDialog(const QString &fileName, const QList<QStringList> &rows, QWidget *parent)
+ImportDialog::ImportDialog(const QString &fileName, const QList<QStringList> &rows, bool complete,
+                           QWidget *parent)
     : QDialog(parent)
     , m_rows(rows)
     , m_column(new QComboBox(this))
@@ -99,8 +100,12 @@ ImportDialog::ImportDialog(const QString &fileName, const QList<QStringList> &ro
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     auto *layout = new QVBoxLayout(this);
-    layout->addWidget(new QLabel(
-        tr("%1 rows. The other columns are kept and exported with the results.").arg(rows.size()), this));
+    layout->addWidget(
+        new QLabel((complete ? tr("%1 rows.").arg(rows.size())
+                             : tr("The first %1 rows (the file has more; they are counted as it is stored).")
+                                   .arg(rows.size())) +
+                       u' ' + tr("The other columns are kept and exported with the results."),
+                   this));
     layout->addWidget(m_preview, 1);
     layout->addLayout(form);
     layout->addWidget(buttons);
@@ -311,75 +316,102 @@ void ListsPage::importFile(const QString &path, Chooser chooser)
     const QString fileName = QFileInfo(path).fileName();
     say(tr("Reading %1…").arg(fileName));
     m_import->setEnabled(false);
-    readTableAsync(this, path, [this, fileName, chooser](const ImportedTable &table) {
-        m_import->setEnabled(true);
-        if (!table.error.isEmpty()) {
-            say(tr("Could not read %1: %2").arg(fileName, table.error), true);
-            return;
-        }
-        if (table.rows.isEmpty()) {
-            say(tr("%1 is empty.").arg(fileName), true);
-            return;
-        }
-        int column = 0;
-        bool header = false;
-        bool power = true;
-        if (chooser) {
-            if (!chooser(fileName, table.rows, &column, &header, &power))
-                return;
-        } else {
-            ImportDialog dialog(fileName, table.rows, this);
-            if (dialog.exec() != QDialog::Accepted) {
-                say(tr("Import of %1 cancelled.").arg(fileName));
+    // The dialog needs the first rows only; the whole file is read again, row by row, as it is stored.
+    constexpr qsizetype PreviewRows = 1000;
+    readTableAsync(
+        this, path,
+        [this, path, fileName, chooser](const ImportedTable &table) {
+            if (!table.error.isEmpty()) {
+                m_import->setEnabled(true);
+                say(tr("Could not read %1: %2").arg(fileName, table.error), true);
                 return;
             }
-            column = dialog.addressColumn();
-            header = dialog.hasHeader();
-            power = dialog.powerMode();
-        }
-        QStringList names = header ? table.rows.first() : QStringList();
-        const qsizetype width =
-            std::max_element(table.rows.cbegin(), table.rows.cend(),
-                             [](const QStringList &a, const QStringList &b) { return a.size() < b.size(); })
-                ->size();
-        for (qsizetype c = names.size(); c < width; ++c)
-            names.append(tr("Column %1").arg(c + 1));
-        const QList<QStringList> rows = header ? table.rows.mid(1) : table.rows;
-        say(tr("Storing %1 rows of %2…").arg(rows.size()).arg(fileName));
-        const core::Mode mode = power ? core::Mode::Power : core::Mode::Quick;
-        Engine *engine = &m_engine;
-        // A big file takes a while to store: the percentage, read a few times a second.
-        auto percent = std::make_shared<std::atomic<int>>(0);
-        auto *progress = new QTimer(this);
-        connect(progress, &QTimer::timeout, this, [this, percent, fileName, n = rows.size()] {
-            say(tr("Storing %1 rows of %2… %3%").arg(n).arg(fileName).arg(percent->load()));
-        });
-        progress->start(250);
-        offThread(
-            this,
-            [engine, fileName, names, rows, column, mode, percent] {
-                return engine->listStore().create(fileName, names, rows, column, mode, {},
-                                                  [percent](int p) { percent->store(p); });
-            },
-            [this, fileName, progress](const jobs::ListStore::Created &created) {
-                progress->deleteLater();
-                if (created.jobId.isEmpty()) {
-                    say(tr("%1 could not be stored: the database refused it.").arg(fileName), true);
+            if (table.rows.isEmpty()) {
+                m_import->setEnabled(true);
+                say(tr("%1 is empty.").arg(fileName), true);
+                return;
+            }
+            int column = 0;
+            bool header = false;
+            bool power = true;
+            if (chooser) {
+                if (!chooser(fileName, table.rows, &column, &header, &power)) {
+                    m_import->setEnabled(true);
                     return;
                 }
-                if (jobs::JobRunner *runner = m_engine.jobRunner())
-                    runner->wake();
-                reloadSidebar();
-                showList(created.jobId);
-                say(tr("%1: %2 rows, %3 without an address (kept, marked error), %4 duplicates (verified "
-                       "once).")
-                        .arg(fileName)
-                        .arg(created.rows)
-                        .arg(created.withoutAddress)
-                        .arg(created.duplicates));
-                Q_EMIT listCreated(created.jobId);
-            });
-    });
+            } else {
+                ImportDialog dialog(fileName, table.rows, table.complete, this);
+                if (dialog.exec() != QDialog::Accepted) {
+                    m_import->setEnabled(true);
+                    say(tr("Import of %1 cancelled.").arg(fileName));
+                    return;
+                }
+                column = dialog.addressColumn();
+                header = dialog.hasHeader();
+                power = dialog.powerMode();
+            }
+            storeList(path, fileName, header ? table.rows.first() : QStringList(), column,
+                      power ? core::Mode::Power : core::Mode::Quick);
+        },
+        PreviewRows);
+}
+
+void ListsPage::storeList(const QString &path, const QString &fileName, const QStringList &header, int column,
+                          core::Mode mode)
+{
+    say(tr("Storing %1…").arg(fileName));
+    Engine *engine = &m_engine;
+    // A big file takes a while to store: how far, read a few times a second from the worker.
+    auto percent = std::make_shared<std::atomic<int>>(0);
+    auto *progress = new QTimer(this);
+    connect(progress, &QTimer::timeout, this,
+            [this, percent, fileName] { say(tr("Storing %1… %2%").arg(fileName).arg(percent->load())); });
+    progress->start(250);
+    struct Stored
+    {
+        jobs::ListStore::Created created;
+        QString readError;
+    };
+    const QString extraColumn = tr("Column %1");
+    offThread(
+        this,
+        [engine, path, fileName, header, column, mode, percent, extraColumn] {
+            Stored out;
+            core::csv::Reader reader(path);
+            if (!reader.open()) {
+                out.readError = reader.error();
+                return out;
+            }
+            out.created = engine->listStore().create(
+                fileName, header, jobs::ListStore::fromReader(reader, !header.isEmpty(), percent.get()),
+                column, mode, {}, extraColumn);
+            out.readError = reader.error();
+            return out;
+        },
+        [this, fileName, progress](const Stored &stored) {
+            progress->deleteLater();
+            m_import->setEnabled(true);
+            const jobs::ListStore::Created &created = stored.created;
+            if (!stored.readError.isEmpty()) {
+                say(tr("Could not read %1: %2").arg(fileName, stored.readError), true);
+                return;
+            }
+            if (created.jobId.isEmpty()) {
+                say(tr("%1 could not be stored: the database refused it.").arg(fileName), true);
+                return;
+            }
+            if (jobs::JobRunner *runner = m_engine.jobRunner())
+                runner->wake();
+            reloadSidebar();
+            showList(created.jobId);
+            say(tr("%1: %2 rows, %3 without an address (kept, marked error), %4 duplicates (verified "
+                   "once).")
+                    .arg(fileName)
+                    .arg(created.rows)
+                    .arg(created.withoutAddress)
+                    .arg(created.duplicates));
+            Q_EMIT listCreated(created.jobId);
+        });
 }
 
 void ListsPage::reloadSidebar()

@@ -37,7 +37,9 @@ class ImportDialog : public QDialog
 {
     Q_OBJECT
 public:
-    ImportDialog(const QString &fileName, const QList<QStringList> &rows, QWidget *parent = nullptr);
+    /// `rows`: the file's first rows (all of them when `complete`).
+    ImportDialog(const QString &fileName, const QList<QStringList> &rows, bool complete = true,
+                 QWidget *parent = nullptr);
 
     QComboBox *columnBox() const { return m_column; }
     QCheckBox *headerBox() const { return m_header; }
@@ -114,6 +116,9 @@ private:
     void reloadSidebar();
     void refresh();
     void showSummary();
+    /// Reads the file again row by row into a new list (off the GUI thread, with progress).
+    void storeList(const QString &path, const QString &fileName, const QStringList &header, int column,
+                   core::Mode mode);
     void showDetail();
     void chooseExport();
     void say(const QString &text, bool error = false);

@@ -23,14 +23,18 @@ QTableWidgetItem *readOnlyCell(const QString &text)
     return item;
 }
 
-ImportedTable readTable(const QString &path)
+ImportedTable readTable(const QString &path, qsizetype maxRows)
 {
     ImportedTable out;
-    out.rows = core::csv::readFile(path, &out.error);
+    if (maxRows < 0)
+        out.rows = core::csv::readFile(path, &out.error);
+    else
+        out.rows = core::csv::readFirstRecords(path, maxRows, &out.error, &out.complete);
     return out;
 }
 
-void readTableAsync(QObject *context, const QString &path, std::function<void(const ImportedTable &)> done)
+void readTableAsync(QObject *context, const QString &path, std::function<void(const ImportedTable &)> done,
+                    qsizetype maxRows)
 {
     auto *watcher = new QFutureWatcher<ImportedTable>(context);
     QObject::connect(watcher, &QFutureWatcher<ImportedTable>::finished, context,
@@ -39,7 +43,7 @@ void readTableAsync(QObject *context, const QString &path, std::function<void(co
                          watcher->deleteLater();
                          done(table);
                      });
-    watcher->setFuture(QtConcurrent::run(readTable, path));
+    watcher->setFuture(QtConcurrent::run(readTable, path, maxRows));
 }
 
 bool writeCsv(const QString &path, const QList<QStringList> &rows, QString *error)

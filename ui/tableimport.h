@@ -26,14 +26,16 @@ QTableWidgetItem *readOnlyCell(const QString &text);
 /// A CSV, TSV, semicolon CSV or text file as rows of cells (encoding and delimiter detected).
 struct ImportedTable
 {
-    QList<QStringList> rows; ///< every row, a header row included
+    QList<QStringList> rows; ///< every row (or the first ones), a header row included
     QString error;           ///< why the file could not be read
+    bool complete = true;    ///< false: only the first `maxRows` rows were read
 };
 
-/// Reads the file on a worker thread (a large file must not freeze the window) and hands the table to
-/// `done` on `context`'s thread.
-void readTableAsync(QObject *context, const QString &path, std::function<void(const ImportedTable &)> done);
-ImportedTable readTable(const QString &path);
+/// Reads the file (all of it, or its first `maxRows` rows: a preview) on a worker thread (a large file must
+/// not freeze the window) and hands the table to `done` on `context`'s thread.
+void readTableAsync(QObject *context, const QString &path, std::function<void(const ImportedTable &)> done,
+                    qsizetype maxRows = -1);
+ImportedTable readTable(const QString &path, qsizetype maxRows = -1);
 
 using core::csv::findColumn;
 

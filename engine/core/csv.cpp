@@ -55,53 +55,88 @@ QChar detectDelimiter(const QString &sample)
     return best;
 }
 
-QList<QStringList> parse(const QString &text, QChar delimiter)
+void Parser::endField()
 {
-    QList<QStringList> records;
-    QStringList record;
-    QString field;
-    bool quoted = false;
-    bool fieldStarted = false;
+    m_record.append(m_field);
+    m_field.clear();
+    m_fieldStarted = false;
+}
+
+void Parser::feed(QStringView text, const std::function<void(QStringList &&)> &record)
+{
     const qsizetype n = text.size();
+    qsizetype plainFrom = -1; // a run of ordinary characters, appended in one go
+    auto flushPlain = [&](qsizetype upTo) {
+        if (plainFrom >= 0) {
+            m_field += text.mid(plainFrom, upTo - plainFrom);
+            plainFrom = -1;
+        }
+    };
     for (qsizetype i = 0; i < n; ++i) {
-        const QChar c = text.at(i);
-        if (quoted) {
+        const QChar c = text[i];
+        if (m_afterCr) {
+            m_afterCr = false;
+            if (c == u'\n')
+                continue;
+        }
+        if (m_quoteInQuoted) {
+            m_quoteInQuoted = false;
             if (c == u'"') {
-                if (i + 1 < n && text.at(i + 1) == u'"') {
-                    field += u'"';
-                    ++i;
-                } else {
-                    quoted = false;
-                }
-            } else {
-                field += c;
+                m_field += u'"'; // a doubled quote: one quote in the field, still quoted
+                continue;
+            }
+            m_quoted = false; // the closing quote; this character is read as unquoted
+        }
+        if (m_quoted) {
+            if (c == u'"') {
+                flushPlain(i);
+                m_quoteInQuoted = true;
+            } else if (plainFrom < 0) {
+                plainFrom = i;
             }
             continue;
         }
-        if (c == u'"' && !fieldStarted) {
-            quoted = true;
-            fieldStarted = true;
-        } else if (c == delimiter) {
-            record.append(field);
-            field.clear();
-            fieldStarted = false;
-        } else if (c == u'\r' && i + 1 < n && text.at(i + 1) == u'\n') {
-            continue; // the \n ends the record
+        if (c == u'"' && !m_fieldStarted) {
+            flushPlain(i);
+            m_quoted = true;
+            m_fieldStarted = true;
+        } else if (c == m_delimiter) {
+            flushPlain(i);
+            endField();
         } else if (c == u'\n' || c == u'\r') {
-            record.append(field);
-            records.append(record);
-            record.clear();
-            field.clear();
-            fieldStarted = false;
+            flushPlain(i);
+            endField();
+            record(std::move(m_record));
+            m_record = QStringList();
+            m_afterCr = c == u'\r';
         } else {
-            field += c;
-            fieldStarted = true;
+            m_fieldStarted = true;
+            if (plainFrom < 0)
+                plainFrom = i;
         }
     }
-    if (fieldStarted || !field.isEmpty() || !record.isEmpty()) {
-        record.append(field);
-        records.append(record);
+    flushPlain(n);
+}
+
+void Parser::finish(const std::function<void(QStringList &&)> &record)
+{
+    m_quoteInQuoted = false;
+    if (m_fieldStarted || !m_field.isEmpty() || !m_record.isEmpty()) {
+        endField();
+        record(std::move(m_record));
+        m_record = QStringList();
     }
+    m_quoted = false;
+    m_afterCr = false;
+}
+
+QList<QStringList> parse(const QString &text, QChar delimiter)
+{
+    QList<QStringList> records;
+    Parser parser(delimiter);
+    const auto add = [&records](QStringList &&r) { records.append(std::move(r)); };
+    parser.feed(text, add);
+    parser.finish(add);
     return records;
 }
 
@@ -139,7 +174,11 @@ QString decode(const QByteArray &bytes)
     const QString text = utf8.decode(bytes);
     if (!utf8.hasError())
         return text;
-    // Windows-1252: Latin-1 plus the 0x80–0x9F block of typographic marks.
+    return decodeWindows1252(bytes);
+}
+
+QString decodeWindows1252(QByteArrayView bytes)
+{
     static const char16_t cp1252[32] = {0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
                                         0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD,
                                         0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
@@ -168,6 +207,133 @@ QList<QStringList> readFile(const QString &path, QString *error, qint64 maxBytes
     }
     const QString text = decode(file.readAll());
     return parse(text, detectDelimiter(text.left(16384)));
+}
+
+namespace {
+constexpr qint64 ChunkBytes = 1024 * 1024;
+}
+
+Reader::Reader(const QString &path)
+    : m_file(path)
+{
+}
+
+bool Reader::open()
+{
+    if (!m_file.open(QIODevice::ReadOnly)) {
+        m_error = m_file.errorString();
+        return false;
+    }
+    m_size = m_file.size();
+    // The encoding: a BOM says it; otherwise UTF-8 if the whole file is valid UTF-8 (checked in chunks,
+    // nothing kept), else Windows-1252, as decode() decides for a whole file.
+    const QByteArray start = m_file.peek(3);
+    if (start.startsWith("\xEF\xBB\xBF")) {
+        m_file.skip(3);
+    } else if (start.startsWith("\xFF\xFE") || start.startsWith("\xFE\xFF")) {
+        m_encoding = Encoding::Utf16;
+    } else {
+        QStringDecoder check(QStringDecoder::Utf8);
+        while (!m_file.atEnd() && !check.hasError()) {
+            const QByteArray chunk = m_file.read(ChunkBytes);
+            if (chunk.isEmpty() && m_file.error() != QFileDevice::NoError) {
+                m_error = m_file.errorString();
+                return false;
+            }
+            [[maybe_unused]] const QString ignored = check.decode(chunk);
+        }
+        // A sequence cut by the end of the file is an error too.
+        if (!check.hasError()) [[maybe_unused]]
+            const QString rest = check.decode(QByteArray());
+        if (check.hasError())
+            m_encoding = Encoding::Windows1252;
+        m_file.seek(0);
+    }
+    if (m_encoding == Encoding::Utf16)
+        m_decoder = QStringDecoder(QStringDecoder::Utf16); // the BOM gives the byte order and is dropped
+    else if (m_encoding == Encoding::Utf8)
+        m_decoder = QStringDecoder(QStringDecoder::Utf8);
+    // The delimiter from the first 16,384 characters (more than one chunk only for very long lines).
+    while (m_pendingText.size() < 16384 && !m_file.atEnd()) {
+        const QByteArray chunk = m_file.read(ChunkBytes);
+        if (chunk.isEmpty() && m_file.error() != QFileDevice::NoError) {
+            m_error = m_file.errorString();
+            return false;
+        }
+        m_pendingText += decodeChunk(chunk, m_file.atEnd());
+    }
+    m_delimiter = detectDelimiter(m_pendingText.left(16384));
+    m_parser = std::make_unique<Parser>(m_delimiter);
+    return true;
+}
+
+QString Reader::decodeChunk(const QByteArray &bytes, bool last)
+{
+    if (m_encoding == Encoding::Windows1252)
+        return decodeWindows1252(bytes);
+    QString text = m_decoder.decode(bytes);
+    if (last)
+        text += m_decoder.decode(QByteArray()); // a sequence cut at the very end
+    return text;
+}
+
+bool Reader::fill()
+{
+    m_ready.clear();
+    m_readyIndex = 0;
+    const auto add = [this](QStringList &&r) { m_ready.append(std::move(r)); };
+    while (m_ready.isEmpty() && !m_atEnd) {
+        if (!m_pendingText.isEmpty()) {
+            m_parser->feed(m_pendingText, add);
+            m_pendingText.clear();
+            continue;
+        }
+        if (m_file.atEnd()) {
+            m_parser->finish(add);
+            m_atEnd = true;
+            break;
+        }
+        const QByteArray chunk = m_file.read(ChunkBytes);
+        if (chunk.isEmpty() && m_file.error() != QFileDevice::NoError) {
+            m_error = m_file.errorString();
+            m_atEnd = true;
+            return false;
+        }
+        m_parser->feed(decodeChunk(chunk, m_file.atEnd()), add);
+    }
+    return !m_ready.isEmpty();
+}
+
+bool Reader::next(QStringList *record)
+{
+    if (!m_parser)
+        return false;
+    if (m_readyIndex >= m_ready.size() && !fill())
+        return false;
+    *record = std::move(m_ready[m_readyIndex++]);
+    return true;
+}
+
+QList<QStringList> readFirstRecords(const QString &path, qsizetype maxRows, QString *error, bool *complete)
+{
+    QList<QStringList> rows;
+    Reader reader(path);
+    if (!reader.open()) {
+        if (error)
+            *error = reader.error();
+        return rows;
+    }
+    QStringList row;
+    while (rows.size() < maxRows && reader.next(&row))
+        rows.append(std::move(row));
+    if (!reader.error().isEmpty()) {
+        if (error)
+            *error = reader.error();
+        return {};
+    }
+    if (complete)
+        *complete = rows.size() < maxRows || !reader.next(&row);
+    return rows;
 }
 
 int findColumn(const QStringList &header, const QRegularExpression &names)

@@ -141,6 +141,83 @@ JobStore::CreateResult JobStore::createDomainJob(const accounts::ApiKeyInfo *key
     return createJob(key, KindDomain, items, core::Mode::Power);
 }
 
+bool JobStore::insertJob(QSqlDatabase &db, const QString &id, const accounts::ApiKeyInfo *key,
+                         QLatin1StringView kind, core::Mode mode, qsizetype total,
+                         const QString &idempotencyKey)
+{
+    QSqlQuery job(db);
+    job.prepare(u"INSERT INTO jobs(id, key_id, kind, mode, status, total, created_at, completed_at, "
+                "idempotency_key) VALUES (?, ?, ?, ?, 'processing', ?, ?, NULL, ?)"_s);
+    job.addBindValue(id);
+    job.addBindValue(key ? QVariant(key->id) : QVariant(QMetaType::fromType<qint64>()));
+    job.addBindValue(QString(kind));
+    job.addBindValue(core::toString(mode));
+    job.addBindValue(int(total));
+    job.addBindValue(nowIso());
+    job.addBindValue(idempotencyKey.isEmpty() ? QVariant(QMetaType::fromType<QString>())
+                                              : QVariant(idempotencyKey));
+    return job.exec();
+}
+
+bool JobStore::insertItems(QSqlDatabase &db, const QString &id, qsizetype firstPosition,
+                           const QList<NewItem> &items, const std::function<void(qsizetype)> &progress)
+{
+    return storage::insertRows(
+        db, u"job_items"_s, {u"job_id"_s, u"position"_s, u"input"_s, u"normalized"_s, u"domain"_s},
+        items.size(),
+        [&](qsizetype i) {
+            // A null QString binds as SQL NULL: an absent value is stored as an empty text.
+            const NewItem &n = items.at(i);
+            return QVariantList{id, int(firstPosition + i), n.input.isNull() ? u""_s : n.input,
+                                n.normalized.isNull() ? u""_s : n.normalized,
+                                n.domain.isNull() ? u""_s : n.domain};
+        },
+        progress);
+}
+
+JobStore::CreateResult JobStore::createStreamedJob(QLatin1StringView kind, core::Mode mode,
+                                                   const NextBatch &next,
+                                                   const std::function<bool(const QString &jobId)> &within)
+{
+    CreateResult result;
+    QSqlDatabase db = m_db.connection();
+    QSqlQuery(db).exec(u"PRAGMA synchronous=FULL"_s);
+    const auto restore = qScopeGuard([db] { QSqlQuery(db).exec(u"PRAGMA synchronous=NORMAL"_s); });
+    Transaction tx(db);
+    if (!tx.ok())
+        return result;
+    const QString id = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    if (!insertJob(db, id, nullptr, kind, mode, 0, {}))
+        return result;
+    qsizetype position = 0;
+    QList<NewItem> batch;
+    for (;;) {
+        batch.clear();
+        if (!next(id, position, &batch))
+            return result;
+        if (batch.isEmpty())
+            break;
+        if (!insertItems(db, id, position, batch, {}))
+            return result;
+        position += batch.size();
+    }
+    QSqlQuery total(db);
+    total.prepare(u"UPDATE jobs SET total = ? WHERE id = ?"_s);
+    total.addBindValue(int(position));
+    total.addBindValue(id);
+    if (!total.exec())
+        return result;
+    if (within && !within(id))
+        return result;
+    if (position == 0 && !finishIfDone(id))
+        return result;
+    if (!tx.commit())
+        return result;
+    result.outcome = Created::Ok;
+    result.jobId = id;
+    return result;
+}
+
 JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
                                            const QList<NewItem> &items, core::Mode mode,
                                            const QString &idempotencyKey,
@@ -182,31 +259,8 @@ JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLat
             return result;
         }
     }
-    QSqlQuery job(db);
-    job.prepare(u"INSERT INTO jobs(id, key_id, kind, mode, status, total, created_at, completed_at, "
-                "idempotency_key) VALUES (?, ?, ?, ?, 'processing', ?, ?, NULL, ?)"_s);
-    job.addBindValue(id);
-    job.addBindValue(key ? QVariant(key->id) : QVariant(QMetaType::fromType<qint64>()));
-    job.addBindValue(QString(kind));
-    job.addBindValue(core::toString(mode));
-    job.addBindValue(int(items.size()));
-    job.addBindValue(nowIso());
-    job.addBindValue(idempotencyKey.isEmpty() ? QVariant(QMetaType::fromType<QString>())
-                                              : QVariant(idempotencyKey));
-    if (!job.exec())
-        return result;
-    const bool stored = storage::insertRows(
-        db, u"job_items"_s, {u"job_id"_s, u"position"_s, u"input"_s, u"normalized"_s, u"domain"_s},
-        items.size(),
-        [&](qsizetype i) {
-            // A null QString binds as SQL NULL: an absent value is stored as an empty text.
-            const NewItem &n = items.at(i);
-            return QVariantList{id, int(i), n.input.isNull() ? u""_s : n.input,
-                                n.normalized.isNull() ? u""_s : n.normalized,
-                                n.domain.isNull() ? u""_s : n.domain};
-        },
-        progress);
-    if (!stored)
+    if (!insertJob(db, id, key, kind, mode, items.size(), idempotencyKey) ||
+        !insertItems(db, id, 0, items, progress))
         return result;
     if (within && !within(id))
         return result;

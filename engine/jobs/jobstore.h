@@ -14,6 +14,8 @@
 #include <functional>
 #include <optional>
 
+class QSqlDatabase;
+
 namespace mailcaff::storage {
 class Database;
 }
@@ -114,6 +116,14 @@ public:
                            const QList<NewItem> &items, core::Mode mode, const QString &idempotencyKey = {},
                            const std::function<bool(const QString &jobId)> &within = {},
                            const std::function<void(qsizetype itemsStored)> &progress = {});
+    /// Fills `batch` with the items from `position` on (storing what goes with them, in the same
+    /// transaction) and leaves it empty at the end; false rolls everything back.
+    using NextBatch = std::function<bool(const QString &jobId, qsizetype position, QList<NewItem> *batch)>;
+    /// A job whose items arrive batch by batch, never all in memory (a list read from its file as it is
+    /// stored), in one transaction; not charged (the window's and the command line's lists). `within` runs
+    /// once every item is stored.
+    CreateResult createStreamedJob(QLatin1StringView kind, core::Mode mode, const NextBatch &next,
+                                   const std::function<bool(const QString &jobId)> &within = {});
     CreateResult createVerifyJob(const accounts::ApiKeyInfo *key, const QStringList &emails, core::Mode mode,
                                  const QString &idempotencyKey = {});
     /// Leads are objects with string fields first_name, last_name and domain (or company_name), as the API
@@ -165,6 +175,12 @@ private:
     /// if no item is left, and calls the ended hook. True when this ended it; nullopt when the database
     /// failed.
     std::optional<bool> finishIfDone(const QString &jobId);
+    /// In the caller's transaction: the job's row, and its items from `firstPosition` on.
+    static bool insertJob(QSqlDatabase &db, const QString &id, const accounts::ApiKeyInfo *key,
+                          QLatin1StringView kind, core::Mode mode, qsizetype total,
+                          const QString &idempotencyKey);
+    static bool insertItems(QSqlDatabase &db, const QString &id, qsizetype firstPosition,
+                            const QList<NewItem> &items, const std::function<void(qsizetype)> &progress);
 
     const storage::Database &m_db;
     accounts::Credits &m_credits;

@@ -33,55 +33,101 @@ ListStore::Created ListStore::create(const QString &name, const QStringList &hea
                                      const QString &sourceKey,
                                      const std::function<void(int percent)> &progress)
 {
-    Created out;
-    QList<JobStore::NewItem> items;
-    items.reserve(rows.size());
-    QSet<QString> seen;
-    for (const QStringList &row : rows) {
-        const QString address = row.value(addressColumn).trimmed();
-        if (address.isEmpty())
-            ++out.withoutAddress;
-        JobStore::NewItem item = JobStore::verifyItem(address);
-        if (!address.isEmpty() && seen.contains(item.normalized))
-            ++out.duplicates;
-        seen.insert(item.normalized);
-        items.append(item);
-    }
-    out.rows = int(rows.size());
-    // Half the work is the items, half the file's rows.
+    qsizetype next = 0;
     const qsizetype total = std::max<qsizetype>(1, rows.size());
-    auto report = [&](qsizetype done, int base) {
-        if (progress)
-            progress(base + int(done * 50 / total));
+    return create(
+        name, header,
+        [&](QStringList *row) {
+            if (next >= rows.size())
+                return Read::End;
+            *row = rows.at(next++);
+            if (progress && (next % 1000 == 0 || next == rows.size()))
+                progress(int(next * 100 / total));
+            return Read::Row;
+        },
+        addressColumn, mode, sourceKey);
+}
+
+ListStore::RowSource ListStore::fromReader(core::csv::Reader &reader, bool skipHeader,
+                                           std::atomic<int> *percent)
+{
+    return [&reader, percent, skip = skipHeader](QStringList *row) mutable {
+        if (skip) {
+            skip = false;
+            if (!reader.next(row))
+                return reader.error().isEmpty() ? Read::End : Read::Failed;
+        }
+        if (!reader.next(row))
+            return reader.error().isEmpty() ? Read::End : Read::Failed;
+        if (percent)
+            percent->store(int(reader.position() * 100 / std::max<qint64>(1, reader.size())));
+        return Read::Row;
     };
-    const auto itemsProgress = [&](qsizetype done) { report(done, 0); };
-    const auto created = m_jobs.createJob(
-        nullptr, KindVerify, items, mode, {},
+}
+
+ListStore::Created ListStore::create(const QString &name, const QStringList &header, const RowSource &next,
+                                     int addressColumn, core::Mode mode, const QString &sourceKey,
+                                     const QString &extraColumnName)
+{
+    Created out;
+    // Duplicates are counted by a 64-bit hash of the normalised address (8 bytes a row, not the address):
+    // a collision would only miscount the message, never merge two items (the runner compares addresses).
+    QSet<size_t> seen;
+    qsizetype width = header.size();
+    QList<QStringList> rows;
+    QList<JobStore::NewItem> items;
+    constexpr qsizetype Batch = 20000;
+    const auto created = m_jobs.createStreamedJob(
+        KindVerify, mode,
+        [&](const QString &jobId, qsizetype position, QList<JobStore::NewItem> *batch) {
+            rows.clear();
+            QStringList row;
+            Read read = Read::Row;
+            while (rows.size() < Batch && (read = next(&row)) == Read::Row) {
+                const QString address = row.value(addressColumn).trimmed();
+                JobStore::NewItem item = JobStore::verifyItem(address);
+                if (address.isEmpty()) {
+                    ++out.withoutAddress;
+                } else {
+                    const size_t h = qHash(item.normalized);
+                    if (seen.contains(h))
+                        ++out.duplicates;
+                    else
+                        seen.insert(h);
+                }
+                width = std::max(width, row.size());
+                batch->append(std::move(item));
+                rows.append(std::move(row));
+            }
+            if (read == Read::Failed)
+                return false; // a file that could not be read to its end is not stored at all
+            out.rows += int(rows.size());
+            return storage::insertRows(
+                m_db.connection(), u"list_rows"_s, {u"job_id"_s, u"position"_s, u"cells"_s}, rows.size(),
+                [&](qsizetype i) {
+                    return QVariantList{jobId, int(position + i), joinCells(rows.at(i))};
+                });
+        },
         [&](const QString &jobId) {
-            QSqlDatabase db = m_db.connection();
-            QSqlQuery list(db);
+            // The header, with a name for every column some row has beyond it.
+            QStringList names = header;
+            for (qsizetype c = names.size(); c < width; ++c)
+                names.append(extraColumnName.arg(c + 1));
+            QSqlQuery list(m_db.connection());
             list.prepare(
                 u"INSERT INTO lists(job_id, name, header, address_column, rows_without_address, source_key, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"_s);
             list.addBindValue(jobId);
             list.addBindValue(name);
             list.addBindValue(QString::fromUtf8(
-                QJsonDocument(QJsonArray::fromStringList(header)).toJson(QJsonDocument::Compact)));
+                QJsonDocument(QJsonArray::fromStringList(names)).toJson(QJsonDocument::Compact)));
             list.addBindValue(addressColumn);
             list.addBindValue(out.withoutAddress);
             list.addBindValue(sourceKey.isEmpty() ? QVariant(QMetaType::fromType<QString>())
                                                   : QVariant(sourceKey));
             list.addBindValue(QDateTime::currentSecsSinceEpoch());
-            if (!list.exec())
-                return false;
-            return storage::insertRows(
-                db, u"list_rows"_s, {u"job_id"_s, u"position"_s, u"cells"_s}, rows.size(),
-                [&](qsizetype i) {
-                    return QVariantList{jobId, int(i), joinCells(rows.at(i))};
-                },
-                [&](qsizetype done) { report(done, 50); });
-        },
-        itemsProgress);
+            return list.exec();
+        });
     if (created.outcome == JobStore::Created::Ok)
         out.jobId = created.jobId;
     return out;

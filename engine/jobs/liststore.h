@@ -2,6 +2,8 @@
 
 #include "jobstore.h"
 
+#include "core/csv.h"
+
 #include <QDateTime>
 #include <QJsonObject>
 #include <QList>
@@ -9,6 +11,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <atomic>
 #include <optional>
 
 namespace mailcaff::jobs {
@@ -61,6 +64,19 @@ public:
     Created create(const QString &name, const QStringList &header, const QList<QStringList> &rows,
                    int addressColumn, core::Mode mode, const QString &sourceKey = {},
                    const std::function<void(int percent)> &progress = {});
+    /// The next row of a file, its end, or a read error (nothing is stored then).
+    enum class Read { Row, End, Failed };
+    using RowSource = std::function<Read(QStringList *row)>;
+    /// The rows of an opened reader, its first one skipped when `skipHeader`; `percent` (optional) follows
+    /// how much of the file has been read.
+    static RowSource fromReader(core::csv::Reader &reader, bool skipHeader,
+                                std::atomic<int> *percent = nullptr);
+    /// The same from rows read one by one (a file streamed from disk, never held whole): stored 20,000 rows
+    /// at a time in one transaction. Columns some row has beyond `header` are named `extraColumnName` with
+    /// the column's number (from 1).
+    Created create(const QString &name, const QStringList &header, const RowSource &next, int addressColumn,
+                   core::Mode mode, const QString &sourceKey = {},
+                   const QString &extraColumnName = QStringLiteral("column_%1"));
     /// The newest list made from `sourceKey`, if any.
     std::optional<QString> findBySource(const QString &sourceKey) const;
 
