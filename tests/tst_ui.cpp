@@ -5,6 +5,7 @@
 #include "domainpage.h"
 #include "engine.h"
 #include "finderpage.h"
+#include "jobs/liststore.h"
 #include "keyspage.h"
 #include "listmodel.h"
 #include "listspage.h"
@@ -75,6 +76,7 @@ private Q_SLOTS:
     void emailFinderOnePerson();
     void emailFinderList();
     void listsImportVerifyFilterExport();
+    void listFilterAtScale();
     void screenshotsOfEveryPage();
     void closingWhileAListRuns();
     void serverLog();
@@ -550,6 +552,79 @@ void TestUi::listsImportVerifyFilterExport()
     page->statusFilterBox()->setCurrentIndex(0);
     QVERIFY(page->deleteList());
     QCOMPARE(page->listsWidget()->count(), listsBefore);
+}
+
+void TestUi::listFilterAtScale()
+{
+    // Above ListFilter::AsyncRows the filter and the sort run on a worker: the view keeps its rows until
+    // the new ones are ready, and a selected row stays selected wherever it moves.
+    constexpr int N = 120'000;
+    ui::ListModel model;
+    QStringList addresses;
+    addresses.reserve(N);
+    for (int i = 0; i < N; ++i)
+        addresses.append(u"user%1@d%2.test"_s.arg(i).arg(i % 7));
+    model.reset(addresses);
+    QList<jobs::ListRow> results;
+    for (int i = 0; i < N; i += 2) { // every other row done
+        jobs::ListRow r;
+        r.position = i;
+        r.status = qint8(i % 3 == 0 ? core::Status::Valid : core::Status::Invalid);
+        r.score = qint8(i % 101);
+        r.flags = i % 4 == 0 ? jobs::ListRow::Role : 0;
+        results.append(r);
+    }
+    model.apply(results);
+    ui::ListFilter filter;
+    QSignalSpy applied(&filter, &ui::ListFilter::applied);
+    filter.setSourceModel(&model);
+    QVERIFY(applied.wait(10000));
+    QCOMPARE(filter.rowCount(), N);
+    QPersistentModelIndex selected(filter.index(6000, ui::ListModel::Email)); // row 6000: valid, score 41
+
+    filter.setStatus(int(core::Status::Valid));
+    filter.apply();
+    QVERIFY(filter.isBusy());
+    QCOMPARE(filter.rowCount(), N); // the old rows until the new ones are ready
+    QVERIFY(applied.wait(10000));
+    QCOMPARE(filter.rowCount(), N / 6); // even rows divisible by 3
+    for (int r = 1; r < filter.rowCount(); ++r)
+        QVERIFY(filter.mapToSource(filter.index(r, 0)).row() >
+                filter.mapToSource(filter.index(r - 1, 0)).row());
+    QVERIFY(selected.isValid());
+    QCOMPARE(filter.mapToSource(selected).row(), 6000);
+    QCOMPARE(selected.data().toString(), u"user6000@d1.test"_s);
+
+    filter.sort(ui::ListModel::Score, Qt::DescendingOrder);
+    QVERIFY(applied.wait(10000));
+    int previous = 101;
+    for (int r = 0; r < filter.rowCount(); ++r) {
+        const int score = filter.data(filter.index(r, 0), ui::ListModel::ScoreRole).toInt();
+        QVERIFY(score <= previous);
+        previous = score;
+    }
+    QCOMPARE(filter.mapToSource(selected).row(), 6000);
+
+    filter.setText(u"USER1234"_s); // case-insensitive, anywhere in the address
+    filter.setRequiredFlags(jobs::ListRow::Role);
+    filter.apply();
+    QVERIFY(applied.wait(10000));
+    QSet<int> expected;
+    for (int i = 0; i < N; ++i)
+        if (i % 6 == 0 && i % 4 == 0 && addresses.at(i).contains(u"user1234"_s))
+            expected.insert(i);
+    QCOMPARE(filter.acceptedPositions(), expected);
+    QVERIFY(!selected.isValid()); // row 6000 is filtered out now
+
+    // Two requests in a row: only the newer one's rows are shown.
+    filter.setText(QString());
+    filter.setRequiredFlags(0);
+    filter.setStatus(-2);
+    filter.apply();
+    filter.setStatus(-1); // pending rows: the odd ones
+    filter.apply();
+    QTRY_VERIFY_WITH_TIMEOUT(!filter.isBusy(), 10000);
+    QCOMPARE(filter.rowCount(), N / 2);
 }
 
 void TestUi::screenshotsOfEveryPage()

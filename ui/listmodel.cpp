@@ -1,11 +1,14 @@
 #include "listmodel.h"
 
 #include "colours.h"
+#include "tableimport.h"
 
 #include <QColor>
+#include <QFutureWatcher>
 #include <QHash>
 #include <QPainter>
 #include <QPixmap>
+#include <QtConcurrent>
 
 using namespace Qt::StringLiterals;
 
@@ -39,7 +42,20 @@ ListModel::ListModel(QObject *parent)
 {
 }
 
-void ListModel::reset(const QStringList &addresses)
+CompactStrings::CompactStrings(const QStringList &strings)
+{
+    qsizetype total = 0;
+    for (const QString &s : strings)
+        total += s.size();
+    m_text.reserve(total);
+    m_ends.reserve(strings.size());
+    for (const QString &s : strings) {
+        m_text += s;
+        m_ends.append(m_text.size());
+    }
+}
+
+void ListModel::reset(const CompactStrings &addresses)
 {
     beginResetModel();
     m_addresses = addresses;
@@ -115,7 +131,7 @@ QVariant ListModel::data(const QModelIndex &index, int role) const
         case Row:
             return index.row() + 1;
         case Email:
-            return m_addresses.at(index.row());
+            return m_addresses.at(index.row()).toString();
         case Status:
             return r.status < 0 ? tr("pending") : core::toString(core::Status(r.status));
         case Score:
@@ -163,51 +179,174 @@ QList<int> ListModel::statusCounts() const
 }
 
 ListFilter::ListFilter(QObject *parent)
-    : QSortFilterProxyModel(parent)
+    : QAbstractTableModel(parent)
 {
-    setDynamicSortFilter(false);
+}
+
+void ListFilter::setSourceModel(ListModel *model)
+{
+    beginResetModel();
+    m_source = model;
+    m_visible.clear();
+    endResetModel();
+    // A new list: shown in file order at once (no filter can apply to rows not yet done).
+    connect(model, &QAbstractItemModel::modelReset, this, [this] {
+        beginResetModel();
+        m_visible.clear();
+        endResetModel();
+        apply();
+    });
+    // New results: the rows shown repaint (which rows pass is decided again only on apply()).
+    connect(model, &QAbstractItemModel::dataChanged, this, [this] {
+        if (!m_visible.isEmpty())
+            Q_EMIT dataChanged(index(0, 0), index(int(m_visible.size()) - 1, ListModel::ColumnCount - 1));
+    });
+    apply();
+}
+
+QList<int> ListFilter::visibleRows(const QList<jobs::ListRow> &rows, const CompactStrings &addresses,
+                                   const Spec &spec)
+{
+    QList<int> out;
+    out.reserve(rows.size());
+    const bool scoreRange = spec.minScore > 0 || spec.maxScore < 100;
+    for (qsizetype i = 0; i < rows.size(); ++i) {
+        const jobs::ListRow &r = rows.at(i);
+        if (spec.status != -2 && r.status != spec.status)
+            continue;
+        if (scoreRange && (r.score < spec.minScore || r.score > spec.maxScore))
+            continue;
+        if (spec.flags && (r.flags & spec.flags) != spec.flags)
+            continue;
+        if (!spec.text.isEmpty() &&
+            (i >= addresses.size() || !addresses.at(i).contains(spec.text, Qt::CaseInsensitive)))
+            continue;
+        out.append(int(i));
+    }
+    const auto order = [&spec](auto less) {
+        return [less, descending = spec.order == Qt::DescendingOrder](int a, int b) {
+            return descending ? less(b, a) : less(a, b);
+        };
+    };
+    switch (spec.sortColumn) {
+    case ListModel::Email:
+        std::stable_sort(out.begin(), out.end(), order([&addresses](int a, int b) {
+                             return addresses.at(a).compare(addresses.at(b), Qt::CaseInsensitive) < 0;
+                         }));
+        break;
+    case ListModel::Status:
+        std::stable_sort(out.begin(), out.end(),
+                         order([&rows](int a, int b) { return rows.at(a).status < rows.at(b).status; }));
+        break;
+    case ListModel::Score:
+        std::stable_sort(out.begin(), out.end(),
+                         order([&rows](int a, int b) { return rows.at(a).score < rows.at(b).score; }));
+        break;
+    case ListModel::Reason:
+        std::stable_sort(out.begin(), out.end(),
+                         order([&rows](int a, int b) { return rows.at(a).reason < rows.at(b).reason; }));
+        break;
+    case ListModel::Flags:
+        std::stable_sort(out.begin(), out.end(),
+                         order([&rows](int a, int b) { return rows.at(a).flags < rows.at(b).flags; }));
+        break;
+    default: // the row number: file order
+        if (spec.order == Qt::DescendingOrder)
+            std::reverse(out.begin(), out.end());
+    }
+    return out;
 }
 
 void ListFilter::apply()
 {
-    invalidateFilter();
-    // File order is the source's own: sorting a million rows into the order they are in costs for nothing.
-    if (sortColumn() >= 0 && !(sortColumn() == ListModel::Row && sortOrder() == Qt::AscendingOrder))
-        sort(sortColumn(), sortOrder());
+    if (!m_source)
+        return;
+    const int generation = ++m_generation;
+    const QList<jobs::ListRow> rows = m_source->rows(); // shared copies: the model may change meanwhile
+    const CompactStrings addresses = m_source->addresses();
+    if (rows.size() < AsyncRows) {
+        show(visibleRows(rows, addresses, m_spec));
+        return;
+    }
+    ++m_pending;
+    auto *watcher = new QFutureWatcher<QList<int>>(this);
+    connect(watcher, &QFutureWatcher<QList<int>>::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        --m_pending;
+        if (generation == m_generation)
+            show(watcher->result());
+    });
+    watcher->setFuture(QtConcurrent::run(workers(), visibleRows, rows, addresses, m_spec));
+}
+
+void ListFilter::show(QList<int> visible)
+{
+    // A layout change, not a reset: the selected row stays selected (and current) if it is still shown.
+    Q_EMIT layoutAboutToBeChanged();
+    const QModelIndexList before = persistentIndexList();
+    QList<int> sources;
+    sources.reserve(before.size());
+    for (const QModelIndex &p : before)
+        sources.append(p.row() < m_visible.size() ? m_visible.at(p.row()) : -1);
+    m_visible = std::move(visible);
+    if (!before.isEmpty()) {
+        QHash<int, int> where;
+        const QSet<int> wanted(sources.cbegin(), sources.cend());
+        for (qsizetype r = 0; r < m_visible.size() && where.size() < wanted.size(); ++r)
+            if (wanted.contains(m_visible.at(r)))
+                where.insert(m_visible.at(r), int(r));
+        QModelIndexList after;
+        after.reserve(before.size());
+        for (qsizetype i = 0; i < before.size(); ++i) {
+            const int row = where.value(sources.at(i), -1);
+            after.append(row < 0 ? QModelIndex() : index(row, before.at(i).column()));
+        }
+        changePersistentIndexList(before, after);
+    }
+    Q_EMIT layoutChanged();
+    Q_EMIT applied();
+}
+
+void ListFilter::sort(int column, Qt::SortOrder order)
+{
+    if (column < 0 || column >= ListModel::ColumnCount)
+        return;
+    m_spec.sortColumn = column;
+    m_spec.order = order;
+    apply();
 }
 
 QSet<int> ListFilter::acceptedPositions() const
 {
-    QSet<int> out;
-    out.reserve(rowCount());
-    for (int r = 0; r < rowCount(); ++r)
-        out.insert(mapToSource(index(r, 0)).row());
-    return out;
+    return QSet<int>(m_visible.cbegin(), m_visible.cend());
 }
 
-bool ListFilter::filterAcceptsRow(int sourceRow, const QModelIndex &) const
+QModelIndex ListFilter::mapToSource(const QModelIndex &index) const
 {
-    const QAbstractItemModel *m = sourceModel();
-    const QModelIndex i = m->index(sourceRow, ListModel::Email);
-    if (m_status != -2 && m->data(i, ListModel::StatusRole).toInt() != m_status)
-        return false;
-    const int score = m->data(i, ListModel::ScoreRole).toInt();
-    if ((m_minScore > 0 || m_maxScore < 100) && (score < m_minScore || score > m_maxScore))
-        return false;
-    if (m_flags && (m->data(i, ListModel::FlagsRole).toInt() & m_flags) != m_flags)
-        return false;
-    return m_text.isEmpty() || m->data(i, Qt::DisplayRole).toString().contains(m_text, Qt::CaseInsensitive);
+    if (!m_source || !index.isValid() || index.row() >= m_visible.size())
+        return {};
+    return m_source->index(m_visible.at(index.row()), index.column());
 }
 
-bool ListFilter::lessThan(const QModelIndex &left, const QModelIndex &right) const
+int ListFilter::rowCount(const QModelIndex &parent) const
 {
-    // Numbers as numbers (the row number and the score), text as text.
-    if (left.column() == ListModel::Row)
-        return left.row() < right.row();
-    if (left.column() == ListModel::Score)
-        return sourceModel()->data(left, ListModel::ScoreRole).toInt() <
-               sourceModel()->data(right, ListModel::ScoreRole).toInt();
-    return QSortFilterProxyModel::lessThan(left, right);
+    return parent.isValid() ? 0 : int(m_visible.size());
+}
+
+int ListFilter::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ListModel::ColumnCount;
+}
+
+QVariant ListFilter::data(const QModelIndex &index, int role) const
+{
+    const QModelIndex source = mapToSource(index);
+    return source.isValid() ? m_source->data(source, role) : QVariant();
+}
+
+QVariant ListFilter::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    return m_source ? m_source->headerData(section, orientation, role) : QVariant();
 }
 
 void ScoreDelegate::paint(QPainter *painter, const QStyleOptionViewItem &option,

@@ -13,8 +13,24 @@
 #include <QSaveFile>
 #include <QTableWidgetItem>
 #include <QtConcurrent>
+#include <QThread>
+#include <QThreadPool>
+
+using namespace Qt::StringLiterals;
 
 namespace mailcaff::ui {
+
+QThreadPool *workers()
+{
+    static QThreadPool *pool = [] {
+        auto *p =
+            new QThreadPool; // never deleted: it outlives every window, its threads end with the process
+        p->setMaxThreadCount(std::max(2, QThread::idealThreadCount()));
+        p->setObjectName(u"mailcaff-ui-workers"_s);
+        return p;
+    }();
+    return pool;
+}
 
 QTableWidgetItem *readOnlyCell(const QString &text)
 {
@@ -43,7 +59,7 @@ void readTableAsync(QObject *context, const QString &path, std::function<void(co
                          watcher->deleteLater();
                          done(table);
                      });
-    watcher->setFuture(QtConcurrent::run(readTable, path, maxRows));
+    watcher->setFuture(QtConcurrent::run(workers(), readTable, path, maxRows));
 }
 
 bool writeCsv(const QString &path, const QList<QStringList> &rows, QString *error)

@@ -12,6 +12,7 @@
 #include <functional>
 
 class QTableWidgetItem;
+class QThreadPool;
 class QWidget;
 
 namespace mailcaff {
@@ -19,6 +20,11 @@ class Engine;
 }
 
 namespace mailcaff::ui {
+
+/// The window's own worker threads for reading, storing, loading and filtering lists. Not Qt's global pool:
+/// Qt's raster painter hands large fills to that pool and waits for them, so a long job there freezes the
+/// window's painting until it ends.
+QThreadPool *workers();
 
 /// A table cell the user can select and copy but not edit.
 QTableWidgetItem *readOnlyCell(const QString &text);
