@@ -175,54 +175,8 @@ bool JobStore::insertItems(QSqlDatabase &db, const QString &id, qsizetype firstP
         progress);
 }
 
-JobStore::CreateResult JobStore::createStreamedJob(QLatin1StringView kind, core::Mode mode,
-                                                   const NextBatch &next,
-                                                   const std::function<bool(const QString &jobId)> &within)
-{
-    CreateResult result;
-    QSqlDatabase db = m_db.connection();
-    QSqlQuery(db).exec(u"PRAGMA synchronous=FULL"_s);
-    const auto restore = qScopeGuard([db] { QSqlQuery(db).exec(u"PRAGMA synchronous=NORMAL"_s); });
-    Transaction tx(db);
-    if (!tx.ok())
-        return result;
-    const QString id = QUuid::createUuid().toString(QUuid::WithoutBraces);
-    if (!insertJob(db, id, nullptr, kind, mode, 0, {}))
-        return result;
-    qsizetype position = 0;
-    QList<NewItem> batch;
-    for (;;) {
-        batch.clear();
-        if (!next(id, position, &batch))
-            return result;
-        if (batch.isEmpty())
-            break;
-        if (!insertItems(db, id, position, batch, {}))
-            return result;
-        position += batch.size();
-    }
-    QSqlQuery total(db);
-    total.prepare(u"UPDATE jobs SET total = ? WHERE id = ?"_s);
-    total.addBindValue(int(position));
-    total.addBindValue(id);
-    if (!total.exec())
-        return result;
-    if (within && !within(id))
-        return result;
-    if (position == 0 && !finishIfDone(id))
-        return result;
-    if (!tx.commit())
-        return result;
-    result.outcome = Created::Ok;
-    result.jobId = id;
-    return result;
-}
-
-JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
-                                           const QList<NewItem> &items, core::Mode mode,
-                                           const QString &idempotencyKey,
-                                           const std::function<bool(const QString &jobId)> &within,
-                                           const std::function<void(qsizetype itemsStored)> &progress)
+JobStore::CreateResult JobStore::createInTransaction(const StoreJob &store,
+                                                     const std::function<bool(const QString &jobId)> &within)
 {
     CreateResult result;
     QSqlDatabase db = m_db.connection();
@@ -233,45 +187,92 @@ JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLat
     Transaction tx(db);
     if (!tx.ok())
         return result;
-    if (key && !idempotencyKey.isEmpty()) {
-        // Inside the write lock: two retries arriving together cannot both create the job.
-        QSqlQuery seen(db);
-        seen.prepare(u"SELECT id FROM jobs WHERE key_id = ? AND idempotency_key = ?"_s);
-        seen.addBindValue(key->id);
-        seen.addBindValue(idempotencyKey);
-        if (seen.exec() && seen.next()) {
-            result.outcome = Created::Existing;
-            result.jobId = seen.value(0).toString();
-            result.usage = m_credits.usage(*key).value_or(accounts::Usage{});
-            return result;
-        }
-    }
     const QString id = QUuid::createUuid().toString(QUuid::WithoutBraces);
-    if (key) {
-        // Charged in the same transaction that stores the job: both or neither, whatever happens.
-        const accounts::Credits::Result taken =
-            m_credits.takeLocked(*key, int(items.size()), u"bulk "_s + kind, u"job:"_s + id);
-        result.usage = taken.usage;
-        if (taken.failed)
-            return result;
-        if (!taken.ok) {
-            result.outcome = Created::InsufficientCredits;
-            return result;
-        }
-    }
-    if (!insertJob(db, id, key, kind, mode, items.size(), idempotencyKey) ||
-        !insertItems(db, id, 0, items, progress))
+    const std::optional<qsizetype> stored = store(db, id, result);
+    if (!stored)
         return result;
     if (within && !within(id))
         return result;
     // An empty list (possible from the window, not the API) is finished as soon as it exists.
-    if (items.isEmpty() && !finishIfDone(id))
+    if (*stored == 0 && !finishIfDone(id))
         return result;
     if (!tx.commit())
         return result;
     result.outcome = Created::Ok;
     result.jobId = id;
     return result;
+}
+
+JobStore::CreateResult JobStore::createStreamedJob(QLatin1StringView kind, core::Mode mode,
+                                                   const NextBatch &next,
+                                                   const std::function<bool(const QString &jobId)> &within)
+{
+    return createInTransaction(
+        [&](QSqlDatabase &db, const QString &id, CreateResult &) -> std::optional<qsizetype> {
+            if (!insertJob(db, id, nullptr, kind, mode, 0, {}))
+                return std::nullopt;
+            qsizetype position = 0;
+            QList<NewItem> batch;
+            for (;;) {
+                batch.clear();
+                if (!next(id, position, &batch))
+                    return std::nullopt;
+                if (batch.isEmpty())
+                    break;
+                if (!insertItems(db, id, position, batch, {}))
+                    return std::nullopt;
+                position += batch.size();
+            }
+            QSqlQuery total(db);
+            total.prepare(u"UPDATE jobs SET total = ? WHERE id = ?"_s);
+            total.addBindValue(int(position));
+            total.addBindValue(id);
+            if (!total.exec())
+                return std::nullopt;
+            return position;
+        },
+        within);
+}
+
+JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
+                                           const QList<NewItem> &items, core::Mode mode,
+                                           const QString &idempotencyKey,
+                                           const std::function<bool(const QString &jobId)> &within,
+                                           const std::function<void(qsizetype itemsStored)> &progress)
+{
+    return createInTransaction(
+        [&](QSqlDatabase &db, const QString &id, CreateResult &result) -> std::optional<qsizetype> {
+            if (key && !idempotencyKey.isEmpty()) {
+                // Inside the write lock: two retries arriving together cannot both create the job.
+                QSqlQuery seen(db);
+                seen.prepare(u"SELECT id FROM jobs WHERE key_id = ? AND idempotency_key = ?"_s);
+                seen.addBindValue(key->id);
+                seen.addBindValue(idempotencyKey);
+                if (seen.exec() && seen.next()) {
+                    result.outcome = Created::Existing;
+                    result.jobId = seen.value(0).toString();
+                    result.usage = m_credits.usage(*key).value_or(accounts::Usage{});
+                    return std::nullopt; // nothing written: the transaction ends unused
+                }
+            }
+            if (key) {
+                // Charged in the same transaction that stores the job: both or neither, whatever happens.
+                const accounts::Credits::Result taken =
+                    m_credits.takeLocked(*key, int(items.size()), u"bulk "_s + kind, u"job:"_s + id);
+                result.usage = taken.usage;
+                if (taken.failed)
+                    return std::nullopt;
+                if (!taken.ok) {
+                    result.outcome = Created::InsufficientCredits;
+                    return std::nullopt;
+                }
+            }
+            if (!insertJob(db, id, key, kind, mode, items.size(), idempotencyKey) ||
+                !insertItems(db, id, 0, items, progress))
+                return std::nullopt;
+            return items.size();
+        },
+        within);
 }
 
 std::optional<JobSummary> JobStore::summary(const QString &id, std::optional<qint64> keyId) const

@@ -175,6 +175,13 @@ private:
     /// if no item is left, and calls the ended hook. True when this ended it; nullopt when the database
     /// failed.
     std::optional<bool> finishIfDone(const QString &jobId);
+    /// Stores a new job `id` inside a transaction: the count of items stored, or nullopt to roll back (with
+    /// `result` saying why when it is not a failure).
+    using StoreJob =
+        std::function<std::optional<qsizetype>(QSqlDatabase &db, const QString &id, CreateResult &result)>;
+    /// A job created durably (synchronous commit): `store`, then `within`, an empty job ended, the commit.
+    CreateResult createInTransaction(const StoreJob &store,
+                                     const std::function<bool(const QString &jobId)> &within);
     /// In the caller's transaction: the job's row, and its items from `firstPosition` on.
     static bool insertJob(QSqlDatabase &db, const QString &id, const accounts::ApiKeyInfo *key,
                           QLatin1StringView kind, core::Mode mode, qsizetype total,
