@@ -16,6 +16,7 @@
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QHostAddress>
+#include <QIcon>
 #include <QJsonDocument>
 #include <QRegularExpression>
 #include <QSocketNotifier>
@@ -28,6 +29,12 @@
 #include <unistd.h>
 
 using namespace Qt::StringLiterals;
+
+// Q_INIT_RESOURCE must be used from the global namespace; it keeps the icons of this static library.
+static void initIconResources()
+{
+    Q_INIT_RESOURCE(app_icons);
+}
 
 namespace mailcaff::app {
 
@@ -655,6 +662,17 @@ int finishFileRun(Engine &engine, const FileRun &run)
 
 } // namespace
 
+void setDesktopIdentity()
+{
+    initIconResources();
+    QIcon icon;
+    for (int size : {16, 24, 32, 48, 64, 128, 256})
+        icon.addFile(u":/icons/io.mailcaff.Mailcaff-%1.png"_s.arg(size), QSize(size, size));
+    QApplication::setWindowIcon(icon);
+    QGuiApplication::setDesktopFileName(u"io.mailcaff.Mailcaff"_s);
+    QGuiApplication::setApplicationDisplayName(u"Mailcaff"_s);
+}
+
 int run(int argc, char **argv)
 {
     QStringList args;
@@ -675,7 +693,8 @@ int run(int argc, char **argv)
     if (!parser.parse(args))
         return usageError(parser.errorText());
     if (parser.isSet(help)) {
-        out() << parser.helpText() << Qt::endl;
+        // Asked before any QCoreApplication exists, Qt cannot name the program itself.
+        out() << parser.helpText().replace(u"<executable_name>"_s, u"mailcaff"_s) << Qt::endl;
         return ExitOk;
     }
     if (parser.isSet(version)) {
@@ -690,9 +709,10 @@ int run(int argc, char **argv)
 
     const bool windowed = verb.isEmpty() && !parser.isSet(u"headless"_s) && hasDisplay();
     std::unique_ptr<QCoreApplication> app;
-    if (windowed)
+    if (windowed) {
         app = std::make_unique<QApplication>(argc, argv);
-    else
+        setDesktopIdentity();
+    } else
         app = std::make_unique<QCoreApplication>(argc, argv);
 
     if (const QString bad = checkApplicable(

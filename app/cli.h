@@ -7,4 +7,8 @@ namespace mailcaff::app {
 /// 1 runtime failure, 2 usage error.
 int run(int argc, char **argv);
 
+/// The window's identity for the desktop: the application icon (every size, from the resources) and the
+/// desktop file's id, so title bars, task bars and docks show Mailcaff's icon and name.
+void setDesktopIdentity();
+
 } // namespace mailcaff::app

@@ -13,9 +13,13 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPointer>
+#include <QSqlQuery>
 #include <QSslConfiguration>
 #include <QStandardPaths>
 #include <QSysInfo>
+
+#include <ares.h>
+#include <openssl/crypto.h>
 
 #include <any>
 #include <utility>
@@ -421,6 +425,21 @@ bool Engine::findDomain(const QString &companyName, QObject *context,
         [companyName](Worker *worker, std::function<void(const domain::DomainResult &)> reply) {
             worker->domainFinder.find(companyName, worker, std::move(reply));
         });
+}
+
+QList<QPair<QString, QString>> Engine::libraryVersions() const
+{
+    QList<QPair<QString, QString>> out{
+        {u"Qt"_s, QString::fromLatin1(qVersion())},
+        {u"c-ares"_s, QString::fromLatin1(ares_version(nullptr))},
+        {u"OpenSSL"_s, QString::fromLatin1(OpenSSL_version(OPENSSL_VERSION)).remove(u"OpenSSL "_s)},
+    };
+    if (!m_db.isOpen())
+        return out;
+    QSqlQuery q(m_db.connection());
+    if (q.exec(u"SELECT sqlite_version()"_s) && q.next())
+        out.append({u"SQLite"_s, q.value(0).toString()});
+    return out;
 }
 
 } // namespace mailcaff

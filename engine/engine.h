@@ -125,6 +125,9 @@ public:
 
     /// The platform's default data folder (QStandardPaths::AppDataLocation).
     static QString defaultDataDir();
+    /// The libraries doing the work, with the versions in use at run time (the About dialog): Qt, c-ares,
+    /// OpenSSL, SQLite (the SQLite one only once the database is open).
+    QList<QPair<QString, QString>> libraryVersions() const;
 
 private:
     class Worker;

@@ -17,6 +17,13 @@
 using namespace mailcaff::test;
 using namespace Qt::StringLiterals;
 
+/// The program under test: the build's, or another (MAILCAFF_BINARY=/usr/bin/mailcaff: the installed
+/// package, as installers/linux/check-package runs it).
+static QString binary()
+{
+    return qEnvironmentVariable("MAILCAFF_BINARY", QStringLiteral(MAILCAFF_BINARY));
+}
+
 class TestApp : public QObject
 {
     Q_OBJECT
@@ -53,7 +60,7 @@ private:
 
 void TestApp::initTestCase()
 {
-    QVERIFY(QFile::exists(QStringLiteral(MAILCAFF_BINARY)));
+    QVERIFY(QFile::exists(binary()));
     QVERIFY(m_dns.listen());
     m_dns.addMx(u"example.com"_s, 10, u"mx.example.com"_s);
     m_dns.addNullMx(u"nomail.example"_s);
@@ -62,7 +69,7 @@ void TestApp::initTestCase()
 TestApp::Run TestApp::run(const QStringList &args, int timeoutMs)
 {
     QProcess p;
-    p.start(QStringLiteral(MAILCAFF_BINARY), args);
+    p.start(binary(), args);
     Run r;
     if (!p.waitForStarted(10000))
         return r;
@@ -312,9 +319,8 @@ void TestApp::headlessServesTheApi()
     const QString key = createKey(data.path());
     QVERIFY(!key.isEmpty());
     QProcess p;
-    p.start(QStringLiteral(MAILCAFF_BINARY),
-            {u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s, data.path(), u"--dns-server"_s,
-             m_dns.serverString(), u"--allow-private-targets"_s});
+    p.start(binary(), {u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s, data.path(), u"--dns-server"_s,
+                       m_dns.serverString(), u"--allow-private-targets"_s});
     QVERIFY(p.waitForStarted());
     QString out;
     const QRegularExpression listening(u"listening on (http://127\\.0\\.0\\.1:\\d+)/api/v1"_s);
@@ -358,9 +364,8 @@ void TestApp::headlessOverHttps()
     const QString keyFile = data.filePath(u"server.key"_s);
     QCOMPARE(mailcaff::net::writeTlsIdentity(certificate, privateKey, cert, keyFile), QString());
     QProcess p;
-    p.start(QStringLiteral(MAILCAFF_BINARY),
-            {u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s, data.path(), u"--dns-server"_s,
-             m_dns.serverString(), u"--tls-cert"_s, cert, u"--tls-key"_s, keyFile});
+    p.start(binary(), {u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s, data.path(), u"--dns-server"_s,
+                       m_dns.serverString(), u"--tls-cert"_s, cert, u"--tls-key"_s, keyFile});
     QVERIFY(p.waitForStarted());
     QString out;
     const QRegularExpression listening(u"listening on (https://127\\.0\\.0\\.1:\\d+)/api/v1"_s);
@@ -387,7 +392,7 @@ void TestApp::noDisplayFallsBackToHeadless()
     for (const char *name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"})
         env.remove(QLatin1StringView(name));
     p.setProcessEnvironment(env);
-    p.start(QStringLiteral(MAILCAFF_BINARY), {u"--port"_s, u"0"_s, u"--data-dir"_s, data.path()});
+    p.start(binary(), {u"--port"_s, u"0"_s, u"--data-dir"_s, data.path()});
     QVERIFY(p.waitForStarted());
     QString out;
     QTRY_VERIFY_WITH_TIMEOUT(
@@ -401,7 +406,7 @@ void TestApp::noDisplayFallsBackToHeadless()
 /// Starts `mailcaff --headless` on a free port; returns its API base URL (empty on failure).
 static QUrl startHeadless(QProcess &p, const QStringList &args)
 {
-    p.start(QStringLiteral(MAILCAFF_BINARY), QStringList{u"--headless"_s, u"--port"_s, u"0"_s} + args);
+    p.start(binary(), QStringList{u"--headless"_s, u"--port"_s, u"0"_s} + args);
     if (!p.waitForStarted())
         return {};
     QString out;
@@ -501,7 +506,7 @@ void TestApp::verifyFileSurvivesKill()
                            u"--data-dir"_s, data.path(), u"--dns-server"_s, dns.serverString()};
 
     QProcess first;
-    first.start(QStringLiteral(MAILCAFF_BINARY), args);
+    first.start(binary(), args);
     QVERIFY(first.waitForStarted(10000));
     QByteArray progress;
     static const QRegularExpression done(u"(\\d+)/200 checked"_s);

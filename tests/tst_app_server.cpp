@@ -1,7 +1,9 @@
 // The window's API server: started, stopped and moved from the Settings page, over HTTP and HTTPS, with the
 // real server (ApiServerControl) answering real requests. Bad certificates and taken ports are refused with
 // a message next to the field, and a running server stays where it was.
+#include "aboutdialog.h"
 #include "apiservercontrol.h"
+#include "cli.h"
 #include "dnstestserver.h"
 #include "engine.h"
 #include "httptestclient.h"
@@ -12,11 +14,15 @@
 #include "storage/settings.h"
 #include "testengine.h"
 
+#include <QApplication>
 #include <QDir>
 #include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
+#include <QMenuBar>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QStatusBar>
 #include <QTcpServer>
 #include <QTemporaryDir>
@@ -36,6 +42,7 @@ private Q_SLOTS:
     void httpsWithASelfSignedCertificate();
     void badCertificatesAreRefused();
     void takenPortKeepsTheRunningServer();
+    void aboutAndDesktopIdentity();
 
 private:
     /// A port nobody listens on right now (bound, then let go).
@@ -242,6 +249,40 @@ void TestAppServer::takenPortKeepsTheRunningServer()
     QVERIFY2(page()->serverStateLabel()->text().startsWith(u"Not running: cannot listen"_s),
              qPrintable(page()->serverStateLabel()->text()));
     QCOMPARE(statusBarText(), u"API server: not running"_s);
+}
+
+void TestAppServer::aboutAndDesktopIdentity()
+{
+    // The icon in every size the title bar, task bar and About dialog ask for, and the desktop file's id.
+    app::setDesktopIdentity();
+    const QList<QSize> sizes = QApplication::windowIcon().availableSizes();
+    for (int size : {16, 24, 32, 48, 64, 128, 256})
+        QVERIFY2(sizes.contains(QSize(size, size)), qPrintable(QString::number(size)));
+    QCOMPARE(QGuiApplication::desktopFileName(), u"io.mailcaff.Mailcaff"_s);
+    QCOMPARE(m_window->windowTitle(), u"Mailcaff"_s);
+
+    // Help > About Mailcaff: version, licence, and each library with the version in use.
+    QMenu *help = nullptr;
+    for (QAction *a : m_window->menuBar()->actions())
+        if (a->text() == u"&Help"_s)
+            help = a->menu();
+    QVERIFY(help);
+    QVERIFY(help->actions().first()->text().contains(u"About Mailcaff"_s));
+    ui::AboutDialog about(m_engine);
+    const QString text = about.text();
+    QVERIFY2(text.contains(u"Mailcaff "_s + QStringLiteral(MAILCAFF_VERSION)), qPrintable(text));
+    QVERIFY(text.contains(u"MIT licence"_s));
+    QVERIFY(text.contains(u"<td>Qt</td><td>&nbsp;"_s + QString::fromLatin1(qVersion())));
+    const auto libraries = m_engine.libraryVersions();
+    QCOMPARE(libraries.size(), 4);
+    const QRegularExpression version(u"^\\d+\\.\\d+(\\.\\d+)?"_s);
+    for (const auto &[name, v] : libraries) {
+        QVERIFY2(version.match(v).hasMatch(), qPrintable(name + u": "_s + v));
+        QVERIFY(text.contains(u"<td>%1</td><td>&nbsp;%2</td>"_s.arg(name, v)));
+    }
+    QCOMPARE(libraries.at(1).first, u"c-ares"_s);
+    QVERIFY(libraries.at(2).second.startsWith(u"3."_s)); // OpenSSL 3
+    QCOMPARE(libraries.at(3).first, u"SQLite"_s);
 }
 
 QTEST_MAIN(TestAppServer)

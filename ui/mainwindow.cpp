@@ -1,5 +1,6 @@
 #include "mainwindow.h"
 
+#include "aboutdialog.h"
 #include "domainpage.h"
 #include "finderpage.h"
 #include "keyspage.h"
@@ -17,6 +18,7 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QMenu>
+#include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QShortcut>
@@ -80,6 +82,9 @@ MainWindow::MainWindow(Engine &engine, ServerControl *server, QWidget *parent)
     }
     auto *quit = new QShortcut(QKeySequence::Quit, this);
     connect(quit, &QShortcut::activated, this, &QWidget::close);
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About Mailcaff"), this, &MainWindow::showAbout);
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 
     auto *splitter = new QSplitter(this);
     splitter->addWidget(nav);
@@ -174,6 +179,12 @@ void MainWindow::restoreFromTray()
     activateWindow();
     if (m_tray)
         m_tray->hide();
+}
+
+void MainWindow::showAbout()
+{
+    AboutDialog about(m_engine, this);
+    about.exec();
 }
 
 void MainWindow::showPage(QWidget *page)

@@ -43,6 +43,8 @@ public:
     ServerLogPage *serverLogPage() const { return m_serverLog; }
     /// Brings `page` to the front, as choosing it on the left would.
     void showPage(QWidget *page);
+    /// Help > About Mailcaff (modal).
+    void showAbout();
 
     /// What closing the window does while a list is being verified.
     enum class CloseChoice { KeepInBackground, Quit, Cancel };
