@@ -214,6 +214,7 @@ private:
         if (m_holdsProbe) {
             m_verifier->m_catchAllProbing.remove(m_address.asciiDomain());
             m_holdsProbe = false;
+            m_verifier->catchAllSettled(m_address.asciiDomain());
         }
     }
 
@@ -253,8 +254,9 @@ private:
             scheduleGreylistRetry();
             return;
         }
-        if (o.verdict == smtp::Verdict::Accepted && m_probeIndex > 0 && outcomes.size() > m_probeIndex) {
+        if (o.failure == F::None && m_probeIndex > 0 && outcomes.size() > m_probeIndex) {
             // Catch-all only from a definite answer to the random address: never from a 4xx or a block.
+            // Learnt whatever this address got: the other checks of the domain need it too.
             const smtp::RcptOutcome &p = outcomes.at(m_probeIndex);
             if (p.failure == F::None) {
                 if (p.verdict == smtp::Verdict::Accepted)
@@ -303,6 +305,10 @@ private:
     {
         if (m_finished)
             return;
+        if (m_waitingForCatchAll) {
+            decide(m_pendingVerdict, m_pendingOutcome); // out of time: as it stands
+            return;
+        }
         if (m_waitingRetry && m_lastFailure) {
             decide(Signals::Smtp::Greylisted, *m_lastFailure);
             return;
@@ -322,11 +328,22 @@ private:
     {
         if (m_finished)
             return;
+        const QString domain = m_address.asciiDomain();
+        if (verdict == Signals::Smtp::Accepted && !m_catchAll)
+            m_catchAll = m_verifier->cachedCatchAll(domain);
+        if (verdict == Signals::Smtp::Accepted && !m_catchAll && !m_holdsProbe && !m_waitingForCatchAll &&
+            m_verifier->m_catchAllProbing.contains(domain)) {
+            // Another check of this domain is probing it right now: its answer, not "unknown", decides
+            // whether this acceptance means anything (the deadline still ends the wait).
+            m_waitingForCatchAll = true;
+            m_pendingVerdict = verdict;
+            m_pendingOutcome = o;
+            m_verifier->waitForCatchAll(domain, this, [this] { decide(m_pendingVerdict, m_pendingOutcome); });
+            return;
+        }
         m_finished = true;
         m_deadline.stop();
         releaseProbe();
-        if (!m_catchAll && verdict == Signals::Smtp::Accepted)
-            m_catchAll = m_verifier->cachedCatchAll(m_address.asciiDomain()); // another check probed it
         core::VerificationResult &r = *m_result;
         m_signals.smtp = verdict;
         m_signals.catchAll = m_catchAll;
@@ -373,6 +390,9 @@ private:
     bool m_waitingRetry = false;
     bool m_talked = false;
     bool m_finished = false;
+    bool m_waitingForCatchAll = false; ///< accepted; waiting for another check's catch-all probe
+    Signals::Smtp m_pendingVerdict = Signals::Smtp::Accepted;
+    smtp::RcptOutcome m_pendingOutcome;
 };
 
 Verifier::Verifier(dns::Resolver *resolver, std::shared_ptr<const lists::Lists> lists, smtp::Prober *prober,
@@ -397,6 +417,28 @@ void Verifier::rememberCatchAll(const QString &asciiDomain, bool catchAll)
 {
     m_catchAll.insert(asciiDomain,
                       CatchAll{catchAll, QDeadlineTimer(std::chrono::seconds(m_power.catchAllCacheSeconds))});
+    catchAllSettled(asciiDomain);
+}
+
+void Verifier::waitForCatchAll(const QString &asciiDomain, QObject *context, std::function<void()> settled)
+{
+    m_catchAllWaiters.insert(asciiDomain, {QPointer<QObject>(context), std::move(settled)});
+}
+
+void Verifier::catchAllSettled(const QString &asciiDomain)
+{
+    if (!m_catchAllWaiters.contains(asciiDomain))
+        return;
+    const auto waiters = m_catchAllWaiters.values(asciiDomain);
+    m_catchAllWaiters.remove(asciiDomain);
+    QMetaObject::invokeMethod(
+        this,
+        [waiters] {
+            for (const auto &[context, settled] : waiters)
+                if (context)
+                    settled();
+        },
+        Qt::QueuedConnection);
 }
 
 QString Verifier::probeRecipient(const QString &asciiDomain)

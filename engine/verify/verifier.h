@@ -6,6 +6,7 @@
 #include <QDeadlineTimer>
 #include <QHash>
 #include <QObject>
+#include <QPointer>
 #include <QSet>
 
 #include <functional>
@@ -68,6 +69,11 @@ public:
 
 private:
     friend class PowerCheck;
+    /// `settled` runs (later, on this thread, unless `context` is gone) once the domain's probe in flight
+    /// has answered or given up.
+    void waitForCatchAll(const QString &asciiDomain, QObject *context, std::function<void()> settled);
+    /// The domain's probe is over: its waiters decide now (queued: never inside the caller's stack).
+    void catchAllSettled(const QString &asciiDomain);
     dns::Resolver *m_resolver;
     std::shared_ptr<const lists::Lists> m_lists;
     smtp::Prober *m_prober;
@@ -80,6 +86,7 @@ private:
     };
     QHash<QString, CatchAll> m_catchAll;
     QSet<QString> m_catchAllProbing; ///< domains with a random-address probe in flight
+    QMultiHash<QString, std::pair<QPointer<QObject>, std::function<void()>>> m_catchAllWaiters;
     struct ProbeRecipient
     {
         QString address;
