@@ -327,6 +327,9 @@ void TestApp::headlessServesTheApi()
     QTRY_VERIFY_WITH_TIMEOUT(
         (out += QString::fromUtf8(p.readAllStandardOutput()), listening.match(out).hasMatch()), 15000);
     ApiClient client(QUrl(listening.match(out).captured(1)));
+    const auto health = client.get(u"/api/v1/health"_s);
+    QCOMPARE(health.status, 200);
+    QCOMPARE(health.json.value(u"version"_s).toString(), QStringLiteral(MAILCAFF_VERSION));
     const auto r = client.post(
         u"/api/v1/verify"_s, {{u"email"_s, u"user@example.com"_s}, {u"mode"_s, u"quick"_s}}, key.toLatin1());
     QCOMPARE(r.status, 200);
