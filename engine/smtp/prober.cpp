@@ -155,6 +155,19 @@ void Prober::run(Host &host, Session *session)
     const int room =
         std::max(1, std::min({m_config.maxRcptsPerTransaction, limit - host.rcptsUsed.value(session),
                               session->rejectionBudget()}));
+    // What a fresh session would take at once. When this one has too little rejection budget left for the
+    // next request (an address and its catch-all probe), it goes and a fresh one takes the request whole:
+    // cutting the probe off would lose the domain's catch-all answer for every address waiting on it.
+    const int fresh = std::max(1, std::min(m_config.maxRcptsPerTransaction, limit));
+    while (!host.queue.empty() && host.queue.front().hasContext && !host.queue.front().context)
+        host.queue.pop_front();
+    if (!host.queue.empty()) {
+        const qsizetype wanted = host.queue.front().recipients.size();
+        if (wanted > room && wanted <= fresh && room < fresh && host.rcptsUsed.value(session) > 0) {
+            retire(host, session);
+            return;
+        }
+    }
     while (!host.queue.empty()) {
         Request &next = host.queue.front();
         if (next.hasContext && !next.context) {

@@ -305,7 +305,9 @@ private:
     {
         if (m_finished)
             return;
+        m_outOfTime = m_deadline.remainingTime() <= 0;
         if (m_waitingForCatchAll) {
+            m_outOfTime = true;
             decide(m_pendingVerdict, m_pendingOutcome); // out of time: as it stands
             return;
         }
@@ -332,13 +334,21 @@ private:
         if (verdict == Signals::Smtp::Accepted && !m_catchAll)
             m_catchAll = m_verifier->cachedCatchAll(domain);
         if (verdict == Signals::Smtp::Accepted && !m_catchAll && !m_holdsProbe && !m_waitingForCatchAll &&
-            m_verifier->m_catchAllProbing.contains(domain)) {
+            !m_outOfTime && m_verifier->m_catchAllProbing.contains(domain)) {
             // Another check of this domain is probing it right now: its answer, not "unknown", decides
             // whether this acceptance means anything (the deadline still ends the wait).
             m_waitingForCatchAll = true;
             m_pendingVerdict = verdict;
             m_pendingOutcome = o;
             m_verifier->waitForCatchAll(domain, this, [this] { decide(m_pendingVerdict, m_pendingOutcome); });
+            return;
+        }
+        if (verdict == Signals::Smtp::Accepted && !m_catchAll && !m_holdsProbe && !m_outOfTime &&
+            !m_reprobed && !m_currentAddress.isNull() && !m_verifier->m_catchAllProbing.contains(domain)) {
+            // Nobody could tell (the probe that ran for the domain got no definite answer, or none ran):
+            // ask once more, this time with the random address alongside ours, before saying "unknown".
+            m_reprobed = true;
+            probe(m_currentAddress);
             return;
         }
         m_finished = true;
@@ -391,6 +401,8 @@ private:
     bool m_talked = false;
     bool m_finished = false;
     bool m_waitingForCatchAll = false; ///< accepted; waiting for another check's catch-all probe
+    bool m_reprobed = false;           ///< accepted, catch-all unknown: asked once more with the probe
+    bool m_outOfTime = false;          ///< past the deadline: decide with what is known
     Signals::Smtp m_pendingVerdict = Signals::Smtp::Accepted;
     smtp::RcptOutcome m_pendingOutcome;
 };
