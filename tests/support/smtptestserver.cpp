@@ -200,6 +200,7 @@ private:
     bool m_mail = false;
     QString m_sender;
     int m_rejections = 0;
+    int m_errors = 0; ///< rejected RCPTs in this session (the tarpit's count)
 };
 
 void SmtpTestServer::Session::start()
@@ -545,6 +546,7 @@ void SmtpTestServer::Session::handleRcpt(const QString &argument)
     // after the reply and hangs up. Here only consecutive rejected RCPTs count; an accepted one resets it.
     const bool rejected = !text.startsWith(u'2');
     m_rejections = rejected ? m_rejections + 1 : 0;
+    m_errors += rejected ? 1 : 0;
     QByteArray bytes = format(text, u"250", address);
     After after = After::None;
     if (rejected && m_server->m_maxRejections > 0 && m_rejections >= m_server->m_maxRejections) {
@@ -553,7 +555,8 @@ void SmtpTestServer::Session::handleRcpt(const QString &argument)
     } else if (m_server->m_disconnectAfterRcpts > 0 && rcpts >= m_server->m_disconnectAfterRcpts) {
         after = After::Close;
     }
-    respond(bytes, after, m_server->m_replyDelay);
+    const bool tarpit = m_server->m_errorSleepAfter > 0 && m_errors > m_server->m_errorSleepAfter;
+    respond(bytes, after, m_server->m_replyDelay + (tarpit ? m_server->m_errorSleepMs : 0));
 }
 
 QString SmtpTestServer::Session::rcptReply(const QString &address)
@@ -863,6 +866,12 @@ void SmtpTestServer::setDisconnectAfterRcpts(int count)
 void SmtpTestServer::setMaxRcptsPerSession(int count)
 {
     m_maxRcpts = std::max(0, count);
+}
+
+void SmtpTestServer::setErrorSleep(int afterErrors, int sleepMs)
+{
+    m_errorSleepAfter = std::max(0, afterErrors);
+    m_errorSleepMs = std::max(0, sleepMs);
 }
 
 void SmtpTestServer::setMaxConsecutiveRejections(int count)

@@ -103,6 +103,9 @@ public:
     void setDisconnectAfterRcpts(int count);        ///< close after answering the Nth RCPT; 0 = never
     void setMaxRcptsPerSession(int count);          ///< beyond it "452 4.5.3 ..."; 0 = none
     void setMaxConsecutiveRejections(int count);    ///< then "421 4.7.0 Too many errors"; 0 = off
+    /// Postfix's tarpit (smtpd_soft_error_limit, smtpd_error_sleep_time): once a session has had more than
+    /// `afterErrors` rejected RCPTs, each further RCPT reply waits `sleepMs` more. 0 = off.
+    void setErrorSleep(int afterErrors, int sleepMs);
     /// Greylist-once: the first RCPT of each (client IP, sender, recipient) triplet gets a 450; a retry after
     /// at least `minRetryMs` is answered normally (Postgrey's behaviour). Applies before the mailbox lookup.
     void setGreylisting(bool enabled, int minRetryMs = 0);
@@ -184,6 +187,8 @@ private:
     int m_disconnectAfterRcpts = 0;
     int m_maxRcpts = 0;
     int m_maxRejections = 0;
+    int m_errorSleepAfter = 0;
+    int m_errorSleepMs = 0;
     bool m_greylisting = false;
     int m_greylistRetry = 0;
     bool m_ehlo = true;

@@ -1,0 +1,371 @@
+// The benchmark's simulated internet, and its referee (tests/bench/run drives both).
+//
+//   bench_sim serve WORKDIR [--variant main|bigdomain|smalldomains] [--count N] [--seed S] [--latency MS]
+//                           [--mx-limit N] [--hosts N] [--smtp-port P] [--dns-port P]
+//       Writes WORKDIR/addresses.txt (one address a line) and WORKDIR/truth.csv (email,truth), then serves
+//       DNS on 127.0.0.1:dns-port and SMTP on port smtp-port (25 by default: the peers cannot use another)
+//       of 127.0.1.1 … 127.0.1.N, each reply after the latency, at most mx-limit sessions per host (421
+//       beyond), Postfix's tarpit after 10 rejected RCPTs in a session. Prints "READY dns=IP:PORT", then
+//       reads commands on stdin: "stats" (one JSON line of counters), "reset" (zero them), "limit" (the
+//       RTT-bound time of the workload, in ms), "quit".
+//   bench_sim score WORKDIR/truth.csv RESULTS.csv
+//       RESULTS.csv has a header with `email` and `status` columns (Mailcaff's export, the peers' drivers).
+//       Prints one JSON line: per truth class, correct and total; false valid; false invalid.
+//
+// Truth classes: valid (the mailbox exists), invalid (it does not), catch_all (at a domain that accepts
+// everything: its existence is unknowable, so `valid` is wrong and risky/unknown is right), disposable, bad
+// (bad syntax or a domain that does not exist: invalid is right).
+#include "core/csv.h"
+#include "dnstestserver.h"
+#include "smtptestserver.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QHash>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRandomGenerator>
+#include <QSocketNotifier>
+#include <QTextStream>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <unistd.h>
+
+using namespace Qt::StringLiterals;
+using mailcaff::test::DnsTestServer;
+using mailcaff::test::SmtpTestServer;
+
+namespace {
+
+struct Domain
+{
+    QString name;
+    enum Kind { Normal, CatchAll, Disposable, Dead } kind = Normal;
+    int host = 0; ///< index of its MX host
+};
+
+struct Entry
+{
+    QString email;
+    QString truth;
+    int domain = -1; ///< index into the domains, -1 for bad syntax
+};
+
+struct Workload
+{
+    QList<Domain> domains;
+    QList<Entry> entries;
+};
+
+const QStringList DisposableDomains{u"mailinator.com"_s, u"guerrillamail.com"_s, u"10minutemail.com"_s,
+                                    u"yopmail.com"_s,    u"trashmail.com"_s,     u"sharklasers.com"_s,
+                                    u"temp-mail.org"_s,  u"throwawaymail.com"_s, u"getnada.com"_s,
+                                    u"maildrop.cc"_s};
+const QStringList BadSyntax{u"plainaddress"_s, u"two..dots@%1"_s, u"@%1"_s,
+                            u"name@"_s,        u"sp ace@%1"_s,    u"trailing.@%1"_s};
+
+/// The seeded workload. main: `count` addresses over 200 domains, 60% existing mailboxes, 30% unknown, 5% at
+/// catch-all domains, 3% disposable, 2% bad syntax or dead domains. bigdomain: `count` at one domain (2/3
+/// existing). smalldomains: `count / 2` domains of two addresses each (one existing, one not).
+Workload generate(const QString &variant, int count, quint32 seed, int hosts)
+{
+    QRandomGenerator random(seed);
+    Workload w;
+    auto addDomain = [&](const QString &name, Domain::Kind kind) {
+        w.domains.append({name, kind, int(w.domains.size()) % hosts});
+        return int(w.domains.size()) - 1;
+    };
+    int serial = 0;
+    auto local = [&](bool exists) {
+        static const QStringList first{u"anna"_s,  u"ben"_s,   u"carla"_s, u"dev"_s,  u"emma"_s,
+                                       u"felix"_s, u"greta"_s, u"hugo"_s,  u"ines"_s, u"jon"_s};
+        const QString name = first.at(int(random.bounded(first.size())));
+        Q_UNUSED(exists) // nothing in the name tells: only the mailbox table does
+        return u"%1.%2"_s.arg(name).arg(++serial * 7 + int(random.bounded(7)));
+    };
+    auto add = [&](int domain, const QString &truth, bool exists) {
+        w.entries.append({local(exists) + u'@' + w.domains.at(domain).name, truth, domain});
+    };
+    if (variant == "bigdomain"_L1) {
+        const int d = addDomain(u"bigcorp.com"_s, Domain::Normal);
+        for (int i = 0; i < count; ++i)
+            add(d, i % 3 == 2 ? u"invalid"_s : u"valid"_s, i % 3 != 2);
+    } else if (variant == "smalldomains"_L1) {
+        for (int i = 0; i < count / 2; ++i) {
+            const int d = addDomain(u"small%1.com"_s.arg(i, 4, 10, QChar(u'0')), Domain::Normal);
+            add(d, u"valid"_s, true);
+            add(d, u"invalid"_s, false);
+        }
+    } else {
+        QList<int> normal, catchAll, disposable, dead;
+        for (int i = 0; i < 175; ++i)
+            normal.append(addDomain(u"company%1.com"_s.arg(i, 3, 10, QChar(u'0')), Domain::Normal));
+        for (int i = 0; i < 10; ++i)
+            catchAll.append(addDomain(u"catchall%1.com"_s.arg(i, 2, 10, QChar(u'0')), Domain::CatchAll));
+        for (const QString &name : DisposableDomains)
+            disposable.append(addDomain(name, Domain::Disposable));
+        for (int i = 0; i < 5; ++i)
+            dead.append(addDomain(u"gone%1.com"_s.arg(i, 2, 10, QChar(u'0')), Domain::Dead));
+        const int valid = count * 60 / 100, invalid = count * 30 / 100, catchAllCount = count * 5 / 100,
+                  disposableCount = count * 3 / 100;
+        const int bad = count - valid - invalid - catchAllCount - disposableCount;
+        auto pick = [&](const QList<int> &from) { return from.at(int(random.bounded(from.size()))); };
+        for (int i = 0; i < valid; ++i)
+            add(pick(normal), u"valid"_s, true);
+        for (int i = 0; i < invalid; ++i)
+            add(pick(normal), u"invalid"_s, false);
+        for (int i = 0; i < catchAllCount; ++i)
+            add(pick(catchAll), u"catch_all"_s, true);
+        for (int i = 0; i < disposableCount; ++i)
+            add(pick(disposable), u"disposable"_s, true);
+        for (int i = 0; i < bad; ++i) {
+            if (i % 2 == 0) {
+                add(pick(dead), u"bad"_s, true);
+            } else {
+                const QString pattern = BadSyntax.at(i / 2 % BadSyntax.size());
+                w.entries.append(
+                    {pattern.contains(u"%1"_s) ? pattern.arg(w.domains.at(pick(normal)).name) : pattern,
+                     u"bad"_s, -1});
+            }
+        }
+        std::shuffle(w.entries.begin(), w.entries.end(), random);
+    }
+    return w;
+}
+
+bool writeWorkload(const QString &dir, const Workload &w)
+{
+    QFile addresses(QDir(dir).filePath(u"addresses.txt"_s));
+    QFile truth(QDir(dir).filePath(u"truth.csv"_s));
+    if (!addresses.open(QIODevice::WriteOnly) || !truth.open(QIODevice::WriteOnly))
+        return false;
+    truth.write("email,truth\n");
+    for (const Entry &e : w.entries) {
+        addresses.write(e.email.toUtf8() + '\n');
+        truth.write(mailcaff::core::csv::record({e.email, e.truth}).toUtf8());
+    }
+    return true;
+}
+
+/// The least time any verifier can take on this workload: per MX host, its RCPTs spread over the sessions
+/// the host allows, one round trip each, plus the round trips before the first RCPT (DNS MX and A, connect
+/// and banner, EHLO, MAIL) and one catch-all probe per domain. The slowest host sets the time.
+qint64 rttBoundMs(const Workload &w, int hosts, int latencyMs, int mxLimit)
+{
+    QList<qint64> rcpts(hosts, 0);
+    QSet<int> domainsSeen;
+    for (const Entry &e : w.entries) {
+        if (e.domain < 0)
+            continue;
+        const Domain &d = w.domains.at(e.domain);
+        if (d.kind == Domain::Dead || d.kind == Domain::Disposable)
+            continue; // answered from DNS or a list
+        ++rcpts[d.host];
+        if (!domainsSeen.contains(e.domain)) {
+            domainsSeen.insert(e.domain);
+            ++rcpts[d.host]; // the catch-all probe
+        }
+    }
+    const qint64 worst = *std::max_element(rcpts.cbegin(), rcpts.cend());
+    const qint64 rounds = (worst + mxLimit - 1) / mxLimit;
+    return (rounds + 5) * latencyMs;
+}
+
+int serve(const QStringList &args)
+{
+    auto option = [&](const QString &name, const QString &fallback) {
+        const qsizetype i = args.indexOf(u"--"_s + name);
+        return i >= 0 && i + 1 < args.size() ? args.at(i + 1) : fallback;
+    };
+    const QString dir = args.value(0);
+    const QString variant = option(u"variant"_s, u"main"_s);
+    const int count = option(u"count"_s, u"10000"_s).toInt();
+    const quint32 seed = option(u"seed"_s, u"42"_s).toUInt();
+    const int latency = option(u"latency"_s, u"50"_s).toInt();
+    const int mxLimit = option(u"mx-limit"_s, u"10"_s).toInt();
+    const int hosts = std::clamp(option(u"hosts"_s, u"20"_s).toInt(), 1, 250);
+    const quint16 smtpPort = quint16(option(u"smtp-port"_s, u"25"_s).toUInt());
+    const quint16 dnsPort = quint16(option(u"dns-port"_s, u"0"_s).toUInt());
+    QTextStream out(stdout);
+    QTextStream err(stderr);
+    if (dir.isEmpty() || !QDir().mkpath(dir)) {
+        err << "bench_sim serve: give a work folder" << Qt::endl;
+        return 2;
+    }
+    const Workload w = generate(variant, count, seed, hosts);
+    if (!writeWorkload(dir, w)) {
+        err << "bench_sim: cannot write the workload into " << dir << Qt::endl;
+        return 1;
+    }
+
+    DnsTestServer dns;
+    if (!dns.listen(QHostAddress::LocalHost, dnsPort)) {
+        err << "bench_sim: DNS cannot listen: " << dns.errorString() << Qt::endl;
+        return 1;
+    }
+    dns.setDefaultDelay(latency);
+    std::vector<std::unique_ptr<SmtpTestServer>> smtp;
+    for (int h = 0; h < hosts; ++h) {
+        auto server = std::make_unique<SmtpTestServer>();
+        const QString ip = u"127.0.1.%1"_s.arg(h + 1);
+        if (!server->listen(QHostAddress(ip), smtpPort)) {
+            err << "bench_sim: SMTP cannot listen on " << ip << ":" << smtpPort
+                << (smtpPort < 1024 ? " (ports below 1024 need root)" : "") << Qt::endl;
+            return 1;
+        }
+        server->setHostName(u"mx%1.sim.test"_s.arg(h + 1));
+        server->setReplyDelay(latency);
+        server->setMaxConnections(mxLimit);
+        server->setErrorSleep(10, 1000);         // Postfix: smtpd_soft_error_limit 10, error sleep 1 s
+        server->setMaxConsecutiveRejections(20); // and smtpd_hard_error_limit 20
+        smtp.push_back(std::move(server));
+    }
+    for (const Domain &d : w.domains) {
+        if (d.kind == Domain::Dead)
+            continue; // NXDOMAIN
+        const QString mx = u"mx."_s + d.name;
+        dns.addMx(d.name, 10, mx);
+        dns.addA(mx, u"127.0.1.%1"_s.arg(d.host + 1));
+        SmtpTestServer &server = *smtp.at(d.host);
+        server.addDomain(d.name);
+        if (d.kind == Domain::CatchAll || d.kind == Domain::Disposable)
+            server.setCatchAll(d.name, true);
+    }
+    for (const Entry &e : w.entries)
+        if (e.domain >= 0 && e.truth == "valid"_L1)
+            smtp.at(w.domains.at(e.domain).host)->addMailbox(e.email);
+
+    out << "READY dns=" << dns.serverString() << " hosts=" << hosts << " addresses=" << w.entries.size()
+        << Qt::endl;
+
+    QSocketNotifier input(STDIN_FILENO, QSocketNotifier::Read);
+    QByteArray pending;
+    QObject::connect(&input, &QSocketNotifier::activated, [&] {
+        char buffer[256];
+        const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+        if (n <= 0) {
+            QCoreApplication::quit();
+            return;
+        }
+        pending.append(buffer, n);
+        qsizetype nl;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+            const QByteArray command = pending.left(nl).trimmed();
+            pending.remove(0, nl + 1);
+            if (command == "quit") {
+                QCoreApplication::quit();
+            } else if (command == "reset") {
+                for (auto &s : smtp) {
+                    s->resetCounters();
+                    s->resetGreylist();
+                }
+                out << "OK" << Qt::endl;
+            } else if (command == "limit") {
+                out << rttBoundMs(w, hosts, latency, mxLimit) << Qt::endl;
+            } else if (command == "stats") {
+                int connections = 0, refused = 0, rcpts = 0, data = 0, peak = 0;
+                for (auto &s : smtp) {
+                    connections += s->connectionCount();
+                    refused += s->refusedCount();
+                    rcpts += s->rcptCount();
+                    data += s->dataCount();
+                    peak = std::max(peak, s->peakConnections());
+                }
+                out << QJsonDocument(QJsonObject{{u"connections"_s, connections},
+                                                 {u"refused_421"_s, refused},
+                                                 {u"rcpts"_s, rcpts},
+                                                 {u"data"_s, data},
+                                                 {u"peak_sessions_per_host"_s, peak}})
+                           .toJson(QJsonDocument::Compact)
+                    << Qt::endl;
+            }
+        }
+    });
+    return QCoreApplication::exec();
+}
+
+int score(const QStringList &args)
+{
+    QTextStream out(stdout);
+    QString error;
+    const QList<QStringList> truth = mailcaff::core::csv::readFile(args.value(0), &error);
+    const QList<QStringList> results = mailcaff::core::csv::readFile(args.value(1), &error);
+    if (truth.size() < 2 || results.isEmpty()) {
+        QTextStream(stderr) << "bench_sim score: cannot read " << args.join(u' ') << ": " << error
+                            << Qt::endl;
+        return 1;
+    }
+    const int emailColumn = int(results.first().indexOf(u"email"_s));
+    const int statusColumn = int(results.first().indexOf(u"status"_s));
+    if (emailColumn < 0 || statusColumn < 0) {
+        QTextStream(stderr) << "bench_sim score: " << args.value(1) << " has no email and status columns"
+                            << Qt::endl;
+        return 1;
+    }
+    // CSV exports neutralise cells a spreadsheet would run as a formula ("@x" is written "'@x"): compare
+    // the addresses as they were.
+    auto plain = [](QString cell) {
+        if (cell.size() > 1 && cell.front() == u'\'' && QStringView(u"=+-@\t\r").contains(cell.at(1)))
+            cell.remove(0, 1);
+        return cell;
+    };
+    QHash<QString, QString> verdicts;
+    for (qsizetype i = 1; i < results.size(); ++i)
+        verdicts.insert(plain(results.at(i).value(emailColumn)), results.at(i).value(statusColumn));
+    // What each truth class should be called.
+    auto right = [](const QString &truthClass, const QString &status) {
+        if (truthClass == "valid"_L1)
+            return status == "valid"_L1;
+        if (truthClass == "invalid"_L1 || truthClass == "bad"_L1)
+            return status == "invalid"_L1;
+        if (truthClass == "disposable"_L1)
+            return status == "disposable"_L1;
+        return status == "risky"_L1 || status == "unknown"_L1; // catch_all
+    };
+    QJsonObject classes;
+    int correct = 0, missing = 0, falseValid = 0, falseInvalid = 0;
+    for (qsizetype i = 1; i < truth.size(); ++i) {
+        const QString email = plain(truth.at(i).value(0));
+        const QString truthClass = truth.at(i).value(1);
+        const auto found = verdicts.constFind(email);
+        const QString status = found == verdicts.constEnd() ? QString() : *found;
+        missing += found == verdicts.constEnd();
+        const bool ok = right(truthClass, status);
+        correct += ok;
+        falseValid += status == "valid"_L1 && truthClass != "valid"_L1;
+        falseInvalid += status == "invalid"_L1 && truthClass == "valid"_L1;
+        QJsonObject c = classes.value(truthClass).toObject();
+        c.insert(u"total"_s, c.value(u"total"_s).toInt() + 1);
+        c.insert(u"correct"_s, c.value(u"correct"_s).toInt() + (ok ? 1 : 0));
+        classes.insert(truthClass, c);
+    }
+    out << QJsonDocument(QJsonObject{{u"total"_s, int(truth.size() - 1)},
+                                     {u"correct"_s, correct},
+                                     {u"missing"_s, missing},
+                                     {u"false_valid"_s, falseValid},
+                                     {u"false_invalid"_s, falseInvalid},
+                                     {u"classes"_s, classes}})
+               .toJson(QJsonDocument::Compact)
+        << Qt::endl;
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    QStringList args = app.arguments().mid(1);
+    const QString command = args.value(0);
+    if (!args.isEmpty())
+        args.removeFirst();
+    if (command == "serve"_L1)
+        return serve(args);
+    if (command == "score"_L1)
+        return score(args);
+    std::fputs("usage: bench_sim serve WORKDIR [options] | bench_sim score TRUTH.csv RESULTS.csv\n", stderr);
+    return 2;
+}
