@@ -47,7 +47,7 @@ struct EngineConfig
     int maxRcptsPerSession = 20;
     bool runJobs = true;       ///< false for one-shot command-line verbs: they must not take a server's work
     QString onlyJob;           ///< with runJobs: this job only (`mailcaff verify FILE`)
-    int jobConcurrency = 64;   ///< job items verified at once
+    int jobConcurrency = 256;  ///< job items verified at once (the prober keeps each MX host polite)
     int jobRetentionDays = 30; ///< finished jobs are deleted after this
     /// Bulk power jobs: a greylisted address is tried again after each delay, after the rest of the list.
     QList<int> jobGreylistDelaysMs{5 * 60'000, 15 * 60'000};

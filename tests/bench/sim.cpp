@@ -150,28 +150,34 @@ bool writeWorkload(const QString &dir, const Workload &w)
     return true;
 }
 
-/// The least time any verifier can take on this workload: per MX host, its RCPTs spread over the sessions
-/// the host allows, one round trip each, plus the round trips before the first RCPT (DNS MX and A, connect
-/// and banner, EHLO, MAIL) and one catch-all probe per domain. The slowest host sets the time.
+/// The least time any verifier can take on this workload, from the simulator's limits alone. A session
+/// costs at least three round trips (banner, EHLO, then MAIL and every RCPT pipelined in one go) and can
+/// take at most 10 rejected RCPTs before the tarpit slows it (accepted ones ride along for free); a host
+/// allows `mxLimit` sessions at once. So each host needs ceil(rejections / 10) sessions, run mxLimit at a
+/// time, after two DNS round trips (MX, A). Rejections: the unknown mailboxes, and one catch-all probe per
+/// domain that rejects unknown users. The slowest host sets the time.
 qint64 rttBoundMs(const Workload &w, int hosts, int latencyMs, int mxLimit)
 {
-    QList<qint64> rcpts(hosts, 0);
+    QList<qint64> rejections(hosts, 0);
     QSet<int> domainsSeen;
     for (const Entry &e : w.entries) {
         if (e.domain < 0)
             continue;
         const Domain &d = w.domains.at(e.domain);
-        if (d.kind == Domain::Dead || d.kind == Domain::Disposable)
-            continue; // answered from DNS or a list
-        ++rcpts[d.host];
+        if (d.kind != Domain::Normal)
+            continue; // dead (DNS says so), disposable (a list says so), catch-all (nothing is rejected)
+        rejections[d.host] += e.truth == "invalid"_L1;
         if (!domainsSeen.contains(e.domain)) {
             domainsSeen.insert(e.domain);
-            ++rcpts[d.host]; // the catch-all probe
+            ++rejections[d.host]; // the catch-all probe
         }
     }
-    const qint64 worst = *std::max_element(rcpts.cbegin(), rcpts.cend());
-    const qint64 rounds = (worst + mxLimit - 1) / mxLimit;
-    return (rounds + 5) * latencyMs;
+    qint64 worst = 0;
+    for (qint64 r : rejections) {
+        const qint64 sessions = std::max<qint64>(1, (r + 9) / 10);
+        worst = std::max(worst, (sessions + mxLimit - 1) / mxLimit * 3);
+    }
+    return (worst + 2) * latencyMs;
 }
 
 int serve(const QStringList &args)
