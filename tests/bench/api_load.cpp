@@ -1,0 +1,205 @@
+// The API under load, as wrk would measure it: C keep-alive connections sending requests back to back for
+// T seconds, against the real `mailcaff --headless`, first on /api/v1/health (the server's floor), then
+// quick verifications with warm DNS. Prints requests/s, latency percentiles and errors, and the ratio of the
+// two rates (the engine's overhead). Asserts nothing.
+//
+//   bench_api_load [connections=50] [seconds=10]
+#include "dnstestserver.h"
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QTextStream>
+#include <QTimer>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+using namespace Qt::StringLiterals;
+using mailcaff::test::DnsTestServer;
+
+namespace {
+
+QTextStream out(stdout);
+
+struct Figures
+{
+    qint64 requests = 0;
+    qint64 errors = 0;
+    std::vector<double> latenciesMs;
+    double seconds = 0;
+};
+
+/// One keep-alive connection sending `request(i)` back to back and timing each answer.
+class Client : public QObject
+{
+public:
+    Client(const QString &host, quint16 port, std::function<QByteArray(qint64)> request, Figures &figures)
+        : m_request(std::move(request))
+        , m_figures(figures)
+    {
+        connect(&m_socket, &QTcpSocket::connected, this, [this] { sendNext(); });
+        connect(&m_socket, &QTcpSocket::readyRead, this, [this] { onReadyRead(); });
+        connect(&m_socket, &QTcpSocket::disconnected, this, [this] {
+            if (m_running) {
+                ++m_figures.errors;
+                m_buffer.clear();
+                m_socket.connectToHost(m_host, m_port);
+            }
+        });
+        m_host = host;
+        m_port = port;
+        m_socket.connectToHost(host, port);
+    }
+    void stop() { m_running = false; }
+
+private:
+    void sendNext()
+    {
+        if (!m_running)
+            return;
+        m_clock.start();
+        m_socket.write(m_request(m_figures.requests + m_figures.errors));
+    }
+    void onReadyRead()
+    {
+        m_buffer += m_socket.readAll();
+        for (;;) {
+            const qsizetype head = m_buffer.indexOf("\r\n\r\n");
+            if (head < 0)
+                return;
+            static const QRegularExpression length(u"(?i)\r\ncontent-length:\\s*(\\d+)"_s);
+            const auto m = length.match(QString::fromLatin1(m_buffer.left(head + 2)));
+            const qsizetype body = m.hasMatch() ? m.captured(1).toLongLong() : 0;
+            if (m_buffer.size() < head + 4 + body)
+                return;
+            const bool ok = m_buffer.startsWith("HTTP/1.1 200");
+            m_buffer.remove(0, head + 4 + body);
+            if (!m_running)
+                return;
+            m_figures.latenciesMs.push_back(double(m_clock.nsecsElapsed()) / 1e6);
+            ++(ok ? m_figures.requests : m_figures.errors);
+            sendNext();
+        }
+    }
+
+    QTcpSocket m_socket;
+    QString m_host;
+    quint16 m_port = 0;
+    std::function<QByteArray(qint64)> m_request;
+    Figures &m_figures;
+    QByteArray m_buffer;
+    QElapsedTimer m_clock;
+    bool m_running = true;
+};
+
+Figures load(const QString &host, quint16 port, int connections, int seconds,
+             const std::function<QByteArray(qint64)> &request)
+{
+    Figures f;
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int c = 0; c < connections; ++c)
+        clients.push_back(std::make_unique<Client>(host, port, request, f));
+    QElapsedTimer clock;
+    clock.start();
+    QEventLoop loop;
+    QTimer::singleShot(seconds * 1000, &loop, &QEventLoop::quit);
+    loop.exec();
+    for (auto &c : clients)
+        c->stop();
+    f.seconds = double(clock.elapsed()) / 1000.0;
+    return f;
+}
+
+double percentile(std::vector<double> v, double p)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, size_t(p / 100.0 * double(v.size())))];
+}
+
+void report(const char *what, const Figures &f)
+{
+    out << what << ": " << QString::number(double(f.requests) / f.seconds, 'f', 0) << " req/s, p50 "
+        << QString::number(percentile(f.latenciesMs, 50), 'f', 2) << " ms, p99 "
+        << QString::number(percentile(f.latenciesMs, 99), 'f', 2) << " ms, p99.9 "
+        << QString::number(percentile(f.latenciesMs, 99.9), 'f', 2) << " ms, errors " << f.errors << " ("
+        << f.requests << " answered in " << QString::number(f.seconds, 'f', 1) << " s)" << Qt::endl;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    const int connections = argc > 1 ? std::atoi(argv[1]) : 50;
+    const int seconds = argc > 2 ? std::atoi(argv[2]) : 10;
+    constexpr int Domains = 200;
+    DnsTestServer dns;
+    if (!dns.listen()) {
+        out << "cannot start the DNS server" << Qt::endl;
+        return 1;
+    }
+    for (int d = 0; d < Domains; ++d)
+        dns.addMx(u"load%1.test"_s.arg(d), 10, u"mx.load%1.test"_s.arg(d));
+
+    QTemporaryDir data;
+    QProcess keys;
+    keys.start(QStringLiteral(MAILCAFF_BINARY), {u"keys"_s, u"create"_s, u"--name"_s, u"load"_s, u"--plan"_s,
+                                                 u"scale"_s, u"--data-dir"_s, data.path()});
+    keys.waitForFinished(30000);
+    const QByteArray key = keys.readAllStandardOutput().trimmed().split('\n').last();
+    QProcess server;
+    server.start(QStringLiteral(MAILCAFF_BINARY), {u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s,
+                                                   data.path(), u"--dns-server"_s, dns.serverString()});
+    static const QRegularExpression listening(u"listening on http://127\\.0\\.0\\.1:(\\d+)/api/v1"_s);
+    QString banner;
+    QElapsedTimer wait;
+    wait.start();
+    while (!listening.match(banner).hasMatch() && wait.elapsed() < 20000) {
+        server.waitForReadyRead(200);
+        banner += QString::fromUtf8(server.readAllStandardOutput());
+    }
+    if (!listening.match(banner).hasMatch()) {
+        out << "mailcaff did not start" << Qt::endl;
+        return 1;
+    }
+    const quint16 port = quint16(listening.match(banner).captured(1).toUInt());
+
+    const auto health = [](qint64) {
+        return QByteArray("GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    };
+    const auto verify = [key](qint64 i) -> QByteArray {
+        const QByteArray body =
+            QJsonDocument(QJsonObject{{u"email"_s, u"user%1@load%2.test"_s.arg(i).arg(i % Domains)},
+                                      {u"mode"_s, u"quick"_s}})
+                .toJson(QJsonDocument::Compact);
+        return "POST /api/v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key +
+               "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
+               "\r\n\r\n" + body;
+    };
+    // Warm DNS: every domain once.
+    load(u"127.0.0.1"_s, port, 10, 2, verify);
+
+    out << "API load: " << connections << " keep-alive connections, " << seconds << " s each" << Qt::endl;
+    const Figures h = load(u"127.0.0.1"_s, port, connections, seconds, health);
+    report("  GET /api/v1/health", h);
+    const Figures v = load(u"127.0.0.1"_s, port, connections, seconds, verify);
+    report("  POST /api/v1/verify (quick, warm DNS)", v);
+    out << "  quick verification at "
+        << QString::number(
+               100.0 * double(v.requests) / v.seconds / std::max(1.0, double(h.requests) / h.seconds), 'f', 0)
+        << "% of the health route's rate (client and server share this machine's cores)" << Qt::endl;
+    server.terminate();
+    server.waitForFinished(10000);
+    return 0;
+}
