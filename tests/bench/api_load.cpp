@@ -5,16 +5,15 @@
 //
 //   bench_api_load [connections=50] [seconds=10]
 #include "dnstestserver.h"
+#include "headlessserver.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QRegularExpression>
 #include <QTcpSocket>
-#include <QTemporaryDir>
 #include <QTextStream>
 #include <QTimer>
 
@@ -25,6 +24,8 @@
 
 using namespace Qt::StringLiterals;
 using mailcaff::test::DnsTestServer;
+using mailcaff::test::HeadlessServer;
+using mailcaff::test::percentile;
 
 namespace {
 
@@ -34,7 +35,7 @@ struct Figures
 {
     qint64 requests = 0;
     qint64 errors = 0;
-    std::vector<double> latenciesMs;
+    QList<double> latenciesMs;
     double seconds = 0;
 };
 
@@ -85,7 +86,7 @@ private:
             m_buffer.remove(0, head + 4 + body);
             if (!m_running)
                 return;
-            m_figures.latenciesMs.push_back(double(m_clock.nsecsElapsed()) / 1e6);
+            m_figures.latenciesMs.append(double(m_clock.nsecsElapsed()) / 1e6);
             ++(ok ? m_figures.requests : m_figures.errors);
             sendNext();
         }
@@ -119,14 +120,6 @@ Figures load(const QString &host, quint16 port, int connections, int seconds,
     return f;
 }
 
-double percentile(std::vector<double> v, double p)
-{
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, size_t(p / 100.0 * double(v.size())))];
-}
-
 void report(const char *what, const Figures &f)
 {
     out << what << ": " << QString::number(double(f.requests) / f.seconds, 'f', 0) << " req/s, p50 "
@@ -152,28 +145,14 @@ int main(int argc, char **argv)
     for (int d = 0; d < Domains; ++d)
         dns.addMx(u"load%1.test"_s.arg(d), 10, u"mx.load%1.test"_s.arg(d));
 
-    QTemporaryDir data;
-    QProcess keys;
-    keys.start(QStringLiteral(MAILCAFF_BINARY), {u"keys"_s, u"create"_s, u"--name"_s, u"load"_s, u"--plan"_s,
-                                                 u"scale"_s, u"--data-dir"_s, data.path()});
-    keys.waitForFinished(30000);
-    const QByteArray key = keys.readAllStandardOutput().trimmed().split('\n').last();
-    QProcess server;
-    server.start(QStringLiteral(MAILCAFF_BINARY), {u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s,
-                                                   data.path(), u"--dns-server"_s, dns.serverString()});
-    static const QRegularExpression listening(u"listening on http://127\\.0\\.0\\.1:(\\d+)/api/v1"_s);
-    QString banner;
-    QElapsedTimer wait;
-    wait.start();
-    while (!listening.match(banner).hasMatch() && wait.elapsed() < 20000) {
-        server.waitForReadyRead(200);
-        banner += QString::fromUtf8(server.readAllStandardOutput());
-    }
-    if (!listening.match(banner).hasMatch()) {
-        out << "mailcaff did not start" << Qt::endl;
+    HeadlessServer server;
+    QString error;
+    if (!server.start(QStringLiteral(MAILCAFF_BINARY), {u"--dns-server"_s, dns.serverString()}, &error)) {
+        out << error << Qt::endl;
         return 1;
     }
-    const quint16 port = quint16(listening.match(banner).captured(1).toUInt());
+    const QByteArray key = server.key();
+    const quint16 port = server.port();
 
     const auto health = [](qint64) {
         return QByteArray("GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
@@ -199,7 +178,5 @@ int main(int argc, char **argv)
         << QString::number(
                100.0 * double(v.requests) / v.seconds / std::max(1.0, double(h.requests) / h.seconds), 'f', 0)
         << "% of the health route's rate (client and server share this machine's cores)" << Qt::endl;
-    server.terminate();
-    server.waitForFinished(10000);
     return 0;
 }

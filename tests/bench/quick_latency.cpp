@@ -2,19 +2,16 @@
 // requests sequentially on one keep-alive connection (latency percentiles) and then with C in flight
 // (throughput). Prints figures; asserts nothing. Usage: bench_quick_latency [requests=1000] [concurrency=8]
 #include "dnstestserver.h"
+#include "headlessserver.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QEventLoop>
-#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
-#include <QProcess>
-#include <QRegularExpression>
-#include <QTemporaryDir>
 #include <QTest>
 #include <QTextStream>
 #include <QTimer>
@@ -24,39 +21,12 @@
 
 using namespace Qt::StringLiterals;
 using mailcaff::test::DnsTestServer;
+using mailcaff::test::HeadlessServer;
+using mailcaff::test::percentile;
 
 namespace {
 
 QTextStream out(stdout);
-
-QString runOnce(const QStringList &args)
-{
-    QProcess p;
-    p.start(QStringLiteral(MAILCAFF_BINARY), args);
-    p.waitForFinished(30000);
-    return QString::fromUtf8(p.readAllStandardOutput());
-}
-
-qint64 peakRssKb(qint64 pid)
-{
-    QFile f(u"/proc/%1/status"_s.arg(pid));
-    if (!f.open(QIODevice::ReadOnly))
-        return -1;
-    for (const QByteArray &line : f.readAll().split('\n')) {
-        if (line.startsWith("VmHWM:"))
-            return line.mid(6).trimmed().split(' ').first().toLongLong();
-    }
-    return -1;
-}
-
-double percentile(QList<double> v, double p)
-{
-    std::sort(v.begin(), v.end());
-    if (v.isEmpty())
-        return 0;
-    const qsizetype i = std::min<qsizetype>(v.size() - 1, qsizetype(p / 100.0 * double(v.size())));
-    return v[i];
-}
 
 } // namespace
 
@@ -75,34 +45,20 @@ int main(int argc, char **argv)
     for (int d = 0; d < domains; ++d)
         dns.addMx(u"bench%1.test"_s.arg(d), 10, u"mx.bench%1.test"_s.arg(d));
 
-    QTemporaryDir data;
-    const QString key = runOnce({u"keys"_s, u"create"_s, u"--name"_s, u"bench"_s, u"--plan"_s, u"scale"_s,
-                                 u"--data-dir"_s, data.path()})
-                            .trimmed()
-                            .split(u'\n')
-                            .last();
-    QProcess server;
-    server.start(QStringLiteral(MAILCAFF_BINARY), {u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s,
-                                                   data.path(), u"--dns-server"_s, dns.serverString()});
-    QString banner;
-    const QRegularExpression listening(u"listening on (http://[^\\s]+)/api/v1"_s);
-    QElapsedTimer wait;
-    wait.start();
-    while (!listening.match(banner).hasMatch() && wait.elapsed() < 20000) {
-        server.waitForReadyRead(200);
-        banner += QString::fromUtf8(server.readAllStandardOutput());
-    }
-    if (!listening.match(banner).hasMatch()) {
-        out << "mailcaff did not start: " << server.readAllStandardError() << "\n";
+    HeadlessServer server;
+    QString error;
+    if (!server.start(QStringLiteral(MAILCAFF_BINARY), {u"--dns-server"_s, dns.serverString()}, &error)) {
+        out << error << "\n";
         return 1;
     }
-    const QUrl base(listening.match(banner).captured(1) + u"/api/v1/verify"_s);
+    const QByteArray key = server.key();
+    const QUrl base(server.base().toString() + u"/api/v1/verify"_s);
 
     QNetworkAccessManager nam;
     auto send = [&](int i, const std::function<void(double ms, bool ok)> &done) {
         QNetworkRequest req(base);
         req.setHeader(QNetworkRequest::ContentTypeHeader, u"application/json"_s);
-        req.setRawHeader("Authorization", "Bearer " + key.toLatin1());
+        req.setRawHeader("Authorization", "Bearer " + key);
         const QByteArray body =
             QJsonDocument(QJsonObject{{u"email"_s, u"user%1@bench%2.test"_s.arg(i).arg(i % domains)},
                                       {u"mode"_s, u"quick"_s}})
@@ -195,7 +151,7 @@ int main(int argc, char **argv)
         bulkUrl.setPath(u"/api/v1/verify/bulk"_s);
         QNetworkRequest req(bulkUrl);
         req.setHeader(QNetworkRequest::ContentTypeHeader, u"application/json"_s);
-        req.setRawHeader("Authorization", "Bearer " + key.toLatin1());
+        req.setRawHeader("Authorization", "Bearer " + key);
         QElapsedTimer total;
         total.start();
         QEventLoop loop;
@@ -215,7 +171,7 @@ int main(int argc, char **argv)
             QUrl statusUrl = base;
             statusUrl.setPath(u"/api/v1/verify/bulk/"_s + jobId);
             QNetworkRequest get(statusUrl);
-            get.setRawHeader("Authorization", "Bearer " + key.toLatin1());
+            get.setRawHeader("Authorization", "Bearer " + key);
             QNetworkReply *poll = nam.get(get);
             QObject::connect(poll, &QNetworkReply::finished, &loop, [&] {
                 completed = QJsonDocument::fromJson(poll->readAll()).object().value(u"status"_s).toString() ==
@@ -232,11 +188,9 @@ int main(int argc, char **argv)
             << QString::number(seconds * 1000, 'f', 0) << " ms (" << QString::number(500 / seconds, 'f', 0)
             << " addresses/s)" << (completed ? "" : " NOT COMPLETED") << "\n";
     }
-    out << "server peak RSS: " << peakRssKb(server.processId()) / 1024 << " MiB\n";
+    out << "server peak RSS: " << server.peakRssKb() / 1024 << " MiB\n";
     out << "DNS queries served: " << dns.totalQueries() << " (for " << requests * 2 + domains
         << " requests)\n";
     out.flush();
-    server.terminate();
-    server.waitForFinished(5000);
     return 0;
 }

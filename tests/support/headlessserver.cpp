@@ -1,0 +1,72 @@
+#include "headlessserver.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QRegularExpression>
+
+#include <algorithm>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::test {
+
+HeadlessServer::~HeadlessServer()
+{
+    if (m_process.state() != QProcess::NotRunning) {
+        m_process.terminate();
+        if (!m_process.waitForFinished(10000))
+            m_process.kill();
+    }
+}
+
+bool HeadlessServer::start(const QString &binary, const QStringList &options, QString *error)
+{
+    QProcess keys;
+    keys.start(binary, {u"keys"_s, u"create"_s, u"--name"_s, u"bench"_s, u"--plan"_s, u"scale"_s,
+                        u"--data-dir"_s, m_data.path()});
+    keys.waitForFinished(30000);
+    m_key = keys.readAllStandardOutput().trimmed().split('\n').last();
+    if (keys.exitCode() != 0 || m_key.isEmpty()) {
+        *error = u"mailcaff keys create failed: "_s + QString::fromUtf8(keys.readAllStandardError());
+        return false;
+    }
+    m_process.start(
+        binary, QStringList{u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s, m_data.path()} + options);
+    static const QRegularExpression listening(u"listening on (http://127\\.0\\.0\\.1:\\d+)/api/v1"_s);
+    QString banner;
+    QElapsedTimer wait;
+    wait.start();
+    while (!listening.match(banner).hasMatch() && wait.elapsed() < 20000 &&
+           m_process.state() != QProcess::NotRunning) {
+        m_process.waitForReadyRead(200);
+        banner += QString::fromUtf8(m_process.readAllStandardOutput());
+    }
+    const auto match = listening.match(banner);
+    if (!match.hasMatch()) {
+        *error = u"mailcaff did not start: "_s + QString::fromUtf8(m_process.readAllStandardError());
+        return false;
+    }
+    m_base = QUrl(match.captured(1));
+    return true;
+}
+
+qint64 HeadlessServer::peakRssKb() const
+{
+    QFile f(u"/proc/%1/status"_s.arg(pid()));
+    if (!f.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : f.readAll().split('\n'))
+        if (line.startsWith("VmHWM:"))
+            return line.mid(6).trimmed().split(' ').first().toLongLong();
+    return -1;
+}
+
+double percentile(QList<double> values, double p)
+{
+    if (values.isEmpty())
+        return 0;
+    std::sort(values.begin(), values.end());
+    return values[std::min<qsizetype>(values.size() - 1, qsizetype(p / 100.0 * double(values.size())))];
+}
+
+} // namespace mailcaff::test

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <QList>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QUrl>
+
+namespace mailcaff::test {
+
+/// A real `mailcaff --headless` process for benchmarks: a fresh data folder, a scale-plan API key, a port the
+/// system picks. Stopped (SIGTERM) when destroyed.
+class HeadlessServer
+{
+public:
+    HeadlessServer() = default;
+    ~HeadlessServer();
+    Q_DISABLE_COPY_MOVE(HeadlessServer)
+
+    /// Runs `binary` (extra options after --headless, e.g. --dns-server). False with `error` set when the key
+    /// cannot be made or the server does not say where it listens within 20 s.
+    bool start(const QString &binary, const QStringList &options, QString *error);
+    QByteArray key() const { return m_key; }
+    QUrl base() const { return m_base; } ///< http://127.0.0.1:PORT
+    quint16 port() const { return quint16(m_base.port()); }
+    qint64 pid() const { return m_process.processId(); }
+    /// Its peak resident memory so far (VmHWM), in KiB; -1 when unknown.
+    qint64 peakRssKb() const;
+
+private:
+    QTemporaryDir m_data;
+    QProcess m_process;
+    QByteArray m_key;
+    QUrl m_base;
+};
+
+/// The p-th percentile (0 to 100) of `values`, 0 when empty.
+double percentile(QList<double> values, double p);
+
+} // namespace mailcaff::test
