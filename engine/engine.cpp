@@ -216,7 +216,12 @@ bool Engine::start(const EngineConfig &config, QString *error)
         }
         // The runner has a thread of its own: its database writes (a transaction per finished item) never
         // hold up the window or the API.
-        m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs);
+        // Per domain in power mode: what its mail server's sessions take at once, twice over (one round in
+        // the sessions, one waiting).
+        const int perDomain =
+            2 * std::max(1, m_config.maxSessionsPerMx) * std::max(1, m_config.maxRcptsPerSession);
+        m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs,
+                                       perDomain);
         connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::kickWebhooks, Qt::DirectConnection);
         m_runner->setHandler(jobs::KindDomain, domainJobHandler());
         m_runner->setHandler(jobs::KindFind, findJobHandler());
@@ -398,12 +403,12 @@ bool Engine::call(QObject *context, std::function<void(const Result &)> done,
 }
 
 bool Engine::verify(const QString &email, core::Mode mode, QObject *context,
-                    std::function<void(const core::VerificationResult &)> done)
+                    std::function<void(const core::VerificationResult &)> done, core::Priority priority)
 {
     return call<core::VerificationResult>(
         context, std::move(done),
-        [email, mode](Worker *worker, std::function<void(const core::VerificationResult &)> reply) {
-            worker->verifier.verify(email, mode, worker, std::move(reply));
+        [email, mode, priority](Worker *worker, std::function<void(const core::VerificationResult &)> reply) {
+            worker->verifier.verify(email, mode, worker, std::move(reply), priority);
         });
 }
 

@@ -45,9 +45,11 @@ struct EngineConfig
     QList<int> greylistRetryMs{5'000, 15'000, 30'000};
     int maxSessionsPerMx = 2;
     int maxRcptsPerSession = 20;
-    bool runJobs = true;       ///< false for one-shot command-line verbs: they must not take a server's work
-    QString onlyJob;           ///< with runJobs: this job only (`mailcaff verify FILE`)
-    int jobConcurrency = 256;  ///< job items verified at once (the prober keeps each MX host polite)
+    bool runJobs = true; ///< false for one-shot command-line verbs: they must not take a server's work
+    QString onlyJob;     ///< with runJobs: this job only (`mailcaff verify FILE`)
+    /// Job items verified at once. The prober keeps each MX host polite; the runner gives one domain no more
+    /// than its servers take; bulk items queue behind interactive ones and their deadline waits meanwhile.
+    int jobConcurrency = 1000;
     int jobRetentionDays = 30; ///< finished jobs are deleted after this
     /// Bulk power jobs: a greylisted address is tried again after each delay, after the rest of the list.
     QList<int> jobGreylistDelaysMs{5 * 60'000, 15 * 60'000};
@@ -108,7 +110,8 @@ public:
     /// and destroyed there: not called if `context` is destroyed first, destroyed uncalled if the engine
     /// stops first. False, with `done` destroyed at once, when the engine is not running.
     bool verify(const QString &email, core::Mode mode, QObject *context,
-                std::function<void(const core::VerificationResult &)> done);
+                std::function<void(const core::VerificationResult &)> done,
+                core::Priority priority = core::Priority::Interactive);
     /// A person's address (API.md's find), with the same threading rules as verify().
     bool find(const find::FindRequest &request, QObject *context,
               std::function<void(const find::FindResult &)> done);

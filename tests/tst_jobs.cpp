@@ -24,6 +24,7 @@ class TestJobs : public QObject
 private Q_SLOTS:
     void initTestCase();
     void leaseSharesTheBatchBetweenJobs();
+    void leaseGivesEachDomainItsShare();
     void deferredItemsWaitTheirTurn();
     void lostLeasesEndInAnErrorAndAFailedJob();
     void greylistedItemsAreTriedAgainAfterTheRest();
@@ -115,12 +116,50 @@ void TestJobs::leaseSharesTheBatchBetweenJobs()
             domainsOfFirst << item.normalized.section(u'@', 1);
     }
     QCOMPARE(ofSecond, 3);
-    // Within a job, one domain after the other: the SMTP layer reuses its sessions.
-    QStringList sorted = domainsOfFirst;
-    std::sort(sorted.begin(), sorted.end());
-    QCOMPARE(domainsOfFirst, sorted);
+    // Within a job the domains take turns (each domain's first item, then each one's second…): the work in
+    // flight spans many mail servers instead of queueing at one.
+    QCOMPARE(domainsOfFirst, (QStringList{u"d0.test"_s, u"d1.test"_s, u"d2.test"_s, u"d3.test"_s,
+                                          u"d4.test"_s, u"d0.test"_s, u"d1.test"_s}));
     // Kinds without a handler are not leased.
     QVERIFY(engine->jobs().lease(10, 300, {}, {jobs::KindFind}).isEmpty());
+}
+
+void TestJobs::leaseGivesEachDomainItsShare()
+{
+    const auto engine = startEngine(false);
+    QVERIFY(engine);
+    // One big domain and two small ones, in file order; a power job and a quick one alike.
+    QStringList emails;
+    for (int i = 0; i < 50; ++i)
+        emails << u"u%1@big.test"_s.arg(i);
+    emails << u"a@small1.test"_s << u"b@small1.test"_s << u"a@small2.test"_s;
+    const auto power = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Power);
+    QCOMPARE(int(power.outcome), int(jobs::JobStore::Created::Ok));
+
+    // big.test has 2 in flight already; its share is 5: 3 more, and the rest of the batch goes elsewhere.
+    jobs::DomainLimit limit;
+    limit.max = 5;
+    limit.inFlight.insert(u"big.test"_s, 2);
+    QList<jobs::JobItem> batch = engine->jobs().lease(20, 300, {}, {jobs::KindVerify}, power.jobId, limit);
+    QMap<QString, int> perDomain;
+    for (const jobs::JobItem &item : batch) {
+        QCOMPARE(item.domain, item.normalized.section(u'@', 1));
+        ++perDomain[item.domain];
+    }
+    QCOMPARE(perDomain.value(u"big.test"_s), 3);
+    QCOMPARE(perDomain.value(u"small1.test"_s), 2);
+    QCOMPARE(perDomain.value(u"small2.test"_s), 1);
+    QCOMPARE(batch.size(), 6);
+    // Its share taken, the big domain gets nothing more now; the items stay queued for later.
+    limit.inFlight.insert(u"big.test"_s, 5);
+    QVERIFY(engine->jobs().lease(20, 300, {}, {jobs::KindVerify}, power.jobId, limit).isEmpty());
+    limit.inFlight.insert(u"big.test"_s, 4);
+    QCOMPARE(engine->jobs().lease(20, 300, {}, {jobs::KindVerify}, power.jobId, limit).size(), 1);
+
+    // Quick mode only asks DNS (cached per domain): no share applies.
+    const auto quick = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Quick);
+    QCOMPARE(int(quick.outcome), int(jobs::JobStore::Created::Ok));
+    QCOMPARE(engine->jobs().lease(40, 300, {}, {jobs::KindVerify}, quick.jobId, limit).size(), 40);
 }
 
 void TestJobs::deferredItemsWaitTheirTurn()

@@ -39,6 +39,7 @@ private Q_SLOTS:
     void internationalisedAddressDeclaresSmtpUtf8();
     void ipv6MailServer();
     void realisticListUsesAHandfulOfConnections();
+    void bulkWaitsItsTurnWithoutLosingItsDeadline();
 
 private:
     core::VerificationResult verify(Engine &engine, const QString &email);
@@ -388,6 +389,10 @@ void TestPower::politenessForManyAddressesAtOneDomain()
     QVERIFY(s->peakConnections() <= 2);
     QVERIFY(s->connectionCount() <= 12);
     QCOMPARE(s->dataCount(), 0);
+    // The server offers PIPELINING: each RSET leads its next transaction's group (RSET, MAIL, RCPTs in one
+    // write, RFC 2920), instead of costing a round trip of its own.
+    QVERIFY(s->commandCount(u"RSET"_s) > 0);
+    QCOMPARE(s->pipelinedCount(u"RSET"_s), s->commandCount(u"RSET"_s));
 }
 
 void TestPower::privateTargetsRefusedByDefault()
@@ -591,4 +596,92 @@ void TestPower::realisticListUsesAHandfulOfConnections()
 }
 
 QTEST_GUILESS_MAIN(TestPower)
+void TestPower::bulkWaitsItsTurnWithoutLosingItsDeadline()
+{
+    // A slow server (100 ms a reply), one connection at a time, two recipients a connection, and a 1 s
+    // deadline: twelve addresses take seconds to get through, longer than any one deadline.
+    SmtpTestServer slow;
+    QVERIFY2(slow.listen(QHostAddress(u"127.0.0.23"_s), m_port), qPrintable(slow.errorString()));
+    slow.setReplyDelay(100);
+    QStringList emails;
+    for (int i = 0; i < 12; ++i) {
+        emails << u"user%1@queue.test"_s.arg(i);
+        slow.addMailbox(emails.last());
+    }
+    m_dns.addMx(u"queue.test"_s, 10, u"mx.queue.test"_s);
+    m_dns.addA(u"mx.queue.test"_s, u"127.0.0.23"_s);
+    QTemporaryDir dir;
+    EngineConfig config;
+    config.dataDir = dir.path();
+    config.dnsServers = m_dns.serverString();
+    config.smtpPort = m_port;
+    config.allowPrivateTargets = true;
+    config.mailFrom = u"probe@mailcaff.test"_s;
+    config.maxSessionsPerMx = 1;
+    config.maxRcptsPerSession = 2;
+    config.powerDeadlineMs = 1000;
+    config.greylistRetryMs = {};
+    config.runJobs = false;
+    Engine engine;
+    QString error;
+    QVERIFY2(engine.start(config, &error), qPrintable(error));
+
+    struct Answer
+    {
+        QString email;
+        core::Status status;
+        core::Reason reason;
+    };
+    QList<Answer> answers;
+    QObject context;
+    auto submit = [&](const QString &email, core::Priority priority) {
+        QVERIFY(engine.verify(
+            email, core::Mode::Power, &context,
+            [&answers](const core::VerificationResult &r) {
+                answers.append({r.email, r.status, r.reason});
+            },
+            priority));
+    };
+
+    // Bulk items queue for their turn; their deadline counts only the time they spend with the server, so
+    // every one gets its real answer. An interactive check submitted after them goes ahead of the queue.
+    for (const QString &email : std::as_const(emails))
+        submit(email, core::Priority::Bulk);
+    QTest::qWait(50);
+    submit(u"user0@queue.test"_s.toUpper(), core::Priority::Interactive);
+    QTRY_COMPARE_WITH_TIMEOUT(answers.size(), 13, 30000);
+    qsizetype interactiveAt = -1;
+    for (qsizetype i = 0; i < answers.size(); ++i) {
+        const Answer &a = answers.at(i);
+        QVERIFY2(a.status == core::Status::Valid, qPrintable(a.email + u' ' + core::toString(a.reason)));
+        if (a.email == u"USER0@QUEUE.TEST"_s)
+            interactiveAt = i;
+    }
+    // At most the transaction already under way when it came (two requests) finishes before it.
+    QVERIFY2(interactiveAt >= 0 && interactiveAt <= 2, qPrintable(QString::number(interactiveAt)));
+
+    // The same twelve as interactive checks: the deadline is the caller's, wait included. The later ones
+    // run out of time in the queue and say so (unknown, smtp_timeout) instead of keeping the caller.
+    answers.clear();
+    const QStringList again = [&] {
+        QStringList out;
+        for (int i = 0; i < 12; ++i)
+            out << u"again%1@queue.test"_s.arg(i);
+        return out;
+    }();
+    for (const QString &email : again) {
+        slow.addMailbox(email);
+        submit(email, core::Priority::Interactive);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(answers.size(), 12, 30000);
+    int timedOut = 0;
+    for (const Answer &a : std::as_const(answers)) {
+        QVERIFY(a.status == core::Status::Valid || a.status == core::Status::Unknown);
+        timedOut += a.reason == core::Reason::SmtpTimeout;
+    }
+    QVERIFY(timedOut > 0);
+    engine.stop();
+    QCOMPARE(slow.dataCount(), 0);
+}
+
 #include "tst_power.moc"

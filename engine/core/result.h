@@ -30,6 +30,10 @@ enum class Reason {
     QuickCheck
 };
 enum class Mode { Power, Quick };
+/// Who waits for a verification: a caller on the line (the window, `POST /verify`) goes before the items
+/// of bulk jobs wherever both queue for a mail server, and a bulk item's deadline counts only the time
+/// spent talking to servers, not its wait for a turn.
+enum class Priority { Interactive, Bulk };
 
 QString toString(Status status);
 QString toString(Reason reason);

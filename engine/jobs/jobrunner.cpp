@@ -12,6 +12,11 @@ namespace mailcaff::jobs {
 namespace {
 
 constexpr int LeaseSeconds = 300; // longer than the power-mode deadline
+// Outcomes are written together: after this long, or this many, whichever comes first. A crash loses at
+// most these (their items are leased again and verified again, never charged again: jobs are charged when
+// they are created).
+constexpr int FlushMs = 20;
+constexpr int FlushItems = 500;
 
 core::VerificationResult errorResult(const JobItem &item, core::Reason reason)
 {
@@ -32,14 +37,19 @@ ItemOutcome outcomeOf(const core::VerificationResult &r)
 } // namespace
 
 JobRunner::JobRunner(Engine &engine, JobStore &store, int concurrency, QList<int> greylistDelaysMs,
-                     QObject *parent)
+                     int perDomain, QObject *parent)
     : QObject(parent)
     , m_engine(engine)
     , m_store(store)
     , m_concurrency(concurrency)
     , m_greylistDelaysMs(std::move(greylistDelaysMs))
 {
+    m_perDomain.max = perDomain;
     m_poll.setParent(this); // moves with the runner to its thread
+    m_flush.setParent(this);
+    m_flush.setSingleShot(true);
+    m_flush.setInterval(FlushMs);
+    connect(&m_flush, &QTimer::timeout, this, &JobRunner::flush);
     m_handlers.insert(KindVerify, verifyHandler());
     // A safety net: work queued by another process (the command line) or deferred to a later time is found
     // within a second.
@@ -49,8 +59,9 @@ JobRunner::JobRunner(Engine &engine, JobStore &store, int concurrency, QList<int
         // its lease ends; the item itself is leased again then, and counts an attempt.
         for (auto it = m_started.begin(); it != m_started.end();) {
             if (it.value().hasExpired()) {
-                m_inFlight.remove(it.key());
+                const QString key = it.key();
                 it = m_started.erase(it);
+                forget(key, m_domainOf.value(key));
             } else {
                 ++it;
             }
@@ -84,7 +95,8 @@ JobRunner::Handler JobRunner::verifyHandler()
         }
         const int deferrals = item.deferrals;
         return m_engine.verify(
-            item.input, item.mode, context, [this, done, deferrals](const core::VerificationResult &result) {
+            item.input, item.mode, context,
+            [this, done, deferrals](const core::VerificationResult &result) {
                 Answer answer{outcomeOf(result), std::nullopt};
                 // Greylisting lets a sender through after minutes, not seconds: try the
                 // address again after the rest of the list rather than call it unknown.
@@ -92,7 +104,8 @@ JobRunner::Handler JobRunner::verifyHandler()
                     deferrals < m_greylistDelaysMs.size())
                     answer.retryAfterMs = m_greylistDelaysMs.at(deferrals);
                 done(answer);
-            });
+            },
+            core::Priority::Bulk);
     };
     // Leased MaxAttempts times without an answer: each verification outlived its lease, or the process
     // died during it. An error (the address could not be processed), described as the timeout it was.
@@ -108,10 +121,17 @@ void JobRunner::start()
     fill();
 }
 
+JobRunner::~JobRunner()
+{
+    m_running = false;
+    flush();
+}
+
 void JobRunner::stop()
 {
     m_running = false;
     m_poll.stop();
+    flush();
 }
 
 void JobRunner::wake()
@@ -119,20 +139,46 @@ void JobRunner::wake()
     QMetaObject::invokeMethod(this, &JobRunner::fill, Qt::QueuedConnection);
 }
 
-void JobRunner::finish(const JobItem &item, const QString &key, const Answer &answer)
+void JobRunner::forget(const QString &key, const QString &domain)
 {
     m_inFlight.remove(key);
     m_started.remove(key);
+    m_domainOf.remove(key);
+    if (auto it = m_perDomain.inFlight.find(domain); it != m_perDomain.inFlight.end() && --*it <= 0)
+        m_perDomain.inFlight.erase(it);
+}
+
+void JobRunner::finish(const JobItem &item, const QString &key, const Answer &answer)
+{
+    // Counted per domain only when the lease counted it (power mode, with a limit).
+    forget(key, m_domainOf.value(key));
     if (answer.retryAfterMs) {
         m_store.defer(item, QDateTime::currentMSecsSinceEpoch() + *answer.retryAfterMs);
     } else {
-        if (const auto finished = m_store.complete(item, answer.outcome))
-            Q_EMIT jobFinished(*finished);
-        Q_EMIT itemFinished(item.jobId);
+        m_done.append({item, answer.outcome});
     }
-    // Refill in batches (at half capacity), not after every item: each lease is a query over the queue,
-    // which for a large list is not free.
-    if (inFlight() <= m_concurrency / 2)
+    // Refill with the write, in batches, not after every item: each lease is a query over the queue, which
+    // for a large list is not free.
+    if (m_done.size() >= FlushItems || (m_done.isEmpty() && inFlight() <= m_concurrency / 2))
+        flush();
+    else if (!m_flush.isActive())
+        m_flush.start();
+}
+
+void JobRunner::flush()
+{
+    m_flush.stop();
+    if (!m_done.isEmpty()) {
+        const QList<std::pair<JobItem, ItemOutcome>> done = std::exchange(m_done, {});
+        // If the database fails, the items stay leased: their leases run out and they are done again.
+        if (const std::optional<QStringList> ended = m_store.completeAll(done)) {
+            for (const QString &jobId : *ended)
+                Q_EMIT jobFinished(jobId);
+            for (const auto &d : done)
+                Q_EMIT itemFinished(d.first.jobId);
+        }
+    }
+    if (inFlight() < m_concurrency)
         fill();
 }
 
@@ -143,13 +189,17 @@ void JobRunner::fill()
     m_filling = true;
     const QList<JobItem> items =
         m_store.lease(m_concurrency - inFlight(), LeaseSeconds, m_inFlight,
-                      QStringList(m_handlers.keyBegin(), m_handlers.keyEnd()), m_onlyJob);
+                      QStringList(m_handlers.keyBegin(), m_handlers.keyEnd()), m_onlyJob, m_perDomain);
     m_filling = false;
     for (const JobItem &item : items) {
         const QString key = item.jobId + u'\n' + item.normalized;
         const Handler &handler = m_handlers[item.kind];
         m_inFlight.insert(key);
         m_started.insert(key, QDeadlineTimer(std::chrono::seconds(LeaseSeconds)));
+        if (m_perDomain.max > 0 && item.mode == core::Mode::Power) {
+            m_domainOf.insert(key, item.domain);
+            ++m_perDomain.inFlight[item.domain];
+        }
         auto done = [this, item, key](const Answer &answer) { finish(item, key, answer); };
         if (item.attempts > MaxAttempts) {
             const Answer answer{handler.abandoned(item), std::nullopt};
@@ -157,10 +207,9 @@ void JobRunner::fill()
                 this, [done, answer] { done(answer); }, Qt::QueuedConnection);
             continue;
         }
-        if (!handler.run(item, this, done)) {
-            m_inFlight.remove(key); // the engine is stopping: the lease brings the item back next start
-            m_started.remove(key);
-        }
+        if (!handler.run(item, this, done))
+            forget(key, m_domainOf.value(
+                            key)); // the engine is stopping: the lease brings the item back next start
     }
 }
 

@@ -16,8 +16,9 @@ class Engine;
 
 namespace mailcaff::jobs {
 
-/// Works through queued job items: leases a bounded number at a time (jobs in turn, grouped by domain
-/// within a job), hands each to the handler of its job's kind, writes each outcome as it finishes. Lives on
+/// Works through queued job items: leases a bounded number at a time (jobs in turn, the domains of a job in
+/// turn, no more than a share per domain in power mode), hands each to the handler of its job's kind, and
+/// writes the outcomes of what finished together in one transaction, within a few milliseconds. Lives on
 /// the thread that created it. Verify items are handled here; other kinds (find) register a handler.
 class JobRunner : public QObject
 {
@@ -47,8 +48,11 @@ public:
 
     /// `greylistDelaysMs`: in power mode, a greylisted address is tried again after each of these delays
     /// (after the rest of the list) before its greylisted result is kept.
+    /// `perDomain`: items of one domain in flight at once in power mode (0: no limit). Its mail servers take
+    /// only so many at a time; more would wait in the prober's queue while their deadline runs.
     JobRunner(Engine &engine, JobStore &store, int concurrency = 64, QList<int> greylistDelaysMs = {},
-              QObject *parent = nullptr);
+              int perDomain = 0, QObject *parent = nullptr);
+    ~JobRunner() override;
 
     void setHandler(QLatin1StringView kind, Handler handler);
     /// Works on this job only (set before start()).
@@ -56,6 +60,7 @@ public:
 
     /// Reclaims leases left by a previous run (a crash), then starts working.
     void start();
+    /// Stops leasing and writes what has finished.
     void stop();
     /// New work was queued: look now rather than at the next poll.
     void wake();
@@ -68,6 +73,9 @@ Q_SIGNALS:
 private:
     void fill();
     void finish(const JobItem &item, const QString &key, const Answer &answer);
+    /// Writes the finished outcomes waiting in m_done, then leases more.
+    void flush();
+    void forget(const QString &key, const QString &domain);
     Handler verifyHandler();
 
     Engine &m_engine;
@@ -78,7 +86,11 @@ private:
     QHash<QString, Handler> m_handlers;
     QSet<QString> m_inFlight;                 ///< "jobId\nnormalized"
     QHash<QString, QDeadlineTimer> m_started; ///< when each in-flight item must have answered
+    QHash<QString, QString> m_domainOf;       ///< in-flight key -> its domain
+    DomainLimit m_perDomain;
+    QList<std::pair<JobItem, ItemOutcome>> m_done; ///< finished, not yet written
     QTimer m_poll;
+    QTimer m_flush;
     bool m_running = false;
     bool m_filling = false;
 };

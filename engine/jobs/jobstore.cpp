@@ -160,17 +160,22 @@ bool JobStore::insertJob(QSqlDatabase &db, const QString &id, const accounts::Ap
 }
 
 bool JobStore::insertItems(QSqlDatabase &db, const QString &id, qsizetype firstPosition,
-                           const QList<NewItem> &items, const std::function<void(qsizetype)> &progress)
+                           const QList<NewItem> &items, QHash<QString, int> &turns,
+                           const std::function<void(qsizetype)> &progress)
 {
     return storage::insertRows(
-        db, u"job_items"_s, {u"job_id"_s, u"position"_s, u"input"_s, u"normalized"_s, u"domain"_s},
-        items.size(),
+        db, u"job_items"_s,
+        {u"job_id"_s, u"position"_s, u"input"_s, u"normalized"_s, u"domain"_s, u"spread"_s}, items.size(),
         [&](qsizetype i) {
             // A null QString binds as SQL NULL: an absent value is stored as an empty text.
             const NewItem &n = items.at(i);
-            return QVariantList{id, int(firstPosition + i), n.input.isNull() ? u""_s : n.input,
+            const QString domain = n.domain.isNull() ? u""_s : n.domain;
+            return QVariantList{id,
+                                int(firstPosition + i),
+                                n.input.isNull() ? u""_s : n.input,
                                 n.normalized.isNull() ? u""_s : n.normalized,
-                                n.domain.isNull() ? u""_s : n.domain};
+                                domain,
+                                turns[domain]++};
         },
         progress);
 }
@@ -213,13 +218,14 @@ JobStore::CreateResult JobStore::createStreamedJob(QLatin1StringView kind, core:
                 return std::nullopt;
             qsizetype position = 0;
             QList<NewItem> batch;
+            QHash<QString, int> turns;
             for (;;) {
                 batch.clear();
                 if (!next(id, position, &batch))
                     return std::nullopt;
                 if (batch.isEmpty())
                     break;
-                if (!insertItems(db, id, position, batch, {}))
+                if (!insertItems(db, id, position, batch, turns, {}))
                     return std::nullopt;
                 position += batch.size();
             }
@@ -267,8 +273,9 @@ JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLat
                     return std::nullopt;
                 }
             }
+            QHash<QString, int> turns;
             if (!insertJob(db, id, key, kind, mode, items.size(), idempotencyKey) ||
-                !insertItems(db, id, 0, items, progress))
+                !insertItems(db, id, 0, items, turns, progress))
                 return std::nullopt;
             return items.size();
         },
@@ -415,7 +422,7 @@ bool JobStore::remove(const QString &id)
 }
 
 QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &inFlight,
-                               const QStringList &kinds, const QString &onlyJob)
+                               const QStringList &kinds, const QString &onlyJob, const DomainLimit &perDomain)
 {
     QList<JobItem> out;
     if (max <= 0 || kinds.isEmpty())
@@ -452,24 +459,27 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     if (active.isEmpty())
         return out;
 
-    // Each job's due items, grouped by domain; then dealt out one job after the other, so every job moves.
-    // Queued items come in index order (job_items_lease) and stop at the limit; leases that ran out (a lost
-    // answer, a dead process) are few and read apart.
+    // Each job's due items, its domains dealt out one item at a time (each item's turn within its domain,
+    // then the domain); then the jobs dealt out one after the other, so every job moves. Queued items come in
+    // index order (job_items_spread) and stop at the limit; leases that ran out (a lost answer, a dead
+    // process) are few and read apart. In power mode, a domain with its share in flight gets no more now:
+    // its mail servers would only queue them, and the wait would count against each one's deadline.
     const QString columns =
-        u"SELECT position, input, normalized, attempts, deferrals FROM job_items WHERE "_s;
+        u"SELECT position, input, normalized, attempts, deferrals, domain FROM job_items WHERE "_s;
     QSqlQuery queued(db);
     queued.prepare(columns + u"job_id = ? AND state = 'queued' AND (not_before IS NULL OR not_before <= ?) "
-                             "ORDER BY domain, position LIMIT ?"_s);
+                             "ORDER BY spread, domain, position LIMIT ?"_s);
     QSqlQuery expired(db);
     expired.prepare(columns + u"job_id = ? AND state = 'leased' AND lease_until < ? LIMIT ?"_s);
     QSet<QString> taken = inFlight;
+    QHash<QString, int> domainLoad = perDomain.inFlight;
     QList<QList<JobItem>> perJob;
     for (const Job &job : std::as_const(active)) {
         QList<JobItem> items;
         for (QSqlQuery *q : {&expired, &queued}) {
             q->bindValue(0, job.id);
             q->bindValue(1, q == &queued ? nowMs : now);
-            q->bindValue(2, max * 2);
+            q->bindValue(2, max * 2 + perDomain.max);
             if (!q->exec())
                 return out;
             while (q->next() && items.size() < max) {
@@ -482,9 +492,16 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
                 item.normalized = q->value(2).toString();
                 item.attempts = q->value(3).toInt() + 1;
                 item.deferrals = q->value(4).toInt();
+                item.domain = q->value(5).toString();
                 const QString key = item.jobId + u'\n' + item.normalized;
                 if (taken.contains(key))
                     continue; // a duplicate of work in flight: answered with it
+                if (perDomain.max > 0 && job.mode == core::Mode::Power) {
+                    int &load = domainLoad[item.domain];
+                    if (load >= perDomain.max)
+                        continue;
+                    ++load;
+                }
                 taken.insert(key);
                 items.append(item);
             }
@@ -536,26 +553,45 @@ std::optional<QString> JobStore::complete(const JobItem &item, const core::Verif
 
 std::optional<QString> JobStore::complete(const JobItem &item, const ItemOutcome &outcome)
 {
+    const std::optional<QStringList> ended = completeAll({{item, outcome}});
+    return ended && !ended->isEmpty() ? std::optional<QString>(ended->first()) : std::nullopt;
+}
+
+std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, ItemOutcome>> &done)
+{
     QSqlDatabase db = m_db.connection();
     Transaction tx(db);
     if (!tx.ok())
         return std::nullopt;
-    QSqlQuery done(db);
+    QSqlQuery q(db);
     // The item and every duplicate of it in the job, unless cancelled meanwhile.
-    done.prepare(
+    q.prepare(
         u"UPDATE job_items SET state = 'done', lease_until = NULL, not_before = NULL, status = ?, "
         "result = ?, done_at = ? WHERE job_id = ? AND normalized = ? AND state IN ('queued', 'leased')"_s);
-    done.addBindValue(outcome.status);
-    done.addBindValue(QJsonDocument(outcome.result).toJson(QJsonDocument::Compact));
-    done.addBindValue(QDateTime::currentMSecsSinceEpoch());
-    done.addBindValue(item.jobId);
-    done.addBindValue(item.normalized);
-    if (!done.exec())
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    QStringList jobs;
+    for (const auto &[item, outcome] : done) {
+        q.bindValue(0, outcome.status);
+        q.bindValue(1, QJsonDocument(outcome.result).toJson(QJsonDocument::Compact));
+        q.bindValue(2, now);
+        q.bindValue(3, item.jobId);
+        q.bindValue(4, item.normalized);
+        if (!q.exec())
+            return std::nullopt;
+        if (!jobs.contains(item.jobId))
+            jobs.append(item.jobId);
+    }
+    QStringList ended;
+    for (const QString &jobId : std::as_const(jobs)) {
+        const std::optional<bool> finished = finishIfDone(jobId);
+        if (!finished)
+            return std::nullopt;
+        if (*finished)
+            ended.append(jobId);
+    }
+    if (!tx.commit())
         return std::nullopt;
-    const std::optional<bool> finished = finishIfDone(item.jobId);
-    if (!finished || !tx.commit())
-        return std::nullopt;
-    return *finished ? std::optional<QString>(item.jobId) : std::nullopt;
+    return ended;
 }
 
 std::optional<bool> JobStore::finishIfDone(const QString &jobId)

@@ -63,10 +63,18 @@ struct JobItem
     int position = 0;
     QString input;      ///< verify: the address as given; find: the lead as compact JSON
     QString normalized; ///< what duplicates share
+    QString domain;     ///< what leasing spreads the work over
     core::Mode mode = core::Mode::Power;
     int attempts =
         0; ///< leases of this item so far, this one included, since it last answered or was deferred
     int deferrals = 0; ///< times it was put back to be tried again later (greylisting)
+};
+
+/// Leasing's share per domain: no more than `max` items of a domain in flight (0: no limit).
+struct DomainLimit
+{
+    int max = 0;
+    QHash<QString, int> inFlight; ///< items in flight per domain
 };
 
 /// A finished item as stored: its status name (core::Status's, or FindFound/FindNotFound) and its JSON.
@@ -155,14 +163,19 @@ public:
 
     /// Up to `max` items of jobs of the given kinds that are due (queued, or leased with an expired lease,
     /// and not deferred to later), skipping work already in flight (`inFlight`: "jobId\nnormalized"). Jobs
-    /// share the batch in turn (a small job is not stuck behind a big one); within a job items come grouped
-    /// by domain, so SMTP sessions are reused. Each is leased for `leaseSeconds`, its attempts counted.
-    /// `onlyJob`: this job's items and no other's (a command-line run must not take a server's work).
+    /// share the batch in turn (a small job is not stuck behind a big one); within a job the domains take
+    /// turns, so the work in flight spans many mail servers. Each is leased for `leaseSeconds`, its attempts
+    /// counted. `onlyJob`: this job's items and no other's (a command-line run must not take a server's
+    /// work). `perDomain`: in power-mode jobs, no domain gets more than `max` items in flight, counting those
+    /// in `perDomain.inFlight` (0: no limit).
     QList<JobItem> lease(int max, int leaseSeconds, const QSet<QString> &inFlight, const QStringList &kinds,
-                         const QString &onlyJob = {});
+                         const QString &onlyJob = {}, const DomainLimit &perDomain = {});
     /// Stores the outcome for the item and its duplicates; returns the job id when that ended the job.
     std::optional<QString> complete(const JobItem &item, const ItemOutcome &outcome);
     std::optional<QString> complete(const JobItem &item, const core::VerificationResult &result);
+    /// The same for several items in one transaction (the runner writes what finished together): the jobs
+    /// that this ended, or nullopt when the database failed (nothing is stored then).
+    std::optional<QStringList> completeAll(const QList<std::pair<JobItem, ItemOutcome>> &done);
     /// Puts the item and its duplicates back in the queue, not to be leased before `notBeforeMs` (epoch ms).
     bool defer(const JobItem &item, qint64 notBeforeMs);
     /// Puts leased items back in the queue (at start: this process holds no lease yet). Returns how many.
@@ -182,12 +195,14 @@ private:
     /// A job created durably (synchronous commit): `store`, then `within`, an empty job ended, the commit.
     CreateResult createInTransaction(const StoreJob &store,
                                      const std::function<bool(const QString &jobId)> &within);
-    /// In the caller's transaction: the job's row, and its items from `firstPosition` on.
+    /// In the caller's transaction: the job's row, and its items from `firstPosition` on. `turns` counts the
+    /// job's items per domain so far (each item's turn within its domain: leasing deals domains out).
     static bool insertJob(QSqlDatabase &db, const QString &id, const accounts::ApiKeyInfo *key,
                           QLatin1StringView kind, core::Mode mode, qsizetype total,
                           const QString &idempotencyKey);
     static bool insertItems(QSqlDatabase &db, const QString &id, qsizetype firstPosition,
-                            const QList<NewItem> &items, const std::function<void(qsizetype)> &progress);
+                            const QList<NewItem> &items, QHash<QString, int> &turns,
+                            const std::function<void(qsizetype)> &progress);
 
     const storage::Database &m_db;
     accounts::Credits &m_credits;

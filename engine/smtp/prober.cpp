@@ -46,12 +46,23 @@ Prober::Host &Prober::hostFor(const QString &mxHost, const QHostAddress &address
 }
 
 void Prober::probe(const QString &mxHost, const QHostAddress &address, const QStringList &recipients,
-                   QObject *context, Done done)
+                   QObject *context, Done done, core::Priority priority, std::function<void()> started)
 {
     Host &host = hostFor(mxHost, address);
-    Request r{recipients, context, context != nullptr, std::move(done)};
+    Request r;
+    r.recipients = recipients;
+    r.context = context;
+    r.hasContext = context != nullptr;
+    r.done = std::move(done);
     r.utf8 = std::any_of(recipients.cbegin(), recipients.cend(), isUtf8Address);
-    host.queue.push_back(std::move(r));
+    r.priority = priority;
+    r.started = std::move(started);
+    // Interactive requests go after the other interactive ones, ahead of every bulk one.
+    auto at = host.queue.end();
+    if (priority == core::Priority::Interactive)
+        while (at != host.queue.begin() && std::prev(at)->priority == core::Priority::Bulk)
+            --at;
+    host.queue.insert(at, std::move(r));
     dispatch(host);
 }
 
@@ -181,6 +192,8 @@ void Prober::run(Host &host, Session *session)
         // takes one recipient per transaction) sends what fits; the rest is answered Unused, not retried.
         const qsizetype sent = std::min<qsizetype>(next.recipients.size(), std::max<qsizetype>(room, 1));
         recipients += next.recipients.mid(0, sent);
+        if (next.started)
+            std::exchange(next.started, {})(); // once: a request sent back to the queue has had its turn
         batch->push_back(Item{std::move(next), sent});
         host.queue.pop_front();
     }

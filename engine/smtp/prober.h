@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/result.h"
 #include "session.h"
 
 #include <QDeadlineTimer>
@@ -40,9 +41,11 @@ public:
 
     using Done = std::function<void(const QList<RcptOutcome> &)>;
     /// Probes `recipients` at `address` (the MX `mxHost`). `done` runs on this thread unless `context` is
-    /// gone by then.
+    /// gone by then. Interactive requests queue ahead of bulk ones. `started`, when given, runs when the
+    /// request leaves the queue for a session (the wait for a turn is over).
     void probe(const QString &mxHost, const QHostAddress &address, const QStringList &recipients,
-               QObject *context, Done done);
+               QObject *context, Done done, core::Priority priority = core::Priority::Interactive,
+               std::function<void()> started = {});
 
     const ProberConfig &config() const { return m_config; }
     /// Connections opened so far, for statistics and tests.
@@ -57,6 +60,8 @@ private:
         Done done;
         int retries = 0; ///< times sent back to the queue (unused, dropped, TLS failed): bounded
         bool utf8 = false;
+        core::Priority priority = core::Priority::Interactive;
+        std::function<void()> started;
     };
     struct Host
     {

@@ -157,6 +157,14 @@ void Session::sendEhlo()
 void Session::onReply(const Reply &reply)
 {
     m_timer.stop();
+    if (m_rsetPending) {
+        m_rsetPending = false;
+        if (reply.code != 250)
+            fail(reply.isTransient() ? Failure::TryLater : Failure::Refused, reply);
+        else if (m_state != State::Idle)
+            m_timer.start(m_config.commandTimeoutMs); // the rest of the group's replies are due
+        return;
+    }
     switch (m_state) {
     case State::Banner:
         m_greeted = reply.code == 220;
@@ -318,9 +326,13 @@ void Session::beginTransaction()
         return;
     if (m_transactionUsed) {
         m_transactionUsed = false;
-        m_state = State::Rset;
         send("RSET");
-        return;
+        if (!m_pipelining) {
+            m_state = State::Rset;
+            return;
+        }
+        // RFC 2920: RSET may lead a pipelined group. Its reply comes first; MAIL and RCPTs follow at once.
+        m_rsetPending = true;
     }
     // An internationalised address needs SMTPUTF8 (RFC 6531): declared on MAIL FROM when the server offers
     // it; without it the server cannot take the address at all, and we say so without sending it.

@@ -154,6 +154,7 @@ private:
     bool m_pipelining = false;
     bool m_startTlsOffered = false;
     bool m_transactionUsed = false; ///< a transaction ran: RSET before the next
+    bool m_rsetPending = false;     ///< a pipelined RSET's reply is due before the next one
     QStringList m_tlsErrors;
     int m_consecutiveRejections = 0;
     bool m_rcptLimitHit = false;

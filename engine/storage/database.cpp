@@ -192,6 +192,15 @@ const QList<QStringList> &migrations()
             // It replaces the queue index of step 4: one index fewer to update for each stored item.
             u"DROP INDEX job_items_queue"_s,
         },
+        // 12: an item's turn within its domain (0 for the domain's first item of the job, 1 for its second…).
+        // Leasing deals the domains out one item at a time, so the work in flight spans many mail servers
+        // instead of queueing at the few whose addresses come first. Older items are all turn 0: they keep
+        // their (domain, position) order.
+        {
+            u"ALTER TABLE job_items ADD COLUMN spread INTEGER NOT NULL DEFAULT 0"_s,
+            u"CREATE INDEX job_items_spread ON job_items(job_id, state, spread, domain, position)"_s,
+            u"DROP INDEX job_items_lease"_s,
+        },
     };
     return steps;
 }

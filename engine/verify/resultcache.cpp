@@ -19,18 +19,35 @@ QString cacheKey(const QString &asciiAddress)
 
 } // namespace
 
+ResultCache::ResultCache(const storage::Database &db, const CachePolicy &policy)
+    : m_db(db)
+    , m_policy(policy)
+{
+    m_timer.setSingleShot(true);
+    m_timer.setInterval(WriteDelayMs);
+    QObject::connect(&m_timer, &QTimer::timeout, [this] { flush(); });
+}
+
+ResultCache::~ResultCache()
+{
+    flush();
+}
+
 std::optional<core::VerificationResult> ResultCache::find(const QString &asciiAddress) const
 {
+    const QString key = cacheKey(asciiAddress);
+    if (const auto it = m_pending.constFind(key); it != m_pending.constEnd())
+        return core::VerificationResult::fromJson(QJsonDocument::fromJson(it->json).object());
     QSqlQuery q(m_db.connection());
     q.prepare(u"SELECT result FROM verification_cache WHERE address = ? AND expires_at > ?"_s);
-    q.addBindValue(cacheKey(asciiAddress));
+    q.addBindValue(key);
     q.addBindValue(QDateTime::currentSecsSinceEpoch());
     if (!q.exec() || !q.next())
         return std::nullopt;
     return core::VerificationResult::fromJson(QJsonDocument::fromJson(q.value(0).toByteArray()).object());
 }
 
-bool ResultCache::store(const QString &asciiAddress, const core::VerificationResult &result)
+void ResultCache::store(const QString &asciiAddress, const core::VerificationResult &result)
 {
     int days = 0;
     switch (result.status) {
@@ -44,22 +61,42 @@ bool ResultCache::store(const QString &asciiAddress, const core::VerificationRes
         days = m_policy.riskyDays;
         break;
     default:
-        return true; // unknown, disposable, error: not worth keeping
+        return; // unknown, disposable, error: not worth keeping
     }
     if (result.mode != core::Mode::Power || days <= 0)
-        return true;
+        return;
     const qint64 now = QDateTime::currentSecsSinceEpoch();
-    QSqlQuery q(m_db.connection());
-    q.prepare(u"INSERT INTO verification_cache(address, status, result, verified_at, expires_at) VALUES (?, "
-              u"?, ?, ?, ?) "
-              "ON CONFLICT(address) DO UPDATE SET status = excluded.status, result = excluded.result, "
-              "verified_at = excluded.verified_at, expires_at = excluded.expires_at"_s);
-    q.addBindValue(cacheKey(asciiAddress));
-    q.addBindValue(core::toString(result.status));
-    q.addBindValue(QJsonDocument(result.toJson()).toJson(QJsonDocument::Compact));
-    q.addBindValue(now);
-    q.addBindValue(now + qint64(days) * 86400);
-    return q.exec();
+    m_pending.insert(cacheKey(asciiAddress),
+                     Row{core::toString(result.status),
+                         QJsonDocument(result.toJson()).toJson(QJsonDocument::Compact), now,
+                         now + qint64(days) * 86400});
+    if (!m_timer.isActive())
+        m_timer.start();
+}
+
+bool ResultCache::flush()
+{
+    m_timer.stop();
+    if (m_pending.isEmpty())
+        return true;
+    const QHash<QString, Row> rows = std::exchange(m_pending, {});
+    QSqlDatabase db = m_db.connection();
+    return storage::inTransaction(db, [&] {
+        QSqlQuery q(db);
+        q.prepare(u"INSERT INTO verification_cache(address, status, result, verified_at, expires_at) VALUES "
+                  "(?, ?, ?, ?, ?) ON CONFLICT(address) DO UPDATE SET status = excluded.status, result = "
+                  "excluded.result, verified_at = excluded.verified_at, expires_at = excluded.expires_at"_s);
+        for (auto it = rows.cbegin(); it != rows.cend(); ++it) {
+            q.bindValue(0, it.key());
+            q.bindValue(1, it->status);
+            q.bindValue(2, it->json);
+            q.bindValue(3, it->verifiedAt);
+            q.bindValue(4, it->expiresAt);
+            if (!q.exec())
+                return false;
+        }
+        return true;
+    });
 }
 
 int ResultCache::purgeExpired()

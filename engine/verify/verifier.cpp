@@ -111,7 +111,8 @@ class PowerCheck : public QObject
 public:
     using Done = std::function<void(const core::VerificationResult &)>;
     PowerCheck(Verifier *verifier, std::shared_ptr<core::VerificationResult> result, Signals s,
-               QElapsedTimer timer, core::EmailAddress address, dns::MailRoute route, Done done)
+               QElapsedTimer timer, core::EmailAddress address, dns::MailRoute route, core::Priority priority,
+               Done done)
         : QObject(verifier)
         , m_verifier(verifier)
         , m_result(std::move(result))
@@ -119,12 +120,16 @@ public:
         , m_timer(timer)
         , m_address(std::move(address))
         , m_route(std::move(route))
+        , m_priority(priority)
         , m_done(std::move(done))
     {
         const int left = std::max(1, verifier->m_power.deadlineMs - int(timer.elapsed()));
         m_deadline.setSingleShot(true);
         connect(&m_deadline, &QTimer::timeout, this, [this] { conclude(); });
         m_deadline.start(left);
+        m_queueWait.setSingleShot(true);
+        m_queueWait.setInterval(MaxQueueWaitMs);
+        connect(&m_queueWait, &QTimer::timeout, this, [this] { conclude(); });
         m_catchAll = verifier->cachedCatchAll(m_address.asciiDomain());
     }
 
@@ -204,9 +209,29 @@ private:
             recipients.append(m_randomRecipient);
             m_probeIndex = 1;
         }
+        std::function<void()> started;
+        if (m_priority == core::Priority::Bulk && m_deadline.isActive()) {
+            // A bulk item's deadline is for talking to servers: it stands still while the item waits for
+            // its turn at a busy one (bounded all the same).
+            m_pausedLeft = std::max(1, m_deadline.remainingTime());
+            m_deadline.stop();
+            m_queueWait.start();
+            started = [this] { resumeDeadline(); };
+        }
         m_verifier->m_prober->probe(
             m_host, address, recipients, this,
-            [this](const QList<smtp::RcptOutcome> &outcomes) { onOutcomes(outcomes); });
+            [this](const QList<smtp::RcptOutcome> &outcomes) { onOutcomes(outcomes); }, m_priority,
+            std::move(started));
+    }
+
+    /// The wait for a turn is over (the request went to a session, or was answered without one).
+    void resumeDeadline()
+    {
+        if (m_queueWait.isActive()) {
+            m_queueWait.stop();
+            if (!m_finished)
+                m_deadline.start(m_pausedLeft);
+        }
     }
 
     void releaseProbe()
@@ -220,6 +245,7 @@ private:
 
     void onOutcomes(const QList<smtp::RcptOutcome> &outcomes)
     {
+        resumeDeadline();
         if (m_finished || outcomes.isEmpty())
             return;
         const smtp::RcptOutcome &o = outcomes.first();
@@ -286,7 +312,7 @@ private:
     void scheduleGreylistRetry()
     {
         const auto &delays = m_verifier->m_power.greylistRetryMs;
-        const qint64 left = m_verifier->m_power.deadlineMs - m_timer.elapsed();
+        const qint64 left = m_deadline.remainingTime();
         if (m_greylistRetries >= delays.size() || delays.at(m_greylistRetries) + 2'000 > left) {
             decide(Signals::Smtp::Greylisted, *m_lastFailure);
             return;
@@ -353,6 +379,7 @@ private:
         }
         m_finished = true;
         m_deadline.stop();
+        m_queueWait.stop();
         releaseProbe();
         core::VerificationResult &r = *m_result;
         m_signals.smtp = verdict;
@@ -382,8 +409,14 @@ private:
     QElapsedTimer m_timer;
     core::EmailAddress m_address;
     dns::MailRoute m_route;
+    core::Priority m_priority;
     Done m_done;
     QTimer m_deadline;
+    QTimer m_queueWait;   ///< a bulk item waiting for its turn at a server: no longer than MaxQueueWaitMs
+    int m_pausedLeft = 0; ///< what was left of the deadline when the wait began
+    /// Under the job runner's lease (300 s) with the deadline added: an item is answered before it is leased
+    /// again.
+    static constexpr int MaxQueueWaitMs = 180'000;
     qsizetype m_mxIndex = 0;
     QString m_host;
     QString m_lastHost;
@@ -466,7 +499,7 @@ QString Verifier::probeRecipient(const QString &asciiDomain)
 }
 
 void Verifier::verify(const QString &email, core::Mode mode, QObject *context,
-                      std::function<void(const core::VerificationResult &)> done)
+                      std::function<void(const core::VerificationResult &)> done, core::Priority priority)
 {
     QElapsedTimer timer;
     timer.start();
@@ -512,7 +545,7 @@ void Verifier::verify(const QString &email, core::Mode mode, QObject *context,
     QPointer<QObject> guard(context);
     m_resolver->lookupMailRoute(
         address.asciiDomain(), this,
-        [this, result, s, timer, address, done = std::move(done), guard,
+        [this, result, s, timer, address, done = std::move(done), guard, priority,
          hasContext = context != nullptr](const dns::MailRoute &route) mutable {
             if (hasContext && !guard)
                 return;
@@ -539,7 +572,7 @@ void Verifier::verify(const QString &email, core::Mode mode, QObject *context,
                 done(*result);
                 return;
             }
-            auto *check = new PowerCheck(this, result, s, timer, address, route, std::move(done));
+            auto *check = new PowerCheck(this, result, s, timer, address, route, priority, std::move(done));
             if (hasContext)
                 connect(guard.data(), &QObject::destroyed, check, &QObject::deleteLater);
             check->start();

@@ -21,17 +21,21 @@
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QHash>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMap>
 #include <QRandomGenerator>
 #include <QSocketNotifier>
 #include <QTextStream>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
+#include <sys/resource.h>
 #include <unistd.h>
 
 using namespace Qt::StringLiterals;
@@ -156,6 +160,15 @@ bool writeWorkload(const QString &dir, const Workload &w)
 /// allows `mxLimit` sessions at once. So each host needs ceil(rejections / 10) sessions, run mxLimit at a
 /// time, after two DNS round trips (MX, A). Rejections: the unknown mailboxes, and one catch-all probe per
 /// domain that rejects unknown users. The slowest host sets the time.
+/// This process's CPU time: the simulator must not be what limits a contender.
+double cpuSeconds()
+{
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
 qint64 rttBoundMs(const Workload &w, int hosts, int latencyMs, int mxLimit)
 {
     QList<qint64> rejections(hosts, 0);
@@ -229,6 +242,33 @@ int serve(const QStringList &args)
         server->setMaxConsecutiveRejections(20); // and smtpd_hard_error_limit 20
         smtp.push_back(std::move(server));
     }
+    // What happened when, for `timeline`: where a contender's time goes (sessions open, RCPTs asked).
+    struct Event
+    {
+        qint64 ms;
+        int delta;    ///< +1 session opened, -1 closed, 0 a command
+        QString verb; ///< for commands
+    };
+    std::vector<Event> events;
+    QStringList traced;
+    double cpuAtReset = cpuSeconds();
+    QElapsedTimer clock;
+    clock.start();
+    for (auto &server : smtp) {
+        QObject::connect(server.get(), &SmtpTestServer::sessionStarted, [&] {
+            events.push_back({clock.elapsed(), +1, {}});
+        });
+        QObject::connect(server.get(), &SmtpTestServer::sessionEnded, [&] {
+            events.push_back({clock.elapsed(), -1, {}});
+        });
+        SmtpTestServer *raw = server.get();
+        QObject::connect(raw, &SmtpTestServer::commandReceived, [&, raw](int session, const QString &line) {
+            const QString verb = line.section(u' ', 0, 0).section(u':', 0, 0).toUpper();
+            events.push_back({clock.elapsed(), 0, verb});
+            if (raw == smtp.front().get() && session == 40) // one session in the middle, step by step
+                traced.append(u"%1 %2"_s.arg(clock.elapsed()).arg(verb));
+        });
+    }
     for (const Domain &d : w.domains) {
         if (d.kind == Domain::Dead)
             continue; // NXDOMAIN
@@ -268,7 +308,31 @@ int serve(const QStringList &args)
                     s->resetCounters();
                     s->resetGreylist();
                 }
+                events.clear();
+                traced.clear();
+                clock.restart();
+                cpuAtReset = cpuSeconds();
                 out << "OK" << Qt::endl;
+            } else if (command == "timeline") {
+                // Per 250 ms since the last reset: sessions open at its end, sessions opened, and commands.
+                int open = 0;
+                std::size_t i = 0;
+                for (qint64 t = 250; i < events.size(); t += 250) {
+                    int opened = 0;
+                    QMap<QString, int> verbs;
+                    for (; i < events.size() && events[i].ms < t; ++i) {
+                        open += events[i].delta;
+                        opened += events[i].delta > 0;
+                        if (events[i].delta == 0)
+                            ++verbs[events[i].verb];
+                    }
+                    QStringList parts;
+                    for (auto it = verbs.cbegin(); it != verbs.cend(); ++it)
+                        parts << u"%1 %2"_s.arg(it.key()).arg(it.value());
+                    out << u"%1 ms: open %2, opened %3; %4; "_s.arg(t, 6).arg(open, 3).arg(opened, 3).arg(
+                        parts.join(u", "_s));
+                }
+                out << "session 40 at the first host: " << traced.join(u", "_s) << Qt::endl;
             } else if (command == "limit") {
                 out << rttBoundMs(w, hosts, latency, mxLimit) << Qt::endl;
             } else if (command == "stats") {
@@ -284,7 +348,8 @@ int serve(const QStringList &args)
                                                  {u"refused_421"_s, refused},
                                                  {u"rcpts"_s, rcpts},
                                                  {u"data"_s, data},
-                                                 {u"peak_sessions_per_host"_s, peak}})
+                                                 {u"peak_sessions_per_host"_s, peak},
+                                                 {u"simulator_cpu_s"_s, std::round((cpuSeconds() - cpuAtReset) * 100) / 100}})
                            .toJson(QJsonDocument::Compact)
                     << Qt::endl;
             }

@@ -401,7 +401,8 @@ void SmtpTestServer::Session::handle(const Line &line)
 {
     // RFC 2920 section 3.1: without PIPELINING a client waits for each reply before the next command; a
     // further complete line already here was sent before this command's reply.
-    if (m_helo && !m_pipelining && m_buffer.contains('\n'))
+    const bool followed = m_buffer.contains('\n'); // the next command is already here
+    if (m_helo && !m_pipelining && followed)
         ++m_server->m_pipeliningViolations;
 
     const QString text = line.tooLong ? u"<line too long>"_s : QString::fromUtf8(line.text);
@@ -416,6 +417,8 @@ void SmtpTestServer::Session::handle(const Line &line)
     if (verb.size() > 16)
         verb = u"?"_s; // keeps the per-verb counts bounded whatever the client sends
     ++m_server->m_verbs[verb];
+    if (followed)
+        ++m_server->m_pipelinedVerbs[verb];
 
     if (m_phase == Phase::Blocked) {
         // RFC 5321 section 3.1: after a 554 greeting the server waits for QUIT, answering 503 meanwhile.
@@ -953,6 +956,11 @@ int SmtpTestServer::commandCount(const QString &verb) const
     return m_verbs.value(verb.toUpper());
 }
 
+int SmtpTestServer::pipelinedCount(const QString &verb) const
+{
+    return m_pipelinedVerbs.value(verb.toUpper());
+}
+
 QList<int> SmtpTestServer::rcptsPerSession() const
 {
     return m_rcptsPerSession;
@@ -981,6 +989,7 @@ void SmtpTestServer::resetCounters()
     m_startTlsDone = 0;
     m_pipeliningViolations = 0;
     m_verbs.clear();
+    m_pipelinedVerbs.clear();
     m_clients.clear();
     m_log.clear();
     // Open sessions keep being counted, from zero, in new slots.

@@ -126,6 +126,8 @@ public:
     int quitCount() const;
     /// Commands by verb ("EHLO", "RSET", ...), case-insensitive.
     int commandCount(const QString &verb) const;
+    /// Commands of this verb that arrived with the next command already behind them (a pipelined group).
+    int pipelinedCount(const QString &verb) const;
     /// RCPT commands of each session, in order of connection, including refused and current sessions.
     QList<int> rcptsPerSession() const;
     int connectionsFrom(const QHostAddress &client) const;
@@ -204,6 +206,7 @@ private:
     int m_startTlsDone = 0;
     int m_pipeliningViolations = 0;
     QHash<QString, int> m_verbs;
+    QHash<QString, int> m_pipelinedVerbs;
     QHash<QString, int> m_clients;
     QList<int> m_rcptsPerSession;
     QStringList m_log;
