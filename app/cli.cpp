@@ -588,6 +588,8 @@ FileRun prepareFileRun(Engine &engine, const QCommandLineParser &p, const QStrin
         }
     }
     core::csv::Reader reader(path);
+    QElapsedTimer storing;
+    storing.start();
     const auto created =
         reader.open()
             ? engine.listStore().create(file.fileName(), header ? rows.first() : QStringList(),
@@ -603,9 +605,9 @@ FileRun prepareFileRun(Engine &engine, const QCommandLineParser &p, const QStrin
         run.exitCode = ExitFailure;
         return run;
     }
-    err() << "mailcaff: verify: " << created.rows << " rows of " << file.fileName() << ", "
-          << created.withoutAddress << " without an address, " << created.duplicates << " duplicates"
-          << Qt::endl;
+    err() << "mailcaff: verify: " << created.rows << " rows of " << file.fileName() << " stored in "
+          << QString::number(storing.elapsed() / 1000.0, 'f', 1) << " s, " << created.withoutAddress
+          << " without an address, " << created.duplicates << " duplicates" << Qt::endl;
     run.jobId = created.jobId;
     return run;
 }

@@ -169,6 +169,8 @@ bool DnsTestServer::listen(const QHostAddress &address, quint16 port)
             m_udp = udp.release();
             m_tcp = tcp.release();
             connect(m_udp, &QUdpSocket::readyRead, this, &DnsTestServer::readDatagrams);
+            // Hundreds of queries may arrive at once (a benchmark's first second): none dropped here.
+            m_udp->setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 4 * 1024 * 1024);
             connect(m_tcp, &QTcpServer::newConnection, this, &DnsTestServer::acceptConnections);
             m_error.clear();
             return true;
