@@ -5,6 +5,7 @@
 #include "storage/settings.h"
 #include "webhooks/webhookstore.h"
 
+#include <QCryptographicHash>
 #include <QFile>
 #include <QHttpServerRequest>
 #include <QJsonArray>
@@ -238,13 +239,41 @@ QStringList ApiServer::routes() const
     return out;
 }
 
-bool ApiServer::maintenance(int *retryAfter) const
+void ApiServer::refreshReadCache()
 {
-    const storage::Settings settings(m_engine.database());
-    if (!settings.value(storage::setting::Maintenance))
-        return false;
-    *retryAfter = settings.value(storage::setting::MaintenanceRetryAfter);
-    return true;
+    // Every request reads the maintenance switch and its key: kept while nothing could have changed them
+    // (no commit by another connection or process, no key or setting written by this one).
+    const storage::Database::ChangeStamp stamp = m_engine.database().changeStamp();
+    if (stamp == m_readCache.stamp && stamp.dataVersion >= 0)
+        return;
+    m_readCache = {};
+    m_readCache.stamp = stamp;
+}
+
+bool ApiServer::maintenance(int *retryAfter)
+{
+    if (!m_readCache.maintenance) {
+        const storage::Settings settings(m_engine.database());
+        m_readCache.maintenance = {settings.value(storage::setting::Maintenance),
+                                   settings.value(storage::setting::MaintenanceRetryAfter)};
+    }
+    *retryAfter = m_readCache.maintenance->second;
+    return m_readCache.maintenance->first;
+}
+
+std::optional<accounts::ApiKeyInfo> ApiServer::authenticate(const QByteArray &presented)
+{
+    // Kept by the key's hash, not the key; unknown keys too (bounded: a flood of made-up keys only
+    // empties the cache).
+    const QByteArray id = QCryptographicHash::hash(presented, QCryptographicHash::Sha256);
+    if (const auto it = m_readCache.keys.constFind(id); it != m_readCache.keys.cend())
+        return *it;
+    if (m_readCache.keys.size() >= 1000)
+        m_readCache.keys.clear();
+    const std::optional<accounts::ApiKeyInfo> key =
+        m_engine.apiKeys().authenticate(QString::fromLatin1(presented));
+    m_readCache.keys.insert(id, key);
+    return key;
 }
 
 void ApiServer::setRateLimitHeaders(const ReplyPtr &reply, const accounts::Usage &usage)
@@ -265,19 +294,35 @@ void ApiServer::sendLimitExceeded(const ReplyPtr &reply, const accounts::Usage &
                     .withHeader("Retry-After", QByteArray::number(wait)));
 }
 
-bool ApiServer::charge(ApiRequest &request, const ReplyPtr &reply, int amount, const QString &reason)
+void ApiServer::chargeThen(const ApiRequest &request, const ReplyPtr &reply, int amount,
+                           const QString &reason, std::function<void()> then)
 {
-    const accounts::Credits::Result taken = m_engine.credits().take(*request.key, amount, reason);
-    if (taken.failed) {
-        reply->send(internalError(reply));
-        return false;
+    if (m_charges.isEmpty())
+        QMetaObject::invokeMethod(this, &ApiServer::takeCharges, Qt::QueuedConnection);
+    m_charges.append({{*request.key, amount, reason}, reply, std::move(then)});
+}
+
+void ApiServer::takeCharges()
+{
+    const QList<PendingCharge> pending = std::exchange(m_charges, {});
+    QList<accounts::Credits::Charge> charges;
+    charges.reserve(pending.size());
+    for (const PendingCharge &p : pending)
+        charges.append(p.charge);
+    const QList<accounts::Credits::Result> taken = m_engine.credits().takeAll(charges);
+    for (qsizetype i = 0; i < pending.size(); ++i) {
+        const PendingCharge &p = pending.at(i);
+        const accounts::Credits::Result &t = taken.at(i);
+        if (t.failed) {
+            p.reply->send(internalError(p.reply));
+            continue;
+        }
+        setRateLimitHeaders(p.reply, t.usage);
+        if (!t.ok)
+            sendLimitExceeded(p.reply, t.usage);
+        else
+            p.then();
     }
-    setRateLimitHeaders(reply, taken.usage);
-    if (!taken.ok) {
-        sendLimitExceeded(reply, taken.usage);
-        return false;
-    }
-    return true;
 }
 
 bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error,
@@ -378,6 +423,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         }
         if (route.access == Access::Authenticated) {
             // Maintenance first: nothing is charged or even looked up while the service is down.
+            refreshReadCache();
             if (int retryAfter = 0; maintenance(&retryAfter)) {
                 reply->send(HttpResponse::json(503, {{u"error"_s, u"Service under maintenance"_s},
                                                      {u"retry_after"_s, retryAfter}})
@@ -387,7 +433,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             const QByteArray auth = req.header("authorization");
             const qsizetype space = auth.indexOf(' ');
             if (space > 0 && auth.left(space).toLower() == "bearer")
-                req.key = m_engine.apiKeys().authenticate(QString::fromLatin1(auth.mid(space + 1).trimmed()));
+                req.key = authenticate(auth.mid(space + 1).trimmed());
             if (!req.key) {
                 reply->send(unauthorized());
                 return true;
@@ -494,15 +540,16 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
         return;
     }
     // Charged once the request is known to be good: a 400 costs nothing.
-    if (!charge(request, reply, 1, u"verify"_s))
-        return;
-    const bool started = m_engine.verify(email, mode, this, [reply](const core::VerificationResult &result) {
-        reply->send(HttpResponse::json(200, result.toJson()));
+    chargeThen(request, reply, 1, u"verify"_s, [this, reply, email, mode, key = *request.key] {
+        const bool started =
+            m_engine.verify(email, mode, this, [reply](const core::VerificationResult &result) {
+                reply->send(HttpResponse::json(200, result.toJson()));
+            });
+        if (!started) {
+            m_engine.credits().refund(key, 1, u"verify not started"_s);
+            reply->send(internalError(reply));
+        }
     });
-    if (!started) {
-        m_engine.credits().refund(*request.key, 1, u"verify not started"_s);
-        reply->send(internalError(reply));
-    }
 }
 
 /// A client that retries after a lost answer sends the same Idempotency-Key and gets the same job.
@@ -582,27 +629,26 @@ void ApiServer::findOne(ApiRequest &request, const ReplyPtr &reply)
         reply->send(*bad);
         return;
     }
-    if (!charge(request, reply, 1, u"find"_s))
-        return;
-    const accounts::ApiKeyInfo key = *request.key;
-    const bool fromCompany = lead.domain.isEmpty();
-    const bool started =
-        m_engine.find(lead, this, [this, reply, key, fromCompany](const find::FindResult &r) {
-            if (r.reason == "dns_error"_L1) { // nothing learnt: nothing charged
-                m_engine.credits().refund(key, 1, u"find: DNS failed"_s);
-                if (const auto usage = m_engine.credits().usage(key))
-                    setRateLimitHeaders(reply, *usage);
-            }
-            QJsonObject json = r.toJson();
-            if (fromCompany) // ours: the domain the domain finder chose
-                json.insert(u"domain"_s,
-                            r.domain.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(r.domain));
-            reply->send(HttpResponse::json(200, json));
-        });
-    if (!started) {
-        m_engine.credits().refund(*request.key, 1, u"find not started"_s);
-        reply->send(internalError(reply));
-    }
+    chargeThen(request, reply, 1, u"find"_s, [this, reply, lead, key = *request.key] {
+        const bool fromCompany = lead.domain.isEmpty();
+        const bool started =
+            m_engine.find(lead, this, [this, reply, key, fromCompany](const find::FindResult &r) {
+                if (r.reason == "dns_error"_L1) { // nothing learnt: nothing charged
+                    m_engine.credits().refund(key, 1, u"find: DNS failed"_s);
+                    if (const auto usage = m_engine.credits().usage(key))
+                        setRateLimitHeaders(reply, *usage);
+                }
+                QJsonObject json = r.toJson();
+                if (fromCompany) // ours: the domain the domain finder chose
+                    json.insert(u"domain"_s,
+                                r.domain.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(r.domain));
+                reply->send(HttpResponse::json(200, json));
+            });
+        if (!started) {
+            m_engine.credits().refund(key, 1, u"find not started"_s);
+            reply->send(internalError(reply));
+        }
+    });
 }
 
 void ApiServer::findBulk(ApiRequest &request, const ReplyPtr &reply)
@@ -669,23 +715,22 @@ void ApiServer::findDomain(ApiRequest &request, const ReplyPtr &reply)
         reply->send(*bad);
         return;
     }
-    if (!charge(request, reply, 1, u"find-domain"_s))
-        return;
-    const accounts::ApiKeyInfo key = *request.key;
-    const bool started =
-        m_engine.findDomain(company, this, [this, reply, key](const domain::DomainResult &result) {
-            // DNS itself failed: nothing was learnt, so nothing is charged.
-            if (result.status == domain::DomainResult::Status::Error) {
-                m_engine.credits().refund(key, 1, u"find-domain: DNS failed"_s);
-                if (const auto usage = m_engine.credits().usage(key))
-                    setRateLimitHeaders(reply, *usage);
-            }
-            reply->send(HttpResponse::json(200, result.toJson()));
-        });
-    if (!started) {
-        m_engine.credits().refund(*request.key, 1, u"find-domain not started"_s);
-        reply->send(internalError(reply));
-    }
+    chargeThen(request, reply, 1, u"find-domain"_s, [this, reply, company, key = *request.key] {
+        const bool started =
+            m_engine.findDomain(company, this, [this, reply, key](const domain::DomainResult &result) {
+                // DNS itself failed: nothing was learnt, so nothing is charged.
+                if (result.status == domain::DomainResult::Status::Error) {
+                    m_engine.credits().refund(key, 1, u"find-domain: DNS failed"_s);
+                    if (const auto usage = m_engine.credits().usage(key))
+                        setRateLimitHeaders(reply, *usage);
+                }
+                reply->send(HttpResponse::json(200, result.toJson()));
+            });
+        if (!started) {
+            m_engine.credits().refund(key, 1, u"find-domain not started"_s);
+            reply->send(internalError(reply));
+        }
+    });
 }
 
 void ApiServer::verifyBulk(ApiRequest &request, const ReplyPtr &reply)

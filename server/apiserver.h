@@ -6,6 +6,7 @@
 #include "accounts/apikeys.h"
 #include "accounts/credits.h"
 #include "jobs/jobstore.h"
+#include "storage/database.h"
 
 #include <QAbstractHttpServer>
 #include <QHostAddress>
@@ -121,10 +122,30 @@ private:
     void webhookDelete(ApiRequest &request, const ReplyPtr &reply);
     void webhookDeliveries(ApiRequest &request, const ReplyPtr &reply);
     void sendLimitExceeded(const ReplyPtr &reply, const accounts::Usage &usage);
-    /// Takes `amount` credits for the request's key; on shortage sends the 429 of API.md and returns false.
-    bool charge(ApiRequest &request, const ReplyPtr &reply, int amount, const QString &reason);
+    /// Takes `amount` credits for the request's key, then runs `then`; on shortage sends the 429 of API.md
+    /// instead (a 500 if the database failed). The charges of one turn of the event loop share one
+    /// transaction: they are taken when it ends.
+    void chargeThen(const ApiRequest &request, const ReplyPtr &reply, int amount, const QString &reason,
+                    std::function<void()> then);
+    void takeCharges();
+    struct PendingCharge
+    {
+        accounts::Credits::Charge charge;
+        ReplyPtr reply;
+        std::function<void()> then;
+    };
+    QList<PendingCharge> m_charges;
     void setRateLimitHeaders(const ReplyPtr &reply, const accounts::Usage &usage);
-    bool maintenance(int *retryAfter) const;
+    bool maintenance(int *retryAfter);
+    std::optional<accounts::ApiKeyInfo> authenticate(const QByteArray &presented);
+    void refreshReadCache();
+    struct ReadCache
+    {
+        storage::Database::ChangeStamp stamp;
+        std::optional<std::pair<bool, int>> maintenance;             ///< on, retry-after seconds
+        QHash<QByteArray, std::optional<accounts::ApiKeyInfo>> keys; ///< by the key's SHA-256
+    };
+    ReadCache m_readCache;
 
 public:
     /// The routes served, as "METHOD /path" (the OpenAPI test compares them with openapi.json).

@@ -12,6 +12,7 @@
 
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QtConcurrent>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUuid>
@@ -44,6 +45,7 @@ private Q_SLOTS:
     void accountAndRateLimitHeaders();
     void badRequestsCostNothing();
     void exhaustedCreditsGive429();
+    void keyChangesTakeEffectAtOnce();
     void twoHundredConcurrentRequestsTenCredits();
     void maintenanceMode();
     void contentTypeAndEncoding();
@@ -440,6 +442,32 @@ void TestApi::accountAndRateLimitHeaders()
     QCOMPARE(after.json.value(u"monthly_used"_s).toInt(), used + 1);
 }
 
+void TestApi::keyChangesTakeEffectAtOnce()
+{
+    // The server keeps what every request reads (the key, the maintenance switch) between requests, and
+    // drops it as soon as the database says something changed.
+    const auto a = m_engine.apiKeys().create(u"changing"_s, accounts::Plan::Free);
+    const auto b = m_engine.apiKeys().create(u"revoked elsewhere"_s, accounts::Plan::Free);
+    QVERIFY(a && b);
+    const QByteArray keyA = a->secret.toLatin1();
+    const QByteArray keyB = b->secret.toLatin1();
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, keyA).header("X-RateLimit-Limit"), QByteArray("600"));
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, keyB).status, 200);
+    // A plan changed by this process: the next answer has the new limit.
+    accounts::Credits credits(m_engine.database());
+    QVERIFY(credits.changePlan(a->info, accounts::Plan::Growth));
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, keyA).header("X-RateLimit-Limit"), QByteArray("50000"));
+    // Revoked here: refused at once.
+    QVERIFY(m_engine.apiKeys().revoke(a->info.id));
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, keyA).status, 401);
+    // Revoked through another connection (another thread's, as another process would): refused at once.
+    QVERIFY(QtConcurrent::run([&] { return m_engine.apiKeys().revoke(b->info.id); }).result());
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, keyB).status, 401);
+    // Unknown keys are no different: still refused, whatever the server kept.
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(m_client->get(u"/api/v1/account"_s, "mc_" + QByteArray(40, 'x')).status, 401);
+}
+
 void TestApi::badRequestsCostNothing()
 {
     const int used = m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt();
@@ -492,13 +520,21 @@ void TestApi::twoHundredConcurrentRequestsTenCredits()
         30000);
     int ok = 0;
     int limited = 0;
+    QList<int> remainingAfter;
     for (const auto &c : clients) {
         const int status = c->responses().value(0).status;
         ok += status == 200;
         limited += status == 429;
+        if (status == 200)
+            remainingAfter.append(c->responses().value(0).header("x-ratelimit-remaining").toInt());
     }
     QCOMPARE(ok, 10);
     QCOMPARE(limited, 190);
+    // The charges of one turn of the server's loop share a transaction, and each still sees its own
+    // balance: the ten successes left 9, 8, … 0.
+    std::sort(remainingAfter.begin(), remainingAfter.end());
+    QCOMPARE(remainingAfter, (QList<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+    QCOMPARE(credits.usage(key->info)->monthlyUsed, 600);
 }
 
 void TestApi::maintenanceMode()

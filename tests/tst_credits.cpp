@@ -30,6 +30,7 @@ private Q_SLOTS:
     void lastSecondOfAMonth();
     void leapYear();
     void concurrentTakesAreAtomic();
+    void takeAllAnswersEachInOrder();
     void planChangesKeepPastMonths();
     void upgradeTakesEffectAtOnce();
 
@@ -218,6 +219,40 @@ void TestCredits::concurrentTakesAreAtomic()
     QCOMPARE(refused.load(), 190);
     QCOMPARE(failed.load(), 0);
     QCOMPARE(credits().usage(k)->monthlyUsed, 600);
+}
+
+void TestCredits::takeAllAnswersEachInOrder()
+{
+    // Two keys in one transaction: each charge sees the ones before it, as if taken one by one.
+    const ApiKeyInfo a = key(Plan::Free, m_now);
+    const ApiKeyInfo b = key(Plan::Free, m_now);
+    Credits c = credits();
+    QVERIFY(c.take(a, 597, u"bulk"_s).ok); // 3 left
+    QList<Credits::Charge> charges;
+    for (int i = 0; i < 5; ++i) {
+        charges.append({a, 1, u"verify"_s});
+        charges.append({b, 2, u"find"_s});
+    }
+    charges.append({a, 5, u"bulk"_s}); // more than is left: refused, nothing taken
+    const QList<Credits::Result> r = c.takeAll(charges);
+    QCOMPARE(r.size(), charges.size());
+    int takenA = 0;
+    for (qsizetype i = 0; i < r.size(); ++i) {
+        QVERIFY(!r.at(i).failed);
+        if (charges.at(i).key.id == a.id) {
+            QCOMPARE(r.at(i).ok, takenA < 3 && charges.at(i).amount == 1);
+            takenA += r.at(i).ok;
+            QCOMPARE(r.at(i).usage.monthlyUsed, 597 + takenA);
+            QCOMPARE(r.at(i).usage.remaining, 3 - takenA);
+        } else {
+            QVERIFY(r.at(i).ok);
+            QCOMPARE(r.at(i).usage.monthlyUsed, int(i / 2 + 1) * 2);
+        }
+    }
+    QCOMPARE(takenA, 3);
+    QCOMPARE(c.usage(a)->monthlyUsed, 600);
+    QCOMPARE(c.usage(b)->monthlyUsed, 10);
+    QVERIFY(c.takeAll({}).isEmpty());
 }
 
 void TestCredits::planChangesKeepPastMonths()

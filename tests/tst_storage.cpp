@@ -3,10 +3,13 @@
 #include "storage/database.h"
 #include "storage/settings.h"
 
+#include <QRegularExpression>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QtConcurrent>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThreadPool>
 
 using namespace mailcaff;
 using namespace Qt::StringLiterals;
@@ -21,6 +24,7 @@ private Q_SLOTS:
     void keysAreHashedAndAuthenticate();
     void revokedAndMalformedKeysFail();
     void connectionsPerThread();
+    void preparedStatementsLiveWithTheirConnection();
 };
 
 void TestStorage::migratesAndReopens()
@@ -153,6 +157,42 @@ void TestStorage::connectionsPerThread()
     const QList<bool> results =
         QtConcurrent::blockingMapped(work, [&](int) { return keys.authenticate(a->secret).has_value(); });
     QVERIFY(std::all_of(results.begin(), results.end(), [](bool ok) { return ok; }));
+}
+
+void TestStorage::preparedStatementsLiveWithTheirConnection()
+{
+    // Statements are kept per thread and connection: threads that end, and databases closed while threads
+    // still hold statements, leave no connection in use behind (Qt SQL warns when one is).
+    QTest::failOnWarning(QRegularExpression(u"still in use"_s));
+    for (int round = 0; round < 3; ++round) {
+        QTemporaryDir dir;
+        auto db = std::make_unique<storage::Database>();
+        QVERIFY(db->open(dir.filePath(u"t.sqlite"_s), nullptr));
+        storage::Settings settings(*db);
+        QVERIFY(settings.setValue(storage::setting::Maintenance, true));
+        QList<int> work(50);
+        QThreadPool pool; // its threads end with it
+        pool.setMaxThreadCount(4);
+        const QList<bool> seen = QtConcurrent::blockingMapped(
+            &pool, work, [&](int) { return storage::Settings(*db).value(storage::setting::Maintenance); });
+        QVERIFY(std::all_of(seen.begin(), seen.end(), [](bool on) { return on; }));
+        // The same statement, used again on this thread, reads what changed since.
+        QVERIFY(settings.setValue(storage::setting::Maintenance, false));
+        QCOMPARE(settings.value(storage::setting::Maintenance), false);
+        // A statement that fails to prepare is tried again on its next use, not kept broken.
+        QSqlQuery &bad = db->prepared(u"SELECT n FROM made_later"_s);
+        QVERIFY(!bad.exec());
+        QSqlQuery create(db->connection());
+        QVERIFY2(create.exec(u"CREATE TABLE made_later(n INTEGER)"_s),
+                 qPrintable(create.lastError().text()));
+        QVERIFY(db->prepared(u"SELECT n FROM made_later"_s).exec());
+        db->prepared(u"SELECT n FROM made_later"_s).finish();
+        // Closed while a long-lived thread of the global pool still holds its statements.
+        QtConcurrent::run([&] {
+            return storage::Settings(*db).value(storage::setting::Maintenance);
+        }).waitForFinished();
+        db.reset();
+    }
 }
 
 QTEST_GUILESS_MAIN(TestStorage)

@@ -116,6 +116,7 @@ std::optional<ApiKeys::Created> ApiKeys::create(const QString &name, Plan plan, 
         return std::nullopt;
     }
     created.info.id = q.lastInsertId().toLongLong();
+    m_db.noteChange();
     return created;
 }
 
@@ -144,6 +145,7 @@ bool ApiKeys::revoke(qint64 id, QString *error)
             *error = q.lastError().text();
         return false;
     }
+    m_db.noteChange();
     if (q.numRowsAffected() != 1) {
         if (error)
             *error = u"no active key with id %1"_s.arg(id);
@@ -157,10 +159,10 @@ std::optional<ApiKeyInfo> ApiKeys::authenticate(const QString &presented) const
     if (presented.size() != 43 || !presented.startsWith(u"mc_"_s))
         return std::nullopt;
     const QByteArray hash = hashKey(presented);
-    QSqlQuery q(m_db.connection());
-    q.prepare(
+    // Every API request: prepared once per thread.
+    QSqlQuery &q = m_db.prepared(
         u"SELECT id, name, prefix, plan, created_at, revoked_at, hash FROM api_keys WHERE prefix = ?"_s);
-    q.addBindValue(presented.left(PrefixLength));
+    q.bindValue(0, presented.left(PrefixLength));
     if (!q.exec())
         return std::nullopt;
     std::optional<ApiKeyInfo> match;
@@ -171,6 +173,7 @@ std::optional<ApiKeyInfo> ApiKeys::authenticate(const QString &presented) const
             CRYPTO_memcmp(stored.constData(), hash.constData(), size_t(hash.size())) == 0)
             match = readInfo(q);
     }
+    q.finish();
     if (match && match->isRevoked())
         return std::nullopt;
     return match;

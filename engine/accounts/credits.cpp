@@ -36,25 +36,37 @@ QDateTime Credits::startOfNextMonth(const QDateTime &utc)
 bool Credits::record(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,
                      const QString &month)
 {
-    QSqlDatabase db = m_db.connection();
-    QSqlQuery insert(db);
-    insert.prepare(u"INSERT INTO credit_ledger(key_id, month, amount, reason, reference, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?)"_s);
-    insert.addBindValue(key.id);
-    insert.addBindValue(month);
-    insert.addBindValue(amount);
-    insert.addBindValue(reason);
-    insert.addBindValue(reference.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(reference));
-    insert.addBindValue(now().toString(Qt::ISODate));
-    if (!insert.exec())
-        return false;
-    QSqlQuery total(db);
-    total.prepare(u"INSERT INTO credit_usage(key_id, month, used) VALUES (?, ?, ?) "
-                  "ON CONFLICT(key_id, month) DO UPDATE SET used = used + excluded.used"_s);
-    total.addBindValue(key.id);
-    total.addBindValue(month);
-    total.addBindValue(amount);
-    return total.exec();
+    return recordLedger(key, amount, reason, reference, month) && addUsage(key, amount, month);
+}
+
+bool Credits::recordLedger(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,
+                           const QString &month)
+{
+    // Every charged API request: the statements are prepared once per thread.
+    QSqlQuery &insert = m_db.prepared(u"INSERT INTO credit_ledger(key_id, month, amount, reason, reference, "
+                                      "created_at) VALUES (?, ?, ?, ?, ?, ?)"_s);
+    insert.bindValue(0, key.id);
+    insert.bindValue(1, month);
+    insert.bindValue(2, amount);
+    insert.bindValue(3, reason);
+    insert.bindValue(4, reference.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(reference));
+    insert.bindValue(5, now().toString(Qt::ISODate));
+    const bool inserted = insert.exec();
+    insert.finish();
+    return inserted;
+}
+
+bool Credits::addUsage(const ApiKeyInfo &key, int amount, const QString &month)
+{
+    QSqlQuery &total =
+        m_db.prepared(u"INSERT INTO credit_usage(key_id, month, used) VALUES (?, ?, ?) "
+                      "ON CONFLICT(key_id, month) DO UPDATE SET used = used + excluded.used"_s);
+    total.bindValue(0, key.id);
+    total.bindValue(1, month);
+    total.bindValue(2, amount);
+    const bool added = total.exec();
+    total.finish();
+    return added;
 }
 
 std::optional<Usage> Credits::compute(const ApiKeyInfo &key) const
@@ -64,24 +76,23 @@ std::optional<Usage> Credits::compute(const ApiKeyInfo &key) const
 
 std::optional<Usage> Credits::compute(const ApiKeyInfo &key, const QDateTime &current) const
 {
-    QSqlQuery q(m_db.connection());
-    q.prepare(u"SELECT month, used FROM credit_usage WHERE key_id = ?"_s);
-    q.addBindValue(key.id);
+    QSqlQuery &q = m_db.prepared(u"SELECT month, used FROM credit_usage WHERE key_id = ?"_s);
+    q.bindValue(0, key.id);
     if (!q.exec())
         return std::nullopt;
     QHash<QString, int> used;
     while (q.next())
         used.insert(q.value(0).toString(), q.value(1).toInt());
     q.finish();
-    QSqlQuery h(m_db.connection());
-    h.prepare(u"SELECT month, plan FROM plan_history WHERE key_id = ? ORDER BY month"_s);
-    h.addBindValue(key.id);
+    QSqlQuery &h = m_db.prepared(u"SELECT month, plan FROM plan_history WHERE key_id = ? ORDER BY month"_s);
+    h.bindValue(0, key.id);
     if (!h.exec())
         return std::nullopt;
     QMap<QString, Plan> history; // month ("yyyy-MM", sorts as text) -> the plan from then on
     while (h.next())
         if (const auto p = planFromString(h.value(1).toString()))
             history.insert(h.value(0).toString(), *p);
+    h.finish();
     auto planOf = [&](const QString &month) {
         auto it = history.upperBound(month);
         return it == history.begin() ? key.plan : std::prev(it).value();
@@ -138,6 +149,55 @@ Credits::Result Credits::take(const ApiKeyInfo &key, int amount, const QString &
     if (!result.ok || result.failed)
         QSqlQuery(db).exec(u"ROLLBACK"_s);
     return result;
+}
+
+QList<Credits::Result> Credits::takeAll(const QList<Charge> &charges)
+{
+    QList<Result> results(charges.size());
+    QSqlDatabase db = m_db.connection();
+    auto failAll = [&](bool rollback) {
+        if (rollback)
+            QSqlQuery(db).exec(u"ROLLBACK"_s);
+        for (Result &r : results)
+            r = Result{false, true, {}};
+        return results;
+    };
+    if (charges.isEmpty())
+        return results;
+    if (!QSqlQuery(db).exec(u"BEGIN IMMEDIATE"_s))
+        return failAll(false);
+    const QDateTime at = now(); // one month for all: the balance checked and the month charged agree
+    QHash<qint64, Usage> usage; // per key, as the charges before left it
+    QHash<qint64, std::pair<ApiKeyInfo, int>> taken; // per key: the month's total grows once, at the end
+    for (qsizetype i = 0; i < charges.size(); ++i) {
+        const Charge &c = charges.at(i);
+        auto it = usage.find(c.key.id);
+        if (it == usage.end()) {
+            const std::optional<Usage> before = compute(c.key, at);
+            if (!before)
+                return failAll(true);
+            it = usage.insert(c.key.id, *before);
+        }
+        Result &r = results[i];
+        r.usage = *it;
+        if (it->remaining < c.amount)
+            continue;
+        if (!recordLedger(c.key, c.amount, c.reason, {}, monthOf(at)))
+            return failAll(true);
+        auto &[takenKey, amount] = taken[c.key.id];
+        takenKey = c.key;
+        amount += c.amount;
+        r.ok = true;
+        r.usage.monthlyUsed += c.amount;
+        r.usage.remaining -= c.amount;
+        *it = r.usage;
+    }
+    for (const auto &[k, amount] : std::as_const(taken))
+        if (!addUsage(k, amount, monthOf(at)))
+            return failAll(true);
+    if (!QSqlQuery(db).exec(u"COMMIT"_s))
+        return failAll(true);
+    return results;
 }
 
 Credits::Result Credits::takeLocked(const ApiKeyInfo &key, int amount, const QString &reason,
@@ -213,7 +273,9 @@ bool Credits::changePlan(const ApiKeyInfo &key, Plan plan)
     keys.addBindValue(key.id);
     if (!first.exec() || !change.exec() || !keys.exec())
         return fail();
-    return QSqlQuery(db).exec(u"COMMIT"_s) || fail();
+    const bool committed = QSqlQuery(db).exec(u"COMMIT"_s) || fail();
+    m_db.noteChange(); // a key's plan is part of what authentication answers
+    return committed;
 }
 
 bool Credits::refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,

@@ -47,6 +47,16 @@ public:
     };
     /// Takes `amount` credits, all or nothing. A `reference` already charged is not charged again (ok).
     Result take(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference = {});
+    struct Charge
+    {
+        ApiKeyInfo key;
+        int amount = 1;
+        QString reason;
+    };
+    /// Several takes in one transaction, each answered as take() would, in order (a charge sees the ones
+    /// before it). All fail together when the database does. The API server charges the requests of one
+    /// turn of its event loop this way: one commit for all instead of one each.
+    QList<Result> takeAll(const QList<Charge> &charges);
     /// The same inside a transaction the caller opened with BEGIN IMMEDIATE on this thread's connection
     /// (to charge in the same transaction that stores what is charged for); nothing is committed here.
     Result takeLocked(const ApiKeyInfo &key, int amount, const QString &reason,
@@ -72,6 +82,10 @@ private:
     /// One ledger row and the month's total, in the caller's transaction.
     bool record(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,
                 const QString &month);
+    /// The two halves of record(): the ledger row, and the month's total (added once for many rows).
+    bool recordLedger(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,
+                      const QString &month);
+    bool addUsage(const ApiKeyInfo &key, int amount, const QString &month);
 
     const storage::Database &m_db;
     Clock m_clock;

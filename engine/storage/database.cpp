@@ -207,13 +207,76 @@ const QList<QStringList> &migrations()
 
 } // namespace
 
+/// What a thread holds: the connections it opened (pool threads come and go: a thread's connections are
+/// closed when it ends, or each finished worker thread would leave an open SQLite handle behind), and its
+/// prepared statements per connection name (names are never reused), freed before their connections.
+/// Statements of another thread's connection that the Database removed are finalised by Qt SQL when the
+/// connection closes, and only freed here later.
+struct Database::ThreadState
+{
+    QList<QPair<std::weak_ptr<Registry>, QString>> owned;
+    struct Statement
+    {
+        std::shared_ptr<QSqlQuery> query; // on the heap: the reference handed out outlives a rehash
+        bool prepared = false;
+    };
+    QHash<QString, QHash<QString, Statement>> statements;
+    ~ThreadState()
+    {
+        statements.clear();
+        for (const auto &[weak, n] : std::as_const(owned)) {
+            const std::shared_ptr<Registry> registry = weak.lock();
+            if (!registry)
+                continue; // the Database removed it already
+            QMutexLocker lock(&registry->mutex);
+            if (!registry->names.removeOne(n))
+                continue;
+            QSqlDatabase::database(n, false).close();
+            QSqlDatabase::removeDatabase(n);
+        }
+    }
+};
+
+Database::ThreadState &Database::threadState()
+{
+    thread_local ThreadState state;
+    return state;
+}
+
 Database::~Database()
 {
     // Connections of other threads cannot be used from here (Qt SQL's rule), only removed.
+    ThreadState &mine = threadState();
     QMutexLocker lock(&m_registry->mutex);
-    for (const QString &name : std::as_const(m_registry->names))
+    for (const QString &name : std::as_const(m_registry->names)) {
+        mine.statements.remove(name);
         QSqlDatabase::removeDatabase(name);
+    }
     m_registry->names.clear();
+}
+
+Database::ChangeStamp Database::changeStamp() const
+{
+    ChangeStamp stamp;
+    stamp.noted = m_noted.load();
+    QSqlQuery &q = prepared(u"PRAGMA data_version"_s);
+    if (q.exec() && q.next())
+        stamp.dataVersion = q.value(0).toLongLong();
+    q.finish();
+    return stamp;
+}
+
+QSqlQuery &Database::prepared(const QString &sql) const
+{
+    const QSqlDatabase db = connection();
+    ThreadState::Statement &s = threadState().statements[db.connectionName()][sql];
+    if (!s.prepared) {
+        // First use, or the last prepare failed: tried again (its error is the caller's to see).
+        s.query = std::make_shared<QSqlQuery>(db);
+        s.query->setForwardOnly(true);
+        s.prepared = s.query->prepare(sql);
+    }
+    return *s.query;
 }
 
 int Database::latestSchemaVersion()
@@ -286,28 +349,8 @@ QSqlDatabase Database::connection() const
         QMutexLocker lock(&m_registry->mutex);
         m_registry->names.append(name);
     }
-    // Pool threads come and go: a thread's connections are closed when it ends, or each finished worker
-    // thread would leave an open SQLite handle behind.
-    struct ThreadConnections
-    {
-        QList<QPair<std::weak_ptr<Registry>, QString>> owned;
-        ~ThreadConnections()
-        {
-            for (const auto &[weak, n] : std::as_const(owned)) {
-                const std::shared_ptr<Registry> registry = weak.lock();
-                if (!registry)
-                    continue; // the Database removed it already
-                QMutexLocker lock(&registry->mutex);
-                if (!registry->names.removeOne(n))
-                    continue;
-                QSqlDatabase::database(n, false).close();
-                QSqlDatabase::removeDatabase(n);
-            }
-        }
-    };
-    thread_local ThreadConnections threadConnections;
     if (QThread::currentThread() != m_ownerThread)
-        threadConnections.owned.append({m_registry, name});
+        threadState().owned.append({m_registry, name});
     QString error;
     return openConnection(name, &error);
 }

@@ -2,9 +2,11 @@
 
 #include <QMutex>
 #include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QString>
 #include <QStringList>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -29,16 +31,37 @@ public:
 
     /// This thread's connection, opened on first use. Invalid if open() was not called or failed.
     QSqlDatabase connection() const;
+    /// `sql` prepared on this thread's connection, compiled once per thread and kept with the connection:
+    /// for statements run on every request. Bind by position (bindValue(i, v): values stay bound between
+    /// uses), exec, read, then finish() (a statement left reading holds on to its snapshot). Not for two
+    /// uses of the same SQL at once on one thread: there is one statement per SQL text.
+    QSqlQuery &prepared(const QString &sql) const;
+
+    /// Whether what a cache read from the database may have changed since: a commit by any other connection
+    /// (another thread, another process: SQLite's data_version), or a change this process noted. For caches
+    /// of rows that rarely change and are read on every request (API keys, settings).
+    struct ChangeStamp
+    {
+        qint64 dataVersion = -1;
+        quint64 noted = 0;
+        bool operator==(const ChangeStamp &) const = default;
+    };
+    ChangeStamp changeStamp() const;
+    /// Writers of keys and settings call it: their own connection's commits do not move its data_version.
+    void noteChange() const { ++m_noted; }
 
     int schemaVersion() const;
     static int latestSchemaVersion();
 
 private:
+    struct ThreadState;
+    static ThreadState &threadState();
     QSqlDatabase openConnection(const QString &name, QString *error) const;
     bool migrate(QString *error);
 
     QString m_path;
     QString m_prefix;
+    mutable std::atomic<quint64> m_noted{0};
     QThread *m_ownerThread = nullptr;
     /// The connection names opened for this database, shared with the threads that opened them: whoever
     /// comes first (the thread ending, or the Database) closes a connection, under the lock, exactly once.

@@ -38,13 +38,15 @@ std::optional<core::VerificationResult> ResultCache::find(const QString &asciiAd
     const QString key = cacheKey(asciiAddress);
     if (const auto it = m_pending.constFind(key); it != m_pending.constEnd())
         return core::VerificationResult::fromJson(QJsonDocument::fromJson(it->json).object());
-    QSqlQuery q(m_db.connection());
-    q.prepare(u"SELECT result FROM verification_cache WHERE address = ? AND expires_at > ?"_s);
-    q.addBindValue(key);
-    q.addBindValue(QDateTime::currentSecsSinceEpoch());
+    QSqlQuery &q =
+        m_db.prepared(u"SELECT result FROM verification_cache WHERE address = ? AND expires_at > ?"_s);
+    q.bindValue(0, key);
+    q.bindValue(1, QDateTime::currentSecsSinceEpoch());
     if (!q.exec() || !q.next())
         return std::nullopt;
-    return core::VerificationResult::fromJson(QJsonDocument::fromJson(q.value(0).toByteArray()).object());
+    const QByteArray json = q.value(0).toByteArray();
+    q.finish();
+    return core::VerificationResult::fromJson(QJsonDocument::fromJson(json).object());
 }
 
 void ResultCache::store(const QString &asciiAddress, const core::VerificationResult &result)
