@@ -40,6 +40,7 @@ private Q_SLOTS:
     void ipv6MailServer();
     void realisticListUsesAHandfulOfConnections();
     void bulkWaitsItsTurnWithoutLosingItsDeadline();
+    void fullSessionsSayGoodbyeWithTheirLastAnswers();
 
 private:
     core::VerificationResult verify(Engine &engine, const QString &email);
@@ -682,6 +683,25 @@ void TestPower::bulkWaitsItsTurnWithoutLosingItsDeadline()
     QVERIFY(timedOut > 0);
     engine.stop();
     QCOMPARE(slow.dataCount(), 0);
+}
+
+void TestPower::fullSessionsSayGoodbyeWithTheirLastAnswers()
+{
+    // 40 mailboxes that all exist: sessions end because their 20 recipients are used, not for errors.
+    // The one that takes a session's last recipients sends QUIT behind them, in the same group.
+    SmtpTestServer *s = server(11);
+    QStringList emails;
+    for (int i = 0; i < 40; ++i) {
+        emails << u"person%1@many.test"_s.arg(i);
+        s->addMailbox(emails.last());
+    }
+    m_dns.addMx(u"many.test"_s, 10, u"mx.many.test"_s);
+    m_dns.addA(u"mx.many.test"_s, u"127.0.0.11"_s);
+    s->resetCounters();
+    const QStringList results = verifyAll(m_engine, emails);
+    QCOMPARE(results.count(u"valid/accepted"_s), 40);
+    QVERIFY2(s->pipelinedBehindCount(u"QUIT"_s) >= 1, qPrintable(s->commandLog().join(u" | "_s)));
+    QCOMPARE(s->dataCount(), 0);
 }
 
 #include "tst_power.moc"

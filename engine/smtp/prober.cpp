@@ -200,67 +200,76 @@ void Prober::run(Host &host, Session *session)
     if (batch->empty())
         return;
     host.rcptsUsed[session] += int(recipients.size());
+    // The session's recipients are used up with this transaction: it says goodbye along with it.
+    const bool last = host.rcptsUsed.value(session) >= limit;
     const QString hostKey = key(host.address);
-    session->transaction(recipients, [this, hostKey, session, batch](const QList<RcptOutcome> &outcomes) {
-        auto hostIt = m_hosts.find(hostKey);
-        Host *h = hostIt == m_hosts.end() ? nullptr : hostIt->get();
-        qsizetype at = 0;
-        bool greylisted = false;
-        std::vector<Request> requeue;
-        for (Item &item : *batch) {
-            Request &r = item.request;
-            QList<RcptOutcome> mine = outcomes.mid(at, item.sent);
-            at += item.sent;
-            for (qsizetype i = item.sent; i < r.recipients.size(); ++i)
-                mine.append(RcptOutcome{r.recipients.at(i), Failure::Unused, {}, Verdict::Unknown});
-            bool unused = false;
-            bool dropped = false;
-            bool tlsFailed = false;
-            for (qsizetype i = 0; i < item.sent && i < mine.size(); ++i) {
-                const RcptOutcome &o = mine.at(i);
-                unused = unused || o.failure == Failure::Unused;
-                dropped = dropped || o.failure == Failure::Dropped;
-                tlsFailed = tlsFailed || o.failure == Failure::TlsFailed;
-                greylisted = greylisted || (o.failure == Failure::None && o.verdict == Verdict::TryLater);
-                if (!h)
-                    continue;
-                const bool busy = o.failure == Failure::TryLater && o.reply.code == 421;
-                const bool unreachable = o.failure == Failure::ConnectFailed || o.failure == Failure::Timeout;
-                const bool blocked = o.failure == Failure::None && o.verdict == Verdict::Blocked;
-                if (busy || unreachable || blocked) {
-                    // Leave the server alone for a while: it is busy, unreachable or does not want probes.
-                    h->backoffUntil = QDeadlineTimer(m_config.backoffMs);
-                    h->backoffFailure = blocked ? Failure::Refused : o.failure;
-                    h->backoffReply = o.reply;
+    session->transaction(
+        recipients,
+        [this, hostKey, session, batch](const QList<RcptOutcome> &outcomes) {
+            auto hostIt = m_hosts.find(hostKey);
+            Host *h = hostIt == m_hosts.end() ? nullptr : hostIt->get();
+            qsizetype at = 0;
+            bool greylisted = false;
+            std::vector<Request> requeue;
+            for (Item &item : *batch) {
+                Request &r = item.request;
+                QList<RcptOutcome> mine = outcomes.mid(at, item.sent);
+                at += item.sent;
+                for (qsizetype i = item.sent; i < r.recipients.size(); ++i)
+                    mine.append(RcptOutcome{r.recipients.at(i), Failure::Unused, {}, Verdict::Unknown});
+                bool unused = false;
+                bool dropped = false;
+                bool tlsFailed = false;
+                for (qsizetype i = 0; i < item.sent && i < mine.size(); ++i) {
+                    const RcptOutcome &o = mine.at(i);
+                    unused = unused || o.failure == Failure::Unused;
+                    dropped = dropped || o.failure == Failure::Dropped;
+                    tlsFailed = tlsFailed || o.failure == Failure::TlsFailed;
+                    greylisted = greylisted || (o.failure == Failure::None && o.verdict == Verdict::TryLater);
+                    if (!h)
+                        continue;
+                    const bool busy = o.failure == Failure::TryLater && o.reply.code == 421;
+                    const bool unreachable =
+                        o.failure == Failure::ConnectFailed || o.failure == Failure::Timeout;
+                    const bool blocked = o.failure == Failure::None && o.verdict == Verdict::Blocked;
+                    if (busy || unreachable || blocked) {
+                        // Leave the server alone for a while: it is busy, unreachable or does not want
+                        // probes.
+                        h->backoffUntil = QDeadlineTimer(m_config.backoffMs);
+                        h->backoffFailure = blocked ? Failure::Refused : o.failure;
+                        h->backoffReply = o.reply;
+                    }
                 }
+                if (tlsFailed && h)
+                    h->tlsBrokenUntil =
+                        QDeadlineTimer(TlsBrokenLifetime); // opportunistic TLS: plain text next
+                // Unused: the session stopped early (rejection limit, recipient limit). Dropped or TLS
+                // failed: one more chance on a fresh connection. All bounded, so a server cannot keep us
+                // looping.
+                const bool retry =
+                    h && r.retries < MaxRetries && (unused || ((dropped || tlsFailed) && r.retries == 0));
+                if (retry) {
+                    ++r.retries;
+                    requeue.push_back(std::move(r));
+                    continue;
+                }
+                if (!r.hasContext || r.context)
+                    r.done(mine);
             }
-            if (tlsFailed && h)
-                h->tlsBrokenUntil = QDeadlineTimer(TlsBrokenLifetime); // opportunistic TLS: plain text next
-            // Unused: the session stopped early (rejection limit, recipient limit). Dropped or TLS failed:
-            // one more chance on a fresh connection. All bounded, so a server cannot keep us looping.
-            const bool retry =
-                h && r.retries < MaxRetries && (unused || ((dropped || tlsFailed) && r.retries == 0));
-            if (retry) {
-                ++r.retries;
-                requeue.push_back(std::move(r));
-                continue;
+            if (!h)
+                return;
+            if (session->recipientLimitHit()) {
+                // Never ask this server for more recipients per connection than it took (for an hour).
+                h->learntRcptLimit = std::max(1, session->recipientsBeforeLimit());
+                h->learntRcptLimitUntil = QDeadlineTimer(LearntLimitLifetime);
             }
-            if (!r.hasContext || r.context)
-                r.done(mine);
-        }
-        if (!h)
-            return;
-        if (session->recipientLimitHit()) {
-            // Never ask this server for more recipients per connection than it took (for an hour).
-            h->learntRcptLimit = std::max(1, session->recipientsBeforeLimit());
-            h->learntRcptLimitUntil = QDeadlineTimer(LearntLimitLifetime);
-        }
-        for (auto it = requeue.rbegin(); it != requeue.rend(); ++it)
-            h->queue.push_front(std::move(*it));
-        // After a greylisting 4xx the retry goes on a fresh connection: some receivers (Postfix postscreen)
-        // only let a client through once it reconnects.
-        release(*h, session, greylisted);
-    });
+            for (auto it = requeue.rbegin(); it != requeue.rend(); ++it)
+                h->queue.push_front(std::move(*it));
+            // After a greylisting 4xx the retry goes on a fresh connection: some receivers (Postfix
+            // postscreen) only let a client through once it reconnects.
+            release(*h, session, greylisted);
+        },
+        last);
 }
 
 void Prober::retire(Host &host, Session *session)

@@ -59,9 +59,10 @@ Session::~Session()
     }
 }
 
-void Session::transaction(const QStringList &recipients, Done done)
+void Session::transaction(const QStringList &recipients, Done done, bool last)
 {
     Q_ASSERT(!m_done);
+    m_last = last;
     m_recipients = recipients;
     m_outcomes.clear();
     for (const QString &r : recipients)
@@ -377,6 +378,10 @@ void Session::sendNextRcpts()
     }
     if (n == 0)
         return;
+    if (m_last && m_pipelining && m_sent == m_recipients.size()) {
+        out += "QUIT\r\n";
+        m_quitSent = true;
+    }
     m_socket->write(out);
     m_timer.start(m_config.commandTimeoutMs);
 }
@@ -390,6 +395,11 @@ void Session::finishTransaction()
     }
     m_timer.stop();
     m_state = State::Idle;
+    if (m_quitSent) {
+        // Its QUIT is out: the 221 (or the server closing) follows the answers.
+        m_state = State::Quit;
+        m_timer.start(2'000);
+    }
     Done done = std::move(m_done);
     m_done = nullptr;
     const QList<RcptOutcome> outcomes = m_outcomes; // the callback may start the next transaction here
@@ -426,6 +436,8 @@ void Session::fail(Failure failure, const Reply &reply)
 
 void Session::quit()
 {
+    if (m_state == State::Quit)
+        return; // said already: the server's goodbye, or its closing the connection, ends it
     if (m_state == State::Idle && m_socket) {
         m_state = State::Quit;
         send("QUIT", 2'000);

@@ -74,9 +74,11 @@ public:
 
     using Done = std::function<void(const QList<RcptOutcome> &)>;
     /// Runs one transaction for `recipients` (ASCII-domain addresses) on this connection, connecting first
-    /// if needed. `done` gets one outcome per recipient, in order. One transaction at a time.
-    void transaction(const QStringList &recipients, Done done);
-    /// Sends QUIT (when connected) and closes.
+    /// if needed. `done` gets one outcome per recipient, in order. One transaction at a time. `last`: the
+    /// session ends after it; with PIPELINING its QUIT goes out behind the last RCPTs (RFC 2920 lets QUIT
+    /// end a group), so the server's goodbye comes with the answers instead of a round trip later.
+    void transaction(const QStringList &recipients, Done done, bool last = false);
+    /// Sends QUIT (when connected) and closes; nothing more when the QUIT has gone already.
     void quit();
 
     QString mxHost() const { return m_mxHost; }
@@ -155,6 +157,8 @@ private:
     bool m_startTlsOffered = false;
     bool m_transactionUsed = false; ///< a transaction ran: RSET before the next
     bool m_rsetPending = false;     ///< a pipelined RSET's reply is due before the next one
+    bool m_last = false;            ///< the transaction under way is the session's last
+    bool m_quitSent = false;        ///< QUIT went out behind its last RCPTs
     QStringList m_tlsErrors;
     int m_consecutiveRejections = 0;
     bool m_rcptLimitHit = false;

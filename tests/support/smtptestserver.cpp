@@ -200,7 +200,8 @@ private:
     bool m_mail = false;
     QString m_sender;
     int m_rejections = 0;
-    int m_errors = 0; ///< rejected RCPTs in this session (the tarpit's count)
+    int m_errors = 0;                ///< rejected RCPTs in this session (the tarpit's count)
+    bool m_previousFollowed = false; ///< the previous command came with this one behind it
 };
 
 void SmtpTestServer::Session::start()
@@ -419,6 +420,9 @@ void SmtpTestServer::Session::handle(const Line &line)
     ++m_server->m_verbs[verb];
     if (followed)
         ++m_server->m_pipelinedVerbs[verb];
+    if (m_previousFollowed)
+        ++m_server->m_behindVerbs[verb];
+    m_previousFollowed = followed;
 
     if (m_phase == Phase::Blocked) {
         // RFC 5321 section 3.1: after a 554 greeting the server waits for QUIT, answering 503 meanwhile.
@@ -961,6 +965,11 @@ int SmtpTestServer::pipelinedCount(const QString &verb) const
     return m_pipelinedVerbs.value(verb.toUpper());
 }
 
+int SmtpTestServer::pipelinedBehindCount(const QString &verb) const
+{
+    return m_behindVerbs.value(verb.toUpper());
+}
+
 QList<int> SmtpTestServer::rcptsPerSession() const
 {
     return m_rcptsPerSession;
@@ -990,6 +999,7 @@ void SmtpTestServer::resetCounters()
     m_pipeliningViolations = 0;
     m_verbs.clear();
     m_pipelinedVerbs.clear();
+    m_behindVerbs.clear();
     m_clients.clear();
     m_log.clear();
     // Open sessions keep being counted, from zero, in new slots.

@@ -128,6 +128,8 @@ public:
     int commandCount(const QString &verb) const;
     /// Commands of this verb that arrived with the next command already behind them (a pipelined group).
     int pipelinedCount(const QString &verb) const;
+    /// Commands of this verb that came behind an earlier command in the same group.
+    int pipelinedBehindCount(const QString &verb) const;
     /// RCPT commands of each session, in order of connection, including refused and current sessions.
     QList<int> rcptsPerSession() const;
     int connectionsFrom(const QHostAddress &client) const;
@@ -207,6 +209,7 @@ private:
     int m_pipeliningViolations = 0;
     QHash<QString, int> m_verbs;
     QHash<QString, int> m_pipelinedVerbs;
+    QHash<QString, int> m_behindVerbs;
     QHash<QString, int> m_clients;
     QList<int> m_rcptsPerSession;
     QStringList m_log;
