@@ -242,8 +242,17 @@ QStringList ApiServer::routes() const
 void ApiServer::refreshReadCache()
 {
     // Every request reads the maintenance switch and its key: kept while nothing could have changed them
-    // (no commit by another connection or process, no key or setting written by this one).
-    const storage::Database::ChangeStamp stamp = m_engine.database().changeStamp();
+    // (no commit by another connection or process, no key or setting written by this one). The database
+    // is asked once per turn of the event loop: requests read together see the same state.
+    const storage::Database &db = m_engine.database();
+    if (m_readCacheChecked && db.notedChanges() == m_readCache.stamp.noted)
+        return;
+    if (!m_readCacheChecked) {
+        m_readCacheChecked = true;
+        QMetaObject::invokeMethod(
+            this, [this] { m_readCacheChecked = false; }, Qt::QueuedConnection);
+    }
+    const storage::Database::ChangeStamp stamp = db.changeStamp();
     if (stamp == m_readCache.stamp && stamp.dataVersion >= 0)
         return;
     m_readCache = {};

@@ -146,6 +146,7 @@ private:
         QHash<QByteArray, std::optional<accounts::ApiKeyInfo>> keys; ///< by the key's SHA-256
     };
     ReadCache m_readCache;
+    bool m_readCacheChecked = false; ///< this turn of the event loop asked the database already
 
 public:
     /// The routes served, as "METHOD /path" (the OpenAPI test compares them with openapi.json).

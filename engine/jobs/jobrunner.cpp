@@ -61,7 +61,7 @@ JobRunner::JobRunner(Engine &engine, JobStore &store, int concurrency, QList<int
             if (it.value().hasExpired()) {
                 const QString key = it.key();
                 it = m_started.erase(it);
-                forget(key, m_domainOf.value(key));
+                forget(key);
             } else {
                 ++it;
             }
@@ -139,19 +139,21 @@ void JobRunner::wake()
     QMetaObject::invokeMethod(this, &JobRunner::fill, Qt::QueuedConnection);
 }
 
-void JobRunner::forget(const QString &key, const QString &domain)
+void JobRunner::forget(const QString &key)
 {
     m_inFlight.remove(key);
     m_started.remove(key);
-    m_domainOf.remove(key);
-    if (auto it = m_perDomain.inFlight.find(domain); it != m_perDomain.inFlight.end() && --*it <= 0)
-        m_perDomain.inFlight.erase(it);
+    // Counted per domain only when the lease counted it (power mode, with a limit).
+    if (const auto counted = m_domainOf.find(key); counted != m_domainOf.end()) {
+        if (auto it = m_perDomain.inFlight.find(*counted); it != m_perDomain.inFlight.end() && --*it <= 0)
+            m_perDomain.inFlight.erase(it);
+        m_domainOf.erase(counted);
+    }
 }
 
 void JobRunner::finish(const JobItem &item, const QString &key, const Answer &answer)
 {
-    // Counted per domain only when the lease counted it (power mode, with a limit).
-    forget(key, m_domainOf.value(key));
+    forget(key);
     if (answer.retryAfterMs) {
         m_store.defer(item, QDateTime::currentMSecsSinceEpoch() + *answer.retryAfterMs);
     } else {
@@ -208,8 +210,7 @@ void JobRunner::fill()
             continue;
         }
         if (!handler.run(item, this, done))
-            forget(key, m_domainOf.value(
-                            key)); // the engine is stopping: the lease brings the item back next start
+            forget(key); // the engine is stopping: the lease brings the item back next start
     }
 }
 

@@ -75,7 +75,8 @@ private:
     void finish(const JobItem &item, const QString &key, const Answer &answer);
     /// Writes the finished outcomes waiting in m_done, then leases more.
     void flush();
-    void forget(const QString &key, const QString &domain);
+    /// The in-flight item `key` is over (answered, abandoned, or never started).
+    void forget(const QString &key);
     Handler verifyHandler();
 
     Engine &m_engine;

@@ -49,6 +49,7 @@ public:
     ChangeStamp changeStamp() const;
     /// Writers of keys and settings call it: their own connection's commits do not move its data_version.
     void noteChange() const { ++m_noted; }
+    quint64 notedChanges() const { return m_noted.load(); }
 
     int schemaVersion() const;
     static int latestSchemaVersion();
