@@ -493,6 +493,7 @@ void ApiServer::health(ApiRequest &, const ReplyPtr &reply)
 {
     // Up in maintenance too, and saying so: monitors must tell "down" from "switched off on purpose".
     int retryAfter = 0;
+    refreshReadCache();
     const bool down = maintenance(&retryAfter);
     QJsonObject body{{u"status"_s, down ? u"maintenance"_s : u"ok"_s},
                      {u"version"_s, QStringLiteral(MAILCAFF_VERSION)}};

@@ -555,6 +555,18 @@ void TestApi::maintenanceMode()
                        m_key);
     QCOMPARE(r.status, 200);
     QCOMPARE(m_client->get(u"/api/v1/health"_s).json.value(u"status"_s).toString(), u"ok"_s);
+    // Switched through another connection (as the command line does from its process), with only the
+    // health route asked meanwhile: it follows at once, both ways.
+    auto elsewhere = [&](bool on) {
+        return QtConcurrent::run([&, on] {
+                   return storage::Settings(m_engine.database()).setValue(storage::setting::Maintenance, on);
+               })
+            .result();
+    };
+    QVERIFY(elsewhere(true));
+    QCOMPARE(m_client->get(u"/api/v1/health"_s).json.value(u"status"_s).toString(), u"maintenance"_s);
+    QVERIFY(elsewhere(false));
+    QCOMPARE(m_client->get(u"/api/v1/health"_s).json.value(u"status"_s).toString(), u"ok"_s);
 }
 
 void TestApi::contentTypeAndEncoding()

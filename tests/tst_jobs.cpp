@@ -156,6 +156,16 @@ void TestJobs::leaseGivesEachDomainItsShare()
     limit.inFlight.insert(u"big.test"_s, 4);
     QCOMPARE(engine->jobs().lease(20, 300, {}, {jobs::KindVerify}, power.jobId, limit).size(), 1);
 
+    // Find items group by the lead's domain (or none, for a company name): no share applies.
+    QList<QJsonObject> leads;
+    for (int i = 0; i < 30; ++i)
+        leads.append(QJsonObject{{u"first_name"_s, u"Ann%1"_s.arg(i)},
+                                 {u"last_name"_s, u"Lee"_s},
+                                 {u"company_name"_s, u"Acme"_s}});
+    const auto find = engine->jobs().createFindJob(nullptr, leads);
+    QCOMPARE(int(find.outcome), int(jobs::JobStore::Created::Ok));
+    QCOMPARE(engine->jobs().lease(30, 300, {}, {jobs::KindFind}, find.jobId, limit).size(), 30);
+
     // Quick mode only asks DNS (cached per domain): no share applies.
     const auto quick = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Quick);
     QCOMPARE(int(quick.outcome), int(jobs::JobStore::Created::Ok));

@@ -188,6 +188,12 @@ void JobRunner::fill()
 {
     if (!m_running || m_filling)
         return;
+    if (!m_done.isEmpty()) {
+        // What finished is written first: a duplicate of an answered item must not be leased again while
+        // its answer waits to be written. flush() comes back here.
+        flush();
+        return;
+    }
     m_filling = true;
     const QList<JobItem> items =
         m_store.lease(m_concurrency - inFlight(), LeaseSeconds, m_inFlight,
@@ -198,7 +204,7 @@ void JobRunner::fill()
         const Handler &handler = m_handlers[item.kind];
         m_inFlight.insert(key);
         m_started.insert(key, QDeadlineTimer(std::chrono::seconds(LeaseSeconds)));
-        if (m_perDomain.max > 0 && item.mode == core::Mode::Power) {
+        if (m_perDomain.max > 0 && sharesDomainLimit(item)) {
             m_domainOf.insert(key, item.domain);
             ++m_perDomain.inFlight[item.domain];
         }

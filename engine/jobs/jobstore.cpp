@@ -90,6 +90,11 @@ private:
 
 } // namespace
 
+bool sharesDomainLimit(const JobItem &item)
+{
+    return item.mode == core::Mode::Power && item.kind == KindVerify && !item.domain.isEmpty();
+}
+
 JobStore::NewItem JobStore::verifyItem(const QString &email)
 {
     // A null QString binds as SQL NULL: an absent address is stored as an empty text.
@@ -496,7 +501,7 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
                 const QString key = item.jobId + u'\n' + item.normalized;
                 if (taken.contains(key))
                     continue; // a duplicate of work in flight: answered with it
-                if (perDomain.max > 0 && job.mode == core::Mode::Power) {
+                if (perDomain.max > 0 && sharesDomainLimit(item)) {
                     int &load = domainLoad[item.domain];
                     if (load >= perDomain.max)
                         continue;

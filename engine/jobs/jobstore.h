@@ -70,7 +70,12 @@ struct JobItem
     int deferrals = 0; ///< times it was put back to be tried again later (greylisting)
 };
 
-/// Leasing's share per domain: no more than `max` items of a domain in flight (0: no limit).
+/// Whether the item counts against its domain's share in flight (DomainLimit).
+bool sharesDomainLimit(const JobItem &item);
+
+/// Leasing's share per domain: no more than `max` items of a domain in flight (0: no limit). It applies to
+/// power-mode verify items with a domain (sharesDomainLimit): find and domain-finder items group by other
+/// things than a mail domain.
 struct DomainLimit
 {
     int max = 0;

@@ -315,8 +315,8 @@ void Prober::armIdleTimer(Host &host, Session *session)
 void Prober::release(Host &host, Session *session, bool retireNow)
 {
     const bool spent =
-        retireNow || session->isClosed() || session->tooManyRejections() || session->blocked() ||
-        session->recipientLimitHit() ||
+        retireNow || session->isClosed() || session->quitSent() || session->tooManyRejections() ||
+        session->blocked() || session->recipientLimitHit() ||
         host.rcptsUsed.value(session) >= std::min(m_config.maxRcptsPerSession, host.rcptLimit());
     if (spent)
         retire(host, session);

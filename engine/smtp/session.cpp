@@ -73,6 +73,7 @@ void Session::transaction(const QStringList &recipients, Done done, bool last)
     m_done = std::move(done);
     switch (m_state) {
     case State::Closed:
+    case State::Quit: // saying goodbye: nothing more is asked here
         fail(Failure::Dropped);
         break;
     case State::Disconnected:

@@ -89,6 +89,8 @@ public:
     bool usedTls() const { return m_tls; }
     QStringList tlsErrors() const { return m_tlsErrors; }
     bool supportsPipelining() const { return m_pipelining; }
+    /// QUIT has gone out (with the last transaction, or by quit()): no more transactions here.
+    bool quitSent() const { return m_quitSent || m_state == State::Quit; }
     int transactions() const { return m_transactions; }
     /// True after `maxConsecutiveRejections` rejected RCPTs in a row: use a fresh session for more.
     bool tooManyRejections() const

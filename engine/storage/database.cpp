@@ -194,10 +194,14 @@ const QList<QStringList> &migrations()
         },
         // 12: an item's turn within its domain (0 for the domain's first item of the job, 1 for its second…).
         // Leasing deals the domains out one item at a time, so the work in flight spans many mail servers
-        // instead of queueing at the few whose addresses come first. Older items are all turn 0: they keep
-        // their (domain, position) order.
+        // instead of queueing at the few whose addresses come first.
         {
             u"ALTER TABLE job_items ADD COLUMN spread INTEGER NOT NULL DEFAULT 0"_s,
+            // Work still queued in older jobs gets its turns too, or a big first domain would hold up
+            // its job under the per-domain share.
+            u"UPDATE job_items SET spread = t.turn FROM (SELECT rowid AS id, ROW_NUMBER() OVER (PARTITION BY "
+            "job_id, domain ORDER BY position) - 1 AS turn FROM job_items WHERE state != 'done') AS t "
+            "WHERE job_items.rowid = t.id"_s,
             u"CREATE INDEX job_items_spread ON job_items(job_id, state, spread, domain, position)"_s,
             u"DROP INDEX job_items_lease"_s,
         },

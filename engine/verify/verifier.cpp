@@ -128,7 +128,6 @@ public:
         connect(&m_deadline, &QTimer::timeout, this, [this] { conclude(); });
         m_deadline.start(left);
         m_queueWait.setSingleShot(true);
-        m_queueWait.setInterval(MaxQueueWaitMs);
         connect(&m_queueWait, &QTimer::timeout, this, [this] { conclude(); });
         m_catchAll = verifier->cachedCatchAll(m_address.asciiDomain());
     }
@@ -209,18 +208,24 @@ private:
             recipients.append(m_randomRecipient);
             m_probeIndex = 1;
         }
+        // The domain's catch-all probe goes as if interactive: other checks of the domain wait for its
+        // answer, and theirs may be interactive.
+        const core::Priority priority = m_probeIndex > 0 ? core::Priority::Interactive : m_priority;
         std::function<void()> started;
-        if (m_priority == core::Priority::Bulk && m_deadline.isActive()) {
+        const qint64 waitLeft = MaxQueueWaitMs - m_queueWaited;
+        if (priority == core::Priority::Bulk && m_deadline.isActive() && waitLeft > 0) {
             // A bulk item's deadline is for talking to servers: it stands still while the item waits for
-            // its turn at a busy one (bounded all the same).
+            // its turn at a busy one. All its waits together are bounded, so it answers before the job's
+            // lease on it runs out.
             m_pausedLeft = std::max(1, m_deadline.remainingTime());
             m_deadline.stop();
-            m_queueWait.start();
+            m_queueWait.start(int(waitLeft));
+            m_waitClock.start();
             started = [this] { resumeDeadline(); };
         }
         m_verifier->m_prober->probe(
             m_host, address, recipients, this,
-            [this](const QList<smtp::RcptOutcome> &outcomes) { onOutcomes(outcomes); }, m_priority,
+            [this](const QList<smtp::RcptOutcome> &outcomes) { onOutcomes(outcomes); }, priority,
             std::move(started));
     }
 
@@ -229,6 +234,7 @@ private:
     {
         if (m_queueWait.isActive()) {
             m_queueWait.stop();
+            m_queueWaited += m_waitClock.elapsed();
             if (!m_finished)
                 m_deadline.start(m_pausedLeft);
         }
@@ -414,6 +420,8 @@ private:
     QTimer m_deadline;
     QTimer m_queueWait;   ///< a bulk item waiting for its turn at a server: no longer than MaxQueueWaitMs
     int m_pausedLeft = 0; ///< what was left of the deadline when the wait began
+    QElapsedTimer m_waitClock;
+    qint64 m_queueWaited = 0; ///< all the waits so far
     /// Under the job runner's lease (300 s) with the deadline added: an item is answered before it is leased
     /// again.
     static constexpr int MaxQueueWaitMs = 180'000;
