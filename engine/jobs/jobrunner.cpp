@@ -29,6 +29,12 @@ core::VerificationResult errorResult(const JobItem &item, core::Reason reason)
     return r;
 }
 
+/// An item in flight, as the lease's `inFlight` set names it: duplicates in a job share it.
+QString keyOf(const JobItem &item)
+{
+    return item.jobId + u'\n' + item.normalized;
+}
+
 ItemOutcome outcomeOf(const core::VerificationResult &r)
 {
     return {core::toString(r.status), r.toJson()};
@@ -188,19 +194,17 @@ void JobRunner::fill()
 {
     if (!m_running || m_filling)
         return;
-    if (!m_done.isEmpty()) {
-        // What finished is written first: a duplicate of an answered item must not be leased again while
-        // its answer waits to be written. flush() comes back here.
-        flush();
-        return;
-    }
+    // A duplicate of an answered item whose answer waits to be written is not leased again meanwhile.
+    QSet<QString> busy = m_inFlight;
+    for (const auto &[item, outcome] : std::as_const(m_done))
+        busy.insert(keyOf(item));
     m_filling = true;
     const QList<JobItem> items =
-        m_store.lease(m_concurrency - inFlight(), LeaseSeconds, m_inFlight,
+        m_store.lease(m_concurrency - inFlight(), LeaseSeconds, busy,
                       QStringList(m_handlers.keyBegin(), m_handlers.keyEnd()), m_onlyJob, m_perDomain);
     m_filling = false;
     for (const JobItem &item : items) {
-        const QString key = item.jobId + u'\n' + item.normalized;
+        const QString key = keyOf(item);
         const Handler &handler = m_handlers[item.kind];
         m_inFlight.insert(key);
         m_started.insert(key, QDeadlineTimer(std::chrono::seconds(LeaseSeconds)));
