@@ -4,7 +4,6 @@
 // two rates (the engine's overhead). Asserts nothing.
 //
 //   bench_api_load [connections=50] [seconds=10]
-#include "dnstestserver.h"
 #include "headlessserver.h"
 
 #include <QCoreApplication>
@@ -137,17 +136,9 @@ int main(int argc, char **argv)
     const int connections = argc > 1 ? std::atoi(argv[1]) : 50;
     const int seconds = argc > 2 ? std::atoi(argv[2]) : 10;
     constexpr int Domains = 200;
-    DnsTestServer dns;
-    if (!dns.listen()) {
-        out << "cannot start the DNS server" << Qt::endl;
-        return 1;
-    }
-    for (int d = 0; d < Domains; ++d)
-        dns.addMx(u"load%1.test"_s.arg(d), 10, u"mx.load%1.test"_s.arg(d));
-
     HeadlessServer server;
     QString error;
-    if (!server.start(QStringLiteral(MAILCAFF_BINARY), {u"--dns-server"_s, dns.serverString()}, &error)) {
+    if (!server.startWithDomains(QStringLiteral(MAILCAFF_BINARY), u"load"_s, Domains, &error)) {
         out << error << Qt::endl;
         return 1;
     }

@@ -1,7 +1,6 @@
 // Quick-mode latency over real HTTP: the real `mailcaff --headless` process, a loopback DNS server, N
 // requests sequentially on one keep-alive connection (latency percentiles) and then with C in flight
 // (throughput). Prints figures; asserts nothing. Usage: bench_quick_latency [requests=1000] [concurrency=8]
-#include "dnstestserver.h"
 #include "headlessserver.h"
 
 #include <QCoreApplication>
@@ -37,17 +36,9 @@ int main(int argc, char **argv)
     const int concurrency = argc > 2 ? std::atoi(argv[2]) : 8;
     const int domains = 200;
 
-    DnsTestServer dns;
-    if (!dns.listen()) {
-        out << "cannot start the DNS server\n";
-        return 1;
-    }
-    for (int d = 0; d < domains; ++d)
-        dns.addMx(u"bench%1.test"_s.arg(d), 10, u"mx.bench%1.test"_s.arg(d));
-
     HeadlessServer server;
     QString error;
-    if (!server.start(QStringLiteral(MAILCAFF_BINARY), {u"--dns-server"_s, dns.serverString()}, &error)) {
+    if (!server.startWithDomains(QStringLiteral(MAILCAFF_BINARY), u"bench"_s, domains, &error)) {
         out << error << "\n";
         return 1;
     }
@@ -189,7 +180,7 @@ int main(int argc, char **argv)
             << " addresses/s)" << (completed ? "" : " NOT COMPLETED") << "\n";
     }
     out << "server peak RSS: " << server.peakRssKb() / 1024 << " MiB\n";
-    out << "DNS queries served: " << dns.totalQueries() << " (for " << requests * 2 + domains
+    out << "DNS queries served: " << server.dns().totalQueries() << " (for " << requests * 2 + domains
         << " requests)\n";
     out.flush();
     return 0;

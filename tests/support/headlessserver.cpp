@@ -50,6 +50,19 @@ bool HeadlessServer::start(const QString &binary, const QStringList &options, QS
     return true;
 }
 
+bool HeadlessServer::startWithDomains(const QString &binary, const QString &stem, int domains, QString *error)
+{
+    m_dns = std::make_unique<DnsTestServer>();
+    if (!m_dns->listen()) {
+        *error = QStringLiteral("cannot start the DNS server");
+        return false;
+    }
+    for (int d = 0; d < domains; ++d)
+        m_dns->addMx(QStringLiteral("%1%2.test").arg(stem).arg(d), 10,
+                     QStringLiteral("mx.%1%2.test").arg(stem).arg(d));
+    return start(binary, {QStringLiteral("--dns-server"), m_dns->serverString()}, error);
+}
+
 qint64 HeadlessServer::peakRssKb() const
 {
     QFile f(u"/proc/%1/status"_s.arg(pid()));

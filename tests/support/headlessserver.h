@@ -1,9 +1,13 @@
 #pragma once
 
+#include "dnstestserver.h"
+
 #include <QList>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QUrl>
+
+#include <memory>
 
 namespace mailcaff::test {
 
@@ -19,6 +23,10 @@ public:
     /// Runs `binary` (extra options after --headless, e.g. --dns-server). False with `error` set when the key
     /// cannot be made or the server does not say where it listens within 20 s.
     bool start(const QString &binary, const QStringList &options, QString *error);
+    /// The quick-mode benchmarks' set-up: a loopback DNS server (kept here) that answers MX for `domains`
+    /// names `<stem>0.test` to `<stem>N.test`, and the server started against it.
+    bool startWithDomains(const QString &binary, const QString &stem, int domains, QString *error);
+    const DnsTestServer &dns() const { return *m_dns; } ///< after startWithDomains()
     QByteArray key() const { return m_key; }
     QUrl base() const { return m_base; } ///< http://127.0.0.1:PORT
     quint16 port() const { return quint16(m_base.port()); }
@@ -27,6 +35,7 @@ public:
     qint64 peakRssKb() const;
 
 private:
+    std::unique_ptr<DnsTestServer> m_dns;
     QTemporaryDir m_data;
     QProcess m_process;
     QByteArray m_key;
