@@ -140,6 +140,11 @@ void addServerOptions(QCommandLineParser &p)
         {u"headless"_s, u"Run only the API server, without the window."_s},
         {u"data-dir"_s,
          u"Folder for the database and user lists (default: %1)."_s.arg(Engine::defaultDataDir()), u"DIR"_s},
+        {u"database"_s,
+         u"The database: a SQLite file (default: mailcaff.sqlite in the data folder) or "
+         u"postgresql://USER@HOST[:PORT]/DBNAME, shared by several servers (default: $MAILCAFF_DATABASE; "
+         u"passwords from PGPASSWORD or ~/.pgpass rather than the command line)."_s,
+         u"URL"_s},
         {u"listen"_s, u"Address the API server binds (default 127.0.0.1)."_s, u"ADDR"_s},
         {u"port"_s, u"API server port (default 8080; 0 picks a free one)."_s, u"N"_s},
         {u"tls-cert"_s, u"Serve the API over HTTPS with this PEM certificate (chain) file."_s, u"FILE"_s},
@@ -296,7 +301,7 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
 /// Options a command takes; any other given option is a usage error rather than silently ignored.
 QString checkApplicable(const QCommandLineParser &p, const QString &verb, const QString &action)
 {
-    QStringList allowed{u"data-dir"_s};
+    QStringList allowed{u"data-dir"_s, u"database"_s};
     const QStringList engineOptions{u"dns-server"_s,         u"helo-name"_s,
                                     u"mail-from"_s,          u"smtp-port"_s,
                                     u"smtp-timeout"_s,       u"power-deadline"_s,
@@ -724,7 +729,9 @@ int run(int argc, char **argv)
 
     Engine engine;
     QString error;
-    if (!engine.openStorage(parser.value(u"data-dir"_s), &error)) {
+    const QString database =
+        parser.isSet(u"database"_s) ? parser.value(u"database"_s) : qEnvironmentVariable("MAILCAFF_DATABASE");
+    if (!engine.openStorage(parser.value(u"data-dir"_s), database, &error)) {
         err() << "mailcaff: " << error << Qt::endl;
         return ExitFailure;
     }
@@ -738,6 +745,7 @@ int run(int argc, char **argv)
     if (const QString bad = readOptions(parser, settings, verb.isEmpty(), options); !bad.isEmpty())
         return usageError(bad);
     options.engine.dataDir = engine.config().dataDir;
+    options.engine.database = engine.config().database;
     options.engine.runJobs = verb.isEmpty(); // only servers work on jobs
     // `verify FILE`: a list of its own, worked by this process alone (never a server's jobs).
     FileRun fileRun;
@@ -777,6 +785,7 @@ int run(int argc, char **argv)
             return ExitFailure;
     }
     out() << "Data folder: " << engine.config().dataDir << Qt::endl;
+    out() << "Database: " << engine.database().display() << Qt::endl;
 
     SignalWatcher signalWatcher;
     std::unique_ptr<ui::MainWindow> window;

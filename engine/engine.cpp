@@ -161,24 +161,28 @@ QString Engine::defaultDataDir()
     return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
 }
 
-bool Engine::openStorage(const QString &dataDir, QString *error)
+bool Engine::openStorage(const QString &dataDir, const QString &database, QString *error)
 {
+    m_config.database = database;
     m_config.dataDir = dataDir.isEmpty() ? defaultDataDir() : dataDir;
     if (!QDir().mkpath(m_config.dataDir)) {
         if (error)
             *error = u"cannot create the data folder %1"_s.arg(m_config.dataDir);
         return false;
     }
-    return m_db.open(QDir(m_config.dataDir).filePath(u"mailcaff.sqlite"_s), error);
+    return m_db.open(database.isEmpty() ? QDir(m_config.dataDir).filePath(u"mailcaff.sqlite"_s) : database,
+                     error);
 }
 
 bool Engine::start(const EngineConfig &config, QString *error)
 {
-    if (!m_db.isOpen() && !openStorage(config.dataDir, error))
+    if (!m_db.isOpen() && !openStorage(config.dataDir, config.database, error))
         return false;
     const QString dataDir = m_config.dataDir;
+    const QString database = m_config.database;
     m_config = config;
     m_config.dataDir = dataDir;
+    m_config.database = database;
     m_lists = lists::Lists::load(QDir(m_config.dataDir).filePath(u"lists"_s));
 
     // Check the DNS server list here, where the error can still reach the user, before the thread starts.

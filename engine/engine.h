@@ -33,6 +33,8 @@ namespace mailcaff {
 struct EngineConfig
 {
     QString dataDir;
+    /// Where the database is (storage::Location): empty for SQLite in the data dir.
+    QString database;
     QString dnsServers; ///< "IP[:PORT],…"; empty: the system's resolvers
     int dnsTimeoutMs = 2000;
     int dnsTries = 2;
@@ -82,8 +84,9 @@ public:
 
     /// Opens the database in the data dir, loads the lists, starts the engine thread.
     bool start(const EngineConfig &config, QString *error);
-    /// Opens only the database (command-line verbs such as `keys create` need nothing else).
-    bool openStorage(const QString &dataDir, QString *error);
+    /// Opens only the database, at `database` or else in the data dir (command-line verbs such as
+    /// `keys create` need nothing else).
+    bool openStorage(const QString &dataDir, const QString &database, QString *error);
     void stop();
 
     const EngineConfig &config() const { return m_config; }

@@ -2,6 +2,7 @@
 // an injected clock, all-or-nothing takes, references charged once, and atomic takes under contention.
 #include "accounts/credits.h"
 #include "storage/database.h"
+#include "testdatabase.h"
 
 #include <QtConcurrent>
 #include <QTemporaryDir>
@@ -42,6 +43,7 @@ private:
     }
 
     std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<test::TestDatabases> m_dbs;
     std::unique_ptr<storage::Database> m_db;
     QDateTime m_now;
 };
@@ -54,14 +56,18 @@ static QDateTime utc(int y, int m, int d, int h = 12, int min = 0, int s = 0)
 void TestCredits::init()
 {
     m_dir = std::make_unique<QTemporaryDir>();
+    m_dbs = std::make_unique<test::TestDatabases>();
     m_db = std::make_unique<storage::Database>();
-    QVERIFY(m_db->open(m_dir->filePath(u"c.sqlite"_s), nullptr));
+    QString error;
+    const QString at = m_dbs->create(m_dir->path(), u"c"_s, &error);
+    QVERIFY2(m_db->open(at, &error), qPrintable(error));
     m_now = utc(2026, 3, 15);
 }
 
 void TestCredits::cleanup()
 {
     m_db.reset();
+    m_dbs.reset();
     m_dir.reset();
 }
 

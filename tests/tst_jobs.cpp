@@ -5,6 +5,7 @@
 #include "dnstestserver.h"
 #include "engine.h"
 #include "smtptestserver.h"
+#include "testdatabase.h"
 #include "testengine.h"
 
 #include <QFile>
@@ -40,6 +41,8 @@ private:
     static bool waitForStatus(Engine &engine, const QString &jobId, const QString &status, int timeoutMs);
 
     QList<std::shared_ptr<QTemporaryDir>> m_dirs;
+    test::TestDatabases m_dbs;
+    QHash<QString, QString> m_databases; // per data folder
     DnsTestServer m_dns;
     SmtpTestServer m_smtp;
     SmtpTestServer m_grey;
@@ -66,8 +69,15 @@ std::unique_ptr<Engine> TestJobs::startEngine(bool runJobs, QList<int> jobGreyli
 {
     if (dataDir.isEmpty())
         m_dirs.append(std::make_shared<QTemporaryDir>());
-    EngineConfig config =
-        loopbackEngineConfig(dataDir.isEmpty() ? m_dirs.last()->path() : dataDir, m_dns, m_smtp.port());
+    const QString folder = dataDir.isEmpty() ? m_dirs.last()->path() : dataDir;
+    EngineConfig config = loopbackEngineConfig(folder, m_dns, m_smtp.port());
+    if (!m_databases.contains(folder)) {
+        QString error;
+        m_databases.insert(folder, m_dbs.create(folder, u"jobs"_s, &error));
+        if (m_databases.value(folder).isEmpty())
+            qWarning() << error;
+    }
+    config.database = m_databases.value(folder);
     config.greylistRetryMs = {}; // a greylisted check answers at once: only the job may try again
     config.jobGreylistDelaysMs = std::move(jobGreylistDelaysMs);
     config.runJobs = runJobs;

@@ -2,7 +2,9 @@
 #include "accounts/apikeys.h"
 #include "storage/database.h"
 #include "storage/settings.h"
+#include "testdatabase.h"
 
+#include <QFile>
 #include <QRegularExpression>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -10,6 +12,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThreadPool>
+#include <QUrl>
 
 using namespace mailcaff;
 using namespace Qt::StringLiterals;
@@ -18,27 +21,123 @@ class TestStorage : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    void locationsParse_data();
+    void locationsParse();
+    void badLocationsAreExplained();
     void migratesAndReopens();
+    void serversMigrateAtOnce();
+    void changesReachOtherConnections();
+    void passwordsComeFromTheUrlTheEnvironmentOrAFile();
     void refusesNewerSchema();
     void settingsRoundTrip();
     void keysAreHashedAndAuthenticate();
     void revokedAndMalformedKeysFail();
     void connectionsPerThread();
     void preparedStatementsLiveWithTheirConnection();
+
+private:
+    /// A new database for this test (SQLite in m_dir, or a fresh PostgreSQL database): empty on failure.
+    QString fresh(const QString &stem)
+    {
+        QString error;
+        const QString at = m_dbs.create(m_dir.path(), stem, &error);
+        if (at.isEmpty())
+            qWarning("%s", qPrintable(error));
+        return at;
+    }
+    QTemporaryDir m_dir;
+    test::TestDatabases m_dbs;
 };
+
+void TestStorage::locationsParse_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<bool>("postgres");
+    QTest::addColumn<QString>("display");
+    QTest::addColumn<QString>("user");
+    QTest::addColumn<QString>("password");
+    QTest::addColumn<QStringList>("options");
+    QTest::newRow("path") << u"/tmp/x/m.sqlite"_s << false << u"/tmp/x/m.sqlite"_s << QString() << QString()
+                          << QStringList();
+    QTest::newRow("sqlite:") << u"sqlite:/tmp/y.db"_s << false << u"/tmp/y.db"_s << QString() << QString()
+                             << QStringList();
+    QTest::newRow("sqlite://") << u"sqlite:///tmp/z.db"_s << false << u"/tmp/z.db"_s << QString() << QString()
+                               << QStringList();
+    QTest::newRow("full") << u"postgresql://team:p%40ss%20w@db.example:6543/mailcaff"_s << true
+                          << u"postgresql://team@db.example:6543/mailcaff"_s << u"team"_s << u"p@ss w"_s
+                          << QStringList();
+    QTest::newRow("short scheme, default port")
+        << u"postgres://db.example/mc"_s << true << u"postgresql://db.example:5432/mc"_s << QString()
+        << QString() << QStringList();
+    QTest::newRow("options") << u"postgresql://u@h/d?sslmode=require&passfile=/run/pw%20file"_s << true
+                             << u"postgresql://u@h:5432/d"_s << u"u"_s << QString()
+                             << QStringList{u"sslmode='require'"_s, u"passfile='/run/pw file'"_s};
+    QTest::newRow("password option") << u"postgresql://u@h/d?password=it's"_s << true
+                                     << u"postgresql://u@h:5432/d"_s << u"u"_s << u"it's"_s << QStringList();
+}
+
+void TestStorage::locationsParse()
+{
+    QFETCH(QString, text);
+    QString error;
+    const auto l = storage::Location::parse(text, &error);
+    QVERIFY2(l, qPrintable(error));
+    QFETCH(bool, postgres);
+    QCOMPARE(l->dialect == storage::Dialect::PostgreSQL, postgres);
+    QTEST(l->display(), "display");
+    QTEST(l->user, "user");
+    QTEST(l->password, "password");
+    QTEST(l->options, "options");
+    if (!l->password.isEmpty())
+        QVERIFY(!l->display().contains(l->password));
+}
+
+void TestStorage::badLocationsAreExplained()
+{
+    const QList<std::pair<QString, QString>> cases = {
+        {u"mysql://root@h/d"_s, u"unknown database 'mysql://'"_s},
+        {u"postgresql:///d"_s, u"names no host"_s},
+        {u"postgresql://u:pw@h"_s, u"names no database"_s},
+        {u"postgresql://u:pw@h/a/b"_s, u"names no database"_s},
+        {u"postgresql://u:pw@h/d?opt;ion=1"_s, u"not a libpq connection option"_s},
+        {u"postgresql://u:pw@h/d?sslmode=x;password=y"_s, u"not a libpq connection option"_s},
+        {u"sqlite:"_s, u"no SQLite file"_s},
+    };
+    for (const auto &[text, expected] : cases) {
+        QString error;
+        QVERIFY2(!storage::Location::parse(text, &error), qPrintable(text));
+        QVERIFY2(error.contains(expected), qPrintable(text + u": "_s + error));
+        QVERIFY2(!error.contains(u"pw"_s), qPrintable(error)); // never the password
+    }
+    // A server that is not there: a prompt error naming the server, without the password.
+    storage::Database db;
+    QString error;
+    QVERIFY(!db.open(u"postgresql://someone:hunter2@127.0.0.54:1/nothing?connect_timeout=2"_s, &error));
+    QVERIFY2(error.contains(u"postgresql://someone@127.0.0.54:1/nothing"_s), qPrintable(error));
+    QVERIFY2(!error.contains(u"hunter2"_s), qPrintable(error));
+    QVERIFY(!db.isOpen());
+}
 
 void TestStorage::migratesAndReopens()
 {
-    QTemporaryDir dir;
-    const QString path = dir.filePath(u"db/m.sqlite"_s);
+    const QString path = test::TestDatabases::postgres() ? fresh(u"m"_s) : m_dir.filePath(u"db/m.sqlite"_s);
+    QVERIFY(!path.isEmpty());
     {
         storage::Database db;
         QString error;
         QVERIFY2(db.open(path, &error), qPrintable(error));
         QCOMPARE(db.schemaVersion(), storage::Database::latestSchemaVersion());
         QSqlQuery q(db.connection());
-        QVERIFY(q.exec(u"PRAGMA journal_mode"_s) && q.next());
-        QCOMPARE(q.value(0).toString(), u"wal"_s);
+        if (db.dialect() == storage::Dialect::SQLite) {
+            QVERIFY(q.exec(u"PRAGMA journal_mode"_s) && q.next());
+            QCOMPARE(q.value(0).toString(), u"wal"_s);
+        } else {
+            // Times are epoch milliseconds: the columns are 64-bit there.
+            QVERIFY(q.exec(u"SELECT data_type FROM information_schema.columns WHERE table_name = "
+                           "'job_items' AND column_name = 'done_at'"_s) &&
+                    q.next());
+            QCOMPARE(q.value(0).toString(), u"bigint"_s);
+        }
     }
     storage::Database again;
     QString error;
@@ -46,10 +145,92 @@ void TestStorage::migratesAndReopens()
     QCOMPARE(again.schemaVersion(), storage::Database::latestSchemaVersion());
 }
 
+void TestStorage::serversMigrateAtOnce()
+{
+    // Servers started together on one new database: one migrates, the others wait and find it done.
+    const QString at = fresh(u"together"_s);
+    QVERIFY(!at.isEmpty());
+    QList<int> servers(4);
+    QThreadPool pool;
+    pool.setMaxThreadCount(4);
+    const QList<QString> errors = QtConcurrent::blockingMapped(&pool, servers, [&](int) {
+        storage::Database db;
+        QString error;
+        if (!db.open(at, &error))
+            return error.isEmpty() ? u"failed"_s : error;
+        return db.schemaVersion() == storage::Database::latestSchemaVersion() ? QString() : u"behind"_s;
+    });
+    for (const QString &e : errors)
+        QVERIFY2(e.isEmpty(), qPrintable(e));
+    storage::Database db;
+    QVERIFY(db.open(at, nullptr));
+    QSqlQuery q(db.connection());
+    QVERIFY(q.exec(u"SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_version"_s) && q.next());
+    QCOMPARE(q.value(0).toInt(), storage::Database::latestSchemaVersion()); // each step once
+    QCOMPARE(q.value(1).toInt(), storage::Database::latestSchemaVersion());
+}
+
+void TestStorage::changesReachOtherConnections()
+{
+    // Two servers on one database: a key created through one moves the other's change stamp, so the
+    // other's cache of keys is refreshed (SQLite: the file's data_version; PostgreSQL: change_stamp).
+    const QString at = fresh(u"stamps"_s);
+    QVERIFY(!at.isEmpty());
+    storage::Database a, b;
+    QVERIFY(a.open(at, nullptr));
+    QVERIFY(b.open(at, nullptr));
+    const storage::Database::ChangeStamp before = b.changeStamp();
+    QVERIFY(before.dataVersion >= 0);
+    QCOMPARE(b.changeStamp(), before); // nothing changed: the same stamp
+    accounts::ApiKeys keys(a);
+    QVERIFY(keys.create(u"elsewhere"_s, accounts::Plan::Free));
+    const storage::Database::ChangeStamp after = b.changeStamp();
+    QVERIFY(after.dataVersion != before.dataVersion);
+    QCOMPARE(after.noted, before.noted); // b noted nothing itself
+    QCOMPARE(b.changeStamp(), after);
+}
+
+void TestStorage::passwordsComeFromTheUrlTheEnvironmentOrAFile()
+{
+    if (!test::TestDatabases::postgres())
+        QSKIP("PostgreSQL only: SQLite files have no passwords");
+    // tests/postgresql/setup's role mailcaff_pw needs its password ("s3cret pw"); it owns a database.
+    const QUrl admin(test::TestDatabases::adminUrl());
+    const QString name = QUrl(fresh(u"pw"_s)).path().mid(1);
+    QVERIFY(!name.isEmpty());
+    QString error;
+    QVERIFY2(test::TestDatabases::admin(u"ALTER DATABASE %1 OWNER TO mailcaff_pw"_s.arg(name), &error),
+             qPrintable(error));
+    auto url = [&](const QString &password) -> QString {
+        return u"postgresql://mailcaff_pw"_s + password + u'@' + admin.host() + u':' +
+               QString::number(admin.port(5432)) + u'/' + name;
+    };
+    auto openWith = [&](const QString &location, QString *why) {
+        storage::Database db;
+        return db.open(location, why) && db.schemaVersion() == storage::Database::latestSchemaVersion();
+    };
+    qunsetenv("PGPASSWORD");
+    QVERIFY2(openWith(url(u":s3cret%20pw"_s), &error), qPrintable(error)); // in the URL
+    QVERIFY(!openWith(url(QString()), &error));                            // none: refused, said why
+    QVERIFY2(error.contains(u"password"_s), qPrintable(error));
+    QVERIFY(!openWith(url(u":wrong-horse"_s), &error));
+    QVERIFY2(error.contains(u"password authentication failed"_s), qPrintable(error));
+    QVERIFY2(!error.contains(u"wrong-horse"_s), qPrintable(error));
+    qputenv("PGPASSWORD", "s3cret pw"); // the environment
+    QVERIFY2(openWith(url(QString()), &error), qPrintable(error));
+    qunsetenv("PGPASSWORD");
+    QFile file(m_dir.filePath(u"pgpass"_s)); // a password file (libpq's format), named in the URL
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("*:*:*:mailcaff_pw:s3cret pw\n");
+    file.close();
+    file.setPermissions(QFile::ReadOwner | QFile::WriteOwner);
+    QVERIFY2(openWith(url(QString()) + u"?passfile="_s + file.fileName(), &error), qPrintable(error));
+}
+
 void TestStorage::refusesNewerSchema()
 {
-    QTemporaryDir dir;
-    const QString path = dir.filePath(u"m.sqlite"_s);
+    const QString path = fresh(u"newer"_s);
+    QVERIFY(!path.isEmpty());
     {
         storage::Database db;
         QVERIFY(db.open(path, nullptr));
@@ -64,9 +245,8 @@ void TestStorage::refusesNewerSchema()
 
 void TestStorage::settingsRoundTrip()
 {
-    QTemporaryDir dir;
     storage::Database db;
-    QVERIFY(db.open(dir.filePath(u"s.sqlite"_s), nullptr));
+    QVERIFY(db.open(fresh(u"s"_s), nullptr));
     storage::Settings settings(db);
     QCOMPARE(settings.value(storage::setting::Port), 8080);
     QCOMPARE(settings.value(storage::setting::ListenAddress), u"127.0.0.1"_s);
@@ -83,9 +263,8 @@ void TestStorage::settingsRoundTrip()
 
 void TestStorage::keysAreHashedAndAuthenticate()
 {
-    QTemporaryDir dir;
     storage::Database db;
-    QVERIFY(db.open(dir.filePath(u"k.sqlite"_s), nullptr));
+    QVERIFY(db.open(fresh(u"k"_s), nullptr));
     accounts::ApiKeys keys(db);
     const auto a = keys.create(u"CRM"_s, accounts::Plan::Starter);
     const auto b = keys.create(u"Scripts"_s, accounts::Plan::Free);
@@ -119,9 +298,8 @@ void TestStorage::keysAreHashedAndAuthenticate()
 
 void TestStorage::revokedAndMalformedKeysFail()
 {
-    QTemporaryDir dir;
     storage::Database db;
-    QVERIFY(db.open(dir.filePath(u"r.sqlite"_s), nullptr));
+    QVERIFY(db.open(fresh(u"r"_s), nullptr));
     accounts::ApiKeys keys(db);
     const auto a = keys.create(u"Temp"_s, accounts::Plan::Growth);
     QVERIFY(a);
@@ -146,9 +324,8 @@ void TestStorage::revokedAndMalformedKeysFail()
 
 void TestStorage::connectionsPerThread()
 {
-    QTemporaryDir dir;
     storage::Database db;
-    QVERIFY(db.open(dir.filePath(u"t.sqlite"_s), nullptr));
+    QVERIFY(db.open(fresh(u"t"_s), nullptr));
     accounts::ApiKeys keys(db);
     const auto a = keys.create(u"Threads"_s, accounts::Plan::Free);
     QVERIFY(a);
@@ -165,9 +342,8 @@ void TestStorage::preparedStatementsLiveWithTheirConnection()
     // still hold statements, leave no connection in use behind (Qt SQL warns when one is).
     QTest::failOnWarning(QRegularExpression(u"still in use"_s));
     for (int round = 0; round < 3; ++round) {
-        QTemporaryDir dir;
         auto db = std::make_unique<storage::Database>();
-        QVERIFY(db->open(dir.filePath(u"t.sqlite"_s), nullptr));
+        QVERIFY(db->open(fresh(u"prepared"_s), nullptr));
         storage::Settings settings(*db);
         QVERIFY(settings.setValue(storage::setting::Maintenance, true));
         QList<int> work(50);
@@ -183,8 +359,7 @@ void TestStorage::preparedStatementsLiveWithTheirConnection()
         QSqlQuery &bad = db->prepared(u"SELECT n FROM made_later"_s);
         QVERIFY(!bad.exec());
         QSqlQuery create(db->connection());
-        QVERIFY2(create.exec(u"CREATE TABLE made_later(n INTEGER)"_s),
-                 qPrintable(create.lastError().text()));
+        QVERIFY2(create.exec(u"CREATE TABLE made_later(n INTEGER)"_s), qPrintable(create.lastError().text()));
         QVERIFY(db->prepared(u"SELECT n FROM made_later"_s).exec());
         db->prepared(u"SELECT n FROM made_later"_s).finish();
         // Closed while a long-lived thread of the global pool still holds its statements.

@@ -3,6 +3,7 @@
 #include "httpsreceiver.h"
 #include "net/targetpolicy.h"
 #include "storage/database.h"
+#include "testdatabase.h"
 #include "webhooks/signing.h"
 #include "webhooks/webhookdispatcher.h"
 #include "webhooks/webhookstore.h"
@@ -110,6 +111,8 @@ private:
     DnsTestServer m_dns;
     dns::Resolver m_resolver;
     std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<test::TestDatabases> m_dbs;
+    QString m_location;
     std::unique_ptr<storage::Database> m_db;
     std::unique_ptr<WebhookStore> m_store;
     std::unique_ptr<HttpsReceiver> m_receiver;
@@ -129,9 +132,11 @@ private Q_SLOTS:
     {
         m_dir = std::make_unique<QTemporaryDir>();
         QVERIFY(m_dir->isValid());
+        m_dbs = std::make_unique<test::TestDatabases>();
         m_db = std::make_unique<storage::Database>();
         QString error;
-        QVERIFY2(m_db->open(m_dir->filePath(u"mailcaff.db"_s), &error), qPrintable(error));
+        m_location = m_dbs->create(m_dir->path(), u"mailcaff"_s, &error);
+        QVERIFY2(m_db->open(m_location, &error), qPrintable(error));
         m_store = std::make_unique<WebhookStore>(m_db.get());
         m_receiver = std::make_unique<HttpsReceiver>(QStringList{HookHost, u"localhost"_s});
         QVERIFY2(m_receiver->listen(), qPrintable(m_receiver->errorString()));
@@ -142,6 +147,7 @@ private Q_SLOTS:
         m_receiver.reset();
         m_store.reset();
         m_db.reset();
+        m_dbs.reset();
         m_dir.reset();
     }
 
@@ -473,7 +479,7 @@ private Q_SLOTS:
         m_db.reset();
         m_db = std::make_unique<storage::Database>();
         QString error;
-        QVERIFY2(m_db->open(m_dir->filePath(u"mailcaff.db"_s), &error), qPrintable(error));
+        QVERIFY2(m_db->open(m_location, &error), qPrintable(error));
         m_store = std::make_unique<WebhookStore>(m_db.get());
         QCOMPARE(stateOf(id), u"pending"_s);
         auto dispatcher = makeDispatcher(net::TargetPolicy(true), {1500});

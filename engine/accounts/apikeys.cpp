@@ -104,18 +104,20 @@ std::optional<ApiKeys::Created> ApiKeys::create(const QString &name, Plan plan, 
     created.info.createdAt = QDateTime::fromString(nowIso(), Qt::ISODate);
 
     QSqlQuery q(m_db.connection());
-    q.prepare(u"INSERT INTO api_keys(name, prefix, hash, plan, created_at) VALUES (?, ?, ?, ?, ?)"_s);
+    q.prepare(
+        u"INSERT INTO api_keys(name, prefix, hash, plan, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id"_s);
     q.addBindValue(created.info.name);
     q.addBindValue(created.info.prefix);
     q.addBindValue(hashKey(created.secret));
     q.addBindValue(toString(plan));
     q.addBindValue(created.info.createdAt.toString(Qt::ISODate));
-    if (!q.exec()) {
+    if (!q.exec() || !q.next()) {
         if (error)
             *error = q.lastError().text();
         return std::nullopt;
     }
-    created.info.id = q.lastInsertId().toLongLong();
+    created.info.id = q.value(0).toLongLong();
+    q.finish();
     m_db.noteChange();
     return created;
 }

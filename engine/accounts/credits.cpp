@@ -60,7 +60,7 @@ bool Credits::addUsage(const ApiKeyInfo &key, int amount, const QString &month)
 {
     QSqlQuery &total =
         m_db.prepared(u"INSERT INTO credit_usage(key_id, month, used) VALUES (?, ?, ?) "
-                      "ON CONFLICT(key_id, month) DO UPDATE SET used = used + excluded.used"_s);
+                      "ON CONFLICT(key_id, month) DO UPDATE SET used = credit_usage.used + excluded.used"_s);
     total.bindValue(0, key.id);
     total.bindValue(1, month);
     total.bindValue(2, amount);
@@ -136,18 +136,18 @@ Credits::Result Credits::take(const ApiKeyInfo &key, int amount, const QString &
     QSqlDatabase db = m_db.connection();
     // IMMEDIATE: the write lock is taken before reading the balance, so two takers (threads or processes)
     // cannot both see the same last credits.
-    if (!QSqlQuery(db).exec(u"BEGIN IMMEDIATE"_s)) {
+    if (!storage::beginWrite(db)) {
         Result failed;
         failed.failed = true;
         return failed;
     }
     Result result = takeLocked(key, amount, reason, reference);
-    if (result.ok && !result.failed && !QSqlQuery(db).exec(u"COMMIT"_s)) {
+    if (result.ok && !result.failed && !db.commit()) {
         result.ok = false;
         result.failed = true;
     }
     if (!result.ok || result.failed)
-        QSqlQuery(db).exec(u"ROLLBACK"_s);
+        db.rollback();
     return result;
 }
 
@@ -157,14 +157,14 @@ QList<Credits::Result> Credits::takeAll(const QList<Charge> &charges)
     QSqlDatabase db = m_db.connection();
     auto failAll = [&](bool rollback) {
         if (rollback)
-            QSqlQuery(db).exec(u"ROLLBACK"_s);
+            db.rollback();
         for (Result &r : results)
             r = Result{false, true, {}};
         return results;
     };
     if (charges.isEmpty())
         return results;
-    if (!QSqlQuery(db).exec(u"BEGIN IMMEDIATE"_s))
+    if (!storage::beginWrite(db))
         return failAll(false);
     const QDateTime at = now(); // one month for all: the balance checked and the month charged agree
     QHash<qint64, Usage> usage; // per key, as the charges before left it
@@ -195,7 +195,7 @@ QList<Credits::Result> Credits::takeAll(const QList<Charge> &charges)
     for (const auto &[k, amount] : std::as_const(taken))
         if (!addUsage(k, amount, monthOf(at)))
             return failAll(true);
-    if (!QSqlQuery(db).exec(u"COMMIT"_s))
+    if (!db.commit())
         return failAll(true);
     return results;
 }
@@ -240,10 +240,10 @@ Credits::Result Credits::takeLocked(const ApiKeyInfo &key, int amount, const QSt
 bool Credits::changePlan(const ApiKeyInfo &key, Plan plan)
 {
     QSqlDatabase db = m_db.connection();
-    if (!QSqlQuery(db).exec(u"BEGIN IMMEDIATE"_s))
+    if (!storage::beginWrite(db))
         return false;
     auto fail = [&] {
-        QSqlQuery(db).exec(u"ROLLBACK"_s);
+        db.rollback();
         return false;
     };
     QSqlQuery current(db);
@@ -255,8 +255,8 @@ bool Credits::changePlan(const ApiKeyInfo &key, Plan plan)
     current.finish();
     // The first change also records the plan the key had until then, from its first month.
     QSqlQuery first(db);
-    first.prepare(u"INSERT OR IGNORE INTO plan_history(key_id, month, plan) SELECT ?, ?, ? WHERE NOT EXISTS "
-                  "(SELECT 1 FROM plan_history WHERE key_id = ?)"_s);
+    first.prepare(u"INSERT INTO plan_history(key_id, month, plan) SELECT ?, ?, ? WHERE NOT EXISTS "
+                  "(SELECT 1 FROM plan_history WHERE key_id = ?) ON CONFLICT DO NOTHING"_s);
     first.addBindValue(key.id);
     first.addBindValue(monthOf(key.createdAt.isValid() ? key.createdAt : now()));
     first.addBindValue(oldPlan);
@@ -273,7 +273,7 @@ bool Credits::changePlan(const ApiKeyInfo &key, Plan plan)
     keys.addBindValue(key.id);
     if (!first.exec() || !change.exec() || !keys.exec())
         return fail();
-    const bool committed = QSqlQuery(db).exec(u"COMMIT"_s) || fail();
+    const bool committed = db.commit() || fail();
     m_db.noteChange(); // a key's plan is part of what authentication answers
     return committed;
 }
@@ -281,7 +281,14 @@ bool Credits::changePlan(const ApiKeyInfo &key, Plan plan)
 bool Credits::refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,
                      const QString &chargeReference)
 {
-    // A savepoint works alone and inside a caller's transaction (a cancelled job's).
+    return storage::inWriteTransaction(
+        m_db.connection(), [&] { return refundLocked(key, amount, reason, reference, chargeReference); });
+}
+
+bool Credits::refundLocked(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference,
+                           const QString &chargeReference)
+{
+    // A savepoint: a failed refund is undone without undoing the caller's transaction (a cancelled job's).
     QSqlDatabase db = m_db.connection();
     if (!QSqlQuery(db).exec(u"SAVEPOINT refund"_s))
         return false;

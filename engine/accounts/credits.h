@@ -57,7 +57,7 @@ public:
     /// before it). All fail together when the database does. The API server charges the requests of one
     /// turn of its event loop this way: one commit for all instead of one each.
     QList<Result> takeAll(const QList<Charge> &charges);
-    /// The same inside a transaction the caller opened with BEGIN IMMEDIATE on this thread's connection
+    /// The same inside a transaction the caller opened with storage::beginWrite() on this thread's connection
     /// (to charge in the same transaction that stores what is charged for); nothing is committed here.
     Result takeLocked(const ApiKeyInfo &key, int amount, const QString &reason,
                       const QString &reference = {});
@@ -66,6 +66,10 @@ public:
     /// at its amount.
     bool refund(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference = {},
                 const QString &chargeReference = {});
+    /// The same inside a transaction the caller opened with storage::beginWrite() on this thread's
+    /// connection; a failed refund leaves the caller's transaction as it was.
+    bool refundLocked(const ApiKeyInfo &key, int amount, const QString &reason, const QString &reference = {},
+                      const QString &chargeReference = {});
 
     /// Moves an active key to another plan from the current month on (upgrades and downgrades alike take
     /// effect at once: this month's limit is the new plan's, plus the carry). Earlier months keep their

@@ -616,7 +616,7 @@ void Finder::teach(const QString &domain, const QString &pattern)
     QSqlQuery q(m_db->connection());
     q.prepare(
         u"INSERT INTO domain_patterns(domain, pattern, hits, updated_at) VALUES (?, ?, 1, ?) "
-        "ON CONFLICT(domain, pattern) DO UPDATE SET hits = hits + 1, updated_at = excluded.updated_at"_s);
+        "ON CONFLICT(domain, pattern) DO UPDATE SET hits = domain_patterns.hits + 1, updated_at = excluded.updated_at"_s);
     q.addBindValue(domain);
     q.addBindValue(pattern);
     q.addBindValue(QDateTime::currentSecsSinceEpoch());
@@ -646,7 +646,9 @@ void Finder::remember(const QString &key, const FindResult &result)
     stored.insert(u"domain"_s, result.domain);
     stored.insert(u"detail"_s, result.detail);
     QSqlQuery q(m_db->connection());
-    q.prepare(u"INSERT OR REPLACE INTO find_cache(key, result, found, created_at) VALUES (?, ?, ?, ?)"_s);
+    q.prepare(
+        u"INSERT INTO find_cache(key, result, found, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO "
+        "UPDATE SET result = excluded.result, found = excluded.found, created_at = excluded.created_at"_s);
     q.addBindValue(key);
     q.addBindValue(QString::fromUtf8(QJsonDocument(stored).toJson(QJsonDocument::Compact)));
     q.addBindValue(result.found ? 1 : 0);

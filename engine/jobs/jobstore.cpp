@@ -68,17 +68,17 @@ struct Transaction
     explicit Transaction(QSqlDatabase db)
         : m_db(db)
     {
-        m_ok = QSqlQuery(m_db).exec(u"BEGIN IMMEDIATE"_s);
+        m_ok = storage::beginWrite(m_db);
     }
     ~Transaction()
     {
         if (m_ok && !m_done)
-            QSqlQuery(m_db).exec(u"ROLLBACK"_s);
+            m_db.rollback();
     }
     bool ok() const { return m_ok; }
     bool commit()
     {
-        m_done = QSqlQuery(m_db).exec(u"COMMIT"_s);
+        m_done = m_db.commit();
         return m_done;
     }
 
@@ -192,8 +192,14 @@ JobStore::CreateResult JobStore::createInTransaction(const StoreJob &store,
     QSqlDatabase db = m_db.connection();
     // The 202 promises the job survives anything, power loss included: this commit waits for the disk
     // (WAL with synchronous=NORMAL, the default here, may lose the last commits on an OS crash).
-    QSqlQuery(db).exec(u"PRAGMA synchronous=FULL"_s);
-    const auto restore = qScopeGuard([db] { QSqlQuery(db).exec(u"PRAGMA synchronous=NORMAL"_s); });
+    // (PostgreSQL's commits always wait for the disk unless its server is configured otherwise.)
+    const bool sqlite = m_db.dialect() == storage::Dialect::SQLite;
+    if (sqlite)
+        QSqlQuery(db).exec(u"PRAGMA synchronous=FULL"_s);
+    const auto restore = qScopeGuard([db, sqlite] {
+        if (sqlite)
+            QSqlQuery(db).exec(u"PRAGMA synchronous=NORMAL"_s);
+    });
     Transaction tx(db);
     if (!tx.ok())
         return result;
@@ -332,8 +338,8 @@ std::optional<std::pair<JobSummary, QJsonArray>> JobStore::snapshot(const QStrin
 {
     // One read transaction: the counts and the results describe the same moment.
     QSqlDatabase db = m_db.connection();
-    QSqlQuery(db).exec(u"BEGIN"_s);
-    const auto done = qScopeGuard([db] { QSqlQuery(db).exec(u"COMMIT"_s); });
+    storage::beginRead(db);
+    const auto done = qScopeGuard([db]() mutable { db.commit(); });
     const auto s = summary(id, keyId);
     if (!s)
         return std::nullopt;
@@ -379,7 +385,7 @@ bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo *key)
         return false;
     QSqlQuery job(db);
     job.prepare(u"UPDATE jobs SET status = 'cancelled', completed_at = ? WHERE id = ? AND "
-                "key_id IS ? AND status IN ('processing', 'paused')"_s);
+                "key_id IS NOT DISTINCT FROM ? AND status IN ('processing', 'paused')"_s);
     job.addBindValue(nowIso());
     job.addBindValue(id);
     job.addBindValue(key ? QVariant(key->id) : QVariant(QMetaType::fromType<qint64>()));
@@ -393,8 +399,8 @@ bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo *key)
         return false;
     const int unprocessed = items.numRowsAffected();
     if (key && unprocessed > 0 &&
-        !m_credits.refund(*key, unprocessed, u"bulk job cancelled"_s, u"job:"_s + id + u":cancel"_s,
-                          u"job:"_s + id))
+        !m_credits.refundLocked(*key, unprocessed, u"bulk job cancelled"_s, u"job:"_s + id + u":cancel"_s,
+                                u"job:"_s + id))
         return false;
     return tx.commit();
 }
@@ -577,7 +583,7 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
     QStringList jobs;
     for (const auto &[item, outcome] : done) {
         q.bindValue(0, outcome.status);
-        q.bindValue(1, QJsonDocument(outcome.result).toJson(QJsonDocument::Compact));
+        q.bindValue(1, QString::fromUtf8(QJsonDocument(outcome.result).toJson(QJsonDocument::Compact)));
         q.bindValue(2, now);
         q.bindValue(3, item.jobId);
         q.bindValue(4, item.normalized);

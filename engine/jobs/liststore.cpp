@@ -136,8 +136,8 @@ ListStore::Created ListStore::create(const QString &name, const QStringList &hea
 std::optional<QString> ListStore::findBySource(const QString &sourceKey) const
 {
     QSqlQuery q(m_db.connection());
-    q.prepare(
-        u"SELECT job_id FROM lists WHERE source_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1"_s);
+    q.prepare(u"SELECT job_id FROM lists WHERE source_key = ? ORDER BY created_at DESC, "_s +
+              storage::insertionOrder(m_db.dialect()) + u" DESC LIMIT 1"_s);
     q.addBindValue(sourceKey);
     if (!q.exec() || !q.next())
         return std::nullopt;
@@ -149,7 +149,8 @@ QList<ListInfo> ListStore::all() const
     QList<ListInfo> out;
     QSqlQuery q(m_db.connection());
     // The window's lists; command-line runs keep theirs to themselves.
-    if (!q.exec(u"SELECT job_id FROM lists WHERE source_key IS NULL ORDER BY created_at DESC, rowid DESC"_s))
+    if (!q.exec(u"SELECT job_id FROM lists WHERE source_key IS NULL ORDER BY created_at DESC, "_s +
+                storage::insertionOrder(m_db.dialect()) + u" DESC"_s))
         return out;
     QStringList ids;
     while (q.next())
@@ -189,7 +190,7 @@ QStringList ListStore::addresses(const QString &jobId) const
 {
     QStringList out;
     QSqlQuery q(m_db.connection());
-    q.setForwardOnly(true);
+    storage::readForward(q, m_db.connection());
     q.prepare(u"SELECT input FROM job_items WHERE job_id = ? ORDER BY position"_s);
     q.addBindValue(jobId);
     if (q.exec())
@@ -202,13 +203,15 @@ QList<ListRow> ListStore::doneSince(const QString &jobId, qint64 afterMs, qint64
 {
     QList<ListRow> out;
     QSqlQuery q(m_db.connection());
-    q.setForwardOnly(true);
-    // The few fields a view shows, read by SQLite's JSON functions rather than parsing each result here.
-    q.prepare(u"SELECT position, status, done_at, json_extract(result, '$.quality_score'), "
-              "json_extract(result, '$.reason'), json_extract(result, '$.is_role_account'), "
-              "json_extract(result, '$.is_free_email'), json_extract(result, '$.is_disposable'), "
-              "json_extract(result, '$.is_catch_all') FROM job_items "
-              "WHERE job_id = ? AND state = 'done' AND done_at > ? ORDER BY done_at"_s);
+    storage::readForward(q, m_db.connection());
+    // The few fields a view shows, read by the database's JSON functions rather than parsing each result
+    // here.
+    QStringList fields;
+    for (const char *f :
+         {"quality_score", "reason", "is_role_account", "is_free_email", "is_disposable", "is_catch_all"})
+        fields << storage::jsonField(m_db.dialect(), u"result"_s, QString::fromLatin1(f));
+    q.prepare(u"SELECT position, status, done_at, "_s + fields.join(u", "_s) +
+              u" FROM job_items WHERE job_id = ? AND state = 'done' AND done_at > ? ORDER BY done_at"_s);
     q.addBindValue(jobId);
     q.addBindValue(afterMs);
     if (!q.exec())
@@ -228,9 +231,9 @@ QList<ListRow> ListStore::doneSince(const QString &jobId, qint64 afterMs, qint64
             *latest = std::max(*latest, q.value(2).toLongLong());
         row.score = q.value(3).isNull() ? qint8(-1) : qint8(q.value(3).toInt());
         row.reason = reasons.value(q.value(4).toString(), -1);
-        row.flags = (q.value(5).toInt() ? ListRow::Role : 0) | (q.value(6).toInt() ? ListRow::Free : 0) |
-                    (q.value(7).toInt() ? ListRow::Disposable : 0) |
-                    (q.value(8).toInt() ? ListRow::CatchAll : 0);
+        row.flags = (q.value(5).toBool() ? ListRow::Role : 0) | (q.value(6).toBool() ? ListRow::Free : 0) |
+                    (q.value(7).toBool() ? ListRow::Disposable : 0) |
+                    (q.value(8).toBool() ? ListRow::CatchAll : 0);
         out.append(row);
     }
     return out;
@@ -240,7 +243,7 @@ QList<QStringList> ListStore::originalRows(const QString &jobId) const
 {
     QList<QStringList> out;
     QSqlQuery q(m_db.connection());
-    q.setForwardOnly(true);
+    storage::readForward(q, m_db.connection());
     q.prepare(u"SELECT cells FROM list_rows WHERE job_id = ? ORDER BY position"_s);
     q.addBindValue(jobId);
     if (q.exec())
@@ -291,7 +294,7 @@ int ListStore::exportCsv(const QString &jobId, const QString &path, const Export
     file.write(
         core::csv::record((options.originalColumns ? list->header : QStringList()) + columns).toUtf8());
     QSqlQuery q(m_db.connection());
-    q.setForwardOnly(true);
+    storage::readForward(q, m_db.connection());
     q.prepare(u"SELECT r.position, r.cells, i.input, i.status, i.result FROM list_rows r JOIN job_items i ON "
               "i.job_id = r.job_id AND i.position = r.position WHERE r.job_id = ? ORDER BY r.position"_s);
     q.addBindValue(jobId);

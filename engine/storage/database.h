@@ -9,14 +9,40 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 
 class QThread;
 
 namespace mailcaff::storage {
 
-/// The SQLite database in the data dir. Qt SQL connections are per thread, so connection() opens (once per
-/// thread) a named connection to the same file; WAL lets readers and the writer work side by side. Schema
-/// migrations run stepwise in open(), each in its own transaction, recorded in `schema_version`.
+/// The SQL dialects Mailcaff speaks. Everything else is written once, in the SQL both accept; what
+/// differs lives in this file (see Database::dialect() and the free functions below).
+enum class Dialect { SQLite, PostgreSQL };
+
+/// Where the database is: a SQLite file (a path, or `sqlite:PATH`) or a PostgreSQL server
+/// (`postgresql://[user[:password]@]host[:port]/dbname[?libpq options]`). Without a password in the URL,
+/// libpq looks in PGPASSWORD and in the password file (PGPASSFILE, `?passfile=`, ~/.pgpass).
+struct Location
+{
+    Dialect dialect = Dialect::SQLite;
+    QString path; ///< SQLite: the absolute file path
+    QString host;
+    int port = 5432;
+    QString user;
+    QString password;
+    QString name;
+    QStringList options; ///< libpq keyword=value pairs from the URL's query (sslmode, passfile…)
+
+    /// Parses a location; an empty result with `error` set if it is not one.
+    static std::optional<Location> parse(const QString &text, QString *error);
+    /// The location for messages and logs: never the password.
+    QString display() const;
+};
+
+/// The database: SQLite in the data dir by default, or a PostgreSQL server that several Mailcaff
+/// instances share. Qt SQL connections are per thread, so connection() opens (once per thread) a named
+/// connection; SQLite's WAL lets readers and the writer work side by side. Schema migrations run stepwise in
+/// open(), each in its own transaction, recorded in `schema_version`, the same steps on both dialects.
 class Database
 {
     Q_DISABLE_COPY_MOVE(Database)
@@ -24,10 +50,15 @@ public:
     Database() = default;
     ~Database();
 
-    /// Opens (creating if needed) the database file and migrates it to the current schema.
-    bool open(const QString &path, QString *error);
-    bool isOpen() const { return !m_path.isEmpty(); }
-    QString path() const { return m_path; }
+    /// Opens (creating the file if needed) the database at `location` (see Location) and migrates it to the
+    /// current schema.
+    bool open(const QString &location, QString *error);
+    bool isOpen() const { return m_open; }
+    /// The SQLite file's path; empty on PostgreSQL.
+    QString path() const { return m_location.path; }
+    /// Where the database is, for messages (never a password).
+    QString display() const { return m_location.display(); }
+    Dialect dialect() const { return m_location.dialect; }
 
     /// This thread's connection, opened on first use. Invalid if open() was not called or failed.
     QSqlDatabase connection() const;
@@ -38,8 +69,9 @@ public:
     QSqlQuery &prepared(const QString &sql) const;
 
     /// Whether what a cache read from the database may have changed since: a commit by any other connection
-    /// (another thread, another process: SQLite's data_version), or a change this process noted. For caches
-    /// of rows that rarely change and are read on every request (API keys, settings).
+    /// (another thread, another process: SQLite's data_version; on PostgreSQL, the `change_stamp` counter
+    /// that noteChange() moves), or a change this process noted. For caches of rows that rarely change and
+    /// are read on every request (API keys, settings).
     struct ChangeStamp
     {
         qint64 dataVersion = -1;
@@ -47,8 +79,9 @@ public:
         bool operator==(const ChangeStamp &) const = default;
     };
     ChangeStamp changeStamp() const;
-    /// Writers of keys and settings call it: their own connection's commits do not move its data_version.
-    void noteChange() const { ++m_noted; }
+    /// Writers of keys and settings call it after their commit: their own connection's commits do not move
+    /// its data_version, and on PostgreSQL the other instances learn of the change through the database.
+    void noteChange() const;
     quint64 notedChanges() const { return m_noted.load(); }
 
     int schemaVersion() const;
@@ -60,7 +93,8 @@ private:
     QSqlDatabase openConnection(const QString &name, QString *error) const;
     bool migrate(QString *error);
 
-    QString m_path;
+    Location m_location;
+    bool m_open = false;
     QString m_prefix;
     mutable std::atomic<quint64> m_noted{0};
     QThread *m_ownerThread = nullptr;
@@ -74,6 +108,18 @@ private:
     std::shared_ptr<Registry> m_registry = std::make_shared<Registry>();
 };
 
+Dialect dialectOf(const QSqlDatabase &db);
+
+/// Begins a transaction that will write after reading, and must not interleave with another such
+/// transaction (a balance checked then charged, items found then leased), in this process or another
+/// sharing the database: SQLite's BEGIN IMMEDIATE; on PostgreSQL, BEGIN plus a transaction-scoped advisory
+/// lock that every writer of this kind takes. End it with db.commit() or db.rollback().
+bool beginWrite(QSqlDatabase db);
+
+/// Begins a transaction whose reads all see one moment (PostgreSQL's REPEATABLE READ; any SQLite
+/// transaction does). End it with db.commit().
+bool beginRead(QSqlDatabase db);
+
 /// Runs `work` in a transaction on `db`: committed when it returns true, rolled back otherwise.
 template<typename Work> bool inTransaction(QSqlDatabase db, Work &&work)
 {
@@ -85,6 +131,31 @@ template<typename Work> bool inTransaction(QSqlDatabase db, Work &&work)
     }
     return db.commit();
 }
+
+/// The same in a beginWrite() transaction.
+template<typename Work> bool inWriteTransaction(QSqlDatabase db, Work &&work)
+{
+    if (!beginWrite(db))
+        return false;
+    if (!work()) {
+        db.rollback();
+        return false;
+    }
+    return db.commit();
+}
+
+/// A field of the JSON text in `column`, as SQL: a number as a number, a boolean as 1/0 on SQLite and as
+/// 'true'/'false' text on PostgreSQL (QVariant::toBool() reads both).
+QString jsonField(Dialect dialect, const QString &column, const QString &field);
+
+/// The column that orders the rows of `lists` and `webhook_deliveries` by insertion: SQLite's rowid;
+/// PostgreSQL has none, and numbers them in `seq` (schema step 14).
+QString insertionOrder(Dialect dialect);
+
+/// Sets forward-only reading where the driver keeps it safe: on SQLite (rows are read as they are
+/// needed). Not on PostgreSQL, where a forward-only result must be read to its end before the connection
+/// runs anything else.
+void readForward(QSqlQuery &query, const QSqlDatabase &db);
 
 /// Inserts `count` rows into `table` (in the caller's transaction), many rows per statement: a million rows
 /// cost a few thousand statements instead of a million. `row(i)` gives row i's values, one per column.

@@ -91,7 +91,8 @@ bool ResultCache::flush()
         for (auto it = rows.cbegin(); it != rows.cend(); ++it) {
             q.bindValue(0, it.key());
             q.bindValue(1, it->status);
-            q.bindValue(2, it->json);
+            q.bindValue(2,
+                        QString::fromUtf8(it->json)); // text, not bytes: the column is TEXT on PostgreSQL too
             q.bindValue(3, it->verifiedAt);
             q.bindValue(4, it->expiresAt);
             if (!q.exec())

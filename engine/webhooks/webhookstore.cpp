@@ -297,7 +297,8 @@ bool WebhookStore::recordAttempt(const QString &deliveryId, const AttemptRecord 
 
 QList<Delivery> WebhookStore::deliveries(qint64 keyId, int limit) const
 {
-    return queryDeliveries(u"WHERE key_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"_s,
+    return queryDeliveries(u"WHERE key_id = ? ORDER BY created_at DESC, "_s +
+                               storage::insertionOrder(m_database->dialect()) + u" DESC LIMIT ?"_s,
                            {keyId, limit});
 }
 
