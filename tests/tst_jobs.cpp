@@ -11,6 +11,7 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QProcess>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
@@ -27,6 +28,7 @@ private Q_SLOTS:
     void leaseSharesTheBatchBetweenJobs();
     void leaseGivesEachDomainItsShare();
     void deferredItemsWaitTheirTurn();
+    void deadRunnersLeasesGoBackAndOnlyTheirs();
     void lostLeasesEndInAnErrorAndAFailedJob();
     void greylistedItemsAreTriedAgainAfterTheRest();
     void findJobsAreStoredAndAnswered();
@@ -180,6 +182,72 @@ void TestJobs::leaseGivesEachDomainItsShare()
     const auto quick = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Quick);
     QCOMPARE(int(quick.outcome), int(jobs::JobStore::Created::Ok));
     QCOMPARE(engine->jobs().lease(40, 300, {}, {jobs::KindVerify}, quick.jobId, limit).size(), 40);
+}
+
+void TestJobs::deadRunnersLeasesGoBackAndOnlyTheirs()
+{
+    // Servers sharing a database: each leases in its runner's name. A runner that stopped beating, or
+    // whose process on this machine is gone, loses its leases to the queue; a live one keeps them.
+    const auto engine = startEngine(false);
+    QVERIFY(engine);
+    jobs::JobStore &store = engine->jobs();
+    QStringList emails;
+    for (int i = 0; i < 12; ++i)
+        emails.append(u"u%1@d%2.test"_s.arg(i).arg(i % 3));
+    const auto created = store.createVerifyJob(nullptr, emails, core::Mode::Quick);
+    QCOMPARE(int(created.outcome), int(jobs::JobStore::Created::Ok));
+
+    QProcess exited; // a pid that was a process a moment ago and is no more
+    exited.start(u"/bin/sleep"_s, {u"0.1"_s});
+    QVERIFY(exited.waitForStarted());
+    const qint64 deadPid = exited.processId();
+    QVERIFY(exited.waitForFinished());
+    auto leaseAs = [&](const QString &runner, int count) {
+        store.setRunner(runner);
+        QVERIFY(store.registerRunner(runner));
+        QCOMPARE(store.lease(count, 300, {}, {jobs::KindVerify}, created.jobId).size(), count);
+    };
+    leaseAs(u"silent"_s, 3);
+    leaseAs(u"alive"_s, 4);
+    leaseAs(u"vanished"_s, 2);
+    store.setRunner({});
+    QSqlQuery q(engine->database().connection());
+    QVERIFY(q.exec(u"UPDATE runners SET heartbeat_at = heartbeat_at - 60000 WHERE id = 'silent'"_s));
+    q.prepare(u"UPDATE runners SET pid = ? WHERE id = 'vanished'"_s);
+    q.addBindValue(deadPid);
+    QVERIFY(q.exec());
+
+    auto leasedBy = [&](const QString &runner) {
+        QSqlQuery c(engine->database().connection());
+        c.prepare(
+            u"SELECT COUNT(*) FROM job_items WHERE job_id = ? AND state = 'leased' AND leased_by = ?"_s);
+        c.addBindValue(created.jobId);
+        c.addBindValue(runner);
+        return c.exec() && c.next() ? c.value(0).toInt() : -1;
+    };
+    QCOMPARE(leasedBy(u"silent"_s), 3);
+    // Silent for a minute: dead after 20 s. Gone from this machine: dead at once. Alive: kept.
+    QCOMPARE(store.reapRunners(u"me"_s, jobs::JobRunner::RunnerTimeoutMs), 5);
+    QCOMPARE(leasedBy(u"silent"_s), 0);
+    QCOMPARE(leasedBy(u"vanished"_s), 0);
+    QCOMPARE(leasedBy(u"alive"_s), 4);
+    QVERIFY(q.exec(u"SELECT id FROM runners ORDER BY id"_s));
+    QStringList runners;
+    while (q.next())
+        runners.append(q.value(0).toString());
+    QCOMPARE(runners, QStringList{u"alive"_s});
+    // The freed items are leased again (and count the attempt the dead runner made).
+    const QList<jobs::JobItem> again = store.lease(20, 300, {}, {jobs::KindVerify}, created.jobId);
+    QCOMPARE(again.size(), 12 - 4);
+    QCOMPARE(
+        std::count_if(again.cbegin(), again.cend(), [](const jobs::JobItem &i) { return i.attempts == 2; }),
+        5);
+    // A runner that stops hands its leases back at once; a heartbeat after being reaped registers again.
+    QVERIFY(store.unregisterRunner(u"alive"_s));
+    QCOMPARE(leasedBy(u"alive"_s), 0);
+    QVERIFY(store.heartbeat(u"alive"_s));
+    QVERIFY(q.exec(u"SELECT COUNT(*) FROM runners WHERE id = 'alive'"_s) && q.next());
+    QCOMPARE(q.value(0).toInt(), 1);
 }
 
 void TestJobs::deferredItemsWaitTheirTurn()

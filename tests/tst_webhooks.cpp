@@ -223,6 +223,46 @@ private Q_SLOTS:
         QCOMPARE(stateOf(id), u"abandoned"_s);
     }
 
+    void serversSharingADatabaseDeliverOnce()
+    {
+        // Two servers on one database: both see the delivery due; the one that claims it sends it, once.
+        setEndpoint(hookUrl());
+        storage::Database otherDb;
+        QString error;
+        QVERIFY2(otherDb.open(m_location, &error), qPrintable(error));
+        WebhookStore otherStore(&otherDb);
+        auto one = makeDispatcher();
+        auto two = std::make_unique<WebhookDispatcher>(&otherStore, &m_resolver, net::TargetPolicy(true),
+                                                       QList<QSslCertificate>{m_receiver->certificate()});
+        two->setJitter(false);
+        two->setPollInterval(20);
+        one->setPollInterval(20);
+        const QStringList ids = {
+            m_store->enqueue(KeyId, u"bulk_job.completed"_s, u"job_1"_s, completedPayload()),
+            m_store->enqueue(KeyId, u"bulk_job.completed"_s, u"job_2"_s, completedPayload()),
+            m_store->enqueue(KeyId, u"bulk_job.completed"_s, u"job_3"_s, completedPayload()),
+        };
+        one->start();
+        two->start();
+        for (const QString &id : ids)
+            QTRY_COMPARE_WITH_TIMEOUT(stateOf(id), u"delivered"_s, WaitMs);
+        QTest::qWait(300); // a second sender would have come by now
+        QCOMPARE(m_receiver->requestCount(), 3);
+        for (const QString &id : ids)
+            QCOMPARE(deliveryOf(id)->attempts, 1);
+        // A claim that lost its server (no attempt recorded) is due again once the claim runs out.
+        const QString orphan =
+            m_store->enqueue(KeyId, u"bulk_job.completed"_s, u"job_4"_s, completedPayload());
+        one->stop();
+        two->stop();
+        const auto pending = deliveryOf(orphan);
+        QVERIFY(pending);
+        QVERIFY(m_store->claim(*pending, pending->nextAttemptAt + 1));
+        QVERIFY(!otherStore.claim(*pending, pending->nextAttemptAt + 5)); // taken: the old schedule is gone
+        QVERIFY(m_store->due(pending->nextAttemptAt, 10).isEmpty());
+        QCOMPARE(m_store->due(pending->nextAttemptAt + 1, 10).size(), 1);
+    }
+
     void deliversSigned()
     {
         const QByteArray secret = setEndpoint(hookUrl());

@@ -4,6 +4,7 @@
 #include "engine.h"
 
 #include <QThread>
+#include <QUuid>
 
 using namespace Qt::StringLiterals;
 
@@ -52,6 +53,14 @@ JobRunner::JobRunner(Engine &engine, JobStore &store, int concurrency, QList<int
 {
     m_perDomain.max = perDomain;
     m_poll.setParent(this); // moves with the runner to its thread
+    m_heartbeat.setParent(this);
+    m_heartbeat.setInterval(HeartbeatMs);
+    connect(&m_heartbeat, &QTimer::timeout, this, [this] {
+        m_store.heartbeat(m_runnerId);
+        // Another server sharing the database died: its items are back in the queue, for whoever is free.
+        if (m_store.reapRunners(m_runnerId, RunnerTimeoutMs) > 0)
+            fill();
+    });
     m_flush.setParent(this);
     m_flush.setSingleShot(true);
     m_flush.setInterval(FlushMs);
@@ -121,23 +130,32 @@ JobRunner::Handler JobRunner::verifyHandler()
 
 void JobRunner::start()
 {
+    m_runnerId = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    m_store.setRunner(m_runnerId);
     m_store.reclaimLeases(m_onlyJob);
+    m_store.registerRunner(m_runnerId);
+    m_store.reapRunners(m_runnerId, RunnerTimeoutMs);
     m_running = true;
     m_poll.start();
+    m_heartbeat.start();
     fill();
 }
 
 JobRunner::~JobRunner()
 {
-    m_running = false;
+    stop();
     flush();
 }
 
 void JobRunner::stop()
 {
+    if (!m_running)
+        return;
     m_running = false;
     m_poll.stop();
+    m_heartbeat.stop();
     flush();
+    m_store.unregisterRunner(m_runnerId);
 }
 
 void JobRunner::wake()

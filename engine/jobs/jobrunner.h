@@ -58,10 +58,17 @@ public:
     /// Works on this job only (set before start()).
     void setOnlyJob(const QString &jobId) { m_onlyJob = jobId; }
 
-    /// Reclaims leases left by a previous run (a crash), then starts working.
+    /// How often a runner says it is alive, and how long a silent one has until the others call it dead
+    /// and take its leases (at once, when its process on this machine is gone).
+    static constexpr int HeartbeatMs = 5'000;
+    static constexpr int RunnerTimeoutMs = 20'000;
+
+    /// Registers this runner, reclaims the leases of runners that died (a crash, a killed server sharing
+    /// the database), then starts working.
     void start();
-    /// Stops leasing and writes what has finished.
+    /// Stops leasing, writes what has finished and puts this runner's other leases back in the queue.
     void stop();
+    QString runnerId() const { return m_runnerId; }
     /// New work was queued: look now rather than at the next poll.
     void wake();
     int inFlight() const { return int(m_inFlight.size()); }
@@ -92,6 +99,8 @@ private:
     QList<std::pair<JobItem, ItemOutcome>> m_done; ///< finished, not yet written
     QTimer m_poll;
     QTimer m_flush;
+    QTimer m_heartbeat;
+    QString m_runnerId;
     bool m_running = false;
     bool m_filling = false;
 };

@@ -3,12 +3,20 @@
 #include "domain/companyname.h"
 #include "storage/database.h"
 
+#include <QCoreApplication>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QScopeGuard>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QSysInfo>
 #include <QUuid>
+
+#ifdef Q_OS_LINUX
+#include <cerrno>
+#include <csignal>
+#endif
 
 using namespace Qt::StringLiterals;
 
@@ -539,14 +547,18 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
         return {};
     QSqlQuery mark(db);
     mark.prepare(
-        u"UPDATE job_items SET state = 'leased', lease_until = ?, attempts = attempts + 1 WHERE "
+        u"UPDATE job_items SET state = 'leased', lease_until = ?, leased_by = ?, attempts = attempts + 1 "
+        u"WHERE "
         "job_id = ? AND position = ? AND (state = 'queued' OR (state = 'leased' AND lease_until < ?))"_s);
     QList<JobItem> claimed;
+    const QVariant runner =
+        m_runnerId.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(m_runnerId);
     for (const JobItem &item : std::as_const(out)) {
         mark.bindValue(0, now + leaseSeconds);
-        mark.bindValue(1, item.jobId);
-        mark.bindValue(2, item.position);
-        mark.bindValue(3, now);
+        mark.bindValue(1, runner);
+        mark.bindValue(2, item.jobId);
+        mark.bindValue(3, item.position);
+        mark.bindValue(4, now);
         if (!mark.exec())
             return {};
         if (mark.numRowsAffected() == 1)
@@ -658,17 +670,133 @@ bool JobStore::defer(const JobItem &item, qint64 notBeforeMs)
     return q.exec();
 }
 
-int JobStore::reclaimLeases(const QString &onlyJob)
+namespace {
+
+/// Puts back in the queue the leases of `runner` (null: leases that no runner owns). Through the jobs that
+/// can have leases (job_items_spread serves each one), not a scan of every item.
+int requeueLeases(QSqlDatabase db, const QVariant &runner, const QString &onlyJob = {})
 {
-    QSqlQuery q(m_db.connection());
-    // Through the jobs that can have leases (job_items_lease serves each one), not a scan of every item.
-    q.prepare(
-        u"UPDATE job_items SET state = 'queued', lease_until = NULL WHERE state = 'leased' AND job_id IN "
-        "(SELECT id FROM jobs WHERE status IN ('processing', 'paused')"_s +
-        (onlyJob.isEmpty() ? QString() : u" AND id = ?"_s) + u")"_s);
+    QSqlQuery q(db);
+    q.prepare(u"UPDATE job_items SET state = 'queued', lease_until = NULL, leased_by = NULL WHERE state = "
+              "'leased' AND leased_by "_s +
+              (runner.isNull() ? u"IS NULL"_s : u"= ?"_s) +
+              u" AND job_id IN (SELECT id FROM jobs WHERE status IN ('processing', 'paused')"_s +
+              (onlyJob.isEmpty() ? QString() : u" AND id = ?"_s) + u")"_s);
+    if (!runner.isNull())
+        q.addBindValue(runner);
     if (!onlyJob.isEmpty())
         q.addBindValue(onlyJob);
-    return q.exec() ? q.numRowsAffected() : 0;
+    return q.exec() ? q.numRowsAffected() : -1;
+}
+
+bool processGone(qint64 pid)
+{
+#ifdef Q_OS_LINUX
+    return pid > 0 && ::kill(pid_t(pid), 0) == -1 && errno == ESRCH;
+#else
+    Q_UNUSED(pid);
+    return false;
+#endif
+}
+
+} // namespace
+
+int JobStore::reclaimLeases(const QString &onlyJob)
+{
+    return std::max(0, requeueLeases(m_db.connection(), QVariant(QMetaType::fromType<QString>()), onlyJob));
+}
+
+QString JobStore::hostKey()
+{
+#ifdef Q_OS_LINUX
+    const QString ns = QFileInfo(u"/proc/self/ns/pid"_s).symLinkTarget();
+    const QByteArray boot = QSysInfo::bootUniqueId();
+    if (!ns.isEmpty() && !boot.isEmpty())
+        return QString::fromLatin1(boot) + u' ' + QFileInfo(ns).fileName();
+#endif
+    return {};
+}
+
+bool JobStore::registerRunner(const QString &runnerId)
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(
+        u"INSERT INTO runners(id, host, host_key, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"_s);
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    q.addBindValue(runnerId);
+    q.addBindValue(QSysInfo::machineHostName());
+    q.addBindValue(hostKey());
+    q.addBindValue(QCoreApplication::applicationPid());
+    q.addBindValue(now);
+    q.addBindValue(now);
+    return q.exec();
+}
+
+bool JobStore::heartbeat(const QString &runnerId)
+{
+    QSqlQuery q(m_db.connection());
+    q.prepare(u"UPDATE runners SET heartbeat_at = ? WHERE id = ?"_s);
+    q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+    q.addBindValue(runnerId);
+    if (!q.exec())
+        return false;
+    // Reaped while it could not beat (a database outage, a stopped process): its leases went back to the
+    // queue; it starts again as a new arrival.
+    return q.numRowsAffected() == 1 || registerRunner(runnerId);
+}
+
+int JobStore::reapRunners(const QString &self, qint64 timeoutMs)
+{
+    QSqlDatabase db = m_db.connection();
+    QSqlQuery q(db);
+    if (!q.exec(u"SELECT id, host_key, pid, heartbeat_at FROM runners"_s))
+        return -1;
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const QString here = hostKey();
+    QStringList dead;
+    while (q.next()) {
+        const QString id = q.value(0).toString();
+        if (id == self)
+            continue;
+        const bool silent = q.value(3).toLongLong() < now - timeoutMs;
+        const bool gone =
+            !here.isEmpty() && q.value(1).toString() == here && processGone(q.value(2).toLongLong());
+        if (silent || gone)
+            dead.append(id);
+    }
+    q.finish();
+    int requeued = 0;
+    for (const QString &id : std::as_const(dead)) {
+        const bool ok = storage::inWriteTransaction(db, [&] {
+            const int n = requeueLeases(db, id);
+            if (n < 0)
+                return false;
+            QSqlQuery forget(db);
+            forget.prepare(u"DELETE FROM runners WHERE id = ?"_s);
+            forget.addBindValue(id);
+            if (!forget.exec())
+                return false;
+            requeued += n;
+            return true;
+        });
+        if (!ok)
+            return -1;
+    }
+    return requeued;
+}
+
+bool JobStore::unregisterRunner(const QString &runnerId)
+{
+    QSqlDatabase db = m_db.connection();
+    return storage::inWriteTransaction(db, [&] {
+        if (requeueLeases(db, runnerId) < 0)
+            return false;
+        QSqlQuery forget(db);
+        forget.prepare(u"DELETE FROM runners WHERE id = ?"_s);
+        forget.addBindValue(runnerId);
+        return forget.exec();
+    });
 }
 
 int JobStore::purgeFinishedBefore(int days)

@@ -183,8 +183,26 @@ public:
     std::optional<QStringList> completeAll(const QList<std::pair<JobItem, ItemOutcome>> &done);
     /// Puts the item and its duplicates back in the queue, not to be leased before `notBeforeMs` (epoch ms).
     bool defer(const JobItem &item, qint64 notBeforeMs);
-    /// Puts leased items back in the queue (at start: this process holds no lease yet). Returns how many.
+    /// Puts back in the queue the leases that no runner owns (taken by earlier versions, or by lease() with
+    /// no runner set). Returns how many.
     int reclaimLeases(const QString &onlyJob = {});
+
+    /// Runners: each process that works on jobs registers one (servers sharing a database each have
+    /// theirs). lease() marks items with this store's runner; the runner's heartbeat says it is alive; a
+    /// runner whose heartbeat stopped for `timeoutMs`, or whose process on this machine is gone, is dead,
+    /// and whoever notices puts its leases back in the queue (reapRunners).
+    bool registerRunner(const QString &runnerId);
+    /// Updates the runner's heartbeat (registering it again if it was reaped meanwhile).
+    bool heartbeat(const QString &runnerId);
+    /// Puts the leases of dead runners back in the queue and forgets the runners. Returns how many items.
+    int reapRunners(const QString &self, qint64 timeoutMs);
+    /// A runner that stops: its leases go back in the queue at once and it is forgotten.
+    bool unregisterRunner(const QString &runnerId);
+    /// The runner lease() leases for (empty: none; its leases are reclaimed at the next start).
+    void setRunner(const QString &runnerId) { m_runnerId = runnerId; }
+    /// What identifies this machine's processes for a liveness check: the boot and the pid namespace
+    /// (Linux; empty elsewhere, where only the heartbeat tells).
+    static QString hostKey();
     /// Deletes jobs finished more than `days` ago. Returns how many.
     int purgeFinishedBefore(int days);
 
@@ -212,6 +230,7 @@ private:
     const storage::Database &m_db;
     accounts::Credits &m_credits;
     EndedHook m_endedHook;
+    QString m_runnerId;
 };
 
 } // namespace mailcaff::jobs

@@ -99,6 +99,9 @@ void WebhookDispatcher::poll()
         if (m_attempts.contains(delivery.id) || m_notBeforeMs.value(delivery.id, 0) > nowMs)
             continue;
         m_notBeforeMs.remove(delivery.id);
+        // Another server sharing the database may be sending it: one attempt each time, by whoever claims it.
+        if (!m_store->claim(delivery, nowMs / 1000 + m_timeoutMs / 1000 + ClaimMarginSecs))
+            continue;
         begin(delivery);
     }
 }

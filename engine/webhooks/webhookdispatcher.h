@@ -32,6 +32,9 @@ public:
     /// Delays before the 2nd, 3rd, … attempt; after the last the delivery is 'failed'.
     static QList<int> defaultRetryScheduleMs();
     static constexpr int DefaultTimeoutMs = 10000;
+    /// How long after an attempt's timeout a claimed delivery whose result was never recorded (its server
+    /// died during the attempt) becomes due again for any server.
+    static constexpr int ClaimMarginSecs = 30;
     /// The longest wait a Retry-After header may impose.
     static constexpr qint64 MaxRetryAfterSecs = 10 * 3600;
 

@@ -295,6 +295,21 @@ bool WebhookStore::recordAttempt(const QString &deliveryId, const AttemptRecord 
     });
 }
 
+bool WebhookStore::claim(const Delivery &delivery, qint64 untilSecs)
+{
+    QSqlQuery q(m_database->connection());
+    q.prepare(u"UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending' AND "
+              "next_attempt_at = ?"_s);
+    q.addBindValue(untilSecs);
+    q.addBindValue(delivery.id);
+    q.addBindValue(delivery.nextAttemptAt);
+    if (!q.exec()) {
+        m_lastError = q.lastError().text();
+        return false;
+    }
+    return q.numRowsAffected() == 1;
+}
+
 QList<Delivery> WebhookStore::deliveries(qint64 keyId, int limit) const
 {
     return queryDeliveries(u"WHERE key_id = ? ORDER BY created_at DESC, "_s +

@@ -102,6 +102,10 @@ public:
 
     /// Pending deliveries whose time has come, oldest schedule first.
     QList<Delivery> due(qint64 nowSecs, int limit) const;
+    /// Takes the due `delivery` for one attempt (servers sharing a database see the same due deliveries;
+    /// one of them sends it): its next attempt moves to `untilSecs`, after which another may try it if this
+    /// attempt's result was never recorded (its server died). False when another took it first.
+    bool claim(const Delivery &delivery, qint64 untilSecs);
     /// The earliest next_attempt_at of the pending deliveries, if any.
     std::optional<qint64> nextDue() const;
     std::optional<Delivery> delivery(const QString &id) const;
