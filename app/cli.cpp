@@ -20,6 +20,7 @@
 #include <QJsonDocument>
 #include <QRegularExpression>
 #include <QSocketNotifier>
+#include <QSslCertificate>
 #include <QTextStream>
 #include <QTimer>
 
@@ -163,6 +164,13 @@ void addServerOptions(QCommandLineParser &p)
          u"SECONDS"_s},
         {u"sessions-per-mx"_s,
          u"Connections to one mail server at once (default 2; more risks being blocked)."_s, u"N"_s},
+        {u"job-concurrency"_s,
+         u"Bulk job items this server works on at once (default 1000); servers sharing a database each "
+         u"take their own."_s,
+         u"N"_s},
+        {u"webhook-ca"_s,
+         u"Also trust the CA certificates in this PEM file for webhook receivers (an internal CA)."_s,
+         u"FILE"_s},
         {u"allow-private-targets"_s,
          u"Allow connections to loopback, private, link-local and metadata addresses found in DNS answers "
          "(off by default, so a shared server cannot be turned into a scanner of its own network)."_s},
@@ -223,6 +231,14 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
     o.engine.heloName = value(u"helo-name"_s, storage::setting::HeloName);
     if (const QString bad = v::heloName(o.engine.heloName); !bad.isEmpty())
         return problem(u"helo-name"_s, bad);
+    if (p.isSet(u"webhook-ca"_s)) {
+        const QString file = p.value(u"webhook-ca"_s);
+        if (!QFileInfo(file).isReadable())
+            return u"--webhook-ca: cannot read %1"_s.arg(file);
+        o.engine.webhookExtraCa = QSslCertificate::fromPath(file, QSsl::Pem);
+        if (o.engine.webhookExtraCa.isEmpty())
+            return u"--webhook-ca: %1 holds no PEM certificate"_s.arg(file);
+    }
     o.engine.mailFrom = value(u"mail-from"_s, storage::setting::MailFrom);
     if (const QString bad = v::mailFrom(o.engine.mailFrom); !bad.isEmpty())
         return problem(u"mail-from"_s, bad);
@@ -267,6 +283,7 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
          1,
          {&o.engine.maxSessionsPerMx},
          &storage::setting::SessionsPerMx},
+        {u"job-concurrency"_s, 1, 100'000, "items", 1, {&o.engine.jobConcurrency}},
     };
     for (const NumberOption &n : numbers) {
         QString text;
@@ -306,7 +323,8 @@ QString checkApplicable(const QCommandLineParser &p, const QString &verb, const 
                                     u"mail-from"_s,          u"smtp-port"_s,
                                     u"smtp-timeout"_s,       u"power-deadline"_s,
                                     u"sessions-per-mx"_s,    u"cache-valid-days"_s,
-                                    u"cache-invalid-days"_s, u"allow-private-targets"_s};
+                                    u"cache-invalid-days"_s, u"allow-private-targets"_s,
+                                    u"job-concurrency"_s,    u"webhook-ca"_s};
     if (verb == "keys"_L1) {
         if (action == "create"_L1)
             allowed << u"name"_s << u"plan"_s;

@@ -73,10 +73,12 @@ QString nowIso()
 
 struct Transaction
 {
-    explicit Transaction(QSqlDatabase db)
+    /// `exclusive`: storage::beginWrite() (checks then writes that must not interleave); otherwise a plain
+    /// transaction, for writers that lock the rows they take (PostgreSQL's FOR UPDATE).
+    explicit Transaction(QSqlDatabase db, bool exclusive = true)
         : m_db(db)
     {
-        m_ok = storage::beginWrite(m_db);
+        m_ok = exclusive ? storage::beginWrite(m_db) : m_db.transaction();
     }
     ~Transaction()
     {
@@ -449,9 +451,19 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     QSqlDatabase db = m_db.connection();
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
-    // Read without the write lock (an idle poll costs a read), then claim each row only if it is still
-    // free: another runner may have taken it meanwhile. Expired leases (a lost callback, a process that
-    // died) are free again.
+    // SQLite: read without the write lock (an idle poll costs a read), then claim each row only if it is
+    // still free: another runner may have taken it meanwhile. PostgreSQL, where several servers lease at
+    // once: the rows read are locked as they are read (FOR UPDATE SKIP LOCKED) until the claim commits, so
+    // each server reads rows the others are not taking, and no server waits for another. Expired leases (a
+    // lost callback, a process that died) are free again.
+    const bool skipLocked = m_db.dialect() == storage::Dialect::PostgreSQL;
+    const QString lockRows = skipLocked ? u" FOR UPDATE SKIP LOCKED"_s : QString();
+    std::optional<Transaction> claim;
+    if (skipLocked) {
+        claim.emplace(db, false);
+        if (!claim->ok())
+            return out;
+    }
     QStringList marks;
     for (qsizetype i = 0; i < kinds.size(); ++i)
         marks.append(u"?"_s);
@@ -486,10 +498,12 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     const QString columns =
         u"SELECT position, input, normalized, attempts, deferrals, domain FROM job_items WHERE "_s;
     QSqlQuery queued(db);
-    queued.prepare(columns + u"job_id = ? AND state = 'queued' AND (not_before IS NULL OR not_before <= ?) "
-                             "ORDER BY spread, domain, position LIMIT ?"_s);
+    queued.prepare(columns +
+                   u"job_id = ? AND state = 'queued' AND (not_before IS NULL OR not_before <= ?) "
+                   "ORDER BY spread, domain, position LIMIT ?"_s +
+                   lockRows);
     QSqlQuery expired(db);
-    expired.prepare(columns + u"job_id = ? AND state = 'leased' AND lease_until < ? LIMIT ?"_s);
+    expired.prepare(columns + u"job_id = ? AND state = 'leased' AND lease_until < ? LIMIT ?"_s + lockRows);
     QSet<QString> taken = inFlight;
     QHash<QString, int> domainLoad = perDomain.inFlight;
     QList<QList<JobItem>> perJob;
@@ -542,8 +556,9 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     }
     if (out.isEmpty())
         return out;
-    Transaction tx(db);
-    if (!tx.ok())
+    if (!claim)
+        claim.emplace(db);
+    if (!claim->ok())
         return {};
     QSqlQuery mark(db);
     mark.prepare(
@@ -564,7 +579,7 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
         if (mark.numRowsAffected() == 1)
             claimed.append(item);
     }
-    if (!tx.commit())
+    if (!claim->commit())
         return {};
     return claimed;
 }

@@ -20,6 +20,8 @@ public:
     ~HeadlessServer();
     Q_DISABLE_COPY_MOVE(HeadlessServer)
 
+    /// The database the key and the server use (storage::Location); default: SQLite in the data folder.
+    void setDatabase(const QString &location) { m_database = location; }
     /// Runs `binary` (extra options after --headless, e.g. --dns-server). False with `error` set when the key
     /// cannot be made or the server does not say where it listens within 20 s.
     bool start(const QString &binary, const QStringList &options, QString *error);
@@ -31,12 +33,15 @@ public:
     QUrl base() const { return m_base; } ///< http://127.0.0.1:PORT
     quint16 port() const { return quint16(m_base.port()); }
     qint64 pid() const { return m_process.processId(); }
+    /// Ends the process with SIGKILL (a crash: nothing of it runs after) and waits for it.
+    void kill();
     /// Its peak resident memory so far (VmHWM), in KiB; -1 when unknown.
     qint64 peakRssKb() const;
 
 private:
     std::unique_ptr<DnsTestServer> m_dns;
     QTemporaryDir m_data;
+    QString m_database;
     QProcess m_process;
     QByteArray m_key;
     QUrl m_base;

@@ -74,9 +74,15 @@ bool TestDatabases::admin(const QString &sql, QString *error)
 
 QString TestDatabases::create(const QString &dir, const QString &stem, QString *error)
 {
-    static std::atomic<int> serial{0};
+    static std::atomic<int> files{0};
     if (!postgres())
-        return QDir(dir).filePath(u"%1-%2.sqlite"_s.arg(stem).arg(serial++));
+        return QDir(dir).filePath(u"%1-%2.sqlite"_s.arg(stem).arg(files++));
+    return createPostgres(stem, error);
+}
+
+QString TestDatabases::createPostgres(const QString &stem, QString *error)
+{
+    static std::atomic<int> serial{0};
     const QString name = u"mailcaff_test_%1_%2_%3"_s.arg(QCoreApplication::applicationPid())
                              .arg(serial++)
                              .arg(stem.toLower().remove(QRegularExpression(u"[^a-z0-9_]"_s)));

@@ -26,6 +26,8 @@ public:
     /// A new database's location: on SQLite a new file in `dir`; on PostgreSQL a URL, empty with `error`
     /// set if the server cannot be reached (the message says how to start it).
     QString create(const QString &dir, const QString &stem, QString *error = nullptr);
+    /// A new PostgreSQL database whichever the variant (tests of several servers sharing one).
+    QString createPostgres(const QString &stem, QString *error = nullptr);
     /// Runs one statement as the superuser (creating roles, looking at the server's state).
     static bool admin(const QString &sql, QString *error = nullptr);
 
