@@ -5,6 +5,8 @@
 #include "engine.h"
 #include "mainwindow.h"
 #include "net/tlsidentity.h"
+#include "storage/copy.h"
+#include "storage/database.h"
 #include "storage/settings.h"
 #include "storage/validate.h"
 
@@ -81,6 +83,9 @@ Usage:
                                      (default FILE.results.csv); started again, it goes on where it stopped
   mailcaff maintenance on|off [--retry-after S]
                                      switch maintenance mode (API answers 503) for running servers
+  mailcaff db migrate --to postgresql://USER@HOST/DB [--from sqlite:PATH]
+                                     copy keys, credits, jobs, lists, webhooks and caches into a new,
+                                     empty database (default --from: the data folder's database)
 
 Without a display, `mailcaff` runs as with --headless.)";
 
@@ -185,6 +190,8 @@ void addServerOptions(QCommandLineParser &p)
          u"NAME"_s},
         {u"retry-after"_s, u"maintenance on: seconds clients are told to wait (default 600)."_s,
          u"SECONDS"_s},
+        {u"from"_s, u"db migrate: the database to copy (default: the data folder's)."_s, u"URL"_s},
+        {u"to"_s, u"db migrate: the new, empty database to copy into."_s, u"URL"_s},
     });
 }
 
@@ -331,6 +338,9 @@ QString checkApplicable(const QCommandLineParser &p, const QString &verb, const 
     } else if (verb == "maintenance"_L1) {
         if (action == "on"_L1)
             allowed << u"retry-after"_s;
+    } else if (verb == "db"_L1) {
+        allowed.removeAll(u"database"_s);
+        allowed << u"from"_s << u"to"_s;
     } else if (verb == "verify"_L1) {
         allowed << engineOptions << u"mode"_s << u"output"_s << u"column"_s;
     } else {
@@ -489,6 +499,51 @@ int runMaintenance(Engine &engine, const QCommandLineParser &p, const QStringLis
     out() << (on ? u"Maintenance mode on: the API answers 503 (Retry-After: %1 s)."_s.arg(retryAfter)
                  : u"Maintenance mode off."_s)
           << Qt::endl;
+    return ExitOk;
+}
+
+/// `db migrate`: everything the data folder's database (or --from) holds, copied into --to.
+int runDb(const QCommandLineParser &p, const QStringList &args)
+{
+    if (args.value(1) != "migrate"_L1 || args.size() != 2)
+        return usageError(u"db: the command is 'db migrate --to URL [--from URL]'"_s);
+    if (!p.isSet(u"to"_s))
+        return usageError(u"db migrate: --to URL is required (the new database, e.g. postgresql://…)"_s);
+    const QString dataDir = p.isSet(u"data-dir"_s) ? p.value(u"data-dir"_s) : Engine::defaultDataDir();
+    const QString from =
+        p.isSet(u"from"_s) ? p.value(u"from"_s) : QDir(dataDir).filePath(u"mailcaff.sqlite"_s);
+    const QString to = p.value(u"to"_s);
+    QString error;
+    const auto fromAt = storage::Location::parse(from, &error);
+    if (!fromAt)
+        return usageError(u"--from: "_s + error);
+    const auto toAt = storage::Location::parse(to, &error);
+    if (!toAt)
+        return usageError(u"--to: "_s + error);
+    if (fromAt->display() == toAt->display())
+        return usageError(u"db migrate: --from and --to are the same database"_s);
+    // The source must exist: opening a SQLite path that does not would create an empty database.
+    if (fromAt->dialect == storage::Dialect::SQLite && !QFileInfo::exists(fromAt->path)) {
+        err() << "mailcaff: db migrate: no database at " << fromAt->path << Qt::endl;
+        return ExitFailure;
+    }
+    storage::Database source;
+    storage::Database target;
+    if (!source.open(from, &error) || !target.open(to, &error)) {
+        err() << "mailcaff: db migrate: " << error << Qt::endl;
+        return ExitFailure;
+    }
+    out() << "Copying " << source.display() << " into " << target.display() << Qt::endl;
+    const bool ok = storage::copyDatabase(
+        source, target,
+        [](const QString &table, qint64 rows) { out() << "  " << table << ": " << rows << Qt::endl; },
+        &error);
+    if (!ok) {
+        err() << "mailcaff: db migrate: " << error << " (nothing was copied)" << Qt::endl;
+        return ExitFailure;
+    }
+    out() << "Done. Start the servers with --database " << target.display()
+          << " (or MAILCAFF_DATABASE); the old database is unchanged." << Qt::endl;
     return ExitOk;
 }
 
@@ -714,7 +769,8 @@ int run(int argc, char **argv)
     const QCommandLineOption help = parser.addHelpOption();
     const QCommandLineOption version = parser.addVersionOption();
     addServerOptions(parser);
-    parser.addPositionalArgument(u"verb"_s, u"keys or verify (optional)."_s, u"[verb [arguments]]"_s);
+    parser.addPositionalArgument(u"verb"_s, u"keys, verify, maintenance or db (optional)."_s,
+                                 u"[verb [arguments]]"_s);
     if (!parser.parse(args))
         return usageError(parser.errorText());
     if (parser.isSet(help)) {
@@ -729,8 +785,9 @@ int run(int argc, char **argv)
 
     const QStringList positional = parser.positionalArguments();
     const QString verb = positional.value(0);
-    if (!verb.isEmpty() && verb != "keys"_L1 && verb != "verify"_L1 && verb != "maintenance"_L1)
-        return usageError(u"unknown command '%1' (keys, verify, maintenance; see --help)"_s.arg(verb));
+    if (!verb.isEmpty() && verb != "keys"_L1 && verb != "verify"_L1 && verb != "maintenance"_L1 &&
+        verb != "db"_L1)
+        return usageError(u"unknown command '%1' (keys, verify, maintenance, db; see --help)"_s.arg(verb));
 
     const bool windowed = verb.isEmpty() && !parser.isSet(u"headless"_s) && hasDisplay();
     std::unique_ptr<QCoreApplication> app;
@@ -744,6 +801,8 @@ int run(int argc, char **argv)
             parser, verb, verb == "keys"_L1 || verb == "maintenance"_L1 ? positional.value(1) : QString());
         !bad.isEmpty())
         return usageError(bad);
+    if (verb == "db"_L1)
+        return runDb(parser, positional);
 
     Engine engine;
     QString error;

@@ -13,6 +13,7 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QProcess>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
@@ -33,6 +34,7 @@ class TestAppCluster : public QObject
 private Q_SLOTS:
     void initTestCase();
     void twoServersShareTheWorkAndSurviveOneDying();
+    void migrateMovesADataFolderOntoTheServer();
 
 private:
     /// Items done per runner, and how many are still leased by `runner`.
@@ -192,6 +194,44 @@ void TestAppCluster::twoServersShareTheWorkAndSurviveOneDying()
         hooked.insert(body.value(u"job_id"_s).toString());
     }
     QCOMPARE(hooked, QSet<QString>(jobIds.cbegin(), jobIds.cend()));
+}
+
+void TestAppCluster::migrateMovesADataFolderOntoTheServer()
+{
+    // A team outgrowing one machine: the key its CRM uses, created on a single SQLite server, keeps working
+    // against the shared database after `mailcaff db migrate`.
+    const QString binary = QStringLiteral(MAILCAFF_BINARY);
+    const QString folder = m_dir.filePath(u"single"_s);
+    auto run = [&](const QStringList &args, QByteArray *output = nullptr) {
+        QProcess p;
+        p.start(binary, args);
+        p.waitForFinished(60000);
+        if (output)
+            *output = p.readAllStandardOutput() + p.readAllStandardError();
+        return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    };
+    QByteArray output;
+    QCOMPARE(run({u"keys"_s, u"create"_s, u"--name"_s, u"CRM"_s, u"--plan"_s, u"growth"_s, u"--data-dir"_s,
+                  folder},
+                 &output),
+             0);
+    const QByteArray key = output.trimmed().split('\n').last();
+    QString error;
+    const QString shared = m_dbs.createPostgres(u"migrated"_s, &error);
+    QVERIFY2(!shared.isEmpty(), qPrintable(error));
+    QCOMPARE(run({u"db"_s, u"migrate"_s, u"--data-dir"_s, folder, u"--to"_s, shared}, &output), 0);
+    QVERIFY2(output.contains("api_keys: 1"), output.constData());
+    // Again: refused, the shared database already has the data.
+    QCOMPARE(run({u"db"_s, u"migrate"_s, u"--data-dir"_s, folder, u"--to"_s, shared}, &output), 1);
+    QVERIFY2(output.contains("already holds data"), output.constData());
+
+    HeadlessServer server;
+    server.setDatabase(shared);
+    QVERIFY2(server.start(binary, {u"--dns-server"_s, m_dns.serverString()}, &error), qPrintable(error));
+    ApiClient api(server.base());
+    const auto account = api.get(u"/api/v1/account"_s, key);
+    QCOMPARE(account.status, 200);
+    QCOMPARE(account.json.value(u"plan"_s).toString(), u"growth"_s);
 }
 
 QTEST_GUILESS_MAIN(TestAppCluster)

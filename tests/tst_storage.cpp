@@ -1,10 +1,16 @@
 // Storage and API keys: migrations, settings, key creation, hashing, revocation.
 #include "accounts/apikeys.h"
+#include "accounts/credits.h"
+#include "jobs/jobstore.h"
+#include "storage/copy.h"
 #include "storage/database.h"
 #include "storage/settings.h"
 #include "testdatabase.h"
+#include "webhooks/webhookstore.h"
 
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QRegularExpression>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -34,6 +40,7 @@ private Q_SLOTS:
     void revokedAndMalformedKeysFail();
     void connectionsPerThread();
     void preparedStatementsLiveWithTheirConnection();
+    void copiesEverythingIntoANewDatabase();
 
 private:
     /// A new database for this test (SQLite in m_dir, or a fresh PostgreSQL database): empty on failure.
@@ -368,6 +375,108 @@ void TestStorage::preparedStatementsLiveWithTheirConnection()
         }).waitForFinished();
         db.reset();
     }
+}
+
+void TestStorage::copiesEverythingIntoANewDatabase()
+{
+    // `mailcaff db migrate`: a SQLite database in use, copied into a new one (PostgreSQL in the
+    // PostgreSQL run), goes on there as it was.
+    storage::Database from;
+    QVERIFY(from.open(m_dir.filePath(u"in-use.sqlite"_s), nullptr));
+    accounts::ApiKeys keys(from);
+    accounts::Credits credits(from);
+    const auto crm = keys.create(u"CRM"_s, accounts::Plan::Starter);
+    const auto scripts = keys.create(u"Scripts"_s, accounts::Plan::Free);
+    QVERIFY(crm && scripts);
+    QVERIFY(credits.take(crm->info, 7, u"verify"_s).ok);
+    QVERIFY(credits.changePlan(scripts->info, accounts::Plan::Growth));
+    jobs::JobStore jobStore(from, credits);
+    const QStringList emails{u"a@x.test"_s, u"b@x.test"_s, u"c@y.test"_s, u"d@y.test"_s};
+    const auto job = jobStore.createVerifyJob(&crm->info, emails, core::Mode::Quick);
+    QCOMPARE(int(job.outcome), int(jobs::JobStore::Created::Ok));
+    jobStore.setRunner(u"old-runner"_s);
+    const QList<jobs::JobItem> leased = jobStore.lease(2, 300, {}, {jobs::KindVerify}, job.jobId);
+    QCOMPARE(leased.size(), 2);
+    QVERIFY(jobStore.completeAll({{leased.first(), jobs::ItemOutcome{u"valid"_s, {{u"status"_s, u"valid"_s}}}}}));
+    storage::Settings(from).setValue(storage::setting::Port, 9191);
+    webhooks::WebhookStore hooks(&from);
+    QVERIFY(hooks.setEndpoint(crm->info.id, u"https://hooks.example/in"_s).ok());
+    const QString first = hooks.enqueue(crm->info.id, u"bulk_job.completed"_s, job.jobId, {});
+    const QString second = hooks.enqueue(crm->info.id, u"bulk_job.failed"_s, job.jobId, {});
+    {
+        // A cached result as older versions stored it: bytes in a text column.
+        QSqlQuery q(from.connection());
+        q.prepare(u"INSERT INTO verification_cache(address, status, result, verified_at, expires_at) "
+                  "VALUES (?, ?, ?, ?, ?)"_s);
+        q.addBindValue(u"old@cache.test"_s);
+        q.addBindValue(u"valid"_s);
+        q.addBindValue(QByteArray(R"({"status":"valid","note":"é"})"));
+        q.addBindValue(1);
+        q.addBindValue(QDateTime::currentSecsSinceEpoch() + 3600);
+        QVERIFY(q.exec());
+    }
+
+    const QString at = fresh(u"copy"_s);
+    QVERIFY(!at.isEmpty());
+    storage::Database to;
+    QVERIFY(to.open(at, nullptr));
+    QStringList tables;
+    QString error;
+    QVERIFY2(storage::copyDatabase(
+                 from, to, [&](const QString &table, qint64) { tables.append(table); }, &error),
+             qPrintable(error));
+    QVERIFY(tables.contains(u"job_items"_s) && tables.contains(u"find_cache"_s));
+
+    // Keys authenticate with their ids; credits, plans and settings are as they were.
+    accounts::ApiKeys keysThere(to);
+    accounts::Credits creditsThere(to);
+    const auto who = keysThere.authenticate(crm->secret);
+    QVERIFY(who);
+    QCOMPARE(who->id, crm->info.id);
+    QCOMPARE(creditsThere.usage(*who)->monthlyUsed, 7 + int(emails.size()));
+    const auto other = keysThere.authenticate(scripts->secret);
+    QVERIFY(other);
+    QCOMPARE(accounts::toString(other->plan), u"growth"_s);
+    QCOMPARE(storage::Settings(to).value(storage::setting::Port), 9191);
+    // New rows number on from the copied ones.
+    const auto third = keysThere.create(u"New"_s, accounts::Plan::Free);
+    QVERIFY(third);
+    QCOMPARE(third->info.id, scripts->info.id + 1);
+
+    // The job: one item done, the other leased item back in the queue, the rest queued.
+    jobs::JobStore jobsThere(to, creditsThere);
+    const auto summary = jobsThere.summary(job.jobId);
+    QVERIFY(summary);
+    QCOMPARE(summary->total, int(emails.size()));
+    QCOMPARE(summary->processed, 1);
+    QCOMPARE(jobsThere.lease(10, 300, {}, {jobs::KindVerify}, job.jobId).size(), emails.size() - 1);
+
+    // Webhooks: the endpoint and the deliveries, newest first; new deliveries go on after them.
+    webhooks::WebhookStore hooksThere(&to);
+    QVERIFY(hooksThere.endpoint(crm->info.id));
+    QList<webhooks::Delivery> list = hooksThere.deliveries(crm->info.id, 10);
+    QCOMPARE(list.size(), 2);
+    const QString third2 = hooksThere.enqueue(crm->info.id, u"bulk_job.completed"_s, u"later"_s, {});
+    QVERIFY(!third2.isEmpty());
+    list = hooksThere.deliveries(crm->info.id, 10);
+    QCOMPARE(list.size(), 3);
+    QCOMPARE(list.at(0).id, third2);
+    QVERIFY(list.at(1).id == second || list.at(1).createdAt == list.at(2).createdAt);
+    QVERIFY(QSet<QString>({list.at(1).id, list.at(2).id}) == QSet<QString>({first, second}));
+
+    // The cached result arrives as text.
+    QSqlQuery cached(to.connection());
+    QVERIFY(cached.exec(u"SELECT result FROM verification_cache WHERE address = 'old@cache.test'"_s) &&
+            cached.next());
+    QCOMPARE(
+        QJsonDocument::fromJson(cached.value(0).toString().toUtf8()).object().value(u"note"_s).toString(),
+        u"é"_s);
+    cached.finish();
+
+    // Into a database that already holds data: refused, nothing changed.
+    QVERIFY(!storage::copyDatabase(from, to, {}, &error));
+    QVERIFY2(error.contains(u"already holds data"_s), qPrintable(error));
+    QCOMPARE(keysThere.list()->size(), 3);
 }
 
 QTEST_GUILESS_MAIN(TestStorage)
