@@ -169,6 +169,9 @@ void addServerOptions(QCommandLineParser &p)
          u"SECONDS"_s},
         {u"sessions-per-mx"_s,
          u"Connections to one mail server at once (default 2; more risks being blocked)."_s, u"N"_s},
+        {u"shared-mx-limits"_s,
+         u"--sessions-per-mx counts the connections of every server sharing the database (set the same "
+         u"value on each), not this server's alone."_s},
         {u"job-concurrency"_s,
          u"Bulk job items this server works on at once (default 1000); servers sharing a database each "
          u"take their own."_s,
@@ -319,6 +322,7 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
     o.engine.finderBestGuess = settings.value(storage::setting::FinderBestGuess);
     o.engine.allowPrivateTargets =
         p.isSet(u"allow-private-targets"_s) || settings.value(storage::setting::AllowPrivateTargets);
+    o.engine.sharedMxLimits = p.isSet(u"shared-mx-limits"_s);
     return {};
 }
 
@@ -331,7 +335,8 @@ QString checkApplicable(const QCommandLineParser &p, const QString &verb, const 
                                     u"smtp-timeout"_s,       u"power-deadline"_s,
                                     u"sessions-per-mx"_s,    u"cache-valid-days"_s,
                                     u"cache-invalid-days"_s, u"allow-private-targets"_s,
-                                    u"job-concurrency"_s,    u"webhook-ca"_s};
+                                    u"job-concurrency"_s,    u"webhook-ca"_s,
+                                    u"shared-mx-limits"_s};
     if (verb == "keys"_L1) {
         if (action == "create"_L1)
             allowed << u"name"_s << u"plan"_s;

@@ -5,6 +5,7 @@
 #include "lists/lists.h"
 #include "smtp/prober.h"
 #include "verify/resultcache.h"
+#include "verify/sharedlimiter.h"
 #include "verify/verifier.h"
 #include "webhooks/webhookdispatcher.h"
 
@@ -37,7 +38,7 @@ public:
                 verify::CachePolicy{config.cacheValidDays, config.cacheInvalidDays, config.cacheInvalidDays})
         , webhookStore(&db)
         , resolver(this)
-        , prober(proberConfig(config), this)
+        , prober(proberConfig(config, db), this)
         , verifier(&resolver, lists, &prober, powerConfig(config), this)
         , dispatcher(&webhookStore, &resolver, net::TargetPolicy(config.allowPrivateTargets),
                      config.webhookExtraCa, this)
@@ -92,9 +93,11 @@ private:
         d.extraCa = config.webhookExtraCa;
         return d;
     }
-    static smtp::ProberConfig proberConfig(const EngineConfig &config)
+    static smtp::ProberConfig proberConfig(const EngineConfig &config, const storage::Database &db)
     {
         smtp::ProberConfig p;
+        if (config.sharedMxLimits)
+            p.limiter = std::make_shared<verify::SharedSessionLimiter>(db);
         p.session.heloName = Engine::effectiveHeloName(config.heloName);
         p.session.mailFrom = config.mailFrom;
         p.session.port = config.smtpPort;

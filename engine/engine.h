@@ -35,6 +35,8 @@ struct EngineConfig
     QString dataDir;
     /// Where the database is (storage::Location): empty for SQLite in the data dir.
     QString database;
+    /// maxSessionsPerMx counts the connections of every server sharing the database, not this one's.
+    bool sharedMxLimits = false;
     QString dnsServers; ///< "IP[:PORT],…"; empty: the system's resolvers
     int dnsTimeoutMs = 2000;
     int dnsTries = 2;

@@ -109,7 +109,8 @@ void TestAppCluster::twoServersShareTheWorkAndSurviveOneDying()
                               u"--job-concurrency"_s,
                               u"10"_s,
                               u"--webhook-ca"_s,
-                              pem};
+                              pem,
+                              u"--shared-mx-limits"_s};
     HeadlessServer a, b;
     a.setDatabase(m_location);
     b.setDatabase(m_location);

@@ -4,9 +4,12 @@
 #include "core/csv.h"
 #include "dnstestserver.h"
 #include "engine.h"
+#include "smtp/prober.h"
 #include "smtptestserver.h"
+#include "storage/database.h"
 #include "testdatabase.h"
 #include "testengine.h"
+#include "verify/sharedlimiter.h"
 
 #include <QFile>
 #include <QJsonArray>
@@ -29,6 +32,7 @@ private Q_SLOTS:
     void leaseGivesEachDomainItsShare();
     void deferredItemsWaitTheirTurn();
     void deadRunnersLeasesGoBackAndOnlyTheirs();
+    void sharedMxLimitsHoldAcrossServers();
     void lostLeasesEndInAnErrorAndAFailedJob();
     void greylistedItemsAreTriedAgainAfterTheRest();
     void findJobsAreStoredAndAnswered();
@@ -248,6 +252,74 @@ void TestJobs::deadRunnersLeasesGoBackAndOnlyTheirs()
     QVERIFY(store.heartbeat(u"alive"_s));
     QVERIFY(q.exec(u"SELECT COUNT(*) FROM runners WHERE id = 'alive'"_s) && q.next());
     QCOMPARE(q.value(0).toInt(), 1);
+}
+
+void TestJobs::sharedMxLimitsHoldAcrossServers()
+{
+    // Two servers on one database with --shared-mx-limits: 2 connections to a mail server means 2 for
+    // both together. Each prober alone would open 2.
+    SmtpTestServer mx;
+    QVERIFY(mx.listen(QHostAddress(u"127.0.0.43"_s)));
+    mx.setReplyDelay(20); // sessions last long enough to overlap
+    QStringList mailboxes;
+    for (int i = 0; i < 40; ++i)
+        mailboxes.append(u"u%1"_s.arg(i));
+    mx.addMailboxes(u"shared.test"_s, mailboxes);
+    QString error;
+    const QString at =
+        m_dbs.create(m_dirs.emplaceBack(std::make_shared<QTemporaryDir>())->path(), u"slots"_s, &error);
+    QVERIFY2(!at.isEmpty(), qPrintable(error));
+    storage::Database dbA, dbB;
+    QVERIFY2(dbA.open(at, &error), qPrintable(error));
+    QVERIFY2(dbB.open(at, &error), qPrintable(error));
+    auto limiterA = std::make_shared<verify::SharedSessionLimiter>(dbA);
+    auto limiterB = std::make_shared<verify::SharedSessionLimiter>(dbB);
+    auto proberFor = [&](std::shared_ptr<smtp::SessionLimiter> limiter) {
+        smtp::ProberConfig config;
+        config.session.port = mx.port();
+        config.session.heloName = u"probe.mailcaff.test"_s;
+        config.maxSessionsPerHost = 2;
+        config.maxRcptsPerSession = 2; // many short connections: many grants asked for
+        config.maxRcptsPerTransaction = 2;
+        config.idleSessionMs = 50;
+        config.limiter = std::move(limiter);
+        config.limiterRetryMs = 20;
+        return std::make_unique<smtp::Prober>(config);
+    };
+    auto a = proberFor(limiterA);
+    auto b = proberFor(limiterB);
+    int answered = 0, accepted = 0;
+    for (int i = 0; i < 40; ++i) {
+        smtp::Prober &p = i % 2 ? *b : *a;
+        p.probe(u"mx.shared.test"_s, QHostAddress(u"127.0.0.43"_s), {u"u%1@shared.test"_s.arg(i)}, this,
+                [&](const QList<smtp::RcptOutcome> &outcomes) {
+                    ++answered;
+                    accepted += outcomes.value(0).verdict == smtp::Verdict::Accepted;
+                });
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(answered, 40, 30000);
+    QCOMPARE(accepted, 40);
+    QVERIFY(a->connectionsOpened() > 0 && b->connectionsOpened() > 0);
+    QVERIFY2(mx.peakConnections() <= 2, qPrintable(QString::number(mx.peakConnections())));
+    // Connections closed (idle): their slots are free again.
+    QTRY_COMPARE_WITH_TIMEOUT(limiterA->held() + limiterB->held(), 0, 5000);
+    QSqlQuery q(dbA.connection());
+    QVERIFY(q.exec(u"SELECT COUNT(*) FROM mx_slots"_s) && q.next());
+    QCOMPARE(q.value(0).toInt(), 0);
+    q.finish();
+
+    // A slot whose holder stopped renewing it (a server that died) is taken over; a live one is not.
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    q.prepare(u"INSERT INTO mx_slots(address, slot, holder, until) VALUES ('192.0.2.1', 0, 'dead', ?), "
+              "('192.0.2.1', 1, 'alive', ?)"_s);
+    q.addBindValue(now - 1000);
+    q.addBindValue(now + 60000);
+    QVERIFY(q.exec());
+    QCOMPARE(limiterA->acquire(u"192.0.2.1"_s, 2), u"0"_s);
+    QCOMPARE(limiterB->acquire(u"192.0.2.1"_s, 2), QString()); // both taken now
+    limiterA->release(u"192.0.2.1"_s, u"0"_s);
+    QCOMPARE(limiterB->acquire(u"192.0.2.1"_s, 2), u"0"_s);
+    limiterB->release(u"192.0.2.1"_s, u"0"_s);
 }
 
 void TestJobs::deferredItemsWaitTheirTurn()

@@ -28,9 +28,31 @@ Prober::Prober(const ProberConfig &config, QObject *parent)
 Prober::~Prober()
 {
     for (const auto &host : std::as_const(m_hosts)) {
-        for (Session *s : std::as_const(host->sessions))
+        for (Session *s : std::as_const(host->sessions)) {
             s->disconnect(this);
+            releaseGrant(*host, s);
+        }
     }
+}
+
+void Prober::releaseGrant(Host &host, Session *session)
+{
+    if (const QString token = host.grants.take(session); !token.isEmpty() && m_config.limiter)
+        m_config.limiter->release(key(host.address), token);
+}
+
+void Prober::waitForGrant(Host &host)
+{
+    if (host.limiterTimerArmed)
+        return;
+    host.limiterTimerArmed = true;
+    const QString hostKey = key(host.address);
+    QTimer::singleShot(m_config.limiterRetryMs, this, [this, hostKey] {
+        if (auto it = m_hosts.find(hostKey); it != m_hosts.end()) {
+            (*it)->limiterTimerArmed = false;
+            dispatch(**it);
+        }
+    });
 }
 
 Prober::Host &Prober::hostFor(const QString &mxHost, const QHostAddress &address)
@@ -92,6 +114,7 @@ void Prober::dispatch(Host &host)
         if (s->isClosed() && !s->isBusy()) {
             host.sessions.removeAt(i);
             host.rcptsUsed.remove(s);
+            releaseGrant(host, s);
             s->deleteLater();
         }
     }
@@ -137,10 +160,21 @@ void Prober::dispatch(Host &host)
             }
             if (host.sessions.size() >= m_config.maxSessionsPerHost)
                 return; // a session becoming free calls dispatch() again
+            // Servers sharing the limit: another of them may hold every connection this server allows.
+            QString grant;
+            if (m_config.limiter) {
+                grant = m_config.limiter->acquire(key(host.address), m_config.maxSessionsPerHost);
+                if (grant.isEmpty()) {
+                    waitForGrant(host);
+                    return;
+                }
+            }
             SessionConfig config = m_config.session;
             if (!host.tlsBrokenUntil.hasExpired())
                 config.startTls = false;
             idle = new Session(host.mxHost, host.address, config, this);
+            if (!grant.isEmpty())
+                host.grants.insert(idle, grant);
             ++m_connectionsOpened;
             host.sessions.append(idle);
             host.rcptsUsed.insert(idle, 0);
@@ -281,6 +315,7 @@ void Prober::retire(Host &host, Session *session)
     auto gone = [this, hostKey, session] {
         if (auto it = m_hosts.find(hostKey); it != m_hosts.end()) {
             (*it)->sessions.removeOne(session);
+            releaseGrant(**it, session);
             dispatch(**it);
         }
         session->deleteLater();

@@ -15,6 +15,18 @@
 
 namespace mailcaff::smtp {
 
+/// Grants connections to a mail server address to the processes that share it: servers on one database
+/// count their connections together (verify::SharedSessionLimiter), so that `maxSessionsPerHost` holds
+/// for all of them, not for each.
+class SessionLimiter
+{
+public:
+    virtual ~SessionLimiter() = default;
+    /// One of `max` connections to `address`: a non-empty token when granted, empty when all are in use.
+    virtual QString acquire(const QString &address, int max) = 0;
+    virtual void release(const QString &address, const QString &token) = 0;
+};
+
 /// Politeness limits per mail server address.
 struct ProberConfig
 {
@@ -24,6 +36,9 @@ struct ProberConfig
     int maxRcptsPerTransaction = 20;
     int idleSessionMs = 5'000; ///< a pooled connection waits this long for more work, then QUITs
     int backoffMs = 30'000;    ///< after a 421 or a refused connection, leave the MX alone this long
+    /// Null: the limits are this process's. Set: each new connection also needs a grant from it.
+    std::shared_ptr<SessionLimiter> limiter;
+    int limiterRetryMs = 250; ///< how soon to ask again when every grant is taken elsewhere
 };
 
 /// Runs RCPT probes against mail servers with a small pool of sessions per MX address: requests for the
@@ -76,7 +91,9 @@ private:
         bool backoffTimerArmed = false;
         int learntRcptLimit = std::numeric_limits<int>::max(); ///< from "452 4.5.3 too many recipients"
         QDeadlineTimer learntRcptLimitUntil;
-        QDeadlineTimer tlsBrokenUntil; ///< STARTTLS handshakes fail here: plain text until then
+        QDeadlineTimer tlsBrokenUntil;    ///< STARTTLS handshakes fail here: plain text until then
+        QHash<Session *, QString> grants; ///< the limiter's token for each session that holds one
+        bool limiterTimerArmed = false;
         int rcptLimit() const
         {
             return learntRcptLimitUntil.hasExpired() ? std::numeric_limits<int>::max() : learntRcptLimit;
@@ -90,6 +107,10 @@ private:
     void release(Host &host, Session *session, bool retireNow);
     void retire(Host &host, Session *session);
     void armIdleTimer(Host &host, Session *session);
+    /// The session is gone: its grant, if any, goes back to the limiter.
+    void releaseGrant(Host &host, Session *session);
+    /// Every grant is taken elsewhere: dispatch again a little later.
+    void waitForGrant(Host &host);
     static QString key(const QHostAddress &address) { return address.toString(); }
 
     ProberConfig m_config;

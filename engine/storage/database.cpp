@@ -238,6 +238,16 @@ const QList<QStringList> &migrations()
             "  heartbeat_at INTEGER NOT NULL)"_s,
             u"ALTER TABLE job_items ADD COLUMN leased_by TEXT"_s,
         },
+        // 16: connections to mail servers, counted for all the servers sharing the database when they
+        // share their per-MX limits (verify::SharedSessionLimiter): one row per connection slot held.
+        {
+            u"CREATE TABLE mx_slots ("
+            "  address TEXT NOT NULL,"
+            "  slot INTEGER NOT NULL,"
+            "  holder TEXT NOT NULL,"
+            "  until INTEGER NOT NULL,"
+            "  PRIMARY KEY (address, slot))"_s,
+        },
     };
     return steps;
 }

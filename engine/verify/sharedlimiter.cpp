@@ -1,0 +1,95 @@
+#include "sharedlimiter.h"
+
+#include "storage/database.h"
+
+#include <QDateTime>
+#include <QSqlQuery>
+#include <QUuid>
+
+using namespace Qt::StringLiterals;
+
+namespace mailcaff::verify {
+
+SharedSessionLimiter::SharedSessionLimiter(const storage::Database &db, int ttlMs, QObject *parent)
+    : QObject(parent)
+    , m_db(db)
+    , m_ttlMs(ttlMs)
+    , m_holder(QUuid::createUuid().toString(QUuid::WithoutBraces))
+{
+    m_renew.setParent(this);
+    m_renew.setInterval(std::max(1, ttlMs / 3));
+    connect(&m_renew, &QTimer::timeout, this, &SharedSessionLimiter::renew);
+}
+
+SharedSessionLimiter::~SharedSessionLimiter()
+{
+    if (m_held.isEmpty())
+        return;
+    QSqlQuery q(m_db.connection());
+    q.prepare(u"DELETE FROM mx_slots WHERE holder = ?"_s);
+    q.addBindValue(m_holder);
+    q.exec();
+}
+
+QString SharedSessionLimiter::acquire(const QString &address, int max)
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    QSet<int> taken;
+    QSqlQuery &busy = m_db.prepared(u"SELECT slot FROM mx_slots WHERE address = ? AND until >= ?"_s);
+    busy.bindValue(0, address);
+    busy.bindValue(1, now);
+    if (!busy.exec())
+        return {};
+    while (busy.next())
+        taken.insert(busy.value(0).toInt());
+    busy.finish();
+    // A free slot, or one whose holder stopped renewing it; another server may take the same one at the
+    // same moment: the conditional upsert lets exactly one of them have it.
+    QSqlQuery &take = m_db.prepared(
+        u"INSERT INTO mx_slots(address, slot, holder, until) VALUES (?, ?, ?, ?) ON CONFLICT(address, slot) "
+        "DO UPDATE SET holder = excluded.holder, until = excluded.until WHERE mx_slots.until < ?"_s);
+    for (int slot = 0; slot < max; ++slot) {
+        if (taken.contains(slot))
+            continue;
+        take.bindValue(0, address);
+        take.bindValue(1, slot);
+        take.bindValue(2, m_holder);
+        take.bindValue(3, now + m_ttlMs);
+        take.bindValue(4, now);
+        const bool won = take.exec() && take.numRowsAffected() == 1;
+        take.finish();
+        if (won) {
+            const QString token = QString::number(slot);
+            m_held.insert(address + u' ' + token);
+            if (!m_renew.isActive())
+                m_renew.start();
+            return token;
+        }
+    }
+    return {};
+}
+
+void SharedSessionLimiter::release(const QString &address, const QString &token)
+{
+    if (!m_held.remove(address + u' ' + token))
+        return;
+    QSqlQuery &q = m_db.prepared(u"DELETE FROM mx_slots WHERE address = ? AND slot = ? AND holder = ?"_s);
+    q.bindValue(0, address);
+    q.bindValue(1, token.toInt());
+    q.bindValue(2, m_holder);
+    q.exec();
+    q.finish();
+    if (m_held.isEmpty())
+        m_renew.stop();
+}
+
+void SharedSessionLimiter::renew()
+{
+    QSqlQuery &q = m_db.prepared(u"UPDATE mx_slots SET until = ? WHERE holder = ?"_s);
+    q.bindValue(0, QDateTime::currentMSecsSinceEpoch() + m_ttlMs);
+    q.bindValue(1, m_holder);
+    q.exec();
+    q.finish();
+}
+
+} // namespace mailcaff::verify
