@@ -13,6 +13,8 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
 #include <QProcess>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -35,6 +37,7 @@ private Q_SLOTS:
     void initTestCase();
     void twoServersShareTheWorkAndSurviveOneDying();
     void migrateMovesADataFolderOntoTheServer();
+    void lastCreditsGoOnceAcrossServers();
 
 private:
     /// Items done per runner, and how many are still leased by `runner`.
@@ -233,6 +236,66 @@ void TestAppCluster::migrateMovesADataFolderOntoTheServer()
     const auto account = api.get(u"/api/v1/account"_s, key);
     QCOMPARE(account.status, 200);
     QCOMPARE(account.json.value(u"plan"_s).toString(), u"growth"_s);
+}
+
+void TestAppCluster::lastCreditsGoOnceAcrossServers()
+{
+    // One key, 10 credits left, 40 verifications at once through two servers: exactly 10 are answered.
+    const QString binary = QStringLiteral(MAILCAFF_BINARY);
+    QString error;
+    const QString shared = m_dbs.createPostgres(u"credits"_s, &error);
+    QVERIFY2(!shared.isEmpty(), qPrintable(error));
+    QProcess keys;
+    keys.start(binary, {u"keys"_s, u"create"_s, u"--name"_s, u"hammer"_s, u"--plan"_s, u"free"_s,
+                        u"--database"_s, shared, u"--data-dir"_s, m_dir.filePath(u"hammer"_s)});
+    QVERIFY(keys.waitForFinished(60000));
+    QCOMPARE(keys.exitCode(), 0);
+    const QByteArray key = keys.readAllStandardOutput().trimmed().split('\n').last();
+    const QStringList options{u"--dns-server"_s, m_dns.serverString()};
+    HeadlessServer a, b;
+    a.setDatabase(shared);
+    b.setDatabase(shared);
+    QVERIFY2(a.start(binary, options, &error), qPrintable(error));
+    QVERIFY2(b.start(binary, options, &error), qPrintable(error));
+    // 590 of the free plan's 600 credits go to two bulk jobs.
+    ApiClient api(a.base());
+    for (int size : {500, 90}) {
+        QJsonArray emails;
+        for (int i = 0; i < size; ++i)
+            emails.append(u"spent%1@c%1.test"_s.arg(i));
+        QCOMPARE(api.post(u"/api/v1/verify/bulk"_s,
+                          QJsonObject{{u"emails"_s, emails}, {u"mode"_s, u"quick"_s}}, key)
+                     .status,
+                 202);
+    }
+    QCOMPARE(api.get(u"/api/v1/account"_s, key).json.value(u"remaining"_s).toInt(), 10);
+
+    QNetworkAccessManager nam;
+    QList<QNetworkReply *> replies;
+    for (int i = 0; i < 40; ++i) {
+        QUrl url = (i % 2 ? b : a).base();
+        url.setPath(u"/api/v1/verify"_s);
+        QNetworkRequest request(url);
+        request.setHeader(QNetworkRequest::ContentTypeHeader, u"application/json"_s);
+        request.setRawHeader("Authorization", "Bearer " + key);
+        replies.append(nam.post(request, QJsonDocument(QJsonObject{{u"email"_s, u"last%1@c%1.test"_s.arg(i)},
+                                                                   {u"mode"_s, u"quick"_s}})
+                                             .toJson()));
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(
+        std::all_of(replies.cbegin(), replies.cend(), [](const QNetworkReply *r) { return r->isFinished(); }),
+        60000);
+    QMap<int, int> statuses;
+    for (QNetworkReply *r : std::as_const(replies)) {
+        ++statuses[r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt()];
+        r->deleteLater();
+    }
+    QCOMPARE(statuses.value(200), 10);
+    QCOMPARE(statuses.value(429), 30);
+    QCOMPARE(statuses.size(), 2);
+    const auto account = api.get(u"/api/v1/account"_s, key).json;
+    QCOMPARE(account.value(u"monthly_used"_s).toInt(), 600);
+    QCOMPARE(account.value(u"remaining"_s).toInt(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestAppCluster)
