@@ -548,7 +548,7 @@ int runDb(const QCommandLineParser &p, const QStringList &args)
         return ExitFailure;
     }
     out() << "Done. Start the servers with --database " << target.display()
-          << " (or MAILCAFF_DATABASE); the old database is unchanged." << Qt::endl;
+          << " (or MAILCAFF_DATABASE); the old database keeps its data." << Qt::endl;
     return ExitOk;
 }
 

@@ -449,8 +449,12 @@ QList<QPair<QString, QString>> Engine::libraryVersions() const
     if (!m_db.isOpen())
         return out;
     QSqlQuery q(m_db.connection());
-    if (q.exec(u"SELECT sqlite_version()"_s) && q.next())
-        out.append({u"SQLite"_s, q.value(0).toString()});
+    if (m_db.dialect() == storage::Dialect::SQLite) {
+        if (q.exec(u"SELECT sqlite_version()"_s) && q.next())
+            out.append({u"SQLite"_s, q.value(0).toString()});
+    } else if (q.exec(u"SHOW server_version"_s) && q.next()) {
+        out.append({u"PostgreSQL"_s, q.value(0).toString()});
+    }
     return out;
 }
 

@@ -33,6 +33,7 @@ private Q_SLOTS:
     void deferredItemsWaitTheirTurn();
     void deadRunnersLeasesGoBackAndOnlyTheirs();
     void sharedMxLimitsHoldAcrossServers();
+    void inputsWithNulCharactersAreStored();
     void lostLeasesEndInAnErrorAndAFailedJob();
     void greylistedItemsAreTriedAgainAfterTheRest();
     void findJobsAreStoredAndAnswered();
@@ -320,6 +321,20 @@ void TestJobs::sharedMxLimitsHoldAcrossServers()
     limiterA->release(u"192.0.2.1"_s, u"0"_s);
     QCOMPARE(limiterB->acquire(u"192.0.2.1"_s, 2), u"0"_s);
     limiterB->release(u"192.0.2.1"_s, u"0"_s);
+}
+
+void TestJobs::inputsWithNulCharactersAreStored()
+{
+    // U+0000 in a list or a request (JSON allows "\u0000"): PostgreSQL's text cannot hold it, so it is
+    // dropped there; the job is stored either way, and its item answered.
+    const auto engine = startEngine(true);
+    QVERIFY(engine);
+    const QString withNul = u"a"_s + QChar(0) + u"nn@ok.test"_s;
+    const auto created =
+        engine->jobs().createVerifyJob(nullptr, {withNul, u"bob@ok.test"_s}, core::Mode::Quick);
+    QCOMPARE(int(created.outcome), int(jobs::JobStore::Created::Ok));
+    QVERIFY(waitForStatus(*engine, created.jobId, u"completed"_s, 20000));
+    QCOMPARE(engine->jobs().results(created.jobId).size(), 2);
 }
 
 void TestJobs::deferredItemsWaitTheirTurn()

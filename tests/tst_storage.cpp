@@ -41,6 +41,7 @@ private Q_SLOTS:
     void connectionsPerThread();
     void preparedStatementsLiveWithTheirConnection();
     void copiesEverythingIntoANewDatabase();
+    void reconnectsWhenTheServerDropsTheConnection();
 
 private:
     /// A new database for this test (SQLite in m_dir, or a fresh PostgreSQL database): empty on failure.
@@ -107,6 +108,8 @@ void TestStorage::badLocationsAreExplained()
         {u"postgresql://u:pw@h"_s, u"names no database"_s},
         {u"postgresql://u:pw@h/a/b"_s, u"names no database"_s},
         {u"postgresql://u:pw@h/d?opt;ion=1"_s, u"not a libpq connection option"_s},
+        {u"postgresql://u:pw@h:99999/d"_s, u"not valid"_s},
+        {u"postgresql://u:p/w@h/d"_s, u"percent-encode"_s},
         {u"postgresql://u:pw@h/d?sslmode=x;password=y"_s, u"not a libpq connection option"_s},
         {u"sqlite:"_s, u"no SQLite file"_s},
     };
@@ -397,7 +400,8 @@ void TestStorage::copiesEverythingIntoANewDatabase()
     jobStore.setRunner(u"old-runner"_s);
     const QList<jobs::JobItem> leased = jobStore.lease(2, 300, {}, {jobs::KindVerify}, job.jobId);
     QCOMPARE(leased.size(), 2);
-    QVERIFY(jobStore.completeAll({{leased.first(), jobs::ItemOutcome{u"valid"_s, {{u"status"_s, u"valid"_s}}}}}));
+    QVERIFY(
+        jobStore.completeAll({{leased.first(), jobs::ItemOutcome{u"valid"_s, {{u"status"_s, u"valid"_s}}}}}));
     storage::Settings(from).setValue(storage::setting::Port, 9191);
     webhooks::WebhookStore hooks(&from);
     QVERIFY(hooks.setEndpoint(crm->info.id, u"https://hooks.example/in"_s).ok());
@@ -477,6 +481,39 @@ void TestStorage::copiesEverythingIntoANewDatabase()
     QVERIFY(!storage::copyDatabase(from, to, {}, &error));
     QVERIFY2(error.contains(u"already holds data"_s), qPrintable(error));
     QCOMPARE(keysThere.list()->size(), 3);
+}
+
+void TestStorage::reconnectsWhenTheServerDropsTheConnection()
+{
+    if (!test::TestDatabases::postgres())
+        QSKIP("PostgreSQL only: a SQLite file has no connection to lose");
+    // A database server restarted, failed over, or an idle connection cut: the statement running then
+    // fails; the next ones run on a new connection, prepared statements included (Qt warns as it lets the
+    // old ones go).
+    const QString at = fresh(u"dropped"_s);
+    QVERIFY(!at.isEmpty());
+    storage::Database db;
+    QVERIFY(db.open(at, nullptr));
+    storage::Settings settings(db);
+    QVERIFY(settings.setValue(storage::setting::Port, 9001));
+    QCOMPARE(settings.value(storage::setting::Port), 9001);
+    accounts::ApiKeys keys(db);
+    const auto key = keys.create(u"before"_s, accounts::Plan::Free);
+    QVERIFY(key && keys.authenticate(key->secret));
+    QString error;
+    QVERIFY2(
+        test::TestDatabases::admin(u"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                                   "'%1' AND pid != pg_backend_pid()"_s.arg(QUrl(at).path().mid(1)),
+                                   &error),
+        qPrintable(error));
+    int failures = 0;
+    while (settings.value(storage::setting::Port) != 9001 && failures < 3)
+        ++failures;
+    QVERIFY2(failures <= 1, qPrintable(QString::number(failures)));
+    QVERIFY(keys.authenticate(key->secret));
+    QVERIFY(keys.create(u"after"_s, accounts::Plan::Free));
+    QVERIFY(settings.setValue(storage::setting::Port, 9002));
+    QCOMPARE(settings.value(storage::setting::Port), 9002);
 }
 
 QTEST_GUILESS_MAIN(TestStorage)

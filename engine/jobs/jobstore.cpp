@@ -196,7 +196,8 @@ bool JobStore::insertItems(QSqlDatabase &db, const QString &id, qsizetype firstP
 }
 
 JobStore::CreateResult JobStore::createInTransaction(const StoreJob &store,
-                                                     const std::function<bool(const QString &jobId)> &within)
+                                                     const std::function<bool(const QString &jobId)> &within,
+                                                     bool exclusive)
 {
     CreateResult result;
     QSqlDatabase db = m_db.connection();
@@ -210,7 +211,7 @@ JobStore::CreateResult JobStore::createInTransaction(const StoreJob &store,
         if (sqlite)
             QSqlQuery(db).exec(u"PRAGMA synchronous=NORMAL"_s);
     });
-    Transaction tx(db);
+    Transaction tx(db, exclusive);
     if (!tx.ok())
         return result;
     const QString id = QUuid::createUuid().toString(QUuid::WithoutBraces);
@@ -258,7 +259,9 @@ JobStore::CreateResult JobStore::createStreamedJob(QLatin1StringView kind, core:
                 return std::nullopt;
             return position;
         },
-        within);
+        within,
+        // Nothing checked then written (no key, no credits): a long import holds up no other writer.
+        false);
 }
 
 JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLatin1StringView kind,
@@ -734,25 +737,23 @@ QString JobStore::hostKey()
 
 bool JobStore::registerRunner(const QString &runnerId)
 {
+    // Times in the database's clock: servers on other machines compare them.
+    const QString now = storage::nowMs(m_db.dialect());
     QSqlQuery q(m_db.connection());
     q.prepare(
-        u"INSERT INTO runners(id, host, host_key, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"_s);
-    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+        u"INSERT INTO runners(id, host, host_key, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, "_s +
+        now + u", "_s + now + u") ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"_s);
     q.addBindValue(runnerId);
     q.addBindValue(QSysInfo::machineHostName());
     q.addBindValue(hostKey());
     q.addBindValue(QCoreApplication::applicationPid());
-    q.addBindValue(now);
-    q.addBindValue(now);
     return q.exec();
 }
 
 bool JobStore::heartbeat(const QString &runnerId)
 {
     QSqlQuery q(m_db.connection());
-    q.prepare(u"UPDATE runners SET heartbeat_at = ? WHERE id = ?"_s);
-    q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+    q.prepare(u"UPDATE runners SET heartbeat_at = "_s + storage::nowMs(m_db.dialect()) + u" WHERE id = ?"_s);
     q.addBindValue(runnerId);
     if (!q.exec())
         return false;
@@ -764,33 +765,38 @@ bool JobStore::heartbeat(const QString &runnerId)
 int JobStore::reapRunners(const QString &self, qint64 timeoutMs)
 {
     QSqlDatabase db = m_db.connection();
+    const QString now = storage::nowMs(m_db.dialect());
     QSqlQuery q(db);
-    if (!q.exec(u"SELECT id, host_key, pid, heartbeat_at FROM runners"_s))
+    q.prepare(u"SELECT id, host_key, pid, heartbeat_at < "_s + now + u" - ? FROM runners WHERE id != ?"_s);
+    q.addBindValue(timeoutMs);
+    q.addBindValue(self);
+    if (!q.exec())
         return -1;
-    const qint64 now = QDateTime::currentMSecsSinceEpoch();
     const QString here = hostKey();
-    QStringList dead;
+    QList<std::pair<QString, bool>> suspects; // id, and whether its process is gone from this machine
     while (q.next()) {
-        const QString id = q.value(0).toString();
-        if (id == self)
-            continue;
-        const bool silent = q.value(3).toLongLong() < now - timeoutMs;
         const bool gone =
             !here.isEmpty() && q.value(1).toString() == here && processGone(q.value(2).toLongLong());
-        if (silent || gone)
-            dead.append(id);
+        if (q.value(3).toBool() || gone)
+            suspects.append({q.value(0).toString(), gone});
     }
     q.finish();
     int requeued = 0;
-    for (const QString &id : std::as_const(dead)) {
+    for (const auto &[id, gone] : std::as_const(suspects)) {
         const bool ok = storage::inWriteTransaction(db, [&] {
+            // Looked at again under the lock: a runner that beat meanwhile is alive after all.
+            QSqlQuery forget(db);
+            forget.prepare(u"DELETE FROM runners WHERE id = ?"_s +
+                           (gone ? QString() : u" AND heartbeat_at < "_s + now + u" - ?"_s));
+            forget.addBindValue(id);
+            if (!gone)
+                forget.addBindValue(timeoutMs);
+            if (!forget.exec())
+                return false;
+            if (forget.numRowsAffected() != 1)
+                return true;
             const int n = requeueLeases(db, id);
             if (n < 0)
-                return false;
-            QSqlQuery forget(db);
-            forget.prepare(u"DELETE FROM runners WHERE id = ?"_s);
-            forget.addBindValue(id);
-            if (!forget.exec())
                 return false;
             requeued += n;
             return true;

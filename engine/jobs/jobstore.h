@@ -216,8 +216,11 @@ private:
     using StoreJob =
         std::function<std::optional<qsizetype>(QSqlDatabase &db, const QString &id, CreateResult &result)>;
     /// A job created durably (synchronous commit): `store`, then `within`, an empty job ended, the commit.
+    /// `exclusive`: under storage::beginWrite() (an idempotency key checked, credits charged); otherwise a
+    /// plain transaction.
     CreateResult createInTransaction(const StoreJob &store,
-                                     const std::function<bool(const QString &jobId)> &within);
+                                     const std::function<bool(const QString &jobId)> &within,
+                                     bool exclusive = true);
     /// In the caller's transaction: the job's row, and its items from `firstPosition` on. `turns` counts the
     /// job's items per domain so far (each item's turn within its domain: leasing deals domains out).
     static bool insertJob(QSqlDatabase &db, const QString &id, const accounts::ApiKeyInfo *key,

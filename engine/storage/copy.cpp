@@ -2,6 +2,7 @@
 
 #include "database.h"
 
+#include <QScopeGuard>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QSqlRecord>
@@ -88,6 +89,10 @@ bool copyDatabase(const Database &from, const Database &to,
                         .arg(to.schemaVersion()));
     QSqlDatabase source = from.connection();
     QSqlDatabase target = to.connection();
+    // One moment of the source for every table (servers may still be writing to it), read as a stream.
+    if (!beginRead(source))
+        return fail(u"cannot read %1: %2"_s.arg(from.display(), source.lastError().text()));
+    const auto endRead = qScopeGuard([&] { source.commit(); });
     for (const QString &table : tables()) {
         QSqlQuery count(target);
         if (!count.exec(u"SELECT COUNT(*) FROM "_s + table) || !count.next())
@@ -106,7 +111,7 @@ bool copyDatabase(const Database &from, const Database &to,
             // numbers them as they arrive), otherwise as they come.
             const bool ordered = table == "lists"_L1 || table == "webhook_deliveries"_L1;
             QSqlQuery read(source);
-            readForward(read, source);
+            read.setForwardOnly(true); // nothing else runs on this connection meanwhile (see readForward)
             if (!read.exec(
                     u"SELECT * FROM "_s + table +
                     (ordered ? u" ORDER BY created_at, "_s + insertionOrder(from.dialect()) : QString()))) {
@@ -132,14 +137,14 @@ bool copyDatabase(const Database &from, const Database &to,
             const int leaseState = int(columns.indexOf(u"state"_s));
             qint64 rows = 0;
             QList<QVariantList> chunk;
+            bool written = true;
             auto write = [&] {
-                if (chunk.isEmpty())
-                    return true;
-                const bool ok = insertRows(target, table, columns, chunk.size(),
-                                           [&](qsizetype i) { return chunk.at(i); });
+                if (!chunk.isEmpty() && written)
+                    written = insertRows(target, table, columns, chunk.size(),
+                                         [&](qsizetype i) { return chunk.at(i); });
                 rows += chunk.size();
                 chunk.clear();
-                return ok;
+                return written;
             };
             while (read.next()) {
                 QVariantList row;
@@ -169,10 +174,15 @@ bool copyDatabase(const Database &from, const Database &to,
                 if (chunk.size() >= 2000 && !write())
                     break;
             }
-            if (!write()) {
+            if (read.lastError().isValid()) {
                 if (error)
                     *error =
-                        u"cannot write %1 in %2: %3"_s.arg(table, to.display(), target.lastError().text());
+                        u"cannot read %1 in %2: %3"_s.arg(table, from.display(), read.lastError().text());
+                return false;
+            }
+            if (!write()) {
+                if (error)
+                    *error = u"cannot write %1 in %2"_s.arg(table, to.display());
                 return false;
             }
             if (progress)

@@ -5,6 +5,7 @@
 #include <QFileInfo>
 #include <QMutexLocker>
 #include <QRegularExpression>
+#include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QThread>
@@ -13,6 +14,10 @@
 #include <QUuid>
 
 #include <atomic>
+
+#ifdef Q_OS_LINUX
+#include <dlfcn.h>
+#endif
 
 using namespace Qt::StringLiterals;
 
@@ -279,6 +284,32 @@ QString isoNow()
     return QDateTime::currentDateTimeUtc().toString(Qt::ISODate);
 }
 
+/// The server process behind a PostgreSQL connection (libpq's PQbackendPID), 0 when unknown. When the
+/// server closes a connection (a restart, a failover, an idle connection cut), Qt's driver connects again
+/// by itself, and the statements prepared on the old session are gone: a new process number tells.
+/// libpq is asked through the handle the driver exposes, with the libpq the driver itself loaded (so that
+/// building Mailcaff needs no libpq of its own). Elsewhere than on Linux: 0 (not detected).
+int backendProcess(const QSqlDatabase &db)
+{
+#ifdef Q_OS_LINUX
+    using Pid = int (*)(const void *);
+    static const Pid pid = []() -> Pid {
+        void *libpq = dlopen("libpq.so.5", RTLD_NOW | RTLD_NOLOAD);
+        return libpq ? reinterpret_cast<Pid>(dlsym(libpq, "PQbackendPID")) : nullptr;
+    }();
+    if (!pid || !db.driver())
+        return 0;
+    const QVariant handle = db.driver()->handle();
+    if (qstrcmp(handle.typeName(), "PGconn*") != 0 && qstrcmp(handle.typeName(), "pg_conn*") != 0)
+        return 0;
+    const void *connection = *static_cast<void *const *>(handle.constData());
+    return connection ? pid(connection) : 0;
+#else
+    Q_UNUSED(db);
+    return 0;
+#endif
+}
+
 } // namespace
 
 /// What a thread holds: the connections it opened (pool threads come and go: a thread's connections are
@@ -295,6 +326,7 @@ struct Database::ThreadState
         bool prepared = false;
     };
     QHash<QString, QHash<QString, Statement>> statements;
+    QHash<QString, int> sessions; ///< PostgreSQL: the server process of each connection, when last seen
     ~ThreadState()
     {
         for (const auto &[weak, n] : std::as_const(owned)) {
@@ -470,8 +502,23 @@ QSqlDatabase Database::connection() const
     static std::atomic<quint64> nextThreadSerial{1};
     thread_local const quint64 threadSerial = nextThreadSerial++;
     const QString name = m_prefix + QString::number(threadSerial);
-    if (QSqlDatabase::contains(name))
-        return QSqlDatabase::database(name, true);
+    if (QSqlDatabase::contains(name)) {
+        QSqlDatabase db = QSqlDatabase::database(name, true);
+        if (dialect() == Dialect::PostgreSQL) {
+            // A new session since the last look: the statements prepared on the old one went with it (Qt
+            // warns as it lets them go), and its settings too.
+            ThreadState &state = threadState();
+            int &known = state.sessions[name];
+            if (const int now = backendProcess(db); now != known) {
+                if (known != 0) {
+                    state.statements.remove(name);
+                    QSqlQuery(db).exec(u"SET client_min_messages = warning"_s);
+                }
+                known = now;
+            }
+        }
+        return db;
+    }
     {
         QMutexLocker lock(&m_registry->mutex);
         m_registry->names.append(name);
@@ -565,8 +612,10 @@ bool beginWrite(QSqlDatabase db)
         return QSqlQuery(db).exec(u"BEGIN IMMEDIATE"_s);
     if (!db.transaction())
         return false;
+    // Waits as SQLite's busy timeout does, then fails, rather than hanging on a stuck writer.
     QSqlQuery lock(db);
-    if (lock.exec(u"SELECT pg_advisory_xact_lock(%1)"_s.arg(WriteLock)))
+    if (lock.exec(u"SET LOCAL lock_timeout = '10s'"_s) &&
+        lock.exec(u"SELECT pg_advisory_xact_lock(%1)"_s.arg(WriteLock)))
         return true;
     db.rollback();
     return false;
@@ -583,6 +632,12 @@ QString jsonField(Dialect dialect, const QString &column, const QString &field)
     if (dialect == Dialect::SQLite)
         return u"json_extract(%1, '$.%2')"_s.arg(column, field);
     return u"(%1::jsonb ->> '%2')"_s.arg(column, field);
+}
+
+QString nowMs(Dialect dialect)
+{
+    return dialect == Dialect::SQLite ? u"CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"_s
+                                      : u"CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"_s;
 }
 
 QString insertionOrder(Dialect dialect)
@@ -607,10 +662,11 @@ std::optional<Location> Location::parse(const QString &text, QString *error)
     if (text.startsWith("postgresql://"_L1) || text.startsWith("postgres://"_L1)) {
         l.dialect = Dialect::PostgreSQL;
         const QUrl url(text, QUrl::StrictMode);
-        // The URL itself may hold a password: the messages name the problem, never the text.
+        // The URL itself may hold a password: the messages name the problem, never the text (QUrl's own
+        // message quotes it).
         if (!url.isValid())
-            return bad(
-                u"the PostgreSQL URL is not valid: %1"_s.arg(url.errorString().remove(url.password())));
+            return bad(u"the PostgreSQL URL is not valid (check the port, and percent-encode characters such "
+                       u"as / ? # @ : in the user name and password)"_s);
         l.host = url.host();
         if (l.host.isEmpty())
             return bad(
@@ -676,6 +732,14 @@ bool insertRows(QSqlDatabase db, const QString &table, const QStringList &column
         }
         return sql;
     };
+    // PostgreSQL's text cannot hold U+0000 (SQLite's can): a list or request that carries one is stored
+    // without it rather than refused whole.
+    const bool noNul = dialectOf(db) == Dialect::PostgreSQL;
+    auto value = [noNul](const QVariant &v) {
+        if (noNul && v.metaType().id() == QMetaType::QString && v.toString().contains(QChar(0)))
+            return QVariant(v.toString().remove(QChar(0)));
+        return v;
+    };
     QSqlQuery full(db);
     if (count >= Batch && !full.prepare(statement(Batch)))
         return false;
@@ -684,7 +748,7 @@ bool insertRows(QSqlDatabase db, const QString &table, const QStringList &column
         int p = 0;
         for (qsizetype r = i; r < i + Batch; ++r)
             for (const QVariant &v : row(r))
-                full.bindValue(p++, v);
+                full.bindValue(p++, value(v));
         if (!full.exec())
             return false;
         if (afterBatch)
@@ -698,7 +762,7 @@ bool insertRows(QSqlDatabase db, const QString &table, const QStringList &column
     int p = 0;
     for (qsizetype r = i; r < count; ++r)
         for (const QVariant &v : row(r))
-            rest.bindValue(p++, v);
+            rest.bindValue(p++, value(v));
     if (!rest.exec())
         return false;
     if (afterBatch)

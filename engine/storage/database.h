@@ -148,6 +148,10 @@ template<typename Work> bool inWriteTransaction(QSqlDatabase db, Work &&work)
 /// 'true'/'false' text on PostgreSQL (QVariant::toBool() reads both).
 QString jsonField(Dialect dialect, const QString &column, const QString &field);
 
+/// The database server's clock, in epoch milliseconds, as SQL: for times that servers on different
+/// machines compare (heartbeats, slots), so that their clocks' differences do not count.
+QString nowMs(Dialect dialect);
+
 /// The column that orders the rows of `lists` and `webhook_deliveries` by insertion: SQLite's rowid;
 /// PostgreSQL has none, and numbers them in `seq` (schema step 14).
 QString insertionOrder(Dialect dialect);

@@ -88,7 +88,12 @@ bool ResultCache::flush()
         q.prepare(u"INSERT INTO verification_cache(address, status, result, verified_at, expires_at) VALUES "
                   "(?, ?, ?, ?, ?) ON CONFLICT(address) DO UPDATE SET status = excluded.status, result = "
                   "excluded.result, verified_at = excluded.verified_at, expires_at = excluded.expires_at"_s);
-        for (auto it = rows.cbegin(); it != rows.cend(); ++it) {
+        // In address order: two servers writing the same addresses take their row locks in the same order
+        // (PostgreSQL), never each waiting for the other.
+        QStringList addresses = rows.keys();
+        addresses.sort();
+        for (const QString &address : std::as_const(addresses)) {
+            const auto it = rows.constFind(address);
             q.bindValue(0, it.key());
             q.bindValue(1, it->status);
             q.bindValue(2,

@@ -33,11 +33,11 @@ SharedSessionLimiter::~SharedSessionLimiter()
 
 QString SharedSessionLimiter::acquire(const QString &address, int max)
 {
-    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    // Times in the database's clock: servers on other machines compare them.
+    const QString now = storage::nowMs(m_db.dialect());
     QSet<int> taken;
-    QSqlQuery &busy = m_db.prepared(u"SELECT slot FROM mx_slots WHERE address = ? AND until >= ?"_s);
+    QSqlQuery &busy = m_db.prepared(u"SELECT slot FROM mx_slots WHERE address = ? AND until >= "_s + now);
     busy.bindValue(0, address);
-    busy.bindValue(1, now);
     if (!busy.exec())
         return {};
     while (busy.next())
@@ -45,17 +45,18 @@ QString SharedSessionLimiter::acquire(const QString &address, int max)
     busy.finish();
     // A free slot, or one whose holder stopped renewing it; another server may take the same one at the
     // same moment: the conditional upsert lets exactly one of them have it.
-    QSqlQuery &take = m_db.prepared(
-        u"INSERT INTO mx_slots(address, slot, holder, until) VALUES (?, ?, ?, ?) ON CONFLICT(address, slot) "
-        "DO UPDATE SET holder = excluded.holder, until = excluded.until WHERE mx_slots.until < ?"_s);
+    QSqlQuery &take =
+        m_db.prepared(u"INSERT INTO mx_slots(address, slot, holder, until) VALUES (?, ?, ?, "_s + now +
+                      u" + ?) ON CONFLICT(address, slot) DO UPDATE SET holder = excluded.holder, "
+                      "until = excluded.until WHERE mx_slots.until < "_s +
+                      now);
     for (int slot = 0; slot < max; ++slot) {
         if (taken.contains(slot))
             continue;
         take.bindValue(0, address);
         take.bindValue(1, slot);
         take.bindValue(2, m_holder);
-        take.bindValue(3, now + m_ttlMs);
-        take.bindValue(4, now);
+        take.bindValue(3, m_ttlMs);
         const bool won = take.exec() && take.numRowsAffected() == 1;
         take.finish();
         if (won) {
@@ -85,11 +86,17 @@ void SharedSessionLimiter::release(const QString &address, const QString &token)
 
 void SharedSessionLimiter::renew()
 {
-    QSqlQuery &q = m_db.prepared(u"UPDATE mx_slots SET until = ? WHERE holder = ?"_s);
-    q.bindValue(0, QDateTime::currentMSecsSinceEpoch() + m_ttlMs);
-    q.bindValue(1, m_holder);
-    q.exec();
-    q.finish();
+    // The slots held, one by one: a slot whose release failed is not kept alive (it runs out instead).
+    QSqlQuery &q = m_db.prepared(u"UPDATE mx_slots SET until = "_s + storage::nowMs(m_db.dialect()) +
+                                 u" + ? WHERE address = ? AND slot = ? AND holder = ?"_s);
+    for (const QString &held : std::as_const(m_held)) {
+        q.bindValue(0, m_ttlMs);
+        q.bindValue(1, held.section(u' ', 0, 0));
+        q.bindValue(2, held.section(u' ', 1, 1).toInt());
+        q.bindValue(3, m_holder);
+        q.exec();
+        q.finish();
+    }
 }
 
 } // namespace mailcaff::verify

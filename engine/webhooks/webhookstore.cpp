@@ -268,7 +268,8 @@ bool WebhookStore::recordAttempt(const QString &deliveryId, const AttemptRecord 
     return storage::inTransaction(db, [&] {
         QSqlQuery q(db);
         q.prepare(u"UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?, state = ?, "
-                  "last_status = ?, last_error = ?, last_duration_ms = ?, delivered_at = ? WHERE id = ?"_s);
+                  "last_status = ?, last_error = ?, last_duration_ms = ?, delivered_at = ? WHERE id = ? AND "
+                  "state = 'pending'"_s);
         q.addBindValue(r.newState == Delivery::State::Pending ? r.nextAttemptAt : r.attemptedAt);
         q.addBindValue(toString(r.newState));
         q.addBindValue(r.status);
@@ -276,8 +277,11 @@ bool WebhookStore::recordAttempt(const QString &deliveryId, const AttemptRecord 
         q.addBindValue(r.durationMs);
         q.addBindValue(r.newState == Delivery::State::Delivered ? QVariant(r.attemptedAt) : QVariant());
         q.addBindValue(deliveryId);
+        // Not pending any more: another server sharing the database ended it (its claim on an attempt
+        // ran out while this one was still trying): that outcome stands.
         if (!q.exec() || q.numRowsAffected() != 1) {
-            m_lastError = q.lastError().text();
+            m_lastError =
+                q.lastError().isValid() ? q.lastError().text() : u"the delivery has already ended"_s;
             return false;
         }
         q.prepare(u"INSERT INTO webhook_delivery_log(delivery_id, attempted_at, status, duration_ms, error) "
