@@ -21,6 +21,7 @@
 #include <QIcon>
 #include <QJsonDocument>
 #include <QRegularExpression>
+#include <QSettings>
 #include <QSocketNotifier>
 #include <QSslCertificate>
 #include <QTextStream>
@@ -148,7 +149,8 @@ void addServerOptions(QCommandLineParser &p)
          u"Folder for the database and user lists (default: %1)."_s.arg(Engine::defaultDataDir()), u"DIR"_s},
         {u"database"_s,
          u"The database: a SQLite file (default: mailcaff.sqlite in the data folder) or "
-         u"postgresql://USER@HOST[:PORT]/DBNAME, shared by several servers (default: $MAILCAFF_DATABASE; "
+         u"postgresql://USER@HOST[:PORT]/DBNAME, shared by several servers (default: $MAILCAFF_DATABASE, "
+         u"else database= in ~/.config/Mailcaff/Mailcaff.conf; "
          u"passwords from PGPASSWORD or ~/.pgpass rather than the command line)."_s,
          u"URL"_s},
         {u"listen"_s, u"Address the API server binds (default 127.0.0.1)."_s, u"ADDR"_s},
@@ -507,6 +509,17 @@ int runMaintenance(Engine &engine, const QCommandLineParser &p, const QStringLis
     return ExitOk;
 }
 
+/// Where the database is: --database, else $MAILCAFF_DATABASE, else the `database` key of the config file
+/// (~/.config/Mailcaff/Mailcaff.conf), else empty (SQLite in the data folder).
+QString databaseLocation(const QCommandLineParser &p)
+{
+    if (p.isSet(u"database"_s))
+        return p.value(u"database"_s);
+    if (const QString env = qEnvironmentVariable("MAILCAFF_DATABASE"); !env.isEmpty())
+        return env;
+    return QSettings().value(u"database"_s).toString().trimmed();
+}
+
 /// `db migrate`: everything the data folder's database (or --from) holds, copied into --to.
 int runDb(const QCommandLineParser &p, const QStringList &args)
 {
@@ -811,8 +824,7 @@ int run(int argc, char **argv)
 
     Engine engine;
     QString error;
-    const QString database =
-        parser.isSet(u"database"_s) ? parser.value(u"database"_s) : qEnvironmentVariable("MAILCAFF_DATABASE");
+    const QString database = databaseLocation(parser);
     if (!engine.openStorage(parser.value(u"data-dir"_s), database, &error)) {
         err() << "mailcaff: " << error << Qt::endl;
         return ExitFailure;

@@ -42,6 +42,7 @@ private Q_SLOTS:
     void noDisplayFallsBackToHeadless();
     void bulkJobSurvivesKill();
     void verifyFileSurvivesKill();
+    void databaseFromOptionEnvironmentOrConfigFile();
 
 private:
     struct Run
@@ -51,7 +52,8 @@ private:
         QString err;
     };
     /// Runs mailcaff to completion while this process's event loop keeps serving DNS.
-    Run run(const QStringList &args, int timeoutMs = 30000);
+    Run run(const QStringList &args, int timeoutMs = 30000,
+            const QProcessEnvironment &environment = QProcessEnvironment::systemEnvironment());
     QString createKey(const QString &dataDir);
 
     QTemporaryDir m_dir;
@@ -66,9 +68,10 @@ void TestApp::initTestCase()
     m_dns.addNullMx(u"nomail.example"_s);
 }
 
-TestApp::Run TestApp::run(const QStringList &args, int timeoutMs)
+TestApp::Run TestApp::run(const QStringList &args, int timeoutMs, const QProcessEnvironment &environment)
 {
     QProcess p;
+    p.setProcessEnvironment(environment);
     p.start(binary(), args);
     Run r;
     if (!p.waitForStarted(10000))
@@ -536,6 +539,53 @@ void TestApp::verifyFileSurvivesKill()
     QCOMPARE(lines.size(), 201); // the header and every row, once
     for (int i = 1; i < lines.size(); ++i)
         QVERIFY2(lines.at(i).contains(",risky,"), lines.at(i).constData()); // all answered in the end
+}
+
+void TestApp::databaseFromOptionEnvironmentOrConfigFile()
+{
+    // --database, else MAILCAFF_DATABASE, else database= in the config file, else the data folder's file.
+    QTemporaryDir dir;
+    const QString data = dir.filePath(u"data"_s);
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.remove(u"MAILCAFF_DATABASE"_s);
+    env.insert(u"XDG_CONFIG_HOME"_s, dir.filePath(u"config"_s));
+    auto names = [&](const QStringList &extra, const QProcessEnvironment &e) {
+        const Run r = run(QStringList{u"keys"_s, u"list"_s, u"--data-dir"_s, data} + extra, 30000, e);
+        return r.exitCode == 0 ? r.out : u"exit %1: %2"_s.arg(r.exitCode).arg(r.err);
+    };
+    const QString option = u"sqlite:"_s + dir.filePath(u"option.sqlite"_s);
+    QCOMPARE(run({u"keys"_s, u"create"_s, u"--name"_s, u"in-option"_s, u"--database"_s, option,
+                  u"--data-dir"_s, data},
+                 30000, env)
+                 .exitCode,
+             0);
+    QVERIFY(QFile::exists(dir.filePath(u"option.sqlite"_s)));
+    QVERIFY(names({u"--database"_s, option}, env).contains(u"in-option"_s));
+    QVERIFY(!names({}, env).contains(u"in-option"_s)); // the data folder's own database is another
+
+    QProcessEnvironment withVariable = env;
+    withVariable.insert(u"MAILCAFF_DATABASE"_s, option);
+    QVERIFY(names({}, withVariable).contains(u"in-option"_s));
+
+    QVERIFY(QDir().mkpath(dir.filePath(u"config/Mailcaff"_s)));
+    QFile conf(dir.filePath(u"config/Mailcaff/Mailcaff.conf"_s));
+    QVERIFY(conf.open(QIODevice::WriteOnly));
+    conf.write("[General]\ndatabase=" + option.toUtf8() + "\n");
+    conf.close();
+    QVERIFY(names({}, env).contains(u"in-option"_s));
+    // The option wins over the file.
+    QVERIFY(!names({u"--database"_s, u"sqlite:"_s + dir.filePath(u"other.sqlite"_s)}, env)
+                 .contains(u"in-option"_s));
+
+    // A database that cannot be opened: a one-line error that names it, never its password.
+    const Run bad = run(
+        {u"keys"_s, u"list"_s, u"--database"_s, u"postgresql://ops:hunter2@127.0.0.54:1/mc"_s}, 30000, env);
+    QCOMPARE(bad.exitCode, 1);
+    QVERIFY2(bad.err.contains(u"postgresql://ops@127.0.0.54:1/mc"_s), qPrintable(bad.err));
+    QVERIFY2(!bad.err.contains(u"hunter2"_s), qPrintable(bad.err));
+    const Run unknown = run({u"keys"_s, u"list"_s, u"--database"_s, u"mysql://root@h/x"_s}, 30000, env);
+    QCOMPARE(unknown.exitCode, 1);
+    QVERIFY2(unknown.err.contains(u"unknown database"_s), qPrintable(unknown.err));
 }
 
 QTEST_GUILESS_MAIN(TestApp)
