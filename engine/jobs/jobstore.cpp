@@ -782,7 +782,10 @@ int JobStore::reapRunners(const QString &self, qint64 timeoutMs)
     }
     q.finish();
     int requeued = 0;
-    for (const auto &[id, gone] : std::as_const(suspects)) {
+    for (const auto &suspect : std::as_const(suspects)) {
+        // (Not a structured binding: clang 14, which builds the fuzzers, cannot capture those.)
+        const QString &id = suspect.first;
+        const bool gone = suspect.second;
         const bool ok = storage::inWriteTransaction(db, [&] {
             // Looked at again under the lock: a runner that beat meanwhile is alive after all.
             QSqlQuery forget(db);

@@ -10,18 +10,17 @@ void PageFetch::fetch(dns::Resolver *resolver, const PageFetchConfig &config, co
                       const QString &path, bool headFirst, QObject *context,
                       std::function<void(const Outcome &)> done)
 {
-    auto *f = new PageFetch(resolver, config, host, path, headFirst, std::move(done), context);
+    auto *f = new PageFetch(resolver, config, host, path, std::move(done), context);
     f->request(QUrl(u"https://"_s + host + path), headFirst ? "HEAD" : "GET");
 }
 
 PageFetch::PageFetch(dns::Resolver *resolver, const PageFetchConfig &config, QString host, QString path,
-                     bool headFirst, std::function<void(const Outcome &)> done, QObject *parent)
+                     std::function<void(const Outcome &)> done, QObject *parent)
     : QObject(parent)
     , m_resolver(resolver)
     , m_config(config)
     , m_host(std::move(host))
     , m_path(std::move(path))
-    , m_headFirst(headFirst)
     , m_done(std::move(done))
 {
 }

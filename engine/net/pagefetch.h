@@ -46,7 +46,7 @@ public:
 
 private:
     PageFetch(dns::Resolver *resolver, const PageFetchConfig &config, QString host, QString path,
-              bool headFirst, std::function<void(const Outcome &)> done, QObject *parent);
+              std::function<void(const Outcome &)> done, QObject *parent);
     void request(const QUrl &url, const QByteArray &method);
     void answered(const QUrl &url, const QByteArray &method, const HttpExchange::Outcome &o);
     void finish();
@@ -55,7 +55,6 @@ private:
     PageFetchConfig m_config;
     QString m_host;
     QString m_path;
-    bool m_headFirst;
     std::function<void(const Outcome &)> m_done;
     Outcome m_outcome;
     bool m_finished = false;
