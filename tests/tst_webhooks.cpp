@@ -124,6 +124,13 @@ private Q_SLOTS:
         QVERIFY2(m_dns.listen(), qPrintable(m_dns.errorString()));
         m_dns.addA(HookHost, u"127.0.0.1"_s);
         m_dns.addA(MismatchHost, u"127.0.0.1"_s);
+        // Names that lead to places a shared server must not reach (SSRF).
+        m_dns.addA(u"metadata.test"_s, u"169.254.169.254"_s);
+        m_dns.addA(u"ten.test"_s, u"10.0.0.1"_s);
+        m_dns.addAAAA(u"mapped.test"_s, u"::ffff:127.0.0.1"_s);
+        m_dns.addA(u"zero.test"_s, u"0.0.0.0"_s);
+        m_dns.addA(u"both.test"_s, u"127.0.0.1"_s);
+        m_dns.addAAAA(u"both.test"_s, u"::1"_s);
         QVERIFY(m_resolver.setServers(m_dns.serverString()));
         m_resolver.setTimeout(1000, 2);
     }
@@ -438,6 +445,50 @@ private Q_SLOTS:
         const QString id = dispatcher->enqueue(KeyId, u"bulk_job.completed"_s, u"j"_s, completedPayload());
         QTRY_COMPARE_WITH_TIMEOUT(stateOf(id), u"delivered"_s, WaitMs);
         QVERIFY(deliveryOf(id)->lastDurationMs >= 150);
+    }
+
+    void privateTargetSpellingsRefused_data()
+    {
+        QTest::addColumn<QString>("url");
+        // %1: the receiver's port on 127.0.0.1. Each spelling of an internal address, and each name that
+        // resolves to one, must end without a request reaching the receiver.
+        const QList<std::pair<const char *, const char *>> rows = {
+            {"loopback", "https://127.0.0.1:%1/hook"},
+            {"decimal IPv4", "https://2130706433:%1/hook"},
+            {"octal IPv4", "https://0177.0.0.1:%1/hook"},
+            {"hex IPv4", "https://0x7f.0.0.1:%1/hook"},
+            {"short IPv4", "https://127.1:%1/hook"},
+            {"IPv4-mapped IPv6", "https://[::ffff:127.0.0.1]:%1/hook"},
+            {"IPv6 loopback", "https://[::1]:%1/hook"},
+            {"unspecified", "https://0.0.0.0:%1/hook"},
+            {"metadata literal", "https://169.254.169.254/latest/meta-data/"},
+            {"name to metadata", "https://metadata.test/latest/meta-data/"},
+            {"name to 10/8", "https://ten.test:%1/hook"},
+            {"name to mapped loopback", "https://mapped.test:%1/hook"},
+            {"name to 0.0.0.0", "https://zero.test:%1/hook"},
+            {"name to loopback, both families", "https://both.test:%1/hook"},
+        };
+        for (const auto &[name, url] : rows)
+            QTest::newRow(name) << QString::fromLatin1(url);
+    }
+
+    void privateTargetSpellingsRefused()
+    {
+        QFETCH(QString, url);
+        const QString target = url.contains(u"%1"_s) ? url.arg(m_receiver->port()) : url;
+        // Refused when the endpoint is set (not a usable URL), or when the delivery is attempted.
+        const auto set = m_store->setEndpoint(KeyId, target);
+        if (set.ok()) {
+            auto dispatcher = makeDispatcher(net::TargetPolicy(false), {});
+            dispatcher->start();
+            const QString id =
+                dispatcher->enqueue(KeyId, u"bulk_job.completed"_s, u"j"_s, completedPayload());
+            QTRY_COMPARE_WITH_TIMEOUT(stateOf(id), u"failed"_s, WaitMs);
+            const QString error = deliveryOf(id)->lastError;
+            QVERIFY2(error.startsWith(u"refused target: "_s) || error.startsWith(u"cannot resolve"_s),
+                     qPrintable(target + u": "_s + error));
+        }
+        QCOMPARE(m_receiver->requestCount(), 0);
     }
 
     void privateTargetRefused()
