@@ -62,6 +62,36 @@ HttpResponse unauthorized()
 
 } // namespace
 
+int ApiServer::authThrottled(const QHostAddress &address)
+{
+    const auto it = m_authFailures.constFind(address.toString());
+    if (it == m_authFailures.cend() || it->count < m_limits.authFailureLimit)
+        return 0;
+    const qint64 left =
+        it->windowStartMs + m_limits.authFailureWindowMs - QDateTime::currentMSecsSinceEpoch();
+    return left > 0 ? int((left + 999) / 1000) : 0;
+}
+
+void ApiServer::authFailed(const QHostAddress &address)
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    // Bounded whatever the number of addresses: windows that ended are forgotten first, then everything.
+    if (m_authFailures.size() >= 10'000) {
+        m_authFailures.removeIf([&](const auto &entry) {
+            return entry.value().windowStartMs + m_limits.authFailureWindowMs <= now;
+        });
+        if (m_authFailures.size() >= 10'000)
+            m_authFailures.clear();
+    }
+    AuthFailures &f = m_authFailures[address.toString()];
+    if (f.windowStartMs + m_limits.authFailureWindowMs <= now)
+        f = AuthFailures{0, now};
+    if (++f.count == m_limits.authFailureLimit)
+        qWarning("mailcaff: %d requests with a bad API key from %s within %d s; its requests get 429 for the "
+                 "rest of that time",
+                 f.count, qPrintable(address.toString()), m_limits.authFailureWindowMs / 1000);
+}
+
 QByteArray ApiRequest::header(const QByteArray &lowercaseName) const
 {
     for (const auto &[name, value] : headers) {
@@ -439,11 +469,19 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                                 .withHeader("Retry-After", QByteArray::number(retryAfter)));
                 return true;
             }
+            if (const int wait = authThrottled(req.remote); wait > 0) {
+                reply->send(HttpResponse::json(429, {{u"error"_s, u"Too many failed authentication attempts "
+                                                                  "from this address: try again later"_s},
+                                                     {u"retry_after"_s, wait}})
+                                .withHeader("Retry-After", QByteArray::number(wait)));
+                return true;
+            }
             const QByteArray auth = req.header("authorization");
             const qsizetype space = auth.indexOf(' ');
             if (space > 0 && auth.left(space).toLower() == "bearer")
                 req.key = authenticate(auth.mid(space + 1).trimmed());
             if (!req.key) {
+                authFailed(req.remote);
                 reply->send(unauthorized());
                 return true;
             }

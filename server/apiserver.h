@@ -155,9 +155,19 @@ public:
     void setAccessLog(bool enabled) { m_accessLog = enabled; }
 
 private:
+    /// Seconds `address` must wait before its next authentication attempt is looked at (0: none).
+    int authThrottled(const QHostAddress &address);
+    void authFailed(const QHostAddress &address);
+
     Engine &m_engine;
     HttpLimits m_limits;
     bool m_accessLog = false;
+    struct AuthFailures
+    {
+        int count = 0;
+        qint64 windowStartMs = 0;
+    };
+    QHash<QString, AuthFailures> m_authFailures; ///< per client address
     QList<Route> m_routes;
     GuardedTcpServer *m_tcp = nullptr;
 };

@@ -25,6 +25,11 @@ struct HttpLimits
     qint64 maxDrainBytes = 4 * 1024 * 1024; ///< and how much of it at most
     /// A handler that has not answered by then has lost its request (the power-mode deadline is 60 s).
     int responseTimeoutMs = 120'000;
+    /// A client address whose requests failed authentication this often within the window gets 429 for
+    /// the rest of the window, without its keys being looked at (guessing keys, or a script with an old
+    /// key in a loop); the first refusal is logged, once per window.
+    int authFailureLimit = 100;
+    int authFailureWindowMs = 60'000;
 };
 
 /// Watches one connection ahead of QtHttpServer's parser: it sees every byte first (its readyRead slot is

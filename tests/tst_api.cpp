@@ -12,6 +12,7 @@
 
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QScopeGuard>
 #include <QtConcurrent>
 #include <QTemporaryDir>
 #include <QTest>
@@ -46,6 +47,7 @@ private Q_SLOTS:
     void badRequestsCostNothing();
     void exhaustedCreditsGive429();
     void keyChangesTakeEffectAtOnce();
+    void badKeysAreThrottledPerAddress();
     void twoHundredConcurrentRequestsTenCredits();
     void maintenanceMode();
     void contentTypeAndEncoding();
@@ -1049,6 +1051,56 @@ void TestApi::idempotentBulkSubmission()
     QCOMPARE(retry.json().value(u"job_id"_s).toString(), first.json().value(u"job_id"_s).toString());
     QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).json.value(u"monthly_used"_s).toInt(),
              used + 2); // once
+}
+
+namespace {
+int s_throttleLogs = 0;
+QtMessageHandler s_previousHandler = nullptr;
+void countThrottleLogs(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    if (message.contains(u"with a bad API key"_s))
+        ++s_throttleLogs;
+    s_previousHandler(type, context, message);
+}
+} // namespace
+
+void TestApi::badKeysAreThrottledPerAddress()
+{
+    // A client guessing keys (or a script looping with an old one): after the limit, 429 for the rest of
+    // the window without its keys being looked at, logged once; the server keeps answering.
+    server::HttpLimits limits;
+    limits.authFailureLimit = 20;
+    limits.authFailureWindowMs = 3000;
+    server::ApiServer guarded(m_engine, nullptr, limits);
+    QString error;
+    QVERIFY2(guarded.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+    QUrl base;
+    base.setScheme(u"http"_s);
+    base.setHost(u"127.0.0.1"_s);
+    base.setPort(guarded.port());
+    ApiClient client(base);
+    s_throttleLogs = 0;
+    s_previousHandler = qInstallMessageHandler(countThrottleLogs);
+    const auto restore = qScopeGuard([] { qInstallMessageHandler(s_previousHandler); });
+    QMap<int, int> statuses;
+    for (int i = 0; i < 300; ++i)
+        ++statuses[client.get(u"/api/v1/account"_s, "mc_guess" + QByteArray::number(i)).status];
+    QCOMPARE(statuses.value(401), 20);
+    QCOMPARE(statuses.value(429), 280);
+    QCOMPARE(s_throttleLogs, 1);
+    // While throttled, a good key from the same address waits too; the answer says how long.
+    const auto waiting = client.get(u"/api/v1/account"_s, m_key);
+    QCOMPARE(waiting.status, 429);
+    const int retryAfter = waiting.json.value(u"retry_after"_s).toInt();
+    QVERIFY(retryAfter >= 1 && retryAfter <= 3);
+    QCOMPARE(waiting.header("retry-after"), QByteArray::number(retryAfter));
+    QVERIFY(waiting.json.value(u"error"_s).toString().contains(u"failed authentication"_s));
+    // Public routes are not throttled.
+    QCOMPARE(client.get(u"/api/v1/health"_s).status, 200);
+    // Once the window is over, the good key works.
+    QTRY_COMPARE_WITH_TIMEOUT(client.get(u"/api/v1/account"_s, m_key).status, 200, 10000);
+    // The main server (another limit's count) never saw these.
+    QCOMPARE(m_client->get(u"/api/v1/account"_s, m_key).status, 200);
 }
 
 QTEST_GUILESS_MAIN(TestApi)
