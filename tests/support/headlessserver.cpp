@@ -23,19 +23,21 @@ bool HeadlessServer::start(const QString &binary, const QStringList &options, QS
 {
     const QStringList database =
         m_database.isEmpty() ? QStringList() : QStringList{u"--database"_s, m_database};
-    QProcess keys;
-    keys.start(binary, QStringList{u"keys"_s, u"create"_s, u"--name"_s, u"bench"_s, u"--plan"_s, u"scale"_s,
-                                   u"--data-dir"_s, m_data.path()} +
-                           database);
-    keys.waitForFinished(30000);
-    m_key = keys.readAllStandardOutput().trimmed().split('\n').last();
-    if (keys.exitCode() != 0 || m_key.isEmpty()) {
-        *error = u"mailcaff keys create failed: "_s + QString::fromUtf8(keys.readAllStandardError());
-        return false;
+    const QString data = m_dataDir.isEmpty() ? m_data.path() : m_dataDir;
+    if (m_key.isEmpty()) {
+        QProcess keys;
+        keys.start(binary, QStringList{u"keys"_s, u"create"_s, u"--name"_s, u"bench"_s, u"--plan"_s,
+                                       u"scale"_s, u"--data-dir"_s, data} +
+                               database);
+        keys.waitForFinished(30000);
+        m_key = keys.readAllStandardOutput().trimmed().split('\n').last();
+        if (keys.exitCode() != 0 || m_key.isEmpty()) {
+            *error = u"mailcaff keys create failed: "_s + QString::fromUtf8(keys.readAllStandardError());
+            return false;
+        }
     }
-    m_process.start(binary,
-                    QStringList{u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s, m_data.path()} +
-                        database + options);
+    m_process.start(binary, QStringList{u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s, data} +
+                                database + options);
     static const QRegularExpression listening(u"listening on (http://127\\.0\\.0\\.1:\\d+)/api/v1"_s);
     QString banner;
     QElapsedTimer wait;
@@ -52,6 +54,13 @@ bool HeadlessServer::start(const QString &binary, const QStringList &options, QS
     }
     m_base = QUrl(match.captured(1));
     return true;
+}
+
+void HeadlessServer::stop()
+{
+    m_process.terminate();
+    if (!m_process.waitForFinished(20000))
+        m_process.kill();
 }
 
 void HeadlessServer::kill()

@@ -22,6 +22,10 @@ public:
 
     /// The database the key and the server use (storage::Location); default: SQLite in the data folder.
     void setDatabase(const QString &location) { m_database = location; }
+    /// A data folder of the caller's (kept across restarts) instead of a fresh one.
+    void setDataDir(const QString &path) { m_dataDir = path; }
+    /// An existing key: start() creates none.
+    void setKey(const QByteArray &key) { m_key = key; }
     /// Runs `binary` (extra options after --headless, e.g. --dns-server). False with `error` set when the key
     /// cannot be made or the server does not say where it listens within 20 s.
     bool start(const QString &binary, const QStringList &options, QString *error);
@@ -35,6 +39,8 @@ public:
     qint64 pid() const { return m_process.processId(); }
     /// Ends the process with SIGKILL (a crash: nothing of it runs after) and waits for it.
     void kill();
+    /// Ends it with SIGTERM (a clean stop) and waits for it.
+    void stop();
     /// Its peak resident memory so far (VmHWM), in KiB; -1 when unknown.
     qint64 peakRssKb() const;
 
@@ -42,6 +48,7 @@ private:
     std::unique_ptr<DnsTestServer> m_dns;
     QTemporaryDir m_data;
     QString m_database;
+    QString m_dataDir;
     QProcess m_process;
     QByteArray m_key;
     QUrl m_base;
