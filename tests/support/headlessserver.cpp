@@ -1,5 +1,6 @@
 #include "headlessserver.h"
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QRegularExpression>
@@ -82,15 +83,23 @@ bool HeadlessServer::startWithDomains(const QString &binary, const QString &stem
     return start(binary, {QStringLiteral("--dns-server"), m_dns->serverString()}, error);
 }
 
-qint64 HeadlessServer::peakRssKb() const
+qint64 HeadlessServer::statusKb(const char *field) const
 {
     QFile f(u"/proc/%1/status"_s.arg(pid()));
     if (!f.open(QIODevice::ReadOnly))
         return -1;
+    const QByteArray name(field);
     for (const QByteArray &line : f.readAll().split('\n'))
-        if (line.startsWith("VmHWM:"))
-            return line.mid(6).trimmed().split(' ').first().toLongLong();
+        if (line.startsWith(name))
+            return line.mid(name.size()).trimmed().split(' ').first().toLongLong();
     return -1;
+}
+
+int HeadlessServer::openFiles() const
+{
+    return int(QDir(u"/proc/%1/fd"_s.arg(pid()))
+                   .entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System)
+                   .size());
 }
 
 double percentile(QList<double> values, double p)

@@ -42,9 +42,16 @@ public:
     /// Ends it with SIGTERM (a clean stop) and waits for it.
     void stop();
     /// Its peak resident memory so far (VmHWM), in KiB; -1 when unknown.
-    qint64 peakRssKb() const;
+    qint64 peakRssKb() const { return statusKb("VmHWM:"); }
+    /// Its resident memory now (VmRSS), in KiB; -1 when unknown.
+    qint64 residentKb() const { return statusKb("VmRSS:"); }
+    /// Its open file descriptors (sockets included) now.
+    int openFiles() const;
 
 private:
+    /// A "Name:  N kB" line of /proc/PID/status.
+    qint64 statusKb(const char *field) const;
+
     std::unique_ptr<DnsTestServer> m_dns;
     QTemporaryDir m_data;
     QString m_database;
