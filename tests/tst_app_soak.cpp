@@ -1,12 +1,14 @@
 // Soak: a real headless server under mixed API traffic (quick verifications, bulk submissions, polls,
 // health and account reads, 20 requests in flight) for a while, its resident memory and open file
-// descriptors sampled as it goes. It must answer everything (no 5xx, no dropped connection), keep its
+// descriptors sampled as it goes. It must answer everything (no 5xx, no dropped connection; 429 only
+// once the key's monthly credits are spent), keep its
 // memory flat once warm, and give back every socket when the clients go.
 //
 // 20 s in the test suite; MAILCAFF_SOAK_SECONDS=600 build/tests/tst_app_soak for the 10-minute run (it
 // samples every 10 s then, every 2 s otherwise).
 #include "dnstestserver.h"
 #include "headlessserver.h"
+#include "httptestclient.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -45,7 +47,22 @@ void TestSoak::mixedTrafficLeavesNothingBehind()
     QString error;
     QVERIFY2(server.start(QStringLiteral(MAILCAFF_BINARY), {u"--dns-server"_s, dns.serverString()}, &error),
              qPrintable(error));
-    const int filesAtStart = server.openFiles();
+    // Warm up (the resolver opens its sockets on its first queries, the database its files), then count
+    // the sockets the server holds with no client connected: the end must come back to that.
+    {
+        ApiClient warm(server.base());
+        for (int i = 0; i < 20; ++i)
+            QCOMPARE(warm.post(u"/api/v1/verify"_s,
+                               QJsonObject{{u"email"_s, u"w%1@s%1.test"_s.arg(i)}, {u"mode"_s, u"quick"_s}},
+                               server.key())
+                         .status,
+                     200);
+    }
+    int socketsAtStart = -1;
+    QTRY_VERIFY_WITH_TIMEOUT(std::exchange(socketsAtStart, server.openSockets()) == server.openSockets(),
+                             5000);
+    QTest::qWait(500);
+    socketsAtStart = server.openSockets();
 
     auto nam = std::make_unique<QNetworkAccessManager>();
     QRandomGenerator random(42);
@@ -121,9 +138,13 @@ void TestSoak::mixedTrafficLeavesNothingBehind()
         samples.append({clock.elapsed(), server.residentKb(), server.openFiles()});
         QVERIFY2(clock.elapsed() < qint64(seconds) * 1000 + 60'000, "the last answers never came");
     }
-    // The clients go: every socket the server held for them is closed, nothing else stays open.
+    // The clients go: every socket the server held for them is closed. (Files come and go with the
+    // worker threads' database connections, which end with their threads: sockets are what would leak.)
     nam.reset();
-    QTRY_VERIFY_WITH_TIMEOUT(server.openFiles() <= filesAtStart + 2, 15000);
+    QTRY_VERIFY2_WITH_TIMEOUT(
+        server.openSockets() <= socketsAtStart + 1,
+        qPrintable(u"%1 sockets open, %2 before the traffic"_s.arg(server.openSockets()).arg(socketsAtStart)),
+        15000);
 
     QStringList curve;
     for (const Sample &s : std::as_const(samples))
@@ -132,8 +153,13 @@ void TestSoak::mixedTrafficLeavesNothingBehind()
           qPrintable(curve.join(u' ')));
     for (auto it = outcomes.cbegin(); it != outcomes.cend(); ++it)
         qInfo("  %s: %d", qPrintable(it.key()), it.value());
+    // Answered, every one: a 2xx, or 429 once a long run has spent the key's monthly credits (the scale
+    // plan's 250,000 last about four minutes here). Never a 5xx, another 4xx or a dropped connection.
     for (auto it = outcomes.cbegin(); it != outcomes.cend(); ++it)
-        QVERIFY2(it.key().endsWith(u" 200"_s) || it.key().endsWith(u" 202"_s), qPrintable(it.key()));
+        QVERIFY2(it.key().endsWith(u" 200"_s) || it.key().endsWith(u" 202"_s) ||
+                     ((it.key().startsWith(u"verify "_s) || it.key().startsWith(u"bulk "_s)) &&
+                      it.key().endsWith(u" 429"_s)),
+                 qPrintable(it.key()));
     // Flat once warm: the second half's peak within 32 MiB of the first half's (caches fill, then stop).
     QVERIFY(samples.size() >= 4);
     qint64 firstHalf = 0, secondHalf = 0;

@@ -95,11 +95,20 @@ qint64 HeadlessServer::statusKb(const char *field) const
     return -1;
 }
 
-int HeadlessServer::openFiles() const
+QStringList HeadlessServer::openFileTargets() const
 {
-    return int(QDir(u"/proc/%1/fd"_s.arg(pid()))
-                   .entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System)
-                   .size());
+    QStringList targets;
+    const QDir fds(u"/proc/%1/fd"_s.arg(pid()));
+    for (const QString &fd : fds.entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System))
+        targets.append(QFile::symLinkTarget(fds.filePath(fd)));
+    return targets;
+}
+
+int HeadlessServer::openSockets() const
+{
+    const QStringList targets = openFileTargets();
+    return int(std::count_if(targets.cbegin(), targets.cend(),
+                             [](const QString &t) { return t.contains(u"socket:"_s); }));
 }
 
 double percentile(QList<double> values, double p)

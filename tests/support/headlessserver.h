@@ -46,11 +46,15 @@ public:
     /// Its resident memory now (VmRSS), in KiB; -1 when unknown.
     qint64 residentKb() const { return statusKb("VmRSS:"); }
     /// Its open file descriptors (sockets included) now.
-    int openFiles() const;
+    int openFiles() const { return int(openFileTargets().size()); }
+    /// Its open sockets now.
+    int openSockets() const;
 
 private:
     /// A "Name:  N kB" line of /proc/PID/status.
     qint64 statusKb(const char *field) const;
+    /// What each open descriptor points to ("socket:[…]", a path …).
+    QStringList openFileTargets() const;
 
     std::unique_ptr<DnsTestServer> m_dns;
     QTemporaryDir m_data;
