@@ -2,6 +2,7 @@
 #include "dnstestserver.h"
 #include "httpsreceiver.h"
 #include "net/targetpolicy.h"
+#include "procstats.h"
 #include "storage/database.h"
 #include "testdatabase.h"
 #include "webhooks/signing.h"
@@ -116,6 +117,7 @@ private:
     std::unique_ptr<storage::Database> m_db;
     std::unique_ptr<WebhookStore> m_store;
     std::unique_ptr<HttpsReceiver> m_receiver;
+    int m_sockets = -1; ///< open sockets of this process when the case began
 
 private Q_SLOTS:
     void initTestCase()
@@ -147,10 +149,16 @@ private Q_SLOTS:
         m_store = std::make_unique<WebhookStore>(m_db.get());
         m_receiver = std::make_unique<HttpsReceiver>(QStringList{HookHost, u"localhost"_s});
         QVERIFY2(m_receiver->listen(), qPrintable(m_receiver->errorString()));
+        m_sockets = test::proc::openSockets();
     }
 
     void cleanup()
     {
+        // Whatever the receiver did (hang, redirect, 410, refuse), every connection made is closed again:
+        // ours and, as it sees us go, the receiver's end.
+        if (m_sockets > 0)
+            QTRY_COMPARE_WITH_TIMEOUT(test::proc::openSockets(), m_sockets, 5000);
+        m_sockets = -1;
         m_receiver.reset();
         m_store.reset();
         m_db.reset();
@@ -347,10 +355,20 @@ private Q_SLOTS:
         QCOMPARE(m_store->attempts(id).size(), 3);
     }
 
+    void redirectNotFollowed_data()
+    {
+        QTest::addColumn<QByteArray>("location");
+        QTest::addRow("same receiver") << QByteArray("https://localhost:%1/other");
+        // A public receiver that sends us on to cloud metadata or the LAN (SSRF by redirect).
+        QTest::addRow("metadata address") << QByteArray("http://169.254.169.254/latest/meta-data/");
+        QTest::addRow("private name") << QByteArray("https://ten.test/admin");
+    }
+
     void redirectNotFollowed()
     {
+        QFETCH(QByteArray, location);
         setEndpoint(hookUrl());
-        const QByteArray elsewhere = "https://localhost:" + QByteArray::number(m_receiver->port()) + "/other";
+        const QByteArray elsewhere = location.replace("%1", QByteArray::number(m_receiver->port()));
         m_receiver->addResponse(reply(302, {{"Location", elsewhere}}));
         auto dispatcher = makeDispatcher(net::TargetPolicy(true), {});
         dispatcher->start();

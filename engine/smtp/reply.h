@@ -45,6 +45,8 @@ public:
     /// Bytes received but not yet part of a complete reply (e.g. for STARTTLS: must be none, and next() must
     /// have nothing more either: complete replies still queued are not counted here).
     qsizetype pendingBytes() const;
+    /// Anything received and not yet taken by next(): complete replies or bytes of one still coming.
+    bool holdsData() const { return !m_ready.isEmpty() || pendingBytes() > 0; }
     void clear();
 
 private:

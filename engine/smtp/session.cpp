@@ -26,9 +26,9 @@ QString toString(Failure failure)
     case Failure::ProtocolError:
         return u"protocol_error"_s;
     case Failure::Unused:
+        return u"unused"_s;
     case Failure::Unsupported:
         return u"unsupported"_s;
-        return u"unused"_s;
     }
     return {};
 }
@@ -134,6 +134,7 @@ void Session::onReadyRead()
     m_parser.feed(m_socket->readAll());
     while (m_state != State::Closed) {
         if (m_parser.hasError()) {
+            m_problem = m_parser.errorString();
             fail(Failure::ProtocolError);
             return;
         }
@@ -141,11 +142,20 @@ void Session::onReadyRead()
         if (!reply)
             break;
         onReply(*reply);
+        if (m_spokeUnasked && m_state != State::Closed && m_state != State::Quit) {
+            // Bytes that were already here when we wrote our next command cannot be its answer: every
+            // reply from here on would be matched to the wrong command (a stray "250" read as a
+            // recipient's acceptance). Nothing more from this server is trusted.
+            m_problem = u"the server sent a reply before the command it would answer"_s;
+            fail(Failure::ProtocolError);
+            return;
+        }
     }
 }
 
 void Session::send(const QByteArray &line, int timeoutMs)
 {
+    m_spokeUnasked = m_spokeUnasked || m_parser.holdsData();
     m_socket->write(line + "\r\n");
     m_timer.start(timeoutMs < 0 ? m_config.commandTimeoutMs : timeoutMs);
 }
@@ -228,6 +238,16 @@ void Session::onReply(const Reply &reply)
         }
         return;
     case State::Mail:
+        if (reply.isPositive() && reply.enhancedCode == "2.1.5"_L1) {
+            // "Destination address valid" (RFC 3463) is a recipient's answer, not the sender's: the
+            // server answers out of order, and nothing it says can be matched to our RCPTs.
+            m_problem =
+                u"the server answered MAIL FROM with a recipient's reply (%1 %2): replies out of order"_s
+                    .arg(reply.code)
+                    .arg(reply.enhancedCode);
+            fail(Failure::ProtocolError, reply);
+            return;
+        }
         if (reply.isPositive()) {
             m_state = State::Rcpt;
             if (!m_pipelining)
@@ -310,9 +330,9 @@ void Session::onReply(const Reply &reply)
         close();
         return;
     case State::Idle:
-        // Unsolicited: typically "421 idle timeout" before the server hangs up. The session is over.
-        if (reply.code == 421)
-            close();
+        // Unsolicited: typically "421 idle timeout" before the server hangs up. The session is over. Any
+        // other reply nobody asked for means the dialogue is out of step: not used again.
+        close();
         return;
     case State::Disconnected:
     case State::Connecting:
@@ -379,6 +399,7 @@ void Session::sendNextRcpts()
     }
     if (n == 0)
         return;
+    m_spokeUnasked = m_spokeUnasked || m_parser.holdsData();
     if (m_last && m_pipelining && m_sent == m_recipients.size()) {
         out += "QUIT\r\n";
         m_quitSent = true;
@@ -420,9 +441,13 @@ void Session::fail(Failure failure, const Reply &reply)
         o.greeted = m_greeted;
         o.senderRefused = m_senderRefused;
     }
+    if (failure == Failure::ProtocolError && m_problem.isEmpty())
+        m_problem = u"a reply nobody asked for"_s;
     for (qsizetype i = m_answered; i < m_outcomes.size(); ++i) {
         m_outcomes[i].failure = failure;
         m_outcomes[i].reply = reply;
+        if (failure == Failure::ProtocolError)
+            m_outcomes[i].problem = m_problem;
         m_outcomes[i].verdict = failure == Failure::TryLater  ? Verdict::TryLater
                                 : failure == Failure::Refused ? Verdict::Blocked
                                                               : Verdict::Unknown;

@@ -56,6 +56,7 @@ struct RcptOutcome
     bool replayed = false;      ///< repeated from a recent connection during a back-off, not our own
     bool tls = false;           ///< the dialogue ran over STARTTLS
     QStringList tlsErrors = {}; ///< certificate problems seen (recorded, not fatal)
+    QString problem = {};       ///< for ProtocolError: what the server got wrong
 };
 
 /// One SMTP client connection to one mail server address, as a state machine over QSslSocket: connect,
@@ -171,6 +172,8 @@ private:
     bool m_smtpUtf8 = false;
     bool m_greeted = false;
     int m_transactions = 0;
+    bool m_spokeUnasked = false; ///< replies were waiting when we wrote a command
+    QString m_problem;           ///< why the dialogue is out of step (ProtocolError)
 
     // The transaction in progress.
     QStringList m_recipients;

@@ -276,6 +276,7 @@ private:
             return;
         default:
             // This address did not work (down, tarpit, busy, dropped): the next address, then the next MX.
+            noteFailure(o);
             rememberFailure(o);
             nextAddress();
             return;
@@ -304,6 +305,36 @@ private:
         }
         releaseProbe();
         decide(smtpSignal(o.verdict), o);
+    }
+
+    /// Why this address gave no answer, in words for `detail` (a reply, when there was one, is in `smtp`).
+    void noteFailure(const smtp::RcptOutcome &o)
+    {
+        using F = smtp::Failure;
+        QString what;
+        switch (o.failure) {
+        case F::ProtocolError:
+            what =
+                u"broke the SMTP protocol: "_s + (o.problem.isEmpty() ? u"unreadable replies"_s : o.problem);
+            break;
+        case F::Timeout:
+            what = o.greeted ? u"stopped answering mid-dialogue"_s : u"did not answer in time"_s;
+            break;
+        case F::Dropped:
+            what = u"closed the connection mid-dialogue"_s;
+            break;
+        case F::ConnectFailed:
+            what = o.greeted ? u"closed the connection mid-dialogue"_s : u"connection refused or closed"_s;
+            break;
+        case F::TlsFailed:
+            what = u"the TLS handshake failed"_s;
+            break;
+        default:
+            return;
+        }
+        if (o.replayed)
+            what += u" on a recent connection, so not asked again yet"_s;
+        m_notes.append(u"%1 (%2): %3"_s.arg(m_host, m_currentAddress.toString(), what));
     }
 
     void rememberFailure(const smtp::RcptOutcome &o)

@@ -511,6 +511,7 @@ QByteArray DnsTestServer::respond(const QByteArray &query, Transport transport, 
     QList<Answer> answers;
     bool soa = false;
     bool silent = false;
+    bool malformed = false;
 
     auto effective = [this](const QString &nameKey) {
         const auto it = m_behaviours.constFind(nameKey);
@@ -542,6 +543,10 @@ QByteArray DnsTestServer::respond(const QByteArray &query, Transport transport, 
             }
             if (b == Behaviour::Silent) {
                 silent = true;
+                break;
+            }
+            if (b == Behaviour::Malformed) {
+                malformed = true;
                 break;
             }
             if (b == Behaviour::ServFail || b == Behaviour::Refused) {
@@ -658,6 +663,18 @@ QByteArray DnsTestServer::respond(const QByteArray &query, Transport transport, 
         return w.out;
     };
 
+    if (malformed) {
+        answers.clear();
+        soa = false;
+        QByteArray bad = encode(false);
+        bad[7] = 2; // two answers claimed
+        // The first answer's owner name: a compression pointer to itself (offset of this very byte).
+        const int at = int(bad.size());
+        bad.append(char(0xc0 | (at >> 8)));
+        bad.append(char(at & 0xff));
+        bad.append("\x00\x0f\x00", 3); // TYPE MX, then the CLASS and everything after it missing
+        return bad;
+    }
     QByteArray reply = encode(truncate);
     // Over UDP an answer larger than the client can take is cut, with TC set (RFC 1035 section 4.2.1).
     const int limit = std::min(q.udpPayload, ServerUdpPayload);

@@ -41,7 +41,9 @@ public:
         ServFail,  ///< RCODE 2
         Refused,   ///< RCODE 5
         Truncated, ///< over UDP: TC bit and no answer, so the client retries over TCP, which gets the records
-        Silent     ///< never answers (timeouts); TCP connections are accepted and left waiting
+        Silent,    ///< never answers (timeouts); TCP connections are accepted and left waiting
+        Malformed  ///< the right ID and question, then an answer record that cannot be parsed (a name
+                   ///< compression pointer to itself, and the record cut short)
     };
     Q_ENUM(Behaviour)
 

@@ -1,5 +1,7 @@
 #include "headlessserver.h"
 
+#include "procstats.h"
+
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -81,34 +83,6 @@ bool HeadlessServer::startWithDomains(const QString &binary, const QString &stem
         m_dns->addMx(QStringLiteral("%1%2.test").arg(stem).arg(d), 10,
                      QStringLiteral("mx.%1%2.test").arg(stem).arg(d));
     return start(binary, {QStringLiteral("--dns-server"), m_dns->serverString()}, error);
-}
-
-qint64 HeadlessServer::statusKb(const char *field) const
-{
-    QFile f(u"/proc/%1/status"_s.arg(pid()));
-    if (!f.open(QIODevice::ReadOnly))
-        return -1;
-    const QByteArray name(field);
-    for (const QByteArray &line : f.readAll().split('\n'))
-        if (line.startsWith(name))
-            return line.mid(name.size()).trimmed().split(' ').first().toLongLong();
-    return -1;
-}
-
-QStringList HeadlessServer::openFileTargets() const
-{
-    QStringList targets;
-    const QDir fds(u"/proc/%1/fd"_s.arg(pid()));
-    for (const QString &fd : fds.entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System))
-        targets.append(QFile::symLinkTarget(fds.filePath(fd)));
-    return targets;
-}
-
-int HeadlessServer::openSockets() const
-{
-    const QStringList targets = openFileTargets();
-    return int(std::count_if(targets.cbegin(), targets.cend(),
-                             [](const QString &t) { return t.contains(u"socket:"_s); }));
 }
 
 double percentile(QList<double> values, double p)

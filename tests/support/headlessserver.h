@@ -1,6 +1,7 @@
 #pragma once
 
 #include "dnstestserver.h"
+#include "procstats.h"
 
 #include <QList>
 #include <QProcess>
@@ -41,21 +42,17 @@ public:
     void kill();
     /// Ends it with SIGTERM (a clean stop) and waits for it.
     void stop();
+    // While it runs (nothing of it, or -1, once it has ended).
     /// Its peak resident memory so far (VmHWM), in KiB; -1 when unknown.
-    qint64 peakRssKb() const { return statusKb("VmHWM:"); }
+    qint64 peakRssKb() const { return pid() != 0 ? proc::statusKb("VmHWM:", pid()) : -1; }
     /// Its resident memory now (VmRSS), in KiB; -1 when unknown.
-    qint64 residentKb() const { return statusKb("VmRSS:"); }
+    qint64 residentKb() const { return pid() != 0 ? proc::statusKb("VmRSS:", pid()) : -1; }
     /// Its open file descriptors (sockets included) now.
-    int openFiles() const { return int(openFileTargets().size()); }
+    int openFiles() const { return pid() != 0 ? proc::openFiles(pid()) : 0; }
     /// Its open sockets now.
-    int openSockets() const;
+    int openSockets() const { return pid() != 0 ? proc::openSockets(pid()) : 0; }
 
 private:
-    /// A "Name:  N kB" line of /proc/PID/status.
-    qint64 statusKb(const char *field) const;
-    /// What each open descriptor points to ("socket:[…]", a path …).
-    QStringList openFileTargets() const;
-
     std::unique_ptr<DnsTestServer> m_dns;
     QTemporaryDir m_data;
     QString m_database;

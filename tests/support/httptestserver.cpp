@@ -1,5 +1,7 @@
 #include "httptestserver.h"
 
+#include <memory>
+
 #include <QTcpServer>
 #include <QTcpSocket>
 
@@ -137,7 +139,28 @@ void HttpTestServer::serve(QTcpSocket *socket)
     QByteArray out = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reason(status) + "\r\n";
     for (const auto &[name, value] : std::as_const(page.headers))
         out += name + ": " + value + "\r\n";
-    out += "Content-Length: " + QByteArray::number(page.body.size()) + "\r\nConnection: close\r\n\r\n";
+    const qint64 length = page.streamBytes > 0 ? page.streamBytes : page.body.size();
+    out += "Content-Length: " + QByteArray::number(length) + "\r\nConnection: close\r\n\r\n";
+    socket->disconnect(this); // one request per connection: nothing more is read
+    if (method != "HEAD" && page.streamBytes > 0) {
+        // Topped up as the client reads: never more than a few pieces queued in the socket.
+        socket->write(out);
+        auto left = std::make_shared<qint64>(page.streamBytes);
+        auto topUp = [this, socket, left] {
+            static const QByteArray piece(64 * 1024, 'x');
+            while (*left > 0 && socket->bytesToWrite() < 4 * piece.size()) {
+                const qint64 n = std::min<qint64>(*left, piece.size());
+                socket->write(piece.constData(), n);
+                *left -= n;
+                m_streamed += n;
+            }
+            if (*left == 0)
+                socket->disconnectFromHost();
+        };
+        connect(socket, &QTcpSocket::bytesWritten, this, topUp);
+        topUp();
+        return;
+    }
     if (method != "HEAD")
         out += page.body;
     socket->write(out);

@@ -29,6 +29,9 @@ public:
         QList<QPair<QByteArray, QByteArray>> headers;
         QByteArray body;
         bool stall = false; ///< never answer
+        /// A body this long (Content-Length), made up as the client reads it, instead of `body`: a site
+        /// serving 100 MB costs the test nothing until someone downloads it.
+        qint64 streamBytes = 0;
     };
 
     explicit HttpTestServer(QObject *parent = nullptr);
@@ -46,6 +49,8 @@ public:
 
     int requestCount(const QString &host) const { return m_counts.value(host.toLower()); }
     QList<QByteArray> requestLines() const { return m_requestLines; }
+    /// Bytes of streamed bodies (Page::streamBytes) handed to the sockets so far, all requests together.
+    qint64 bytesStreamed() const { return m_streamed; }
 
 private:
     void serve(QTcpSocket *socket);
@@ -55,6 +60,7 @@ private:
     QHash<QString, int> m_headStatus;
     QHash<QString, int> m_counts;
     QList<QByteArray> m_requestLines;
+    qint64 m_streamed = 0;
 };
 
 } // namespace mailcaff::test
