@@ -15,6 +15,8 @@
 #include <QStringDecoder>
 #include <QTcpSocket>
 
+#include <sys/resource.h>
+
 using namespace Qt::StringLiterals;
 
 // Q_INIT_RESOURCE must be used from the global namespace; it keeps the static library's resources linked.
@@ -215,11 +217,33 @@ static std::optional<HttpResponse> requiredString(const QJsonObject &body, const
     return std::nullopt;
 }
 
+int raiseDescriptorLimit()
+{
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return -1;
+    // The soft limit is 1024 by default for select()'s sake; Qt uses poll(). Up to the hard limit, within
+    // reason.
+    const rlim_t wanted = std::min<rlim_t>(limit.rlim_max, 65536);
+    if (limit.rlim_cur < wanted) {
+        rlimit raised = limit;
+        raised.rlim_cur = wanted;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            limit = raised;
+    }
+    return limit.rlim_cur == RLIM_INFINITY ? 65536 : int(std::min<rlim_t>(limit.rlim_cur, 65536));
+}
+
 ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
     : QAbstractHttpServer(parent)
     , m_engine(engine)
     , m_limits(limits)
 {
+    // Every connection is a descriptor: at most half of what the process may open, the rest left to SMTP,
+    // DNS and the database. Past the limit, accept() would fail in a loop instead of saying 503.
+    const int descriptors = raiseDescriptorLimit();
+    if (descriptors > 0)
+        m_limits.maxConnections = std::clamp(descriptors / 2, 16, m_limits.maxConnections);
     initServerResources();
     using A = Access;
     addRoute("GET", u"/api/v1/health"_s, A::Public,
@@ -370,6 +394,10 @@ bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error
     auto *tcp = new GuardedTcpServer(m_limits, this);
     if (!tls.isNull())
         tcp->setTls(tls);
+    // Qt's default backlog is 50: a burst of connections (a thousand clients at once, a flood) fills it,
+    // and the kernel drops the SYNs behind it, so a client waits a 1 s retransmission for nothing. The
+    // kernel caps this at net.core.somaxconn.
+    tcp->setListenBacklogSize(1024);
     if (!tcp->listen(address, port)) {
         if (error)
             *error = u"cannot listen on %1 port %2: %3"_s.arg(address.toString())

@@ -1,5 +1,7 @@
 #include "httpguard.h"
 
+#include <QDeadlineTimer>
+
 #include <QSslSocket>
 #include <QTcpSocket>
 
@@ -75,6 +77,7 @@ ConnectionGuard::ConnectionGuard(QTcpSocket *socket, const HttpLimits &limits)
     // QtHttpServer deletes a socket on disconnect, but not once its parser has given up on it.
     connect(m_socket, &QAbstractSocket::disconnected, m_socket, &QObject::deleteLater);
     m_idleTimer.start(m_limits.idleTimeoutMs);
+    m_lastProgress = QDeadlineTimer::current().deadline();
 }
 
 ConnectionGuard *ConnectionGuard::of(QTcpSocket *socket)
@@ -109,6 +112,7 @@ void ConnectionGuard::onReadyRead()
 {
     if (m_closing || m_parsingStopped)
         return;
+    m_lastProgress = QDeadlineTimer::current().deadline();
     // QtHttpServer's parser reads everything at each readyRead after us, so what is available now is new.
     const QByteArray fresh = m_socket->peek(m_socket->bytesAvailable());
     const bool onlyLineBreaks =
@@ -358,6 +362,7 @@ void ConnectionGuard::send(const HttpResponse &response)
     if (m_closing || !m_awaitingResponse)
         return;
     m_awaitingResponse = false;
+    m_lastProgress = QDeadlineTimer::current().deadline();
     m_socket->write(response.serialize(m_closeAfterResponse, !m_headRequest));
     if (m_closeAfterResponse)
         closeGracefully();
@@ -454,8 +459,9 @@ void GuardedTcpServer::incomingConnection(qintptr handle)
     }
     if (auto *tls = qobject_cast<QSslSocket *>(socket))
         tls->startServerEncryption();
-    if (m_active >= m_limits.maxConnections) {
-        // Tell a few why; under a flood just close, so refused connections cannot pile up either.
+    if (m_active >= m_limits.maxConnections && !evictOne()) {
+        // Every connection is being answered. Tell a few why; under a flood just close, so refused
+        // connections cannot pile up either.
         if (m_refusing >= 64) {
             socket->abort();
             delete socket;
@@ -474,9 +480,30 @@ void GuardedTcpServer::incomingConnection(qintptr handle)
     ++m_active;
     socket->setParent(this); // gone with the server, whatever QtHttpServer does
     auto *guard = new ConnectionGuard(socket, m_limits);
+    m_guards.append(guard);
     // Counted through the guard: QtHttpServer may call socket->disconnect(), which would cut our link.
-    connect(guard, &QObject::destroyed, this, [this] { --m_active; });
+    connect(guard, &QObject::destroyed, this, [this, guard] {
+        if (m_guards.removeOne(guard))
+            --m_active;
+    });
     addPendingConnection(socket);
+}
+
+bool GuardedTcpServer::evictOne()
+{
+    // Idle and slow clients hold connections without cost to themselves (slowloris): the one silent the
+    // longest makes way, so a client that sends its request now is served now.
+    ConnectionGuard *oldest = nullptr;
+    for (ConnectionGuard *g : std::as_const(m_guards)) {
+        if (g->waitsOnClient() && (!oldest || g->lastProgress() < oldest->lastProgress()))
+            oldest = g;
+    }
+    if (!oldest)
+        return false;
+    m_guards.removeOne(oldest); // its slot is free now; the socket goes at the next turn of the loop
+    --m_active;
+    oldest->evict();
+    return true;
 }
 
 } // namespace mailcaff::server

@@ -20,7 +20,10 @@ struct HttpLimits
     qint64 maxBodyBytes = 1024 * 1024; ///< API.md: bodies over 1 MiB get 413
     int requestTimeoutMs = 15'000;     ///< from a request's first byte to its last
     int idleTimeoutMs = 60'000;        ///< a kept-alive connection with nothing to do
-    int maxConnections = 256;
+    /// Connections at once. At the cap, a newcomer takes the place of the connection that has waited
+    /// longest on its client (idle, or trickling its request); only when every connection is being
+    /// answered does it get 503. The server lowers it to half the descriptors the process may open.
+    int maxConnections = 1024;
     int lingerMs = 2'000; ///< after an error answer, how long unread input is drained before closing
     qint64 maxDrainBytes = 4 * 1024 * 1024; ///< and how much of it at most
     /// A handler that has not answered by then has lost its request (the power-mode deadline is 60 s).
@@ -55,6 +58,14 @@ public:
     void send(const HttpResponse &response);
     /// Answers with `response` and closes, whatever the client asked.
     void reject(const HttpResponse &response);
+    /// Nothing of ours is pending: the connection waits for its client (idle, or a request still coming),
+    /// or is closing anyway. Such a connection may be closed to make room for a new one.
+    bool waitsOnClient() const { return m_closing || !m_awaitingResponse; }
+    /// When its client last sent a byte or was last answered (ms since the epoch of QDeadlineTimer's
+    /// clock; for ordering only).
+    qint64 lastProgress() const { return m_lastProgress; }
+    /// Closes at once, without an answer: room is needed for a new connection.
+    void evict() { terminate(); }
 
 private:
     enum class Phase { Head, Body, ChunkSize, ChunkData, ChunkDataEnd, Trailer };
@@ -83,6 +94,7 @@ private:
     bool m_headRequest = false;
     bool m_closing = false;
     bool m_parsingStopped = false;
+    qint64 m_lastProgress = 0;
     QTimer m_requestTimer;
     QTimer m_idleTimer;
     QTimer m_responseTimer;
@@ -107,8 +119,12 @@ protected:
 private:
     HttpLimits m_limits;
     QSslConfiguration m_tls;
+    /// Closes the connection that has waited longest on its client; false when every one is being served.
+    bool evictOne();
+
     int m_active = 0;
-    int m_refusing = 0; ///< over-the-cap connections still being told 503
+    int m_refusing = 0;                ///< over-the-cap connections still being told 503
+    QList<ConnectionGuard *> m_guards; ///< counted in m_active
 };
 
 } // namespace mailcaff::server

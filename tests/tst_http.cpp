@@ -1,6 +1,7 @@
 // The HTTP layer under hostile and sloppy clients: limits, timeouts, framing, methods, connection handling.
 // Raw TCP clients on loopback against the real ApiServer.
 #include "apiserver.h"
+#include "dnstestserver.h"
 #include "engine.h"
 #include "httptestclient.h"
 
@@ -39,6 +40,7 @@ private Q_SLOTS:
     void connectionCloseIsHonoured();
     void http10ClosesByDefault();
     void expectContinueGetsInterimResponse();
+    void idleClientsMakeRoomAtTheCap();
     void connectionCapAnswers503();
     void serverSurvivesAbruptDisconnects();
 
@@ -46,6 +48,7 @@ private:
     RawResponse roundTrip(const QByteArray &request);
 
     QTemporaryDir m_dir;
+    DnsTestServer m_dns;
     Engine m_engine;
     std::unique_ptr<server::ApiServer> m_server;
     quint16 m_port = 0;
@@ -55,7 +58,10 @@ void TestHttp::initTestCase()
 {
     EngineConfig config;
     config.dataDir = m_dir.path();
-    config.dnsServers = u"127.0.0.1:9"_s; // never asked here
+    // Never answers: a verification holds its connection for the DNS timeout (connections being served).
+    QVERIFY(m_dns.listen());
+    m_dns.setDefaultBehaviour(DnsTestServer::Behaviour::Silent);
+    config.dnsServers = m_dns.serverString();
     QString error;
     QVERIFY2(m_engine.start(config, &error), qPrintable(error));
     server::HttpLimits limits;
@@ -343,14 +349,39 @@ void TestHttp::expectContinueGetsInterimResponse()
     QCOMPARE(client.responses().first().status, 401);
 }
 
-void TestHttp::connectionCapAnswers503()
+void TestHttp::idleClientsMakeRoomAtTheCap()
 {
+    // Eight connections that say nothing fill the cap (slowloris' opening move)...
     std::vector<std::unique_ptr<RawClient>> clients;
     for (int i = 0; i < 8; ++i) {
         clients.push_back(std::make_unique<RawClient>(m_port));
         QVERIFY(clients.back()->waitConnected());
+        QTest::qWait(20); // accepted in this order
     }
-    QTest::qWait(100); // let the server accept them all
+    QTest::qWait(100);
+    // ... a client with a request is served at once, and the one silent the longest made room.
+    QCOMPARE(roundTrip("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+    QTRY_VERIFY_WITH_TIMEOUT(clients.front()->isClosed(), 1000);
+    for (std::size_t i = 1; i < clients.size(); ++i) // (well within the 1.5 s idle timeout)
+        QVERIFY(!clients.at(i)->isClosed());
+}
+
+void TestHttp::connectionCapAnswers503()
+{
+    // When every connection is being answered (verifications waiting on DNS), a newcomer is told to retry.
+    QString error;
+    const auto key = m_engine.apiKeys().create(u"cap"_s, accounts::Plan::Scale, &error);
+    QVERIFY2(key, qPrintable(error));
+    const QByteArray body = R"({"email":"ann@example.com"})";
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (int i = 0; i < 8; ++i) {
+        clients.push_back(std::make_unique<RawClient>(m_port));
+        QVERIFY(clients.back()->waitConnected());
+        clients.back()->send("POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                             key->secret.toUtf8() + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                             QByteArray::number(body.size()) + "\r\n\r\n" + body);
+    }
+    QTest::qWait(200); // let the server accept them all and start on each
     RawClient extra(m_port);
     extra.waitConnected();
     QTRY_VERIFY_WITH_TIMEOUT(!extra.responses().isEmpty() || extra.isClosed(), 5000);

@@ -42,6 +42,8 @@ public:
     void kill();
     /// Ends it with SIGTERM (a clean stop) and waits for it.
     void stop();
+    /// What it has written to stderr (its log) since the last call.
+    QString takeLog() { return QString::fromUtf8(m_process.readAllStandardError()); }
     // While it runs (nothing of it, or -1, once it has ended).
     /// Its peak resident memory so far (VmHWM), in KiB; -1 when unknown.
     qint64 peakRssKb() const { return pid() != 0 ? proc::statusKb("VmHWM:", pid()) : -1; }
