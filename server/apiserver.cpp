@@ -1,6 +1,7 @@
 #include "apiserver.h"
 
 #include "engine.h"
+#include "requests.h"
 
 #include "storage/settings.h"
 #include "webhooks/webhookstore.h"
@@ -12,7 +13,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
-#include <QStringDecoder>
 #include <QTcpSocket>
 
 #include <sys/resource.h>
@@ -153,19 +153,6 @@ void Reply::send(const HttpResponse &response)
         guard->send(out);
 }
 
-/// The optional "mode" field: power (default) or quick; anything else is a 400 naming the field.
-static std::optional<HttpResponse> parseMode(const QJsonObject &body, core::Mode *mode)
-{
-    const QJsonValue value = body.value(u"mode"_s);
-    if (value.isUndefined() || value.isNull())
-        return std::nullopt;
-    const auto parsed = value.isString() ? core::modeFromString(value.toString()) : std::nullopt;
-    if (!parsed)
-        return HttpResponse::error(400, u"Invalid field 'mode': must be \"power\" or \"quick\""_s);
-    *mode = *parsed;
-    return std::nullopt;
-}
-
 static HttpResponse internalError(const ReplyPtr &reply)
 {
     qWarning("mailcaff: request %s failed with an internal error", reply->requestId().constData());
@@ -175,46 +162,7 @@ static HttpResponse internalError(const ReplyPtr &reply)
 
 std::optional<HttpResponse> parseJsonObject(const ApiRequest &request, QJsonObject *out)
 {
-    const QByteArray type = request.header("content-type").split(';').first().trimmed().toLower();
-    if (!type.isEmpty() && type != "application/json")
-        return HttpResponse::error(
-            400, u"Content-Type must be application/json, not %1"_s.arg(QString::fromLatin1(type)));
-    if (request.body.trimmed().isEmpty())
-        return HttpResponse::error(400, u"Missing request body: send a JSON object"_s);
-    QStringDecoder utf8(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
-    [[maybe_unused]] const QString decoded = utf8.decode(request.body);
-    if (utf8.hasError())
-        return HttpResponse::error(400, u"The request body is not valid UTF-8"_s);
-    QJsonParseError parseError;
-    const QJsonDocument doc = QJsonDocument::fromJson(request.body, &parseError);
-    if (parseError.error != QJsonParseError::NoError)
-        return HttpResponse::error(
-            400,
-            u"Invalid JSON body: %1 at offset %2"_s.arg(parseError.errorString()).arg(parseError.offset));
-    if (!doc.isObject())
-        return HttpResponse::error(400, u"The request body must be a JSON object"_s);
-    *out = doc.object();
-    return std::nullopt;
-}
-
-/// A string field that must be there and not blank; 400 naming the field (after `prefix`, e.g. "leads[3].")
-/// otherwise.
-static std::optional<HttpResponse> requiredString(const QJsonObject &body, const QString &name, QString *out,
-                                                  qsizetype maxLength = 1000, const QString &prefix = {})
-{
-    const QJsonValue value = body.value(name);
-    const QString field = prefix + name;
-    if (value.isUndefined() || value.isNull())
-        return HttpResponse::error(400, u"Missing required field: %1"_s.arg(field));
-    if (!value.isString())
-        return HttpResponse::error(400, u"Invalid field '%1': must be a string"_s.arg(field));
-    if (value.toString().trimmed().isEmpty())
-        return HttpResponse::error(400, u"Invalid field '%1': must not be empty"_s.arg(field));
-    if (value.toString().size() > maxLength)
-        return HttpResponse::error(
-            400, u"Invalid field '%1': longer than %2 characters"_s.arg(field).arg(maxLength));
-    *out = value.toString();
-    return std::nullopt;
+    return requests::jsonObject(request.header("content-type"), request.body, out);
 }
 
 int raiseDescriptorLimit()
@@ -605,27 +553,23 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
         reply->send(*bad);
         return;
     }
-    QString email;
-    if (auto bad = requiredString(body, u"email"_s, &email)) {
-        reply->send(*bad);
-        return;
-    }
-    core::Mode mode = core::Mode::Power;
-    if (auto bad = parseMode(body, &mode)) {
+    requests::Verify parsed;
+    if (auto bad = requests::verify(body, &parsed)) {
         reply->send(*bad);
         return;
     }
     // Charged once the request is known to be good: a 400 costs nothing.
-    chargeThen(request, reply, 1, u"verify"_s, [this, reply, email, mode, key = *request.key] {
-        const bool started =
-            m_engine.verify(email, mode, this, [reply](const core::VerificationResult &result) {
-                reply->send(HttpResponse::json(200, result.toJson()));
-            });
-        if (!started) {
-            m_engine.credits().refund(key, 1, u"verify not started"_s);
-            reply->send(internalError(reply));
-        }
-    });
+    chargeThen(request, reply, 1, u"verify"_s,
+               [this, reply, email = parsed.email, mode = parsed.mode, key = *request.key] {
+                   const bool started =
+                       m_engine.verify(email, mode, this, [reply](const core::VerificationResult &result) {
+                           reply->send(HttpResponse::json(200, result.toJson()));
+                       });
+                   if (!started) {
+                       m_engine.credits().refund(key, 1, u"verify not started"_s);
+                       reply->send(internalError(reply));
+                   }
+               });
 }
 
 /// A client that retries after a lost answer sends the same Idempotency-Key and gets the same job.
@@ -668,31 +612,6 @@ void ApiServer::answerCreatedJob(ApiRequest &request, const ReplyPtr &reply,
         202, {{u"job_id"_s, created.jobId}, {u"total"_s, total}, {u"status"_s, u"processing"_s}}));
 }
 
-/// A lead of /find or /find/bulk: first_name, last_name, and domain or company_name. `where` prefixes the
-/// field names in errors ("leads[3].").
-static std::optional<HttpResponse> parseLead(const QJsonObject &lead, const QString &where,
-                                             find::FindRequest *out)
-{
-    if (auto bad = requiredString(lead, u"first_name"_s, &out->firstName, 200, where))
-        return bad;
-    if (auto bad = requiredString(lead, u"last_name"_s, &out->lastName, 200, where))
-        return bad;
-    auto given = [&](const QString &name) {
-        const QJsonValue v = lead.value(name);
-        return !v.isUndefined() && !v.isNull();
-    };
-    if (!given(u"domain"_s) && !given(u"company_name"_s))
-        return HttpResponse::error(400, u"Missing required field: %1domain (or %1company_name)"_s.arg(where));
-    if (!given(u"domain"_s))
-        return requiredString(lead, u"company_name"_s, &out->companyName, 200, where);
-    if (auto bad = requiredString(lead, u"domain"_s, &out->domain, 253, where))
-        return bad;
-    if (find::normaliseDomain(out->domain).isEmpty())
-        return HttpResponse::error(400, u"Invalid field '%1domain': \"%2\" is not a domain name"_s.arg(
-                                            where, out->domain.left(100)));
-    return std::nullopt;
-}
-
 void ApiServer::findOne(ApiRequest &request, const ReplyPtr &reply)
 {
     QJsonObject body;
@@ -701,7 +620,7 @@ void ApiServer::findOne(ApiRequest &request, const ReplyPtr &reply)
         return;
     }
     find::FindRequest lead;
-    if (auto bad = parseLead(body, QString(), &lead)) {
+    if (auto bad = requests::lead(body, &lead)) {
         reply->send(*bad);
         return;
     }
@@ -734,49 +653,19 @@ void ApiServer::findBulk(ApiRequest &request, const ReplyPtr &reply)
         reply->send(*bad);
         return;
     }
-    const QJsonValue leads = body.value(u"leads"_s);
-    if (leads.isUndefined() || leads.isNull()) {
-        reply->send(HttpResponse::error(400, u"Missing required field: leads"_s));
+    requests::FindBulk parsed;
+    if (auto bad = requests::findBulk(body, &parsed)) {
+        reply->send(*bad);
         return;
-    }
-    if (!leads.isArray()) {
-        reply->send(HttpResponse::error(400, u"Invalid field 'leads': must be an array of objects"_s));
-        return;
-    }
-    const QJsonArray list = leads.toArray();
-    if (list.isEmpty() || list.size() > 500) {
-        reply->send(HttpResponse::error(
-            400, u"Invalid field 'leads': must hold 1 to 500 leads (got %1)"_s.arg(list.size())));
-        return;
-    }
-    QList<QJsonObject> stored;
-    for (qsizetype i = 0; i < list.size(); ++i) {
-        const QString where = u"leads[%1]."_s.arg(i);
-        if (!list.at(i).isObject()) {
-            reply->send(
-                HttpResponse::error(400, u"Invalid field 'leads': item %1 is not an object"_s.arg(i)));
-            return;
-        }
-        find::FindRequest lead;
-        if (auto bad = parseLead(list.at(i).toObject(), where, &lead)) {
-            reply->send(*bad);
-            return;
-        }
-        // The lead as given, its fields only (results echo them).
-        QJsonObject o{{u"first_name"_s, lead.firstName}, {u"last_name"_s, lead.lastName}};
-        if (!lead.domain.isEmpty())
-            o.insert(u"domain"_s, lead.domain);
-        else
-            o.insert(u"company_name"_s, lead.companyName);
-        stored.append(o);
     }
     QString idempotencyKey;
     if (auto bad = parseIdempotencyKey(request, &idempotencyKey)) {
         reply->send(*bad);
         return;
     }
-    answerCreatedJob(request, reply, m_engine.jobs().createFindJob(&*request.key, stored, idempotencyKey),
-                     int(stored.size()));
+    answerCreatedJob(request, reply,
+                     m_engine.jobs().createFindJob(&*request.key, parsed.stored, idempotencyKey),
+                     int(parsed.stored.size()));
 }
 
 void ApiServer::findDomain(ApiRequest &request, const ReplyPtr &reply)
@@ -787,7 +676,7 @@ void ApiServer::findDomain(ApiRequest &request, const ReplyPtr &reply)
         return;
     }
     QString company;
-    if (auto bad = requiredString(body, u"company_name"_s, &company, 200)) {
+    if (auto bad = requests::findDomain(body, &company)) {
         reply->send(*bad);
         return;
     }
@@ -816,32 +705,8 @@ void ApiServer::verifyBulk(ApiRequest &request, const ReplyPtr &reply)
         reply->send(*bad);
         return;
     }
-    const QJsonValue emails = body.value(u"emails"_s);
-    if (emails.isUndefined() || emails.isNull()) {
-        reply->send(HttpResponse::error(400, u"Missing required field: emails"_s));
-        return;
-    }
-    if (!emails.isArray()) {
-        reply->send(HttpResponse::error(400, u"Invalid field 'emails': must be an array of strings"_s));
-        return;
-    }
-    const QJsonArray list = emails.toArray();
-    if (list.isEmpty() || list.size() > 500) {
-        reply->send(HttpResponse::error(
-            400, u"Invalid field 'emails': must hold 1 to 500 addresses (got %1)"_s.arg(list.size())));
-        return;
-    }
-    QStringList addresses;
-    for (qsizetype i = 0; i < list.size(); ++i) {
-        if (!list.at(i).isString()) {
-            reply->send(
-                HttpResponse::error(400, u"Invalid field 'emails': item %1 is not a string"_s.arg(i)));
-            return;
-        }
-        addresses.append(list.at(i).toString());
-    }
-    core::Mode mode = core::Mode::Power;
-    if (auto bad = parseMode(body, &mode)) {
+    requests::VerifyBulk parsed;
+    if (auto bad = requests::verifyBulk(body, &parsed)) {
         reply->send(*bad);
         return;
     }
@@ -851,9 +716,10 @@ void ApiServer::verifyBulk(ApiRequest &request, const ReplyPtr &reply)
         reply->send(*bad);
         return;
     }
-    answerCreatedJob(request, reply,
-                     m_engine.jobs().createVerifyJob(&*request.key, addresses, mode, idempotencyKey),
-                     int(addresses.size()));
+    answerCreatedJob(
+        request, reply,
+        m_engine.jobs().createVerifyJob(&*request.key, parsed.emails, parsed.mode, idempotencyKey),
+        int(parsed.emails.size()));
 }
 
 static QJsonObject summaryJson(const jobs::JobSummary &s)
@@ -951,23 +817,19 @@ void ApiServer::webhookSet(ApiRequest &request, const ReplyPtr &reply)
         reply->send(*bad);
         return;
     }
-    const QJsonValue url = body.value(u"url"_s);
-    if (!url.isString() || url.toString().trimmed().isEmpty()) {
-        reply->send(HttpResponse::error(400, url.isUndefined() || url.isNull()
-                                                 ? u"Missing required field: url"_s
-                                                 : u"Invalid field 'url': must be a non-empty string"_s));
+    QString url;
+    if (auto bad = requests::webhookUrl(body, &url)) {
+        reply->send(*bad);
         return;
     }
-    const webhooks::SetEndpointResult set =
-        m_engine.webhooks().setEndpoint(request.key->id, url.toString().trimmed());
+    const webhooks::SetEndpointResult set = m_engine.webhooks().setEndpoint(request.key->id, url);
     if (!set.ok()) {
         reply->send(HttpResponse::error(400, u"Invalid field 'url': %1"_s.arg(set.error)));
         return;
     }
     // The secret is shown here, once; it is needed to check the webhook-signature header.
-    reply->send(HttpResponse::json(200, {{u"url"_s, url.toString().trimmed()},
-                                         {u"enabled"_s, true},
-                                         {u"secret"_s, QString::fromLatin1(set.secret)}}));
+    reply->send(HttpResponse::json(
+        200, {{u"url"_s, url}, {u"enabled"_s, true}, {u"secret"_s, QString::fromLatin1(set.secret)}}));
 }
 
 void ApiServer::webhookGet(ApiRequest &request, const ReplyPtr &reply)
