@@ -181,6 +181,10 @@ void addServerOptions(QCommandLineParser &p)
         {u"webhook-ca"_s,
          u"Also trust the CA certificates in this PEM file for webhook receivers (an internal CA)."_s,
          u"FILE"_s},
+        {u"allow-target"_s,
+         u"Allow connections to this private address or network (ADDRESS or ADDRESS/BITS, comma-separated or "
+         u"repeated): an internal mail server, say, without --allow-private-targets' everything."_s,
+         u"NETWORK"_s},
         {u"allow-private-targets"_s,
          u"Allow connections to loopback, private, link-local and metadata addresses found in DNS answers "
          "(off by default, so a shared server cannot be turned into a scanner of its own network)."_s},
@@ -250,6 +254,13 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
         o.engine.webhookExtraCa = QSslCertificate::fromPath(file, QSsl::Pem);
         if (o.engine.webhookExtraCa.isEmpty())
             return u"--webhook-ca: %1 holds no PEM certificate"_s.arg(file);
+    }
+    if (p.isSet(u"allow-target"_s)) {
+        QString bad;
+        const auto subnets = net::TargetPolicy::parseSubnets(p.values(u"allow-target"_s).join(u','), &bad);
+        if (!subnets)
+            return u"--allow-target: "_s + bad;
+        o.engine.allowedTargets = *subnets;
     }
     o.engine.mailFrom = value(u"mail-from"_s, storage::setting::MailFrom);
     if (const QString bad = v::mailFrom(o.engine.mailFrom); !bad.isEmpty())
@@ -337,8 +348,8 @@ QString checkApplicable(const QCommandLineParser &p, const QString &verb, const 
                                     u"smtp-timeout"_s,       u"power-deadline"_s,
                                     u"sessions-per-mx"_s,    u"cache-valid-days"_s,
                                     u"cache-invalid-days"_s, u"allow-private-targets"_s,
-                                    u"job-concurrency"_s,    u"webhook-ca"_s,
-                                    u"shared-mx-limits"_s};
+                                    u"allow-target"_s,       u"job-concurrency"_s,
+                                    u"webhook-ca"_s,         u"shared-mx-limits"_s};
     if (verb == "keys"_L1) {
         if (action == "create"_L1)
             allowed << u"name"_s << u"plan"_s;

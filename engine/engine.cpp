@@ -40,7 +40,8 @@ public:
         , resolver(this)
         , prober(proberConfig(config, db), this)
         , verifier(&resolver, lists, &prober, powerConfig(config), this)
-        , dispatcher(&webhookStore, &resolver, net::TargetPolicy(config.allowPrivateTargets),
+        , dispatcher(&webhookStore, &resolver,
+                     net::TargetPolicy(config.allowPrivateTargets, config.allowedTargets),
                      config.webhookExtraCa, this)
         , domainFinder(&resolver, domainConfig(config), this)
         , finder(&resolver, &prober, &verifier, lists, &db, &domainFinder, finderConfig(config), this)
@@ -75,12 +76,12 @@ private:
         f.pages.httpsPort = config.httpsPort;
         f.pages.maxBodyBytes = 256 * 1024;
         f.pages.maxRedirects = 3;
-        f.pages.policy = net::TargetPolicy(config.allowPrivateTargets);
+        f.pages.policy = net::TargetPolicy(config.allowPrivateTargets, config.allowedTargets);
         if (!config.webhookExtraCa.isEmpty())
             f.pages.caCertificates = QSslConfiguration::systemCaCertificates() + config.webhookExtraCa;
         f.greylistRetryMs = config.greylistRetryMs.mid(0, 1);
         f.deadlineMs = config.powerDeadlineMs;
-        f.policy = net::TargetPolicy(config.allowPrivateTargets);
+        f.policy = net::TargetPolicy(config.allowPrivateTargets, config.allowedTargets);
         return f;
     }
     static domain::DomainFinderConfig domainConfig(const EngineConfig &config)
@@ -89,7 +90,7 @@ private:
         d.httpPort = config.httpPort;
         d.httpsPort = config.httpsPort;
         d.cacheSeconds = config.domainCacheHours * 3600;
-        d.policy = net::TargetPolicy(config.allowPrivateTargets);
+        d.policy = net::TargetPolicy(config.allowPrivateTargets, config.allowedTargets);
         d.extraCa = config.webhookExtraCa;
         return d;
     }
@@ -114,7 +115,7 @@ private:
         verify::PowerConfig p;
         p.deadlineMs = config.powerDeadlineMs;
         p.greylistRetryMs = config.greylistRetryMs;
-        p.targetPolicy = net::TargetPolicy(config.allowPrivateTargets);
+        p.targetPolicy = net::TargetPolicy(config.allowPrivateTargets, config.allowedTargets);
         return p;
     }
 };

@@ -60,6 +60,8 @@ struct EngineConfig
     int cacheValidDays = 30;  ///< power results kept: valid
     int cacheInvalidDays = 7; ///< invalid and risky; unknown never
     bool allowPrivateTargets = false;
+    /// Networks allowed although private (`--allow-target`), when private targets are not all allowed.
+    QList<QPair<QHostAddress, int>> allowedTargets;
     QList<QSslCertificate>
         webhookExtraCa;        ///< certificates trusted for webhook receivers besides the system's
     QList<int> webhookRetryMs; ///< empty: the default schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h)

@@ -165,6 +165,8 @@ void TestApp::usageErrors_data()
     QTest::addRow("tls files missing") << QStringList{u"--headless"_s, u"--tls-cert"_s, u"/nonexistent.pem"_s,
                                                       u"--tls-key"_s, u"/nonexistent.key"_s}
                                        << "--tls-cert";
+    QTest::addRow("allow-target not an address")
+        << QStringList{u"--headless"_s, u"--allow-target"_s, u"mail.internal"_s} << "--allow-target";
     QTest::addRow("tls on keys list")
         << QStringList{u"keys"_s, u"list"_s, u"--tls-key"_s, u"k"_s} << "--tls-key";
 }

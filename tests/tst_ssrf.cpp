@@ -21,11 +21,14 @@ private Q_SLOTS:
     void cleanupTestCase();
     void privateMailServersAreNeverContacted_data();
     void privateMailServersAreNeverContacted();
+    void rebindingNeverReachesThePrivateAnswer();
 
 private:
     QTemporaryDir m_dir;
     DnsTestServer m_dns;
-    SmtpTestServer m_smtp; ///< on 127.0.0.1: a connection to loopback would show here
+    SmtpTestServer m_smtp;    ///< on 127.0.0.1: a connection to loopback would show here
+    SmtpTestServer m_allowed; ///< on 127.0.0.71, allowed by --allow-target
+    SmtpTestServer m_rebound; ///< on 127.0.0.72, the same port: where a rebinding answer points
     Engine m_engine;
 };
 
@@ -54,6 +57,17 @@ void TestSsrf::initTestCase()
     }
     // An MX whose exchange is written as an address (RFC 7505 forbids it; some zones do it anyway).
     m_dns.addMx(u"literal.test"_s, 10, u"127.0.0.1"_s);
+
+    // DNS rebinding: mx.rebind.test answers 127.0.0.71 (allowed) and 127.0.0.72 (not) in turn, TTL 0. A
+    // client that checked one answer and then connected by name would reach the second.
+    QVERIFY(m_allowed.listen(QHostAddress(u"127.0.0.71"_s)));
+    QVERIFY(m_rebound.listen(QHostAddress(u"127.0.0.72"_s), m_allowed.port()));
+    for (SmtpTestServer *s : {&m_allowed, &m_rebound})
+        for (int i = 0; i < 6; ++i)
+            s->addMailbox(u"user%1@rebind.test"_s.arg(i));
+    m_dns.addMx(u"rebind.test"_s, 10, u"mx.rebind.test"_s);
+    m_dns.setAddressRotation(u"mx.rebind.test"_s,
+                             {QHostAddress(u"127.0.0.71"_s), QHostAddress(u"127.0.0.72"_s)});
 
     EngineConfig config;
     config.dataDir = m_dir.path();
@@ -97,6 +111,45 @@ void TestSsrf::privateMailServersAreNeverContacted()
     // And says why: e.g. "refused to connect: 169.254.169.254 is a link-local address (cloud metadata…)".
     QCOMPARE(core::toString(result->reason), u"smtp_connect_failed"_s);
     QVERIFY2(result->detail.contains(u"refused to connect: "_s), qPrintable(result->detail));
+}
+
+void TestSsrf::rebindingNeverReachesThePrivateAnswer()
+{
+    // The SMTP servers of the other cases are on another port: this one's MX listens on its own.
+    Engine engine;
+    QTemporaryDir dir;
+    EngineConfig config;
+    config.dataDir = dir.path();
+    config.dnsServers = m_dns.serverString();
+    config.dnsTimeoutMs = 1000;
+    config.smtpPort = m_allowed.port();
+    config.allowPrivateTargets = false;
+    config.allowedTargets = {{QHostAddress(u"127.0.0.71"_s), 32}};
+    config.heloName = u"verifier.mailcaff.test"_s;
+    config.smtpConnectTimeoutMs = 1000;
+    config.smtpCommandTimeoutMs = 1500;
+    config.powerDeadlineMs = 6000;
+    QString error;
+    QVERIFY2(engine.start(config, &error), qPrintable(error));
+    QStringList statuses;
+    for (int i = 0; i < 6; ++i) {
+        std::optional<core::VerificationResult> result;
+        QObject context;
+        QVERIFY(engine.verify(u"user%1@rebind.test"_s.arg(i), core::Mode::Power, &context,
+                              [&](const core::VerificationResult &r) { result = r; }));
+        QTRY_VERIFY_WITH_TIMEOUT(result.has_value(), 10000);
+        statuses.append(core::toString(result->status));
+        if (result->status != core::Status::Valid)
+            QVERIFY2(result->detail.contains(u"refused to connect: 127.0.0.72 is a loopback address"_s),
+                     qPrintable(result->detail));
+    }
+    engine.stop();
+    qInfo("answers in turn: %s", qPrintable(statuses.join(u", "_s)));
+    // Every time the name pointed at 127.0.0.72, nothing went there; the allowed answers were used.
+    QCOMPARE(m_rebound.connectionCount(), 0);
+    QVERIFY(m_allowed.connectionCount() >= 1);
+    QVERIFY(statuses.contains(u"valid"_s));
+    QVERIFY(statuses.contains(u"unknown"_s));
 }
 
 QTEST_GUILESS_MAIN(TestSsrf)

@@ -13,6 +13,9 @@ private Q_SLOTS:
     void classification_data();
     void classification();
     void allowPrivateLiftsTheBlock();
+    void allowedNetworksOnly();
+    void parseSubnets_data();
+    void parseSubnets();
 };
 
 void TestTargetPolicy::classification_data()
@@ -85,6 +88,51 @@ void TestTargetPolicy::allowPrivateLiftsTheBlock()
     QVERIFY(open.permits(QHostAddress(u"8.8.8.8"_s)));
     QVERIFY(!open.permits(QHostAddress()));
     QVERIFY(!TargetPolicy(false).permits(QHostAddress()));
+}
+
+void TestTargetPolicy::allowedNetworksOnly()
+{
+    // --allow-target 10.0.0.25,fd00:1::/64: those, and public addresses; nothing else private.
+    QString error;
+    const auto subnets = TargetPolicy::parseSubnets(u"10.0.0.25, fd00:1::/64"_s, &error);
+    QVERIFY2(subnets, qPrintable(error));
+    const TargetPolicy policy(false, *subnets);
+    QVERIFY(policy.permits(QHostAddress(u"10.0.0.25"_s)));
+    QVERIFY(policy.permits(QHostAddress(u"::ffff:10.0.0.25"_s))); // the same address, mapped
+    QVERIFY(policy.permits(QHostAddress(u"fd00:1::25"_s)));
+    QVERIFY(policy.permits(QHostAddress(u"8.8.8.8"_s)));
+    QVERIFY(!policy.permits(QHostAddress(u"10.0.0.26"_s)));
+    QVERIFY(!policy.permits(QHostAddress(u"fd00:2::25"_s)));
+    QVERIFY(!policy.permits(QHostAddress(u"127.0.0.1"_s)));
+    QVERIFY(!policy.permits(QHostAddress(u"169.254.169.254"_s)));
+    QVERIFY(!policy.permits(QHostAddress()));
+}
+
+void TestTargetPolicy::parseSubnets_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<int>("count"); // -1: refused
+    QTest::addRow("one address") << u"10.0.0.25"_s << 1;
+    QTest::addRow("networks") << u"10.0.0.0/8,fd00::/8"_s << 2;
+    QTest::addRow("empty") << QString() << 0;
+    QTest::addRow("a name") << u"mail.internal"_s << -1;
+    QTest::addRow("prefix too long") << u"10.0.0.0/33"_s << -1;
+    QTest::addRow("one bad among good") << u"10.0.0.1,10.0.0.300"_s << -1;
+}
+
+void TestTargetPolicy::parseSubnets()
+{
+    QFETCH(QString, text);
+    QFETCH(int, count);
+    QString error;
+    const auto subnets = TargetPolicy::parseSubnets(text, &error);
+    if (count < 0) {
+        QVERIFY(!subnets);
+        QVERIFY2(error.contains(u"is not an IP address or network"_s), qPrintable(error));
+    } else {
+        QVERIFY2(subnets, qPrintable(error));
+        QCOMPARE(subnets->size(), count);
+    }
 }
 
 QTEST_APPLESS_MAIN(TestTargetPolicy)

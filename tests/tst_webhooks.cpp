@@ -147,7 +147,7 @@ private Q_SLOTS:
         m_location = m_dbs->create(m_dir->path(), u"mailcaff"_s, &error);
         QVERIFY2(m_db->open(m_location, &error), qPrintable(error));
         m_store = std::make_unique<WebhookStore>(m_db.get());
-        m_receiver = std::make_unique<HttpsReceiver>(QStringList{HookHost, u"localhost"_s});
+        m_receiver = std::make_unique<HttpsReceiver>(QStringList{HookHost, u"localhost"_s, u"rebind.test"_s});
         QVERIFY2(m_receiver->listen(), qPrintable(m_receiver->errorString()));
         m_sockets = test::proc::openSockets();
     }
@@ -507,6 +507,45 @@ private Q_SLOTS:
                      qPrintable(target + u": "_s + error));
         }
         QCOMPARE(m_receiver->requestCount(), 0);
+    }
+
+    void rebindingNeverReachesThePrivateAnswer()
+    {
+        // rebind.test answers 127.0.0.1 (allowed here) and 127.0.0.73 (not) in turn, TTL 0; a receiver
+        // listens at both, trusted alike. Whichever answer a delivery gets, it connects to that checked
+        // address: the second receiver never hears from us.
+        HttpsReceiver rebound(QStringList{u"rebind.test"_s});
+        QVERIFY2(rebound.listen(QHostAddress(u"127.0.0.73"_s), m_receiver->port()),
+                 qPrintable(rebound.errorString()));
+        m_dns.setAddressRotation(u"rebind.test"_s,
+                                 {QHostAddress(u"127.0.0.1"_s), QHostAddress(u"127.0.0.73"_s)});
+        setEndpoint(u"https://rebind.test:%1/hook"_s.arg(m_receiver->port()));
+        WebhookDispatcher dispatcher(m_store.get(), &m_resolver,
+                                     net::TargetPolicy(false, {{QHostAddress(u"127.0.0.1"_s), 32}}),
+                                     {m_receiver->certificate(), rebound.certificate()});
+        dispatcher.setRetrySchedule({});
+        dispatcher.setJitter(false);
+        dispatcher.setPollInterval(100);
+        dispatcher.start();
+        QStringList ids;
+        for (int i = 0; i < 4; ++i) {
+            ids.append(
+                dispatcher.enqueue(KeyId, u"bulk_job.completed"_s, u"j%1"_s.arg(i), completedPayload()));
+            QTRY_VERIFY_WITH_TIMEOUT(stateOf(ids.last()) != u"pending"_s, WaitMs);
+        }
+        int refused = 0;
+        for (const QString &id : std::as_const(ids)) {
+            if (stateOf(id) == u"failed"_s) {
+                ++refused;
+                QVERIFY2(deliveryOf(id)->lastError.startsWith(u"refused target: 127.0.0.73"_s),
+                         qPrintable(deliveryOf(id)->lastError));
+            } else {
+                QCOMPARE(stateOf(id), u"delivered"_s);
+            }
+        }
+        QCOMPARE(rebound.requestCount(), 0);
+        QCOMPARE(m_receiver->requestCount(), int(ids.size()) - refused);
+        QVERIFY(refused >= 1 && refused < ids.size());
     }
 
     void privateTargetRefused()

@@ -1,5 +1,7 @@
 #include "targetpolicy.h"
 
+#include <algorithm>
+
 #include <array>
 
 using namespace Qt::StringLiterals;
@@ -83,6 +85,38 @@ bool TargetPolicy::isPublic(const QHostAddress &address)
     if (const QHostAddress inner = embeddedIpv4(address); !inner.isNull())
         return isPublic(inner);
     return blockedRange(address) == nullptr;
+}
+
+bool TargetPolicy::isAllowed(const QHostAddress &address) const
+{
+    if (address.isNull() || m_allowed.isEmpty())
+        return false;
+    // ::ffff:10.0.0.25 is 10.0.0.25 (only the mapped form: NAT64 and 6to4 go through other machines).
+    bool mapped = false;
+    const quint32 v4 = address.toIPv4Address(&mapped);
+    const QHostAddress plain =
+        address.protocol() == QAbstractSocket::IPv6Protocol && mapped ? QHostAddress(v4) : address;
+    return std::any_of(m_allowed.cbegin(), m_allowed.cend(),
+                       [&](const Subnet &s) { return plain.isInSubnet(s.first, s.second); });
+}
+
+std::optional<QList<TargetPolicy::Subnet>> TargetPolicy::parseSubnets(const QString &text, QString *error)
+{
+    QList<Subnet> subnets;
+    for (const QString &item : text.split(u',', Qt::SkipEmptyParts)) {
+        const QString trimmed = item.trimmed();
+        Subnet subnet =
+            trimmed.contains(u'/') ? QHostAddress::parseSubnet(trimmed) : Subnet{QHostAddress(trimmed), -1};
+        if (subnet.first.isNull()) {
+            if (error)
+                *error = u"'%1' is not an IP address or network (ADDRESS or ADDRESS/BITS)"_s.arg(trimmed);
+            return std::nullopt;
+        }
+        if (subnet.second < 0)
+            subnet.second = subnet.first.protocol() == QAbstractSocket::IPv4Protocol ? 32 : 128;
+        subnets.append(subnet);
+    }
+    return subnets;
 }
 
 QString TargetPolicy::describe(const QHostAddress &address)

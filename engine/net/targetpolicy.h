@@ -1,7 +1,11 @@
 #pragma once
 
 #include <QHostAddress>
+#include <QList>
+#include <QPair>
 #include <QString>
+
+#include <optional>
 
 namespace mailcaff::net {
 
@@ -12,16 +16,26 @@ namespace mailcaff::net {
 class TargetPolicy
 {
 public:
-    explicit TargetPolicy(bool allowPrivate = false)
+    using Subnet = QPair<QHostAddress, int>;
+
+    /// `allowed`: networks permitted although not public (`--allow-target`: the company's own mail server
+    /// on 10.0.0.25, say), without opening every private address.
+    explicit TargetPolicy(bool allowPrivate = false, QList<Subnet> allowed = {})
         : m_allowPrivate(allowPrivate)
+        , m_allowed(std::move(allowed))
     {
     }
 
     bool allowsPrivate() const { return m_allowPrivate; }
+    QList<Subnet> allowed() const { return m_allowed; }
     bool permits(const QHostAddress &address) const
     {
-        return m_allowPrivate ? !address.isNull() : isPublic(address);
+        return m_allowPrivate ? !address.isNull() : isPublic(address) || isAllowed(address);
     }
+
+    /// "ADDRESS[/BITS]" items separated by commas (e.g. "10.0.0.25,fd00:1::/64"); nothing, with `error`
+    /// set, when one is not an address or network.
+    static std::optional<QList<Subnet>> parseSubnets(const QString &text, QString *error);
 
     /// Globally routable unicast: not loopback, private (RFC 1918, RFC 4193), link-local (incl. the cloud
     /// metadata address 169.254.169.254), CGNAT (RFC 6598), multicast, broadcast, unspecified, documentation
@@ -32,7 +46,10 @@ public:
     static QString describe(const QHostAddress &address);
 
 private:
+    bool isAllowed(const QHostAddress &address) const;
+
     bool m_allowPrivate = false;
+    QList<Subnet> m_allowed;
 };
 
 } // namespace mailcaff::net

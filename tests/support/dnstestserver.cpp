@@ -260,7 +260,7 @@ void DnsTestServer::addAAAA(const QString &name, const QString &ipv6, quint32 tt
     addAddress(name, address, ttl);
 }
 
-void DnsTestServer::addAddress(const QString &name, const QHostAddress &address, quint32 ttl)
+DnsTestServer::Record DnsTestServer::addressRecord(const QHostAddress &address, quint32 ttl)
 {
     Record r;
     r.ttl = ttl;
@@ -274,7 +274,22 @@ void DnsTestServer::addAddress(const QString &name, const QHostAddress &address,
         const Q_IPV6ADDR v6 = address.toIPv6Address();
         r.data = QByteArray(reinterpret_cast<const char *>(v6.c), 16);
     }
-    addRecord(name, r);
+    return r;
+}
+
+void DnsTestServer::addAddress(const QString &name, const QHostAddress &address, quint32 ttl)
+{
+    addRecord(name, addressRecord(address, ttl));
+}
+
+void DnsTestServer::setAddressRotation(const QString &name, const QList<QHostAddress> &addresses)
+{
+    QList<Record> records;
+    for (const QHostAddress &a : addresses)
+        records.append(addressRecord(a, 0));
+    m_rotations.insert(key(name), records);
+    // The name exists (its other types are NODATA, not NXDOMAIN).
+    m_records[key(name)];
 }
 
 void DnsTestServer::addCname(const QString &name, const QString &target, quint32 ttl)
@@ -329,6 +344,8 @@ void DnsTestServer::removeName(const QString &name)
 void DnsTestServer::clear()
 {
     m_records.clear();
+    m_rotations.clear();
+    m_rotationTurns.clear();
     m_behaviours.clear();
     m_delays.clear();
 }
@@ -562,6 +579,18 @@ QByteArray DnsTestServer::respond(const QByteArray &query, Transport transport, 
             if (b == Behaviour::NoData) {
                 soa = true;
                 break;
+            }
+            if (const auto rotation = m_rotations.constFind(nameKey); rotation != m_rotations.cend()) {
+                // One address of the asked family per answer, the next one each time.
+                QList<Record> family;
+                for (const Record &r : *rotation)
+                    if (quint16(r.type) == q.type)
+                        family.append(r);
+                if (!family.isEmpty()) {
+                    int &turn = m_rotationTurns[nameKey + QString::number(q.type)];
+                    answers.append({name, family.at(turn++ % family.size())});
+                    break;
+                }
             }
             const QList<Record> records = m_records.value(nameKey);
             bool matched = false;

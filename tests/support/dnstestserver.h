@@ -72,6 +72,9 @@ public:
     void addCname(const QString &name, const QString &target, quint32 ttl = 300);
     void addTxt(const QString &name, const QString &text, quint32 ttl = 300);
     void addNs(const QString &name, const QString &host, quint32 ttl = 300);
+    /// DNS rebinding: A and AAAA questions for `name` are answered with one of `addresses` (of the family
+    /// asked), the next one each time, with TTL 0.
+    void setAddressRotation(const QString &name, const QList<QHostAddress> &addresses);
     void removeRecords(const QString &name, RecordType type);
     void removeName(const QString &name);
     /// Removes all records, behaviours and delays (not the counters).
@@ -123,6 +126,7 @@ private:
     };
 
     static QString key(const QString &name);
+    static Record addressRecord(const QHostAddress &address, quint32 ttl);
     void addRecord(const QString &name, Record record);
     void readDatagrams();
     void acceptConnections();
@@ -134,6 +138,8 @@ private:
     QTcpServer *m_tcp = nullptr;
     QString m_error;
     QHash<QString, QList<Record>> m_records;
+    QHash<QString, QList<Record>> m_rotations;
+    QHash<QString, int> m_rotationTurns;
     QHash<QString, Behaviour> m_behaviours;
     QHash<QString, int> m_delays;
     Behaviour m_defaultBehaviour = Behaviour::NxDomain;
