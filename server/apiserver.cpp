@@ -191,7 +191,7 @@ ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
     // DNS and the database. Past the limit, accept() would fail in a loop instead of saying 503.
     const int descriptors = raiseDescriptorLimit();
     if (descriptors > 0)
-        m_limits.maxConnections = std::clamp(descriptors / 2, 16, m_limits.maxConnections);
+        m_limits.maxConnections = std::min(m_limits.maxConnections, std::max(16, descriptors / 2));
     initServerResources();
     using A = Access;
     addRoute("GET", u"/api/v1/health"_s, A::Public,

@@ -80,6 +80,14 @@ ConnectionGuard::ConnectionGuard(QTcpSocket *socket, const HttpLimits &limits)
     m_lastProgress = QDeadlineTimer::current().deadline();
 }
 
+bool ConnectionGuard::waitsOnClient() const
+{
+    if (m_awaitingResponse || m_socket->bytesToWrite() > 0)
+        return false;
+    const auto *tls = qobject_cast<const QSslSocket *>(m_socket);
+    return !tls || tls->encryptedBytesToWrite() == 0;
+}
+
 ConnectionGuard *ConnectionGuard::of(QTcpSocket *socket)
 {
     return socket ? socket->findChild<ConnectionGuard *>(u"mailcaff-connection-guard"_s,

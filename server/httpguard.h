@@ -58,9 +58,10 @@ public:
     void send(const HttpResponse &response);
     /// Answers with `response` and closes, whatever the client asked.
     void reject(const HttpResponse &response);
-    /// Nothing of ours is pending: the connection waits for its client (idle, or a request still coming),
-    /// or is closing anyway. Such a connection may be closed to make room for a new one.
-    bool waitsOnClient() const { return m_closing || !m_awaitingResponse; }
+    /// Nothing of ours is pending: no request being handled, no response still going out; the connection
+    /// waits for its client (idle, or a request still coming). Such a connection may be closed to make
+    /// room for a new one.
+    bool waitsOnClient() const;
     /// When its client last sent a byte or was last answered (ms since the epoch of QDeadlineTimer's
     /// clock; for ordering only).
     qint64 lastProgress() const { return m_lastProgress; }

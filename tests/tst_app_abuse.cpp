@@ -116,6 +116,7 @@ class TestAbuse : public QObject
 private Q_SLOTS:
     void initTestCase();
     void cleanupTestCase();
+    void cleanup();
     void idleConnections();
     void slowlorisBeyondTheCap();
     void hundredMegabyteBody();
@@ -163,6 +164,15 @@ void TestAbuse::cleanupTestCase()
 {
     stopProbing();
     closeAll();
+}
+
+void TestAbuse::cleanup()
+{
+    // A case that failed half-way leaves its prober running: end it before the next case starts one.
+    if (m_prober.joinable()) {
+        m_probing = false;
+        m_prober.join();
+    }
 }
 
 void TestAbuse::startProbing(const char *phase)
@@ -224,7 +234,9 @@ void TestAbuse::idleConnections()
         QVERIFY(fd >= 0);
         m_held.push_back(fd);
     }
-    QTRY_VERIFY_WITH_TIMEOUT(m_server.openSockets() >= m_baselineSockets + 1000, 10000);
+    QTRY_VERIFY2_WITH_TIMEOUT(m_server.openSockets() >= m_baselineSockets + 1000,
+                              qPrintable(u"the server holds %1 sockets"_s.arg(m_server.openSockets())),
+                              20000);
     QTest::qWait(2000);
     stopProbing();
     if (QTest::currentTestFailed())
@@ -295,6 +307,8 @@ void TestAbuse::tenThousandBadKeys()
 {
     startProbing("10,000 bad keys");
     (void)m_server.takeLog();
+    QElapsedTimer took;
+    took.start();
     QMap<int, int> statuses;
     for (int c = 0; c < 10; ++c) {
         const int fd = connectTo(m_port);
@@ -313,12 +327,14 @@ void TestAbuse::tenThousandBadKeys()
     qInfo("10,000 bad keys: %d × 401, %d × 429, %d other", statuses.value(401), statuses.value(429),
           10000 - statuses.value(401) - statuses.value(429));
     // The first 100 within the minute are looked at; then the address waits, without a lookup per request.
-    QCOMPARE(statuses.value(401), 100);
-    QCOMPARE(statuses.value(429), 9900);
-    // Logged once, not per request.
+    // Logged once per minute, not per request. (A machine too slow for 10,000 requests in a minute starts
+    // a second window.)
+    const int windows = int(took.elapsed() / 60'000) + 1;
+    QCOMPARE(statuses.value(401) + statuses.value(429), 10000);
+    QVERIFY(statuses.value(401) >= 100 && statuses.value(401) <= 100 * windows);
     QTest::qWait(200);
-    const QString log = m_server.takeLog();
-    QCOMPARE(log.count(u"bad API key"_s), 1);
+    const qsizetype logged = m_server.takeLog().count(u"bad API key"_s);
+    QVERIFY(logged >= 1 && logged <= windows);
 }
 
 void TestAbuse::pipelinedBurst()

@@ -24,6 +24,8 @@ private Q_SLOTS:
     void rebindingNeverReachesThePrivateAnswer();
 
 private:
+    EngineConfig sharedServerConfig(const QString &dataDir, quint16 smtpPort) const;
+
     QTemporaryDir m_dir;
     DnsTestServer m_dns;
     SmtpTestServer m_smtp;    ///< on 127.0.0.1: a connection to loopback would show here
@@ -69,18 +71,23 @@ void TestSsrf::initTestCase()
     m_dns.setAddressRotation(u"mx.rebind.test"_s,
                              {QHostAddress(u"127.0.0.71"_s), QHostAddress(u"127.0.0.72"_s)});
 
+    QString error;
+    QVERIFY2(m_engine.start(sharedServerConfig(m_dir.path(), m_smtp.port()), &error), qPrintable(error));
+}
+
+EngineConfig TestSsrf::sharedServerConfig(const QString &dataDir, quint16 smtpPort) const
+{
     EngineConfig config;
-    config.dataDir = m_dir.path();
+    config.dataDir = dataDir;
     config.dnsServers = m_dns.serverString();
     config.dnsTimeoutMs = 1000;
-    config.smtpPort = m_smtp.port();
+    config.smtpPort = smtpPort;
     config.allowPrivateTargets = false; // a shared server's default
     config.heloName = u"verifier.mailcaff.test"_s;
     config.smtpConnectTimeoutMs = 1000;
     config.smtpCommandTimeoutMs = 1500;
     config.powerDeadlineMs = 6000;
-    QString error;
-    QVERIFY2(m_engine.start(config, &error), qPrintable(error));
+    return config;
 }
 
 void TestSsrf::cleanupTestCase()
@@ -118,17 +125,8 @@ void TestSsrf::rebindingNeverReachesThePrivateAnswer()
     // The SMTP servers of the other cases are on another port: this one's MX listens on its own.
     Engine engine;
     QTemporaryDir dir;
-    EngineConfig config;
-    config.dataDir = dir.path();
-    config.dnsServers = m_dns.serverString();
-    config.dnsTimeoutMs = 1000;
-    config.smtpPort = m_allowed.port();
-    config.allowPrivateTargets = false;
+    EngineConfig config = sharedServerConfig(dir.path(), m_allowed.port());
     config.allowedTargets = {{QHostAddress(u"127.0.0.71"_s), 32}};
-    config.heloName = u"verifier.mailcaff.test"_s;
-    config.smtpConnectTimeoutMs = 1000;
-    config.smtpCommandTimeoutMs = 1500;
-    config.powerDeadlineMs = 6000;
     QString error;
     QVERIFY2(engine.start(config, &error), qPrintable(error));
     QStringList statuses;

@@ -112,8 +112,20 @@ std::optional<QList<TargetPolicy::Subnet>> TargetPolicy::parseSubnets(const QStr
                 *error = u"'%1' is not an IP address or network (ADDRESS or ADDRESS/BITS)"_s.arg(trimmed);
             return std::nullopt;
         }
+        // ::ffff:10.0.0.25 is written for 10.0.0.25: targets are compared in that form.
+        bool mapped = false;
+        const quint32 v4 = subnet.first.toIPv4Address(&mapped);
+        if (subnet.first.protocol() == QAbstractSocket::IPv6Protocol && mapped) {
+            subnet.first = QHostAddress(v4);
+            subnet.second = subnet.second < 0 ? 32 : std::max(0, subnet.second - 96);
+        }
         if (subnet.second < 0)
             subnet.second = subnet.first.protocol() == QAbstractSocket::IPv4Protocol ? 32 : 128;
+        if (subnet.second == 0) {
+            if (error)
+                *error = u"'%1' is every address: that is --allow-private-targets"_s.arg(trimmed);
+            return std::nullopt;
+        }
         subnets.append(subnet);
     }
     return subnets;

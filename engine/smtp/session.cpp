@@ -238,9 +238,10 @@ void Session::onReply(const Reply &reply)
         }
         return;
     case State::Mail:
-        if (reply.isPositive() && reply.enhancedCode == "2.1.5"_L1) {
-            // "Destination address valid" (RFC 3463) is a recipient's answer, not the sender's: the
-            // server answers out of order, and nothing it says can be matched to our RCPTs.
+        if (m_pipelining && m_sent > 0 && reply.isPositive() && reply.enhancedCode == "2.1.5"_L1) {
+            // "Destination address valid" (RFC 3463) is a recipient's answer, not the sender's: with our
+            // RCPTs pipelined behind MAIL, the server answers out of order, and nothing it says can be
+            // matched to them. (Without pipelining nothing else is outstanding: a sloppy code only.)
             m_problem =
                 u"the server answered MAIL FROM with a recipient's reply (%1 %2): replies out of order"_s
                     .arg(reply.code)

@@ -321,10 +321,9 @@ private:
             what = o.greeted ? u"stopped answering mid-dialogue"_s : u"did not answer in time"_s;
             break;
         case F::Dropped:
-            what = u"closed the connection mid-dialogue"_s;
-            break;
         case F::ConnectFailed:
-            what = o.greeted ? u"closed the connection mid-dialogue"_s : u"connection refused or closed"_s;
+            what = o.greeted || o.failure == F::Dropped ? u"closed the connection mid-dialogue"_s
+                                                        : u"connection refused or closed"_s;
             break;
         case F::TlsFailed:
             what = u"the TLS handshake failed"_s;

@@ -100,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     QTimer hang;
     hang.setSingleShot(true);
     QObject::connect(&hang, &QTimer::timeout, &loop, &QEventLoop::quit);
-    hang.start(3000);
+    hang.start(10000); // far beyond its timeouts: only a session that never ends gets here
     if (calls == 0)
         loop.exec();
     if (calls != 1)
@@ -122,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     delete session;
     QTimer settle;
     settle.setSingleShot(true);
-    settle.start(500);
+    settle.start(3000);
     while (script->open > 0 && settle.isActive())
         QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
     if (script->open > 0)
