@@ -9,6 +9,7 @@
 #include "headlessserver.h"
 
 #include <QElapsedTimer>
+#include <QFile>
 #include <QTest>
 
 #include <arpa/inet.h>
@@ -29,7 +30,7 @@ using namespace Qt::StringLiterals;
 namespace {
 
 /// A blocking TCP connection to 127.0.0.1:port with a receive timeout; -1 on failure.
-int connectTo(quint16 port, int timeoutMs = 5000)
+int connectTo(quint16 port, int timeoutMs = 15000)
 {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -83,6 +84,30 @@ int readResponse(int fd, QByteArray *buffer)
             return 0;
         buffer->append(chunk, n);
     }
+}
+
+/// TCP connections whose local end is `port` (the server's side of its clients' connections), from the
+/// kernel's tables: exact whatever else the process has open (its DNS sockets come and go).
+int connectionsTo(quint16 port)
+{
+    int count = 0;
+    for (const char *table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        QFile f(QString::fromLatin1(table));
+        if (!f.open(QIODevice::ReadOnly))
+            continue;
+        const QList<QByteArray> lines = f.readAll().split('\n');
+        for (qsizetype i = 1; i < lines.size(); ++i) {
+            const QList<QByteArray> fields = lines.at(i).simplified().split(' ');
+            if (fields.size() < 4)
+                continue;
+            const quint16 local = quint16(fields.at(1).split(':').value(1).toUInt(nullptr, 16));
+            const QByteArray state = fields.at(3);
+            // Not the listening socket, nor what the kernel keeps alone after a close (TIME_WAIT, CLOSE).
+            if (local == port && state != "0A" && state != "06" && state != "07")
+                ++count;
+        }
+    }
+    return count;
 }
 
 /// GET /api/v1/health on a fresh connection, as a monitoring check would.
@@ -146,8 +171,8 @@ void TestAbuse::initTestCase()
 {
     std::signal(SIGPIPE, SIG_IGN);
     // This process holds over a thousand connections too.
-    QVERIFY2(server::raiseDescriptorLimit() >= 2048,
-             "this test needs 2,048 open files (ulimit -Hn); the system allows fewer");
+    if (server::raiseDescriptorLimit() < 2048)
+        QSKIP("this test needs 2,048 open files and the system allows fewer (ulimit -Hn)");
     QVERIFY(m_dns.listen());
     QString error;
     QVERIFY2(
@@ -234,14 +259,15 @@ void TestAbuse::idleConnections()
         QVERIFY(fd >= 0);
         m_held.push_back(fd);
     }
-    QTRY_VERIFY2_WITH_TIMEOUT(m_server.openSockets() >= m_baselineSockets + 1000,
-                              qPrintable(u"the server holds %1 sockets"_s.arg(m_server.openSockets())),
-                              20000);
+    QTRY_VERIFY2_WITH_TIMEOUT(connectionsTo(m_port) >= 1000, // and the prober's, when it is there
+                              qPrintable(u"the server holds %1 connections"_s.arg(connectionsTo(m_port))),
+                              60000);
     QTest::qWait(2000);
     stopProbing();
     if (QTest::currentTestFailed())
         return;
     qInfo("server: %d sockets with 1,000 idle clients", m_server.openSockets());
+    QVERIFY(m_server.openSockets() >= 1000);
     // The connections are still usable: a request on the last one is answered.
     QByteArray buffer;
     QVERIFY(sendAll(m_held.back(), "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -273,7 +299,9 @@ void TestAbuse::slowlorisBeyondTheCap()
           stillOpen, m_server.openSockets());
     m_held.insert(m_held.end(), slow.begin(), slow.end());
     closeAll();
-    QTRY_COMPARE_WITH_TIMEOUT(m_server.openSockets(), m_baselineSockets, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(connectionsTo(m_port), 0, 30000);
+    // Its own sockets (DNS, the listener) may be one fewer than before, never more.
+    QTRY_VERIFY_WITH_TIMEOUT(m_server.openSockets() <= m_baselineSockets, 10000);
 }
 
 void TestAbuse::hundredMegabyteBody()
@@ -370,13 +398,18 @@ void TestAbuse::pipelinedBurst()
 void TestAbuse::nothingLeftBehind()
 {
     closeAll();
-    QTRY_COMPARE_WITH_TIMEOUT(m_server.openSockets(), m_baselineSockets, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(connectionsTo(m_port), 0, 30000);
+    // Its own sockets (DNS, the listener) may be one fewer than before, never more.
+    QTRY_VERIFY_WITH_TIMEOUT(m_server.openSockets() <= m_baselineSockets, 10000);
     const qint64 rss = m_server.residentKb();
     qInfo("server: %d sockets, %lld KiB resident after (peak %lld KiB)", m_server.openSockets(), rss,
           m_server.peakRssKb());
-    // What it was sent (100 MB, 10,000 requests, 1,400 connections) did not stay in memory.
+    // What it was sent (100 MB, 10,000 requests, 1,400 connections) did not stay in memory. (Not under
+    // AddressSanitizer, whose quarantine keeps freed memory on purpose.)
+#if !defined(__SANITIZE_ADDRESS__)
     QVERIFY2(rss - m_baselineRssKb < 64 * 1024,
              qPrintable(u"%1 KiB -> %2 KiB"_s.arg(m_baselineRssKb).arg(rss)));
+#endif
 }
 
 QTEST_GUILESS_MAIN(TestAbuse)
