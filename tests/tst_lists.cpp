@@ -2,6 +2,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUrl>
@@ -38,6 +39,7 @@ private slots:
     void role();
     void suggestDomain_data();
     void suggestDomain();
+    void osaDistanceMatchesTheFullTable();
     void counts();
     void shippedListsConsistent();
     void spamTrapsShippedEmpty();
@@ -324,6 +326,54 @@ void TestLists::loadTime()
     QVERIFY(lists->disposableCount() > 100000);
     qInfo("Lists::load() took %lld ms", elapsed);
     QVERIFY2(elapsed < 2000, qPrintable(QString::number(elapsed)));
+}
+
+void TestLists::osaDistanceMatchesTheFullTable()
+{
+    // The banded, allocation-free distance against the textbook full table, on random strings over a
+    // small alphabet (so that swaps, repeats and near-misses are common), for every limit used and more.
+    auto reference = [](const QString &a, const QString &b) {
+        const qsizetype n = a.size(), m = b.size();
+        std::vector<std::vector<int>> d(n + 1, std::vector<int>(m + 1));
+        for (qsizetype i = 0; i <= n; ++i)
+            d[i][0] = int(i);
+        for (qsizetype j = 0; j <= m; ++j)
+            d[0][j] = int(j);
+        for (qsizetype i = 1; i <= n; ++i)
+            for (qsizetype j = 1; j <= m; ++j) {
+                d[i][j] =
+                    std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                    d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+            }
+        return d[n][m];
+    };
+    QRandomGenerator rng(20261127);
+    auto word = [&] {
+        QString w;
+        const int length = int(rng.bounded(0, 12));
+        for (int i = 0; i < length; ++i)
+            w += QChar(u'a' + int(rng.bounded(0, 3)));
+        return w;
+    };
+    for (int round = 0; round < 20000; ++round) {
+        const QString a = word();
+        // Often a near copy of a, sometimes another word.
+        QString b = a;
+        for (int edits = int(rng.bounded(0, 4)); edits > 0 && !b.isEmpty(); --edits)
+            b[int(rng.bounded(0, int(b.size())))] = QChar(u'a' + int(rng.bounded(0, 3)));
+        if (rng.bounded(0, 4) == 0)
+            b = word();
+        const int exact = reference(a, b);
+        for (int limit = 0; limit <= 4; ++limit) {
+            const int got = mailcaff::lists::osaDistance(a, b, limit);
+            const int expected = exact <= limit ? exact : limit + 1;
+            if (got != expected)
+                QFAIL(qPrintable(
+                    u"osaDistance(%1, %2, %3) = %4, expected %5"_s.arg(a, b).arg(limit).arg(got).arg(
+                        expected)));
+        }
+    }
 }
 
 QTEST_GUILESS_MAIN(TestLists)

@@ -1,5 +1,7 @@
 #include "lists.h"
 
+#include <array>
+
 #include <QByteArrayView>
 #include <QDir>
 #include <QFile>
@@ -143,35 +145,6 @@ bool containsDomainOrParent(const QSet<QString> &set, QStringView domain)
     return false;
 }
 
-// Optimal string alignment distance (Damerau–Levenshtein restricted to non-overlapping edits): a swap of
-// two neighbouring letters, the most common typing slip, counts as one edit. Gives up beyond `limit`.
-int osaDistance(QStringView a, QStringView b, int limit)
-{
-    if (std::abs(a.size() - b.size()) > limit)
-        return limit + 1;
-    const qsizetype n = a.size();
-    const qsizetype m = b.size();
-    std::vector<int> previous2(m + 1), previous(m + 1), current(m + 1);
-    for (qsizetype j = 0; j <= m; ++j)
-        previous[j] = int(j);
-    for (qsizetype i = 1; i <= n; ++i) {
-        current[0] = int(i);
-        int rowMinimum = current[0];
-        for (qsizetype j = 1; j <= m; ++j) {
-            const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                current[j] = std::min(current[j], previous2[j - 2] + 1);
-            rowMinimum = std::min(rowMinimum, current[j]);
-        }
-        if (rowMinimum > limit)
-            return limit + 1;
-        std::swap(previous2, previous);
-        std::swap(previous, current);
-    }
-    return previous[m];
-}
-
 // Same length, one position different: a substitution rather than a transposition.
 bool isSingleSubstitution(QStringView a, QStringView b)
 {
@@ -200,6 +173,53 @@ constexpr TldTypo TldTypos[] = {
 
 } // namespace
 
+int osaDistance(QStringView a, QStringView b, int limit)
+{
+    const qsizetype n = a.size();
+    const qsizetype m = b.size();
+    if (std::abs(n - m) > limit)
+        return limit + 1;
+    // Domain names have at most 253 characters; nothing longer is a typo of a popular one.
+    constexpr qsizetype MaxLength = 255;
+    if (n > MaxLength || m > MaxLength)
+        return limit + 1;
+    // Optimal string alignment distance, computed only in the band |i - j| <= limit (a path outside it
+    // costs more than the limit), in three rows on the stack: this runs for every verified address against
+    // every typo target, so it must not allocate. Cells just outside the band are set to "too far".
+    constexpr int TooFar = 1 << 20;
+    std::array<int, MaxLength + 2> rows[3];
+    int *previous2 = rows[0].data();
+    int *previous = rows[1].data();
+    int *current = rows[2].data();
+    for (qsizetype j = 0; j <= std::min<qsizetype>(m, limit); ++j)
+        previous[j] = int(j);
+    if (limit + 1 <= m)
+        previous[limit + 1] = TooFar;
+    for (qsizetype i = 1; i <= n; ++i) {
+        const qsizetype lo = std::max<qsizetype>(1, i - limit);
+        const qsizetype hi = std::min<qsizetype>(m, i + limit);
+        current[0] = i <= limit ? int(i) : TooFar;
+        if (lo > 1)
+            current[lo - 1] = TooFar;
+        if (hi + 1 <= m)
+            current[hi + 1] = TooFar;
+        int rowMinimum = current[0];
+        for (qsizetype j = lo; j <= hi; ++j) {
+            const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int cell = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                cell = std::min(cell, previous2[j - 2] + 1);
+            current[j] = cell;
+            rowMinimum = std::min(rowMinimum, cell);
+        }
+        if (rowMinimum > limit)
+            return limit + 1;
+        std::swap(previous2, previous);
+        std::swap(previous, current);
+    }
+    return std::min(previous[m], limit + 1);
+}
+
 std::shared_ptr<const Lists> Lists::load(const QString &userListDir)
 {
     initListResources();
@@ -212,6 +232,7 @@ std::shared_ptr<const Lists> Lists::load(const QString &userListDir)
                  Source::Shipped);
     forEachEntry(readFile(u":/lists/typo-targets.txt"_s),
                  [&](QByteArrayView line) { lists->m_typoTargets.append(QString::fromLatin1(line)); });
+    lists->m_typoTargetSet = QSet<QString>(lists->m_typoTargets.cbegin(), lists->m_typoTargets.cend());
 
     if (!userListDir.isEmpty()) {
         const QDir dir(userListDir);
@@ -268,7 +289,7 @@ bool Lists::isSpamTrap(const QString &localPart, const QString &asciiDomain) con
 QString Lists::suggestDomain(const QString &asciiDomain) const
 {
     const auto isKnown = [this](const QString &domain) {
-        return m_free.contains(domain) || m_typoTargets.contains(domain);
+        return m_free.contains(domain) || m_typoTargetSet.contains(domain);
     };
     // Returns the closest typo target to `domain`, or empty. Within 2 edits, or 1 when the domain or the
     // target is short (under 8 characters): two edits turn acme.com into me.com. For short names a
@@ -302,7 +323,7 @@ QString Lists::suggestDomain(const QString &asciiDomain) const
                 continue;
             const QString corrected = asciiDomain.first(lastDot + 1) + typo.correct;
             if (typo.onlyForTargets) {
-                if (m_typoTargets.contains(corrected))
+                if (m_typoTargetSet.contains(corrected))
                     return corrected;
                 break;
             }

@@ -8,6 +8,11 @@
 
 namespace mailcaff::lists {
 
+/// Optimal string alignment distance (Damerau-Levenshtein restricted to non-overlapping edits: a swap of two
+/// neighbouring letters, the most common typing slip, is one edit) when it is at most `limit`, else
+/// `limit + 1`. Allocation-free; strings over 255 characters are always "too far".
+int osaDistance(QStringView a, QStringView b, int limit);
+
 /// The reference lists the verifier consults: disposable domains, free providers, role local parts,
 /// known spam traps, and the provider domains typos are corrected towards. Immutable once loaded, so one
 /// instance is shared by every thread (std::shared_ptr<const Lists>).
@@ -43,7 +48,8 @@ private:
     QSet<QString> m_role;
     QSet<QString> m_spamTrapDomains;
     QSet<QString> m_spamTrapAddresses;
-    QStringList m_typoTargets;
+    QStringList m_typoTargets;     ///< most popular first: ties go to the earlier
+    QSet<QString> m_typoTargetSet; ///< the same, for membership
 };
 
 } // namespace mailcaff::lists
