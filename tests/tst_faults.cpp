@@ -77,20 +77,7 @@ private:
     void flood(QTcpSocket *socket)
     {
         socket->write("250-");
-        auto left = std::make_shared<qint64>(floodAfterEhlo);
-        auto topUp = [this, socket, left] {
-            static const QByteArray piece(64 * 1024, 'x');
-            while (*left > 0 && socket->bytesToWrite() < 2 * piece.size()) {
-                const qint64 n = std::min<qint64>(*left, piece.size());
-                socket->write(piece.constData(), n);
-                *left -= n;
-                m_flooded += n;
-            }
-            if (*left == 0)
-                socket->write("\r\n250 OK\r\n");
-        };
-        connect(socket, &QTcpSocket::bytesWritten, this, topUp);
-        topUp();
+        streamFiller(socket, floodAfterEhlo, &m_flooded, [socket] { socket->write("\r\n250 OK\r\n"); });
     }
 
     QTcpServer m_server;
@@ -266,15 +253,8 @@ void TestFaults::cleanup()
 
 core::VerificationResult TestFaults::verify(const QString &email)
 {
-    std::optional<core::VerificationResult> result;
-    QObject context;
-    if (!m_engine.verify(email, core::Mode::Power, &context,
-                         [&](const core::VerificationResult &r) { result = r; }))
-        return {};
     // Every case ends by the power-mode deadline, give or take the event loop.
-    if (!QTest::qWaitFor([&] { return result.has_value(); }, DeadlineMs + 2000))
-        return {};
-    return *result;
+    return verifyAndWait(m_engine, email, DeadlineMs + 2000);
 }
 
 void TestFaults::dns_data()

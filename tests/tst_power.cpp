@@ -3,6 +3,7 @@
 #include "dnstestserver.h"
 #include "engine.h"
 #include "smtptestserver.h"
+#include "testengine.h"
 
 #include <QElapsedTimer>
 #include <QJsonObject>
@@ -154,15 +155,8 @@ void TestPower::cleanupTestCase()
 
 core::VerificationResult TestPower::verify(Engine &engine, const QString &email)
 {
-    std::optional<core::VerificationResult> result;
-    QObject context;
-    if (!engine.verify(email, core::Mode::Power, &context,
-                       [&](const core::VerificationResult &r) { result = r; }))
-        return {};
     // The deadline is 6 s: every case must end within it.
-    if (!QTest::qWaitFor([&] { return result.has_value(); }, 10000))
-        return {};
-    return *result;
+    return verifyAndWait(engine, email, 10000);
 }
 
 void TestPower::verdicts_data()

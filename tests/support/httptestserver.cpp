@@ -35,6 +35,26 @@ QByteArray reason(int status)
 
 } // namespace
 
+void streamFiller(QTcpSocket *socket, qint64 bytes, qint64 *counter, std::function<void()> done)
+{
+    auto left = std::make_shared<qint64>(bytes);
+    auto topUp = [socket, left, counter, done = std::move(done)] {
+        static const QByteArray piece(64 * 1024, 'x');
+        if (*left == 0)
+            return; // finished already
+        while (*left > 0 && socket->bytesToWrite() < 4 * piece.size()) {
+            const qint64 n = std::min<qint64>(*left, piece.size());
+            socket->write(piece.constData(), n);
+            *left -= n;
+            *counter += n;
+        }
+        if (*left == 0)
+            done();
+    };
+    QObject::connect(socket, &QTcpSocket::bytesWritten, socket, topUp);
+    topUp();
+}
+
 HttpTestServer::HttpTestServer(QObject *parent)
     : QObject(parent)
     , m_server(new QTcpServer(this))
@@ -145,20 +165,7 @@ void HttpTestServer::serve(QTcpSocket *socket)
     if (method != "HEAD" && page.streamBytes > 0) {
         // Topped up as the client reads: never more than a few pieces queued in the socket.
         socket->write(out);
-        auto left = std::make_shared<qint64>(page.streamBytes);
-        auto topUp = [this, socket, left] {
-            static const QByteArray piece(64 * 1024, 'x');
-            while (*left > 0 && socket->bytesToWrite() < 4 * piece.size()) {
-                const qint64 n = std::min<qint64>(*left, piece.size());
-                socket->write(piece.constData(), n);
-                *left -= n;
-                m_streamed += n;
-            }
-            if (*left == 0)
-                socket->disconnectFromHost();
-        };
-        connect(socket, &QTcpSocket::bytesWritten, this, topUp);
-        topUp();
+        streamFiller(socket, page.streamBytes, &m_streamed, [socket] { socket->disconnectFromHost(); });
         return;
     }
     if (method != "HEAD")

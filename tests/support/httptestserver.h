@@ -5,10 +5,17 @@
 #include <QObject>
 #include <QPair>
 
+#include <functional>
+
 class QTcpServer;
 class QTcpSocket;
 
 namespace mailcaff::test {
+
+/// Writes `bytes` filler bytes ('x') to `socket`, topped up as the peer reads them (never more than a few
+/// 64 KiB pieces queued), adding each piece to `*counter`; then calls `done` (on the socket's thread). A
+/// test server can serve 100 MB, or a 10 MB line, at the cost of what the client actually takes.
+void streamFiller(QTcpSocket *socket, qint64 bytes, qint64 *counter, std::function<void()> done);
 
 /// A tiny HTTP/1.1 server on loopback standing in for many websites at once: answers by Host header (port
 /// ignored) and path, one request per connection (Connection: close), HEAD without a body. Anything that is

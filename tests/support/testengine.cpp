@@ -3,6 +3,7 @@
 #include "dnstestserver.h"
 
 #include <QFile>
+#include <QTest>
 
 namespace mailcaff::test {
 
@@ -20,6 +21,18 @@ EngineConfig loopbackEngineConfig(const QString &dataDir, const DnsTestServer &d
     config.smtpCommandTimeoutMs = 1500;
     config.powerDeadlineMs = powerDeadlineMs;
     return config;
+}
+
+core::VerificationResult verifyAndWait(Engine &engine, const QString &email, int waitMs)
+{
+    std::optional<core::VerificationResult> result;
+    QObject context;
+    if (!engine.verify(email, core::Mode::Power, &context,
+                       [&](const core::VerificationResult &r) { result = r; }))
+        return {};
+    if (!QTest::qWaitFor([&] { return result.has_value(); }, waitMs))
+        return {};
+    return *result;
 }
 
 bool writeGeneratedList(const QString &path, int rows, int domains)
