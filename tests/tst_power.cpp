@@ -3,10 +3,13 @@
 #include "dnstestserver.h"
 #include "engine.h"
 #include "smtptestserver.h"
+#include "storage/database.h"
 #include "testengine.h"
 
 #include <QElapsedTimer>
 #include <QJsonObject>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -37,6 +40,7 @@ private Q_SLOTS:
     void manyRejectionsUseFreshSessions();
     void politenessFiguresFor200Addresses();
     void resultsAreCachedAndQuickModeUsesThem();
+    void aWriteLockedDatabaseDoesNotHoldUpTheEngine();
     void internationalisedAddressDeclaresSmtpUtf8();
     void ipv6MailServer();
     void realisticListUsesAHandfulOfConnections();
@@ -538,6 +542,44 @@ void TestPower::resultsAreCachedAndQuickModeUsesThem()
     QTRY_VERIFY(quick.has_value());
     QCOMPARE(core::toString(quick->mode), u"power"_s);
     restarted.stop();
+}
+
+void TestPower::aWriteLockedDatabaseDoesNotHoldUpTheEngine()
+{
+    // Another writer holds SQLite's write lock (a bulk job's runner, another process). A power result's
+    // cache write waits for it on the cache's own thread: the engine thread, and every SMTP session and
+    // verification on it, goes on. (When the engine thread wrote, it slept in SQLite's busy handler, up to
+    // the 5 s busy timeout.)
+    if (m_engine.database().dialect() != storage::Dialect::SQLite)
+        QSKIP("SQLite's write lock");
+    server(11)->addMailbox(u"locked@acme.test"_s);
+    QSqlDatabase db = m_engine.database().connection();
+    QSqlQuery lock(db);
+    QVERIFY2(lock.exec(u"BEGIN IMMEDIATE"_s), qPrintable(lock.lastError().text()));
+    QCOMPARE(core::toString(verify(m_engine, u"locked@acme.test"_s).status), u"valid"_s);
+    QTest::qWait(200); // the cache's write (due 50 ms after the result) now waits for the lock
+
+    QObject context;
+    std::optional<core::VerificationResult> quick;
+    QVERIFY(m_engine.verify(u"someone@acme.test"_s, core::Mode::Quick, &context,
+                            [&](const core::VerificationResult &r) { quick = r; }));
+    QTRY_VERIFY_WITH_TIMEOUT(quick.has_value(), 4000); // well inside the 5 s the lock holds a waiter
+    QCOMPARE(core::toString(quick->mode), u"quick"_s);
+    // The unwritten result is served from memory meanwhile.
+    quick.reset();
+    QVERIFY(m_engine.verify(u"locked@acme.test"_s, core::Mode::Quick, &context,
+                            [&](const core::VerificationResult &r) { quick = r; }));
+    QTRY_VERIFY_WITH_TIMEOUT(quick.has_value(), 4000);
+    QCOMPARE(core::toString(quick->mode), u"power"_s);
+    QVERIFY(lock.exec(u"COMMIT"_s));
+
+    // Written once the lock is free.
+    auto stored = [&] {
+        QSqlQuery q(db);
+        return q.exec(u"SELECT status FROM verification_cache WHERE address = 'locked@acme.test'"_s) &&
+               q.next() && q.value(0).toString() == u"valid"_s;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(stored(), 10'000);
 }
 
 void TestPower::internationalisedAddressDeclaresSmtpUtf8()

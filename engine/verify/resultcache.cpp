@@ -26,18 +26,35 @@ ResultCache::ResultCache(const storage::Database &db, const CachePolicy &policy)
     m_timer.setSingleShot(true);
     m_timer.setInterval(WriteDelayMs);
     QObject::connect(&m_timer, &QTimer::timeout, [this] { flush(); });
+    m_writerThread.setObjectName(u"mailcaff-cache"_s);
+    m_writer = new QObject;
+    m_writer->moveToThread(&m_writerThread);
+    QObject::connect(&m_writerThread, &QThread::finished, m_writer, &QObject::deleteLater);
+    m_writerThread.start();
 }
 
 ResultCache::~ResultCache()
 {
-    flush();
+    m_timer.stop();
+    // The writer finishes what it was given (in order), then what is still waiting is written here.
+    QMetaObject::invokeMethod(
+        m_writer, [] {}, Qt::BlockingQueuedConnection);
+    m_writerThread.quit();
+    m_writerThread.wait();
+    write(m_db, m_pending);
 }
 
 std::optional<core::VerificationResult> ResultCache::find(const QString &asciiAddress) const
 {
     const QString key = cacheKey(asciiAddress);
+    const Row *row = nullptr;
     if (const auto it = m_pending.constFind(key); it != m_pending.constEnd())
-        return core::VerificationResult::fromJson(QJsonDocument::fromJson(it->json).object());
+        row = &*it;
+    for (auto batch = m_writing.rbegin(); !row && batch != m_writing.rend(); ++batch)
+        if (const auto it = batch->second->constFind(key); it != batch->second->constEnd())
+            row = &*it;
+    if (row)
+        return core::VerificationResult::fromJson(QJsonDocument::fromJson(row->json).object());
     QSqlQuery &q =
         m_db.prepared(u"SELECT result FROM verification_cache WHERE address = ? AND expires_at > ?"_s);
     q.bindValue(0, key);
@@ -76,13 +93,28 @@ void ResultCache::store(const QString &asciiAddress, const core::VerificationRes
         m_timer.start();
 }
 
-bool ResultCache::flush()
+void ResultCache::flush()
 {
     m_timer.stop();
     if (m_pending.isEmpty())
+        return;
+    const quint64 batch = ++m_batches;
+    auto rows = std::make_shared<const Rows>(std::exchange(m_pending, {}));
+    m_writing.emplace(batch, rows);
+    // The destructor waits for the writer, so the database and m_home outlive whatever it runs.
+    QMetaObject::invokeMethod(m_writer, [this, rows, batch] {
+        write(m_db, *rows);
+        // Confirmed on the cache's thread: until then, find() reads the rows from memory.
+        QMetaObject::invokeMethod(
+            &m_home, [this, batch] { m_writing.erase(batch); }, Qt::QueuedConnection);
+    });
+}
+
+bool ResultCache::write(const storage::Database &database, const Rows &rows)
+{
+    if (rows.isEmpty())
         return true;
-    const QHash<QString, Row> rows = std::exchange(m_pending, {});
-    QSqlDatabase db = m_db.connection();
+    QSqlDatabase db = database.connection();
     return storage::inTransaction(db, [&] {
         QSqlQuery q(db);
         q.prepare(u"INSERT INTO verification_cache(address, status, result, verified_at, expires_at) VALUES "

@@ -3,8 +3,11 @@
 #include "core/result.h"
 
 #include <QHash>
+#include <QThread>
 #include <QTimer>
 
+#include <map>
+#include <memory>
 #include <optional>
 
 namespace mailcaff::storage {
@@ -23,10 +26,12 @@ struct CachePolicy
 
 /// Power-mode results kept in the database, keyed by the address in its ASCII form (case-folded: mailbox
 /// names are case-insensitive at every provider that matters, RFC 5321 2.4 notwithstanding). Read by
-/// both modes: quick mode answers with a fresh power result when there is one. Writes are gathered and
-/// written together a few milliseconds later (one transaction instead of one per result: on the engine
-/// thread, where every millisecond holds up the SMTP sessions); reads see them at once. Used on the thread
-/// that created it; what is waiting is written at the latest when it is destroyed.
+/// both modes: quick mode answers with a fresh power result when there is one. Writes are gathered for a
+/// few milliseconds and written together, in one transaction, by a thread of the cache's own: the thread
+/// that uses the cache (the engine thread, where every millisecond holds up the SMTP sessions) never waits
+/// for the database's write lock, which a bulk job's writes hold often. Reads see a result at once, written
+/// or not. Used on the thread that created it; what is waiting is written at the latest when it is
+/// destroyed.
 class ResultCache
 {
     Q_DISABLE_COPY_MOVE(ResultCache)
@@ -37,8 +42,8 @@ public:
     std::optional<core::VerificationResult> find(const QString &asciiAddress) const;
     /// Keeps `result` if its status is worth keeping (written within `WriteDelayMs`).
     void store(const QString &asciiAddress, const core::VerificationResult &result);
-    /// Writes what is waiting now; false on a database error (it is dropped then: a cache may forget).
-    bool flush();
+    /// Hands what is waiting to the writing thread now.
+    void flush();
     /// Removes expired rows; returns how many.
     int purgeExpired();
 
@@ -52,10 +57,21 @@ private:
         qint64 verifiedAt = 0;
         qint64 expiresAt = 0;
     };
+    using Rows = QHash<QString, Row>; ///< by cache key
+    /// One transaction for `rows`, on the calling thread; false on a database error (the rows are dropped
+    /// then: a cache may forget).
+    static bool write(const storage::Database &db, const Rows &rows);
+
     const storage::Database &m_db;
     CachePolicy m_policy;
-    QHash<QString, Row> m_pending; ///< by cache key, not yet written
+    Rows m_pending; ///< not yet handed to the writer
+    /// Handed to the writer and not yet confirmed written, by batch number (oldest first).
+    std::map<quint64, std::shared_ptr<const Rows>> m_writing;
+    quint64 m_batches = 0;
     QTimer m_timer;
+    QThread m_writerThread;
+    QObject *m_writer = nullptr; ///< lives on m_writerThread; deleted when it ends
+    QObject m_home;              ///< on the cache's thread: the writer's confirmations arrive here
 };
 
 } // namespace mailcaff::verify
