@@ -122,13 +122,11 @@ public:
         , m_route(std::move(route))
         , m_priority(priority)
         , m_done(std::move(done))
+        , m_deadline(verifier->m_deadlines, [this] { conclude(); })
+        , m_queueWait(verifier->m_deadlines, [this] { conclude(); })
     {
         const int left = std::max(1, verifier->m_power.deadlineMs - int(timer.elapsed()));
-        m_deadline.setSingleShot(true);
-        connect(&m_deadline, &QTimer::timeout, this, [this] { conclude(); });
         m_deadline.start(left);
-        m_queueWait.setSingleShot(true);
-        connect(&m_queueWait, &QTimer::timeout, this, [this] { conclude(); });
         m_catchAll = verifier->cachedCatchAll(m_address.asciiDomain());
     }
 
@@ -447,8 +445,9 @@ private:
     dns::MailRoute m_route;
     core::Priority m_priority;
     Done m_done;
-    QTimer m_deadline;
-    QTimer m_queueWait;   ///< a bulk item waiting for its turn at a server: no longer than MaxQueueWaitMs
+    core::Deadline m_deadline;
+    core::Deadline
+        m_queueWait;      ///< a bulk item waiting for its turn at a server: no longer than MaxQueueWaitMs
     int m_pausedLeft = 0; ///< what was left of the deadline when the wait began
     QElapsedTimer m_waitClock;
     qint64 m_queueWaited = 0; ///< all the waits so far
@@ -486,6 +485,14 @@ Verifier::Verifier(dns::Resolver *resolver, std::shared_ptr<const lists::Lists> 
     , m_prober(prober)
     , m_power(power)
 {
+}
+
+Verifier::~Verifier()
+{
+    // The checks in flight (children) go while the members they use are still here: QObject would delete
+    // them only after the members, the deadline queue among them.
+    while (!children().isEmpty())
+        delete children().constLast();
 }
 
 std::optional<bool> Verifier::cachedCatchAll(const QString &asciiDomain) const

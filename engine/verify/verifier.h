@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/deadlines.h"
 #include "core/result.h"
 #include "net/targetpolicy.h"
 
@@ -57,6 +58,8 @@ public:
 
     /// `done` runs on this object's thread, unless `context` was destroyed first. A bulk verification
     /// queues behind interactive ones at a busy mail server, and its deadline waits while it queues.
+    ~Verifier() override;
+
     void verify(const QString &email, core::Mode mode, QObject *context,
                 std::function<void(const core::VerificationResult &)> done,
                 core::Priority priority = core::Priority::Interactive);
@@ -81,6 +84,7 @@ private:
     smtp::Prober *m_prober;
     PowerConfig m_power;
     ResultCache *m_cache = nullptr;
+    core::Deadlines m_deadlines; ///< the power checks' deadlines: one Qt timer for all of them
     struct CatchAll
     {
         bool value;
