@@ -11,6 +11,7 @@
 
 #include <QDateTime>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPointer>
@@ -261,9 +262,12 @@ void Engine::stop()
         // From here on verify() posts nothing more to the worker.
         QMutexLocker lock(&m_callsMutex);
         worker = std::exchange(m_worker, nullptr);
+        // Calls that have not started never will: their callbacks are cancelled below.
+        m_waiting.clear();
+        m_sliceQueued = false;
     }
     if (m_thread.isRunning()) {
-        // Queued after every verification already posted, which still find a live worker.
+        // Queued after every call already started, which still find a live worker.
         if (worker)
             QMetaObject::invokeMethod(
                 worker, [worker] { delete worker; }, Qt::BlockingQueuedConnection);
@@ -397,8 +401,8 @@ bool Engine::call(QObject *context, std::function<void(const Result &)> done,
     });
     call->moveToThread(context->thread());
     m_calls.insert(call);
-    QMetaObject::invokeMethod(worker, [this, worker, call, start = std::move(start)] {
-        start(worker, [this, call](const Result &result) {
+    m_waiting.push_back([this, call, start = std::move(start)](Worker *w) {
+        start(w, [this, call](const Result &result) {
             {
                 QMutexLocker resultLock(&m_callsMutex);
                 if (!m_calls.remove(call))
@@ -407,7 +411,40 @@ bool Engine::call(QObject *context, std::function<void(const Result &)> done,
             QMetaObject::invokeMethod(call, [call, result] { call->deliver(std::any(result)); });
         });
     });
+    if (!std::exchange(m_sliceQueued, true))
+        QMetaObject::invokeMethod(
+            worker, [this] { startWaitingCalls(); }, Qt::QueuedConnection);
     return true;
+}
+
+void Engine::startWaitingCalls()
+{
+    // About a millisecond of calls, then the sockets' events have their turn (the next slice is posted
+    // behind them). Calls still waiting when the engine stops never start; stop() cancels their callbacks.
+    constexpr qint64 SliceNs = 1'000'000;
+    QElapsedTimer slice;
+    slice.start();
+    for (;;) {
+        std::function<void(Worker *)> next;
+        Worker *worker = nullptr;
+        {
+            QMutexLocker lock(&m_callsMutex);
+            worker = m_worker;
+            if (!worker || m_waiting.empty()) {
+                m_waiting.clear();
+                m_sliceQueued = false;
+                return;
+            }
+            if (slice.nsecsElapsed() > SliceNs) {
+                QMetaObject::invokeMethod(
+                    worker, [this] { startWaitingCalls(); }, Qt::QueuedConnection);
+                return;
+            }
+            next = std::move(m_waiting.front());
+            m_waiting.pop_front();
+        }
+        next(worker);
+    }
 }
 
 bool Engine::verify(const QString &email, core::Mode mode, QObject *context,

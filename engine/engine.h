@@ -20,6 +20,7 @@
 #include <QThread>
 #include <QTimer>
 
+#include <deque>
 #include <functional>
 #include <memory>
 
@@ -167,6 +168,12 @@ private:
     Worker *m_worker = nullptr;
     QMutex m_callsMutex;
     QSet<PendingCall *> m_calls; ///< callbacks waiting for the engine thread, owned by their own threads
+    /// Calls waiting to start on the engine thread (guarded by m_callsMutex). They start in slices of a
+    /// millisecond or two, each slice one event: a bulk job hands over hundreds at once, and the SMTP
+    /// sessions' replies must not wait behind all of them.
+    std::deque<std::function<void(Worker *)>> m_waiting;
+    bool m_sliceQueued = false; ///< a slice event is on its way to the engine thread
+    void startWaitingCalls();
 };
 
 } // namespace mailcaff
