@@ -757,6 +757,12 @@ int finishFileRun(Engine &engine, const FileRun &run)
     };
     QObject::connect(&progress, &QTimer::timeout, [&] { report(false); });
     progress.start(500);
+    // The results are written the moment the job ends, not at the next tick.
+    if (jobs::JobRunner *runner = engine.jobRunner())
+        QObject::connect(runner, &jobs::JobRunner::jobFinished, &progress, [&](const QString &jobId) {
+            if (jobId == run.jobId && progress.isActive())
+                report(false);
+        });
     // Stopped by Ctrl+C or a signal: the job stays in the database; the same command goes on with it.
     SignalWatcher watcher([&] {
         progress.stop();

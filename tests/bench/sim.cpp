@@ -251,6 +251,7 @@ int serve(const QStringList &args)
     };
     std::vector<Event> events;
     QStringList traced;
+    int firstTraced = -1;
     double cpuAtReset = cpuSeconds();
     QElapsedTimer clock;
     clock.start();
@@ -265,8 +266,13 @@ int serve(const QStringList &args)
         QObject::connect(raw, &SmtpTestServer::commandReceived, [&, raw](int session, const QString &line) {
             const QString verb = line.section(u' ', 0, 0).section(u':', 0, 0).toUpper();
             events.push_back({clock.elapsed(), 0, verb});
-            if (raw == smtp.front().get() && session == 40) // one session in the middle, step by step
-                traced.append(u"%1 %2"_s.arg(clock.elapsed()).arg(verb));
+            // One session in the middle, step by step: the 21st at the first host since the reset.
+            if (raw == smtp.front().get()) {
+                if (firstTraced < 0)
+                    firstTraced = session;
+                if (session == firstTraced + 20)
+                    traced.append(u"%1 %2"_s.arg(clock.elapsed()).arg(verb));
+            }
         });
     }
     for (const Domain &d : w.domains) {
@@ -310,6 +316,7 @@ int serve(const QStringList &args)
                 }
                 events.clear();
                 traced.clear();
+                firstTraced = -1;
                 clock.restart();
                 cpuAtReset = cpuSeconds();
                 out << "OK" << Qt::endl;
@@ -332,7 +339,15 @@ int serve(const QStringList &args)
                     out << u"%1 ms: open %2, opened %3; %4; "_s.arg(t, 6).arg(open, 3).arg(opened, 3).arg(
                         parts.join(u", "_s));
                 }
-                out << "session 40 at the first host: " << traced.join(u", "_s) << Qt::endl;
+                if (!events.empty()) {
+                    qint64 lastRcpt = 0;
+                    for (const Event &e : events)
+                        if (e.verb == "RCPT"_L1)
+                            lastRcpt = e.ms;
+                    out << "first connection at " << events.front().ms << " ms, last RCPT at " << lastRcpt
+                        << " ms, last session closed at " << events.back().ms << " ms; ";
+                }
+                out << "the 21st session at the first host: " << traced.join(u", "_s) << Qt::endl;
             } else if (command == "limit") {
                 out << rttBoundMs(w, hosts, latency, mxLimit) << Qt::endl;
             } else if (command == "stats") {
