@@ -4,6 +4,7 @@
 #include "storage/database.h"
 #include "testdatabase.h"
 
+#include <QSqlQuery>
 #include <QtConcurrent>
 #include <QTemporaryDir>
 #include <QTest>
@@ -258,6 +259,14 @@ void TestCredits::takeAllAnswersEachInOrder()
     QCOMPARE(takenA, 3);
     QCOMPARE(c.usage(a)->monthlyUsed, 600);
     QCOMPARE(c.usage(b)->monthlyUsed, 10);
+    // The batch's ledger: one row per key and reason, its amount what was taken (refusals leave none).
+    QSqlQuery ledger(m_db->connection());
+    QVERIFY(ledger.exec(
+        u"SELECT key_id, reason, amount FROM credit_ledger WHERE reason != 'bulk' ORDER BY id"_s));
+    QList<std::tuple<qint64, QString, int>> rows;
+    while (ledger.next())
+        rows.append({ledger.value(0).toLongLong(), ledger.value(1).toString(), ledger.value(2).toInt()});
+    QCOMPARE(rows, (QList<std::tuple<qint64, QString, int>>{{a.id, u"verify"_s, 3}, {b.id, u"find"_s, 10}}));
     QVERIFY(c.takeAll({}).isEmpty());
 }
 

@@ -3,9 +3,12 @@
 #include "storage/database.h"
 
 #include <QHash>
+#include <QList>
 #include <QMap>
 #include <QSqlError>
 #include <QSqlQuery>
+
+#include <algorithm>
 
 using namespace Qt::StringLiterals;
 
@@ -169,6 +172,15 @@ QList<Credits::Result> Credits::takeAll(const QList<Charge> &charges)
     const QDateTime at = now(); // one month for all: the balance checked and the month charged agree
     QHash<qint64, Usage> usage; // per key, as the charges before left it
     QHash<qint64, std::pair<ApiKeyInfo, int>> taken; // per key: the month's total grows once, at the end
+    // The ledger gets one row per key and reason for the whole batch (e.g. "verify", 37), written at the
+    // end in the order first seen: a row per request cost the API server a tenth of its time under load.
+    struct LedgerRow
+    {
+        ApiKeyInfo key;
+        QString reason;
+        int amount = 0;
+    };
+    QList<LedgerRow> ledger;
     for (qsizetype i = 0; i < charges.size(); ++i) {
         const Charge &c = charges.at(i);
         auto it = usage.find(c.key.id);
@@ -182,8 +194,13 @@ QList<Credits::Result> Credits::takeAll(const QList<Charge> &charges)
         r.usage = *it;
         if (it->remaining < c.amount)
             continue;
-        if (!recordLedger(c.key, c.amount, c.reason, {}, monthOf(at)))
-            return failAll(true);
+        auto row = std::find_if(ledger.begin(), ledger.end(), [&](const LedgerRow &l) {
+            return l.key.id == c.key.id && l.reason == c.reason;
+        });
+        if (row == ledger.end())
+            ledger.append({c.key, c.reason, c.amount});
+        else
+            row->amount += c.amount;
         auto &[takenKey, amount] = taken[c.key.id];
         takenKey = c.key;
         amount += c.amount;
@@ -192,6 +209,9 @@ QList<Credits::Result> Credits::takeAll(const QList<Charge> &charges)
         r.usage.remaining -= c.amount;
         *it = r.usage;
     }
+    for (const LedgerRow &l : std::as_const(ledger))
+        if (!recordLedger(l.key, l.amount, l.reason, {}, monthOf(at)))
+            return failAll(true);
     for (const auto &[k, amount] : std::as_const(taken))
         if (!addUsage(k, amount, monthOf(at)))
             return failAll(true);

@@ -55,7 +55,8 @@ public:
     };
     /// Several takes in one transaction, each answered as take() would, in order (a charge sees the ones
     /// before it). All fail together when the database does. The API server charges the requests of one
-    /// turn of its event loop this way: one commit for all instead of one each.
+    /// turn of its event loop this way: one commit for all instead of one each, and one ledger row per key
+    /// and reason for the batch (its amount the sum).
     QList<Result> takeAll(const QList<Charge> &charges);
     /// The same inside a transaction the caller opened with storage::beginWrite() on this thread's connection
     /// (to charge in the same transaction that stores what is charged for); nothing is committed here.
