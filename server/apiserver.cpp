@@ -15,6 +15,8 @@
 #include <QRandomGenerator>
 #include <QTcpSocket>
 
+#include <cstdio>
+
 #include <sys/resource.h>
 
 using namespace Qt::StringLiterals;
@@ -182,11 +184,29 @@ int raiseDescriptorLimit()
     return limit.rlim_cur == RLIM_INFINITY ? 65536 : int(std::min<rlim_t>(limit.rlim_cur, 65536));
 }
 
+ApiServer::~ApiServer()
+{
+    writeAccessLog();
+}
+
+void ApiServer::writeAccessLog()
+{
+    m_accessLogTimer.stop();
+    if (m_accessLogPending.isEmpty())
+        return;
+    std::fwrite(m_accessLogPending.constData(), 1, std::size_t(m_accessLogPending.size()), stderr);
+    std::fflush(stderr);
+    m_accessLogPending.clear();
+}
+
 ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
     : QAbstractHttpServer(parent)
     , m_engine(engine)
     , m_limits(limits)
 {
+    m_accessLogTimer.setSingleShot(true);
+    m_accessLogTimer.setInterval(AccessLogDelayMs);
+    connect(&m_accessLogTimer, &QTimer::timeout, this, &ApiServer::writeAccessLog);
     // Every connection is a descriptor: at most half of what the process may open, the rest left to SMTP,
     // DNS and the database. Past the limit, accept() would fail in a loop instead of saying 503.
     const int descriptors = raiseDescriptorLimit();
@@ -477,10 +497,18 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         if (req.key)
             logged->keyPrefix = req.key->prefix;
         if (m_accessLog) {
-            // Never the key: its visible prefix is enough to tell callers apart.
-            qInfo("%s %s %s key=%s id=%s", req.remote.toString().toLatin1().constData(),
-                  req.method.constData(), req.path.toUtf8().constData(),
-                  req.key ? req.key->prefix.toLatin1().constData() : "-", requestId.constData());
+            // Never the key: its visible prefix is enough to tell callers apart. Formatted as qInfo() would
+            // (QT_MESSAGE_PATTERN applies).
+            const QString line = QString::asprintf(
+                "%s %s %s key=%s id=%s", req.remote.toString().toLatin1().constData(), req.method.constData(),
+                req.path.toUtf8().constData(), req.key ? req.key->prefix.toLatin1().constData() : "-",
+                requestId.constData());
+            m_accessLogPending +=
+                qFormatLogMessage(QtInfoMsg, QMessageLogContext(), line).toLocal8Bit() + '\n';
+            if (m_accessLogPending.size() >= 16 * 1024)
+                writeAccessLog();
+            else if (!m_accessLogTimer.isActive())
+                m_accessLogTimer.start();
         }
         route.handler(req, reply);
         return true;
