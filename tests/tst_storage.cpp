@@ -9,6 +9,7 @@
 #include "webhooks/webhookstore.h"
 
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRegularExpression>
@@ -33,6 +34,7 @@ private Q_SLOTS:
     void migratesAndReopens();
     void serversMigrateAtOnce();
     void changesReachOtherConnections();
+    void checkpointsRunOutsideCommits();
     void passwordsComeFromTheUrlTheEnvironmentOrAFile();
     void refusesNewerSchema();
     void settingsRoundTrip();
@@ -198,6 +200,34 @@ void TestStorage::changesReachOtherConnections()
     QVERIFY(after.dataVersion != before.dataVersion);
     QCOMPARE(after.noted, before.noted); // b noted nothing itself
     QCOMPARE(b.changeStamp(), after);
+}
+
+void TestStorage::checkpointsRunOutsideCommits()
+{
+    if (test::TestDatabases::postgres())
+        QSKIP("SQLite's write-ahead log");
+    const QString path = m_dir.filePath(u"checkpoints.sqlite"_s);
+    storage::Database db;
+    QString error;
+    QVERIFY2(db.open(path, &error), qPrintable(error));
+    // No commit copies the log back into the file (SQLite's automatic checkpoint is off on every
+    // connection)...
+    QSqlQuery q(db.connection());
+    QVERIFY(q.exec(u"PRAGMA wal_autocheckpoint"_s) && q.next());
+    QCOMPARE(q.value(0).toInt(), 0);
+    q.finish();
+    const qint64 before = QFileInfo(path).size();
+    QVERIFY(db.connection().transaction());
+    QVERIFY(q.exec(u"CREATE TABLE filler (x BLOB)"_s));
+    QVERIFY(q.prepare(u"INSERT INTO filler(x) VALUES (?)"_s));
+    for (int i = 0; i < 64; ++i) {
+        q.addBindValue(QByteArray(64 * 1024, char('a' + i % 26)));
+        QVERIFY(q.exec());
+    }
+    QVERIFY(db.connection().commit());
+    // ... yet the 4 MiB reach the file without another write or a close: the checkpointer thread's work.
+    QTRY_VERIFY2_WITH_TIMEOUT(QFileInfo(path).size() >= before + 4 * 1024 * 1024,
+                              qPrintable(QString::number(QFileInfo(path).size())), 15'000);
 }
 
 void TestStorage::passwordsComeFromTheUrlTheEnvironmentOrAFile()

@@ -356,6 +356,7 @@ Database::ThreadState &Database::threadState()
 
 Database::~Database()
 {
+    stopCheckpointer();
     // Connections of other threads cannot be used from here (Qt SQL's rule), only removed.
     ThreadState &mine = threadState();
     QMutexLocker lock(&m_registry->mutex);
@@ -449,6 +450,8 @@ QSqlDatabase Database::openConnection(const QString &name, QString *error) const
     // 32 MiB of page cache per connection (SQLite's default is 2 MiB): a list of a million rows updates
     // five indexes, and with a small cache each insert reads its index pages back from disk.
     q.exec(u"PRAGMA cache_size=-32768"_s);
+    // Checkpoints are the checkpointer thread's (startCheckpointer), never a commit's.
+    q.exec(u"PRAGMA wal_autocheckpoint=0"_s);
     return db;
 }
 
@@ -491,7 +494,41 @@ bool Database::open(const QString &location, QString *error)
         return false;
     }
     m_open = true;
+    if (dialect() == Dialect::SQLite)
+        startCheckpointer();
     return true;
+}
+
+void Database::startCheckpointer()
+{
+    stopCheckpointer();
+    m_checkpointer = std::make_unique<Checkpointer>();
+    m_checkpointer->thread = std::thread([this, c = m_checkpointer.get()] {
+        QMutexLocker lock(&c->mutex);
+        while (!c->stop) {
+            c->wake.wait(&c->mutex, CheckpointMs);
+            if (c->stop)
+                break;
+            lock.unlock();
+            // PASSIVE: copies what no reader still needs, and waits for nobody.
+            QSqlQuery(connection()).exec(u"PRAGMA wal_checkpoint(PASSIVE)"_s);
+            lock.relock();
+        }
+    });
+}
+
+void Database::stopCheckpointer()
+{
+    if (!m_checkpointer)
+        return;
+    {
+        QMutexLocker lock(&m_checkpointer->mutex);
+        m_checkpointer->stop = true;
+        m_checkpointer->wake.wakeAll();
+    }
+    // Its connection goes as the thread ends (ThreadState), before the others are removed below.
+    m_checkpointer->thread.join();
+    m_checkpointer.reset();
 }
 
 QSqlDatabase Database::connection() const
