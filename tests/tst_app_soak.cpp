@@ -58,9 +58,16 @@ void TestSoak::mixedTrafficLeavesNothingBehind()
                          .status,
                      200);
     }
-    int socketsAtStart = -1;
-    QTRY_VERIFY_WITH_TIMEOUT(std::exchange(socketsAtStart, server.openSockets()) == server.openSockets(),
-                             5000);
+    // Settled: the same count three readings in a row (the warm-up's connections take a moment to close),
+    // or whatever it is after 5 s. (A QTRY over a reading with side effects failed when a socket closed
+    // between its last two evaluations.)
+    int socketsAtStart = server.openSockets();
+    for (int same = 0, waited = 0; same < 3 && waited < 5000; waited += 100) {
+        QTest::qWait(100);
+        const int now = server.openSockets();
+        same = now == socketsAtStart ? same + 1 : 0;
+        socketsAtStart = now;
+    }
     QTest::qWait(500);
     socketsAtStart = server.openSockets();
 
@@ -161,13 +168,19 @@ void TestSoak::mixedTrafficLeavesNothingBehind()
                       it.key().endsWith(u" 429"_s)),
                  qPrintable(it.key()));
     // Flat once warm: the second half's peak within 32 MiB of the first half's (caches fill, then stop).
+    // (Not under AddressSanitizer, whose quarantine keeps freed memory on purpose: it grew 33 MiB there.)
     QVERIFY(samples.size() >= 4);
     qint64 firstHalf = 0, secondHalf = 0;
     for (qsizetype i = 0; i < samples.size(); ++i)
         (i < samples.size() / 2 ? firstHalf : secondHalf) =
             qMax(i < samples.size() / 2 ? firstHalf : secondHalf, samples.at(i).rssKb);
+#if !defined(__SANITIZE_ADDRESS__)
     QVERIFY2(secondHalf <= firstHalf + 32 * 1024,
              qPrintable(u"RSS grew from %1 to %2 KiB"_s.arg(firstHalf).arg(secondHalf)));
+#else
+    Q_UNUSED(firstHalf);
+    Q_UNUSED(secondHalf);
+#endif
 }
 
 int main(int argc, char **argv)
