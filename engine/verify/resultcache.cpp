@@ -53,8 +53,8 @@ std::optional<core::VerificationResult> ResultCache::find(const QString &asciiAd
     for (auto batch = m_writing.rbegin(); !row && batch != m_writing.rend(); ++batch)
         if (const auto it = batch->second->constFind(key); it != batch->second->constEnd())
             row = &*it;
-    if (row)
-        return core::VerificationResult::fromJson(QJsonDocument::fromJson(row->json).object());
+    if (row) // through JSON, as from the database: the same answer whether written yet or not
+        return core::VerificationResult::fromJson(row->result.toJson());
     QSqlQuery &q =
         m_db.prepared(u"SELECT result FROM verification_cache WHERE address = ? AND expires_at > ?"_s);
     q.bindValue(0, key);
@@ -85,10 +85,7 @@ void ResultCache::store(const QString &asciiAddress, const core::VerificationRes
     if (result.mode != core::Mode::Power || days <= 0)
         return;
     const qint64 now = QDateTime::currentSecsSinceEpoch();
-    m_pending.insert(cacheKey(asciiAddress),
-                     Row{core::toString(result.status),
-                         QJsonDocument(result.toJson()).toJson(QJsonDocument::Compact), now,
-                         now + qint64(days) * 86400});
+    m_pending.insert(cacheKey(asciiAddress), Row{result, now, now + qint64(days) * 86400});
     if (!m_timer.isActive())
         m_timer.start();
 }
@@ -127,9 +124,10 @@ bool ResultCache::write(const storage::Database &database, const Rows &rows)
         for (const QString &address : std::as_const(addresses)) {
             const auto it = rows.constFind(address);
             q.bindValue(0, it.key());
-            q.bindValue(1, it->status);
+            q.bindValue(1, core::toString(it->result.status));
+            // Text, not bytes: the column is TEXT on PostgreSQL too.
             q.bindValue(2,
-                        QString::fromUtf8(it->json)); // text, not bytes: the column is TEXT on PostgreSQL too
+                        QString::fromUtf8(QJsonDocument(it->result.toJson()).toJson(QJsonDocument::Compact)));
             q.bindValue(3, it->verifiedAt);
             q.bindValue(4, it->expiresAt);
             if (!q.exec())

@@ -52,8 +52,7 @@ public:
 private:
     struct Row
     {
-        QString status;
-        QByteArray json;
+        core::VerificationResult result; ///< made JSON by the writer, off the engine thread
         qint64 verifiedAt = 0;
         qint64 expiresAt = 0;
     };
