@@ -53,7 +53,8 @@ const QList<QStringList> &migrations()
             u"CREATE INDEX verification_cache_expiry ON verification_cache(expires_at)"_s,
         },
         // 3: the credit ledger: one row per charge (positive) or refund (negative); a reference (a job
-        // item) is charged once.
+        // item) is charged once. (The API's charges of one event-loop turn share a row per key and reason:
+        // Credits::takeAll.)
         {
             u"CREATE TABLE credit_ledger ("
             "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -450,13 +451,17 @@ QSqlDatabase Database::openConnection(const QString &name, QString *error) const
     // 32 MiB of page cache per connection (SQLite's default is 2 MiB): a list of a million rows updates
     // five indexes, and with a small cache each insert reads its index pages back from disk.
     q.exec(u"PRAGMA cache_size=-32768"_s);
-    // Checkpoints are the checkpointer thread's (startCheckpointer), never a commit's.
-    q.exec(u"PRAGMA wal_autocheckpoint=0"_s);
+    // Checkpoints are the checkpointer thread's (startCheckpointer). A commit checkpoints only as a last
+    // resort, when the log passes 16,384 pages (64 MiB: a writer that never pauses keeps the checkpointer
+    // out), and a log file that grew past 64 MiB (a long import) is cut back to that when started over.
+    q.exec(u"PRAGMA wal_autocheckpoint=16384"_s);
+    q.exec(u"PRAGMA journal_size_limit=67108864"_s);
     return db;
 }
 
 bool Database::open(const QString &location, QString *error)
 {
+    stopCheckpointer(); // it reads the location this changes
     const std::optional<Location> parsed = Location::parse(location, error);
     if (!parsed)
         return false;
@@ -510,8 +515,19 @@ void Database::startCheckpointer()
             if (c->stop)
                 break;
             lock.unlock();
-            // PASSIVE: copies what no reader still needs, and waits for nobody.
-            QSqlQuery(connection()).exec(u"PRAGMA wal_checkpoint(PASSIVE)"_s);
+            // PASSIVE: copies what no reader still needs, and waits for nobody. Its row: busy, frames in
+            // the log, frames copied.
+            QSqlQuery q(connection());
+            const bool longLog = q.exec(u"PRAGMA wal_checkpoint(PASSIVE)"_s) && q.next() &&
+                                 q.value(1).toLongLong() > LogFramesBeforeRestart;
+            q.finish();
+            // Under a steady stream of commits the log is never all copied at one moment, and only then
+            // does the next writer start it over. Past its limit, RESTART copies the little PASSIVE left
+            // and holds new writers back until the readers are done with the log: the next commit starts
+            // it over.
+            if (longLog)
+                q.exec(u"PRAGMA wal_checkpoint(RESTART)"_s);
+            q.finish();
             lock.relock();
         }
     });
