@@ -726,7 +726,10 @@ int finishFileRun(Engine &engine, const FileRun &run)
     QElapsedTimer clock;
     clock.start();
     int exitCode = ExitOk;
+    bool written = false; // the end can be noticed twice (the runner's signal, a tick): written once
     auto report = [&](bool last) {
+        if (written)
+            return;
         const auto s = engine.jobs().summary(run.jobId);
         if (!s)
             return;
@@ -742,6 +745,7 @@ int finishFileRun(Engine &engine, const FileRun &run)
         if (s->status == jobs::JobStatus::Processing || s->status == jobs::JobStatus::Paused)
             return;
         progress.stop();
+        written = true;
         if (!last)
             err() << Qt::endl;
         QString error;

@@ -92,7 +92,7 @@ void TestDeadlines::callbackMayDestroyItsDeadlineAndStartAnother()
     // Due at the same time: the first one's callback destroys itself and restarts the second later.
     first = std::make_unique<Deadline>(queue, [&] {
         first.reset();
-        second->start(50);
+        second->start(500);
     });
     first->start(10);
     second->start(10);

@@ -8,6 +8,7 @@
 
 #include <QElapsedTimer>
 #include <QJsonObject>
+#include <QScopeGuard>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -556,6 +557,12 @@ void TestPower::aWriteLockedDatabaseDoesNotHoldUpTheEngine()
     QSqlDatabase db = m_engine.database().connection();
     QSqlQuery lock(db);
     QVERIFY2(lock.exec(u"BEGIN IMMEDIATE"_s), qPrintable(lock.lastError().text()));
+    bool released = false;
+    // A failed check below must not leave the lock held for the tests after this one.
+    const auto unlock = qScopeGuard([&] {
+        if (!released)
+            QSqlQuery(db).exec(u"ROLLBACK"_s);
+    });
     QCOMPARE(core::toString(verify(m_engine, u"locked@acme.test"_s).status), u"valid"_s);
     QTest::qWait(200); // the cache's write (due 50 ms after the result) now waits for the lock
 
@@ -572,6 +579,7 @@ void TestPower::aWriteLockedDatabaseDoesNotHoldUpTheEngine()
     QTRY_VERIFY_WITH_TIMEOUT(quick.has_value(), 4000);
     QCOMPARE(core::toString(quick->mode), u"power"_s);
     QVERIFY(lock.exec(u"COMMIT"_s));
+    released = true;
 
     // Written once the lock is free.
     auto stored = [&] {

@@ -93,7 +93,9 @@ void ResultCache::store(const QString &asciiAddress, const core::VerificationRes
 void ResultCache::flush()
 {
     m_timer.stop();
-    if (m_pending.isEmpty())
+    // One batch at a time: while the writer waits for the write lock (up to its 5 s), what comes meanwhile
+    // gathers here and goes as one batch when it is done, instead of a queue of batches.
+    if (m_pending.isEmpty() || !m_writing.empty())
         return;
     const quint64 batch = ++m_batches;
     auto rows = std::make_shared<const Rows>(std::exchange(m_pending, {}));
@@ -103,7 +105,12 @@ void ResultCache::flush()
         write(m_db, *rows);
         // Confirmed on the cache's thread: until then, find() reads the rows from memory.
         QMetaObject::invokeMethod(
-            &m_home, [this, batch] { m_writing.erase(batch); }, Qt::QueuedConnection);
+            &m_home,
+            [this, batch] {
+                m_writing.erase(batch);
+                flush();
+            },
+            Qt::QueuedConnection);
     });
 }
 

@@ -64,7 +64,7 @@ private:
     const storage::Database &m_db;
     CachePolicy m_policy;
     Rows m_pending; ///< not yet handed to the writer
-    /// Handed to the writer and not yet confirmed written, by batch number (oldest first).
+    /// Handed to the writer and not yet confirmed written, by batch number (at most one at a time).
     std::map<quint64, std::shared_ptr<const Rows>> m_writing;
     quint64 m_batches = 0;
     QTimer m_timer;

@@ -56,10 +56,10 @@ public:
     /// Power results are kept there and reused by both modes while fresh (none by default).
     void setResultCache(ResultCache *cache) { m_cache = cache; }
 
-    /// `done` runs on this object's thread, unless `context` was destroyed first. A bulk verification
-    /// queues behind interactive ones at a busy mail server, and its deadline waits while it queues.
     ~Verifier() override;
 
+    /// `done` runs on this object's thread, unless `context` was destroyed first. A bulk verification
+    /// queues behind interactive ones at a busy mail server, and its deadline waits while it queues.
     void verify(const QString &email, core::Mode mode, QObject *context,
                 std::function<void(const core::VerificationResult &)> done,
                 core::Priority priority = core::Priority::Interactive);
