@@ -50,9 +50,8 @@ std::optional<core::VerificationResult> ResultCache::find(const QString &asciiAd
     const Row *row = nullptr;
     if (const auto it = m_pending.constFind(key); it != m_pending.constEnd())
         row = &*it;
-    for (auto batch = m_writing.rbegin(); !row && batch != m_writing.rend(); ++batch)
-        if (const auto it = batch->second->constFind(key); it != batch->second->constEnd())
-            row = &*it;
+    else if (m_writing && m_writing->contains(key))
+        row = &*m_writing->constFind(key);
     if (row) // through JSON, as from the database: the same answer whether written yet or not
         return core::VerificationResult::fromJson(row->result.toJson());
     QSqlQuery &q =
@@ -95,19 +94,17 @@ void ResultCache::flush()
     m_timer.stop();
     // One batch at a time: while the writer waits for the write lock (up to its 5 s), what comes meanwhile
     // gathers here and goes as one batch when it is done, instead of a queue of batches.
-    if (m_pending.isEmpty() || !m_writing.empty())
+    if (m_pending.isEmpty() || m_writing)
         return;
-    const quint64 batch = ++m_batches;
-    auto rows = std::make_shared<const Rows>(std::exchange(m_pending, {}));
-    m_writing.emplace(batch, rows);
+    m_writing = std::make_shared<const Rows>(std::exchange(m_pending, {}));
     // The destructor waits for the writer, so the database and m_home outlive whatever it runs.
-    QMetaObject::invokeMethod(m_writer, [this, rows, batch] {
+    QMetaObject::invokeMethod(m_writer, [this, rows = m_writing] {
         write(m_db, *rows);
         // Confirmed on the cache's thread: until then, find() reads the rows from memory.
         QMetaObject::invokeMethod(
             &m_home,
-            [this, batch] {
-                m_writing.erase(batch);
+            [this] {
+                m_writing.reset();
                 flush();
             },
             Qt::QueuedConnection);

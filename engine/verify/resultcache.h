@@ -6,7 +6,6 @@
 #include <QThread>
 #include <QTimer>
 
-#include <map>
 #include <memory>
 #include <optional>
 
@@ -64,9 +63,8 @@ private:
     const storage::Database &m_db;
     CachePolicy m_policy;
     Rows m_pending; ///< not yet handed to the writer
-    /// Handed to the writer and not yet confirmed written, by batch number (at most one at a time).
-    std::map<quint64, std::shared_ptr<const Rows>> m_writing;
-    quint64 m_batches = 0;
+    /// The batch handed to the writer and not yet confirmed written (one at a time), or null.
+    std::shared_ptr<const Rows> m_writing;
     QTimer m_timer;
     QThread m_writerThread;
     QObject *m_writer = nullptr; ///< lives on m_writerThread; deleted when it ends
