@@ -138,8 +138,7 @@ void TestDurability::killedAtRandomLosesNothing()
             u"SELECT COUNT(*) FROM job_items WHERE state != 'done' OR status IS NULL OR result IS NULL"_s) &&
         q.next());
     QCOMPARE(q.value(0).toInt(), 0);
-    QVERIFY(q.exec(u"SELECT COUNT(*), COUNT(DISTINCT job_id || ' ' || position) FROM job_items"_s) &&
-            q.next());
+    QVERIFY(q.exec(u"SELECT COUNT(*), COUNT(DISTINCT job || ' ' || position) FROM job_items"_s) && q.next());
     QCOMPARE(q.value(0).toInt(), rounds * ItemsPerJob);
     QCOMPARE(q.value(1).toInt(), rounds * ItemsPerJob);
     // Each job charged once, for its items; the monthly totals are the ledger's sums.

@@ -7,6 +7,7 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRandomGenerator>
 #include <QScopeGuard>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -156,13 +157,21 @@ JobStore::CreateResult JobStore::createDomainJob(const accounts::ApiKeyInfo *key
     return createJob(key, KindDomain, items, core::Mode::Power);
 }
 
-bool JobStore::insertJob(QSqlDatabase &db, const QString &id, const accounts::ApiKeyInfo *key,
-                         QLatin1StringView kind, core::Mode mode, qsizetype total,
-                         const QString &idempotencyKey)
+std::optional<qint64> JobStore::insertJob(QSqlDatabase &db, const QString &id,
+                                          const accounts::ApiKeyInfo *key, QLatin1StringView kind,
+                                          core::Mode mode, qsizetype total, const QString &idempotencyKey)
 {
+    // The job's number: PostgreSQL's identity column gives it; on SQLite the highest so far plus one, read
+    // in the same statement under the database's single writer (jobs_seq makes MAX a lookup).
+    const bool sqlite = storage::dialectOf(db) == storage::Dialect::SQLite;
     QSqlQuery job(db);
-    job.prepare(u"INSERT INTO jobs(id, key_id, kind, mode, status, total, created_at, completed_at, "
-                "idempotency_key) VALUES (?, ?, ?, ?, 'processing', ?, ?, NULL, ?)"_s);
+    job.prepare(
+        u"INSERT INTO jobs(id, key_id, kind, mode, status, total, created_at, completed_at, "
+        "idempotency_key"_s +
+        (sqlite ? u", seq) VALUES (?, ?, ?, ?, 'processing', ?, ?, NULL, ?, (SELECT COALESCE(MAX(seq), 0) "
+                  "+ 1 FROM jobs))"_s
+                : u") VALUES (?, ?, ?, ?, 'processing', ?, ?, NULL, ?)"_s) +
+        u" RETURNING seq"_s);
     job.addBindValue(id);
     job.addBindValue(key ? QVariant(key->id) : QVariant(QMetaType::fromType<qint64>()));
     job.addBindValue(QString(kind));
@@ -171,28 +180,50 @@ bool JobStore::insertJob(QSqlDatabase &db, const QString &id, const accounts::Ap
     job.addBindValue(nowIso());
     job.addBindValue(idempotencyKey.isEmpty() ? QVariant(QMetaType::fromType<QString>())
                                               : QVariant(idempotencyKey));
-    return job.exec();
+    if (!job.exec() || !job.next())
+        return std::nullopt;
+    const qint64 seq = job.value(0).toLongLong();
+    job.finish();
+    return seq;
 }
 
-bool JobStore::insertItems(QSqlDatabase &db, const QString &id, qsizetype firstPosition,
-                           const QList<NewItem> &items, QHash<QString, int> &turns,
-                           const std::function<void(qsizetype)> &progress)
+bool JobStore::insertItems(QSqlDatabase &db, Insertion &insertion, qsizetype firstPosition,
+                           const QList<NewItem> &items, const std::function<void(qsizetype)> &progress)
 {
+    if (insertion.seed == 0)
+        insertion.seed = size_t(QRandomGenerator::global()->generate64()) | 1;
     return storage::insertRows(
         db, u"job_items"_s,
-        {u"job_id"_s, u"position"_s, u"input"_s, u"normalized"_s, u"domain"_s, u"spread"_s}, items.size(),
+        {u"job"_s, u"position"_s, u"input"_s, u"normalized"_s, u"domain"_s, u"spread"_s, u"dup_of"_s},
+        items.size(),
         [&](qsizetype i) {
             // A null QString binds as SQL NULL: an absent value is stored as an empty text.
             const NewItem &n = items.at(i);
             const QString domain = n.domain.isNull() ? u""_s : n.domain;
-            return QVariantList{id,
-                                int(firstPosition + i),
-                                n.input.isNull() ? u""_s : n.input,
-                                n.normalized.isNull() ? u""_s : n.normalized,
-                                domain,
-                                turns[domain]++};
+            const QString normalized = n.normalized.isNull() ? u""_s : n.normalized;
+            const int position = int(firstPosition + i);
+            // 8 bytes of hash a distinct item, not the address (a million-row list stays small in memory).
+            const auto seen = insertion.firsts.constFind(qHash(normalized, insertion.seed));
+            QVariant first(QMetaType::fromType<int>()); // NULL: the first of its kind
+            if (seen != insertion.firsts.constEnd())
+                first = *seen;
+            else
+                insertion.firsts.insert(qHash(normalized, insertion.seed), position);
+            return QVariantList{insertion.job, position, n.input.isNull() ? u""_s : n.input,
+                                normalized,    domain,   insertion.turns[domain]++,
+                                first};
         },
         progress);
+}
+
+bool JobStore::confirmDuplicates(QSqlDatabase db, qint64 job)
+{
+    QSqlQuery q(db);
+    q.prepare(u"UPDATE job_items SET dup_of = NULL WHERE job = ? AND dup_of IS NOT NULL AND normalized != "
+              "(SELECT f.normalized FROM job_items f WHERE f.job = job_items.job AND f.position = "
+              "job_items.dup_of)"_s);
+    q.addBindValue(job);
+    return q.exec();
 }
 
 JobStore::CreateResult JobStore::createInTransaction(const StoreJob &store,
@@ -236,21 +267,25 @@ JobStore::CreateResult JobStore::createStreamedJob(QLatin1StringView kind, core:
 {
     return createInTransaction(
         [&](QSqlDatabase &db, const QString &id, CreateResult &) -> std::optional<qsizetype> {
-            if (!insertJob(db, id, nullptr, kind, mode, 0, {}))
+            Insertion insertion;
+            if (const auto seq = insertJob(db, id, nullptr, kind, mode, 0, {}))
+                insertion.job = *seq;
+            else
                 return std::nullopt;
             qsizetype position = 0;
             QList<NewItem> batch;
-            QHash<QString, int> turns;
             for (;;) {
                 batch.clear();
-                if (!next(id, position, &batch))
+                if (!next(id, insertion.job, position, &batch))
                     return std::nullopt;
                 if (batch.isEmpty())
                     break;
-                if (!insertItems(db, id, position, batch, turns, {}))
+                if (!insertItems(db, insertion, position, batch, {}))
                     return std::nullopt;
                 position += batch.size();
             }
+            if (!confirmDuplicates(db, insertion.job))
+                return std::nullopt;
             QSqlQuery total(db);
             total.prepare(u"UPDATE jobs SET total = ? WHERE id = ?"_s);
             total.addBindValue(int(position));
@@ -297,9 +332,12 @@ JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLat
                     return std::nullopt;
                 }
             }
-            QHash<QString, int> turns;
-            if (!insertJob(db, id, key, kind, mode, items.size(), idempotencyKey) ||
-                !insertItems(db, id, 0, items, turns, progress))
+            Insertion insertion;
+            if (const auto seq = insertJob(db, id, key, kind, mode, items.size(), idempotencyKey))
+                insertion.job = *seq;
+            else
+                return std::nullopt;
+            if (!insertItems(db, insertion, 0, items, progress) || !confirmDuplicates(db, insertion.job))
                 return std::nullopt;
             return items.size();
         },
@@ -328,7 +366,8 @@ std::optional<JobSummary> JobStore::summary(const QString &id, std::optional<qin
         s.completedAt = QDateTime::fromString(q.value(7).toString(), Qt::ISODate);
     QSqlQuery c(m_db.connection());
     c.prepare(
-        u"SELECT status, COUNT(*) FROM job_items WHERE job_id = ? AND state = 'done' GROUP BY status"_s);
+        u"SELECT status, COUNT(*) FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) AND state = "
+        "'done' GROUP BY status"_s);
     c.addBindValue(id);
     if (c.exec()) {
         while (c.next()) {
@@ -363,8 +402,8 @@ QJsonArray JobStore::results(const QString &id) const
 {
     QJsonArray out;
     QSqlQuery q(m_db.connection());
-    q.prepare(u"SELECT i.input, i.result, j.kind FROM job_items i JOIN jobs j ON j.id = i.job_id "
-              "WHERE i.job_id = ? AND i.state = 'done' ORDER BY i.position"_s);
+    q.prepare(u"SELECT i.input, i.result, j.kind FROM jobs j JOIN job_items i ON i.job = j.seq "
+              "WHERE j.id = ? AND i.state = 'done' ORDER BY i.position"_s);
     q.addBindValue(id);
     if (!q.exec())
         return out;
@@ -405,8 +444,9 @@ bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo *key)
     if (!job.exec() || job.numRowsAffected() != 1)
         return false;
     QSqlQuery items(db);
-    items.prepare(
-        u"UPDATE job_items SET state = 'cancelled', lease_until = NULL WHERE job_id = ? AND state != 'done'"_s);
+    items.prepare(u"UPDATE job_items SET state = 'cancelled', lease_until = NULL WHERE job = (SELECT seq "
+                  u"FROM jobs WHERE "
+                  "id = ?) AND state != 'done'"_s);
     items.addBindValue(id);
     if (!items.exec())
         return false;
@@ -471,7 +511,7 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     for (qsizetype i = 0; i < kinds.size(); ++i)
         marks.append(u"?"_s);
     QSqlQuery jobsQuery(db);
-    jobsQuery.prepare(u"SELECT id, kind, mode FROM jobs WHERE status = 'processing' AND kind IN ("_s +
+    jobsQuery.prepare(u"SELECT id, kind, mode, seq FROM jobs WHERE status = 'processing' AND kind IN ("_s +
                       marks.join(u',') + u")"_s + (onlyJob.isEmpty() ? QString() : u" AND id = ?"_s) +
                       u" ORDER BY created_at, id"_s);
     for (const QString &kind : kinds)
@@ -484,11 +524,13 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     {
         QString id, kind;
         core::Mode mode;
+        qint64 seq;
     };
     QList<Job> active;
     while (jobsQuery.next())
         active.append({jobsQuery.value(0).toString(), jobsQuery.value(1).toString(),
-                       core::modeFromString(jobsQuery.value(2).toString()).value_or(core::Mode::Power)});
+                       core::modeFromString(jobsQuery.value(2).toString()).value_or(core::Mode::Power),
+                       jobsQuery.value(3).toLongLong()});
     jobsQuery.finish();
     if (active.isEmpty())
         return out;
@@ -499,21 +541,21 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     // process) are few and read apart. In power mode, a domain with its share in flight gets no more now:
     // its mail servers would only queue them, and the wait would count against each one's deadline.
     const QString columns =
-        u"SELECT position, input, normalized, attempts, deferrals, domain FROM job_items WHERE "_s;
+        u"SELECT position, input, normalized, attempts, deferrals, domain, dup_of FROM job_items WHERE "_s;
     QSqlQuery queued(db);
     queued.prepare(columns +
-                   u"job_id = ? AND state = 'queued' AND (not_before IS NULL OR not_before <= ?) "
+                   u"job = ? AND state = 'queued' AND (not_before IS NULL OR not_before <= ?) "
                    "ORDER BY spread, domain, position LIMIT ?"_s +
                    lockRows);
     QSqlQuery expired(db);
-    expired.prepare(columns + u"job_id = ? AND state = 'leased' AND lease_until < ? LIMIT ?"_s + lockRows);
+    expired.prepare(columns + u"job = ? AND state = 'leased' AND lease_until < ? LIMIT ?"_s + lockRows);
     QSet<QString> taken = inFlight;
     QHash<QString, int> domainLoad = perDomain.inFlight;
     QList<QList<JobItem>> perJob;
     for (const Job &job : std::as_const(active)) {
         QList<JobItem> items;
         for (QSqlQuery *q : {&expired, &queued}) {
-            q->bindValue(0, job.id);
+            q->bindValue(0, job.seq);
             q->bindValue(1, q == &queued ? nowMs : now);
             q->bindValue(2, max * 2 + perDomain.max);
             if (!q->exec())
@@ -529,6 +571,7 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
                 item.attempts = q->value(3).toInt() + 1;
                 item.deferrals = q->value(4).toInt();
                 item.domain = q->value(5).toString();
+                item.first = q->value(6).isNull() ? -1 : q->value(6).toInt();
                 const QString key = item.jobId + u'\n' + item.normalized;
                 if (taken.contains(key))
                     continue; // a duplicate of work in flight: answered with it
@@ -567,7 +610,9 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     mark.prepare(
         u"UPDATE job_items SET state = 'leased', lease_until = ?, leased_by = ?, attempts = attempts + 1 "
         u"WHERE "
-        "job_id = ? AND position = ? AND (state = 'queued' OR (state = 'leased' AND lease_until < ?))"_s);
+        "job = (SELECT seq FROM jobs WHERE id = ?) AND position = ? AND (state = 'queued' OR (state = "
+        "'leased' "
+        "AND lease_until < ?))"_s);
     QList<JobItem> claimed;
     const QVariant runner =
         m_runnerId.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(m_runnerId);
@@ -604,21 +649,29 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
     Transaction tx(db);
     if (!tx.ok())
         return std::nullopt;
-    QSqlQuery q(db);
-    // The item and every duplicate of it in the job, unless cancelled meanwhile.
-    q.prepare(
-        u"UPDATE job_items SET state = 'done', lease_until = NULL, not_before = NULL, status = ?, "
-        "result = ?, done_at = ? WHERE job_id = ? AND normalized = ? AND state IN ('queued', 'leased')"_s);
+    // The item and every duplicate of it in the job (the first of them by its position, the others by
+    // theirs: two statements, each on its own index), unless cancelled meanwhile.
+    const QString update =
+        u"UPDATE job_items SET state = 'done', lease_until = NULL, not_before = NULL, "
+        "status = ?, result = ?, done_at = ? WHERE job = (SELECT seq FROM jobs WHERE id = ?) "
+        "AND state IN ('queued', 'leased') AND "_s;
+    QSqlQuery first(db), duplicates(db);
+    first.prepare(update + u"position = ?"_s);
+    duplicates.prepare(update + u"dup_of = ?"_s);
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     QStringList jobs;
     for (const auto &[item, outcome] : done) {
-        q.bindValue(0, outcome.status);
-        q.bindValue(1, QString::fromUtf8(QJsonDocument(outcome.result).toJson(QJsonDocument::Compact)));
-        q.bindValue(2, now);
-        q.bindValue(3, item.jobId);
-        q.bindValue(4, item.normalized);
-        if (!q.exec())
-            return std::nullopt;
+        const QString result =
+            QString::fromUtf8(QJsonDocument(outcome.result).toJson(QJsonDocument::Compact));
+        for (QSqlQuery *q : {&first, &duplicates}) {
+            q->bindValue(0, outcome.status);
+            q->bindValue(1, result);
+            q->bindValue(2, now);
+            q->bindValue(3, item.jobId);
+            q->bindValue(4, item.first >= 0 ? item.first : item.position);
+            if (!q->exec())
+                return std::nullopt;
+        }
         if (!jobs.contains(item.jobId))
             jobs.append(item.jobId);
     }
@@ -640,8 +693,9 @@ std::optional<bool> JobStore::finishIfDone(const QString &jobId)
     QSqlDatabase db = m_db.connection();
     QSqlQuery left(db);
     // Whether anything is left: stops at the first row (a count would visit them all, every time).
-    left.prepare(
-        u"SELECT EXISTS (SELECT 1 FROM job_items WHERE job_id = ? AND state IN ('queued', 'leased'))"_s);
+    left.prepare(u"SELECT EXISTS (SELECT 1 FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) "
+                 u"AND state IN "
+                 "('queued', 'leased'))"_s);
     left.addBindValue(jobId);
     if (!left.exec() || !left.next())
         return std::nullopt;
@@ -650,9 +704,11 @@ std::optional<bool> JobStore::finishIfDone(const QString &jobId)
     left.finish();
     // Failed: nothing in it could be processed (an empty list has nothing that failed: completed).
     QSqlQuery usable(db);
-    usable.prepare(
-        u"SELECT NOT EXISTS (SELECT 1 FROM job_items WHERE job_id = ? AND status = 'error') OR "
-        "EXISTS (SELECT 1 FROM job_items WHERE job_id = ? AND state = 'done' AND status != 'error')"_s);
+    usable.prepare(u"SELECT NOT EXISTS (SELECT 1 FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = "
+                   u"?) AND status = "
+                   "'error') OR EXISTS (SELECT 1 FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = "
+                   "?) AND state = "
+                   "'done' AND status != 'error')"_s);
     usable.addBindValue(jobId);
     usable.addBindValue(jobId);
     if (!usable.exec() || !usable.next())
@@ -678,14 +734,24 @@ std::optional<bool> JobStore::finishIfDone(const QString &jobId)
 
 bool JobStore::defer(const JobItem &item, qint64 notBeforeMs)
 {
-    QSqlQuery q(m_db.connection());
-    q.prepare(u"UPDATE job_items SET state = 'queued', lease_until = NULL, attempts = 0, "
-              "deferrals = deferrals + 1, not_before = ? WHERE job_id = ? AND normalized = ? AND "
-              "state IN ('queued', 'leased')"_s);
-    q.addBindValue(notBeforeMs);
-    q.addBindValue(item.jobId);
-    q.addBindValue(item.normalized);
-    return q.exec();
+    QSqlDatabase db = m_db.connection();
+    Transaction tx(db);
+    if (!tx.ok())
+        return false;
+    // The item and its duplicates, as completeAll() finds them.
+    for (const QLatin1StringView column : {"position"_L1, "dup_of"_L1}) {
+        QSqlQuery q(db);
+        q.prepare(u"UPDATE job_items SET state = 'queued', lease_until = NULL, attempts = 0, "
+                  "deferrals = deferrals + 1, not_before = ? WHERE job = (SELECT seq FROM jobs WHERE id = ?) "
+                  "AND state IN ('queued', 'leased') AND "_s +
+                  column + u" = ?"_s);
+        q.addBindValue(notBeforeMs);
+        q.addBindValue(item.jobId);
+        q.addBindValue(item.first >= 0 ? item.first : item.position);
+        if (!q.exec())
+            return false;
+    }
+    return tx.commit();
 }
 
 namespace {
@@ -698,7 +764,7 @@ int requeueLeases(QSqlDatabase db, const QVariant &runner, const QString &onlyJo
     q.prepare(u"UPDATE job_items SET state = 'queued', lease_until = NULL, leased_by = NULL WHERE state = "
               "'leased' AND leased_by "_s +
               (runner.isNull() ? u"IS NULL"_s : u"= ?"_s) +
-              u" AND job_id IN (SELECT id FROM jobs WHERE status IN ('processing', 'paused')"_s +
+              u" AND job IN (SELECT seq FROM jobs WHERE status IN ('processing', 'paused')"_s +
               (onlyJob.isEmpty() ? QString() : u" AND id = ?"_s) + u")"_s);
     if (!runner.isNull())
         q.addBindValue(runner);

@@ -63,7 +63,9 @@ struct JobItem
     int position = 0;
     QString input;      ///< verify: the address as given; find: the lead as compact JSON
     QString normalized; ///< what duplicates share
-    QString domain;     ///< what leasing spreads the work over
+    int first =
+        -1; ///< the position of the item this one repeats (same `normalized`); -1: none, it is a first
+    QString domain; ///< what leasing spreads the work over
     core::Mode mode = core::Mode::Power;
     int attempts =
         0; ///< leases of this item so far, this one included, since it last answered or was deferred
@@ -131,7 +133,9 @@ public:
                            const std::function<void(qsizetype itemsStored)> &progress = {});
     /// Fills `batch` with the items from `position` on (storing what goes with them, in the same
     /// transaction) and leaves it empty at the end; false rolls everything back.
-    using NextBatch = std::function<bool(const QString &jobId, qsizetype position, QList<NewItem> *batch)>;
+    /// `jobKey` is the job's number, which its rows in other tables (list_rows) are keyed by.
+    using NextBatch =
+        std::function<bool(const QString &jobId, qint64 jobKey, qsizetype position, QList<NewItem> *batch)>;
     /// A job whose items arrive batch by batch, never all in memory (a list read from its file as it is
     /// stored), in one transaction; not charged (the window's and the command line's lists). `within` runs
     /// once every item is stored.
@@ -148,6 +152,11 @@ public:
     /// The new-item form of an address or of a lead (what duplicates share, the domain to group by).
     static NewItem verifyItem(const QString &email);
     static NewItem findItem(const QJsonObject &lead);
+
+    /// In the caller's transaction, after a new job's items are stored: a duplicate whose hash matched a
+    /// different normalised form (a collision) is made a first item of its own again, so that only equal
+    /// ones ever share their work. `job` is the job's number (jobs.seq).
+    static bool confirmDuplicates(QSqlDatabase db, qint64 job);
 
     /// The job if it exists and belongs to `keyId` (nullopt: any owner).
     std::optional<JobSummary> summary(const QString &id, std::optional<qint64> keyId = std::nullopt) const;
@@ -221,14 +230,22 @@ private:
     CreateResult createInTransaction(const StoreJob &store,
                                      const std::function<bool(const QString &jobId)> &within,
                                      bool exclusive = true);
-    /// In the caller's transaction: the job's row, and its items from `firstPosition` on. `turns` counts the
-    /// job's items per domain so far (each item's turn within its domain: leasing deals domains out).
-    static bool insertJob(QSqlDatabase &db, const QString &id, const accounts::ApiKeyInfo *key,
-                          QLatin1StringView kind, core::Mode mode, qsizetype total,
-                          const QString &idempotencyKey);
-    static bool insertItems(QSqlDatabase &db, const QString &id, qsizetype firstPosition,
-                            const QList<NewItem> &items, QHash<QString, int> &turns,
-                            const std::function<void(qsizetype)> &progress);
+    /// What storing a job's items carries from one batch to the next.
+    struct Insertion
+    {
+        qint64 job = 0;            ///< the job's number (jobs.seq), which its items are keyed by
+        QHash<QString, int> turns; ///< the job's items per domain so far (an item's turn within its domain)
+        QHash<size_t, int> firsts; ///< per hash of a normalised form, the position of its first item
+        size_t seed = 0;           ///< of those hashes
+    };
+    /// In the caller's transaction: the job's row; its number, or nullopt when the database failed.
+    static std::optional<qint64> insertJob(QSqlDatabase &db, const QString &id,
+                                           const accounts::ApiKeyInfo *key, QLatin1StringView kind,
+                                           core::Mode mode, qsizetype total, const QString &idempotencyKey);
+    /// In the caller's transaction: the job's items from `firstPosition` on, each duplicate marked with the
+    /// position of the item it repeats (found by hash: confirmDuplicates() then checks them).
+    static bool insertItems(QSqlDatabase &db, Insertion &insertion, qsizetype firstPosition,
+                            const QList<NewItem> &items, const std::function<void(qsizetype)> &progress);
 
     const storage::Database &m_db;
     accounts::Credits &m_credits;

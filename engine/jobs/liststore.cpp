@@ -79,7 +79,7 @@ ListStore::Created ListStore::create(const QString &name, const QStringList &hea
     constexpr qsizetype Batch = 20000;
     const auto created = m_jobs.createStreamedJob(
         KindVerify, mode,
-        [&](const QString &jobId, qsizetype position, QList<JobStore::NewItem> *batch) {
+        [&](const QString &, qint64 jobKey, qsizetype position, QList<JobStore::NewItem> *batch) {
             rows.clear();
             QStringList row;
             Read read = Read::Row;
@@ -103,9 +103,9 @@ ListStore::Created ListStore::create(const QString &name, const QStringList &hea
                 return false; // a file that could not be read to its end is not stored at all
             out.rows += int(rows.size());
             return storage::insertRows(
-                m_db.connection(), u"list_rows"_s, {u"job_id"_s, u"position"_s, u"cells"_s}, rows.size(),
+                m_db.connection(), u"list_rows"_s, {u"job"_s, u"position"_s, u"cells"_s}, rows.size(),
                 [&](qsizetype i) {
-                    return QVariantList{jobId, int(position + i), joinCells(rows.at(i))};
+                    return QVariantList{jobKey, int(position + i), joinCells(rows.at(i))};
                 });
         },
         [&](const QString &jobId) {
@@ -191,7 +191,8 @@ QStringList ListStore::addresses(const QString &jobId) const
     QStringList out;
     QSqlQuery q(m_db.connection());
     storage::readForward(q, m_db.connection());
-    q.prepare(u"SELECT input FROM job_items WHERE job_id = ? ORDER BY position"_s);
+    q.prepare(
+        u"SELECT input FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) ORDER BY position"_s);
     q.addBindValue(jobId);
     if (q.exec())
         while (q.next())
@@ -210,8 +211,10 @@ QList<ListRow> ListStore::doneSince(const QString &jobId, qint64 afterMs, qint64
     for (const char *f :
          {"quality_score", "reason", "is_role_account", "is_free_email", "is_disposable", "is_catch_all"})
         fields << storage::jsonField(m_db.dialect(), u"result"_s, QString::fromLatin1(f));
-    q.prepare(u"SELECT position, status, done_at, "_s + fields.join(u", "_s) +
-              u" FROM job_items WHERE job_id = ? AND state = 'done' AND done_at > ? ORDER BY done_at"_s);
+    q.prepare(
+        u"SELECT position, status, done_at, "_s + fields.join(u", "_s) +
+        u" FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) AND state = 'done' AND done_at > ? "
+        "ORDER BY done_at"_s);
     q.addBindValue(jobId);
     q.addBindValue(afterMs);
     if (!q.exec())
@@ -244,7 +247,8 @@ QList<QStringList> ListStore::originalRows(const QString &jobId) const
     QList<QStringList> out;
     QSqlQuery q(m_db.connection());
     storage::readForward(q, m_db.connection());
-    q.prepare(u"SELECT cells FROM list_rows WHERE job_id = ? ORDER BY position"_s);
+    q.prepare(
+        u"SELECT cells FROM list_rows WHERE job = (SELECT seq FROM jobs WHERE id = ?) ORDER BY position"_s);
     q.addBindValue(jobId);
     if (q.exec())
         while (q.next())
@@ -255,7 +259,9 @@ QList<QStringList> ListStore::originalRows(const QString &jobId) const
 QJsonObject ListStore::result(const QString &jobId, int position) const
 {
     QSqlQuery q(m_db.connection());
-    q.prepare(u"SELECT result FROM job_items WHERE job_id = ? AND position = ? AND state = 'done'"_s);
+    q.prepare(
+        u"SELECT result FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) AND position = ? AND "
+        "state = 'done'"_s);
     q.addBindValue(jobId);
     q.addBindValue(position);
     if (!q.exec() || !q.next())
@@ -296,7 +302,9 @@ int ListStore::exportCsv(const QString &jobId, const QString &path, const Export
     QSqlQuery q(m_db.connection());
     storage::readForward(q, m_db.connection());
     q.prepare(u"SELECT r.position, r.cells, i.input, i.status, i.result FROM list_rows r JOIN job_items i ON "
-              "i.job_id = r.job_id AND i.position = r.position WHERE r.job_id = ? ORDER BY r.position"_s);
+              "i.job = r.job AND i.position = r.position WHERE r.job = (SELECT seq FROM jobs WHERE id = ?) "
+              "ORDER BY "
+              "r.position"_s);
     q.addBindValue(jobId);
     if (!q.exec()) {
         if (error)

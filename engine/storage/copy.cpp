@@ -43,7 +43,7 @@ const QList<std::pair<QString, QString>> &identityColumns()
 {
     static const QList<std::pair<QString, QString>> c = {
         {u"api_keys"_s, u"id"_s}, {u"credit_ledger"_s, u"id"_s},       {u"webhook_delivery_log"_s, u"id"_s},
-        {u"lists"_s, u"seq"_s},   {u"webhook_deliveries"_s, u"seq"_s},
+        {u"lists"_s, u"seq"_s},   {u"webhook_deliveries"_s, u"seq"_s}, {u"jobs"_s, u"seq"_s},
     };
     return c;
 }

@@ -53,8 +53,8 @@ public:
     ~Database();
 
     /// Opens (creating the file if needed) the database at `location` (see Location) and migrates it to the
-    /// current schema.
-    bool open(const QString &location, QString *error);
+    /// current schema (or to `schema`, an older one: tests of the upgrade from it).
+    bool open(const QString &location, QString *error, int schema = -1);
     bool isOpen() const { return m_open; }
     /// The SQLite file's path; empty on PostgreSQL.
     QString path() const { return m_location.path; }
@@ -93,7 +93,7 @@ private:
     struct ThreadState;
     static ThreadState &threadState();
     QSqlDatabase openConnection(const QString &name, QString *error) const;
-    bool migrate(QString *error);
+    bool migrate(QString *error, int target);
 
     Location m_location;
     bool m_open = false;
