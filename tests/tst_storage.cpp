@@ -621,6 +621,10 @@ void TestStorage::copiesEverythingIntoANewDatabase()
     QCOMPARE(summary->total, int(emails.size()));
     QCOMPARE(summary->processed, 1);
     QCOMPARE(jobsThere.lease(10, 300, {}, {jobs::KindVerify}, job.jobId).size(), emails.size() - 1);
+    // A new job numbers on past the copied one (PostgreSQL's identity column was moved on).
+    const auto later = jobsThere.createVerifyJob(nullptr, {u"e@z.test"_s}, core::Mode::Quick);
+    QCOMPARE(int(later.outcome), int(jobs::JobStore::Created::Ok));
+    QCOMPARE(jobsThere.lease(10, 300, {}, {jobs::KindVerify}, later.jobId).size(), 1);
 
     // Webhooks: the endpoint and the deliveries, newest first; new deliveries go on after them.
     webhooks::WebhookStore hooksThere(&to);
