@@ -326,6 +326,28 @@ void TestStorage::upgradesJobsToNumberedItems()
                         "('%1', 1, 'c@b.test')"_s.arg(list)),
                  qPrintable(q.lastError().text()));
     }
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    auto runner = [&](qint64 heartbeat) {
+        storage::Database old;
+        QString error;
+        QVERIFY2(old.open(path, &error, 16), qPrintable(error));
+        QSqlQuery q(old.connection());
+        QVERIFY2(q.exec(u"DELETE FROM runners"_s) &&
+                     q.exec(u"INSERT INTO runners(id, host, host_key, pid, started_at, heartbeat_at) VALUES "
+                            "('r', 'elsewhere', 'k', 4242, %1, %1)"_s.arg(heartbeat)),
+                 qPrintable(q.lastError().text()));
+    };
+    // A process of the earlier version still at work on the database: the upgrade waits for it, and says
+    // so, rather than break it.
+    runner(now);
+    {
+        storage::Database refused;
+        QString error;
+        QVERIFY(!refused.open(path, &error));
+        QVERIFY2(error.contains(u"another Mailcaff (elsewhere, process 4242) is working on this database"_s),
+                 qPrintable(error));
+    }
+    runner(now - 60'000); // killed a minute ago: forgotten
     storage::Database db;
     QString error;
     QVERIFY2(db.open(path, &error), qPrintable(error));

@@ -162,7 +162,9 @@ std::optional<qint64> JobStore::insertJob(QSqlDatabase &db, const QString &id,
                                           core::Mode mode, qsizetype total, const QString &idempotencyKey)
 {
     // The job's number: PostgreSQL's identity column gives it; on SQLite the highest so far plus one, read
-    // in the same statement under the database's single writer (jobs_seq makes MAX a lookup).
+    // in the same statement under the database's single writer (jobs_seq makes MAX a lookup). A deleted
+    // job's number may come again: its items and rows went with it (ON DELETE CASCADE), and nothing keeps
+    // a number outside the database. (RETURNING: SQLite 3.35 or later.)
     const bool sqlite = storage::dialectOf(db) == storage::Dialect::SQLite;
     QSqlQuery job(db);
     job.prepare(
@@ -192,6 +194,13 @@ bool JobStore::insertItems(QSqlDatabase &db, Insertion &insertion, qsizetype fir
 {
     if (insertion.seed == 0)
         insertion.seed = size_t(QRandomGenerator::global()->generate64()) | 1;
+    // 64 bits wherever size_t is shorter: 32 would collide about a hundred times in a million rows.
+    auto hash = [seed = insertion.seed](const QString &text) {
+        quint64 h = qHash(text, seed);
+        if constexpr (sizeof(size_t) < sizeof(quint64))
+            h = (h << 32) ^ qHash(text, ~seed);
+        return h;
+    };
     return storage::insertRows(
         db, u"job_items"_s,
         {u"job"_s, u"position"_s, u"input"_s, u"normalized"_s, u"domain"_s, u"spread"_s, u"dup_of"_s},
@@ -203,12 +212,13 @@ bool JobStore::insertItems(QSqlDatabase &db, Insertion &insertion, qsizetype fir
             const QString normalized = n.normalized.isNull() ? u""_s : n.normalized;
             const int position = int(firstPosition + i);
             // 8 bytes of hash a distinct item, not the address (a million-row list stays small in memory).
-            const auto seen = insertion.firsts.constFind(qHash(normalized, insertion.seed));
+            const quint64 key = hash(normalized);
+            const auto seen = insertion.firsts.constFind(key);
             QVariant first(QMetaType::fromType<int>()); // NULL: the first of its kind
             if (seen != insertion.firsts.constEnd())
                 first = *seen;
             else
-                insertion.firsts.insert(qHash(normalized, insertion.seed), position);
+                insertion.firsts.insert(key, position);
             return QVariantList{insertion.job, position, n.input.isNull() ? u""_s : n.input,
                                 normalized,    domain,   insertion.turns[domain]++,
                                 first};
@@ -444,9 +454,8 @@ bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo *key)
     if (!job.exec() || job.numRowsAffected() != 1)
         return false;
     QSqlQuery items(db);
-    items.prepare(u"UPDATE job_items SET state = 'cancelled', lease_until = NULL WHERE job = (SELECT seq "
-                  u"FROM jobs WHERE "
-                  "id = ?) AND state != 'done'"_s);
+    items.prepare(u"UPDATE job_items SET state = 'cancelled', lease_until = NULL WHERE "
+                  "job = (SELECT seq FROM jobs WHERE id = ?) AND state != 'done'"_s);
     items.addBindValue(id);
     if (!items.exec())
         return false;
@@ -563,6 +572,7 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
             while (q->next() && items.size() < max) {
                 JobItem item;
                 item.jobId = job.id;
+                item.jobKey = job.seq;
                 item.kind = job.kind;
                 item.mode = job.mode;
                 item.position = q->value(0).toInt();
@@ -609,17 +619,14 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     QSqlQuery mark(db);
     mark.prepare(
         u"UPDATE job_items SET state = 'leased', lease_until = ?, leased_by = ?, attempts = attempts + 1 "
-        u"WHERE "
-        "job = (SELECT seq FROM jobs WHERE id = ?) AND position = ? AND (state = 'queued' OR (state = "
-        "'leased' "
-        "AND lease_until < ?))"_s);
+        "WHERE job = ? AND position = ? AND (state = 'queued' OR (state = 'leased' AND lease_until < ?))"_s);
     QList<JobItem> claimed;
     const QVariant runner =
         m_runnerId.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(m_runnerId);
     for (const JobItem &item : std::as_const(out)) {
         mark.bindValue(0, now + leaseSeconds);
         mark.bindValue(1, runner);
-        mark.bindValue(2, item.jobId);
+        mark.bindValue(2, item.jobKey);
         mark.bindValue(3, item.position);
         mark.bindValue(4, now);
         if (!mark.exec())
@@ -651,10 +658,9 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
         return std::nullopt;
     // The item and every duplicate of it in the job (the first of them by its position, the others by
     // theirs: two statements, each on its own index), unless cancelled meanwhile.
-    const QString update =
-        u"UPDATE job_items SET state = 'done', lease_until = NULL, not_before = NULL, "
-        "status = ?, result = ?, done_at = ? WHERE job = (SELECT seq FROM jobs WHERE id = ?) "
-        "AND state IN ('queued', 'leased') AND "_s;
+    const QString update = u"UPDATE job_items SET state = 'done', lease_until = NULL, not_before = NULL, "
+                           "status = ?, result = ?, done_at = ? WHERE job = ? "
+                           "AND state IN ('queued', 'leased') AND "_s;
     QSqlQuery first(db), duplicates(db);
     first.prepare(update + u"position = ?"_s);
     duplicates.prepare(update + u"dup_of = ?"_s);
@@ -667,7 +673,7 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
             q->bindValue(0, outcome.status);
             q->bindValue(1, result);
             q->bindValue(2, now);
-            q->bindValue(3, item.jobId);
+            q->bindValue(3, item.jobKey);
             q->bindValue(4, item.first >= 0 ? item.first : item.position);
             if (!q->exec())
                 return std::nullopt;
@@ -694,8 +700,7 @@ std::optional<bool> JobStore::finishIfDone(const QString &jobId)
     QSqlQuery left(db);
     // Whether anything is left: stops at the first row (a count would visit them all, every time).
     left.prepare(u"SELECT EXISTS (SELECT 1 FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) "
-                 u"AND state IN "
-                 "('queued', 'leased'))"_s);
+                 "AND state IN ('queued', 'leased'))"_s);
     left.addBindValue(jobId);
     if (!left.exec() || !left.next())
         return std::nullopt;
@@ -704,11 +709,11 @@ std::optional<bool> JobStore::finishIfDone(const QString &jobId)
     left.finish();
     // Failed: nothing in it could be processed (an empty list has nothing that failed: completed).
     QSqlQuery usable(db);
-    usable.prepare(u"SELECT NOT EXISTS (SELECT 1 FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = "
-                   u"?) AND status = "
-                   "'error') OR EXISTS (SELECT 1 FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = "
-                   "?) AND state = "
-                   "'done' AND status != 'error')"_s);
+    // (Only done items have a status.)
+    usable.prepare(
+        u"SELECT NOT EXISTS (SELECT 1 FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) "
+        "AND state = 'done' AND status = 'error') OR EXISTS (SELECT 1 FROM job_items WHERE job = "
+        "(SELECT seq FROM jobs WHERE id = ?) AND state = 'done' AND status != 'error')"_s);
     usable.addBindValue(jobId);
     usable.addBindValue(jobId);
     if (!usable.exec() || !usable.next())
@@ -735,18 +740,18 @@ std::optional<bool> JobStore::finishIfDone(const QString &jobId)
 bool JobStore::defer(const JobItem &item, qint64 notBeforeMs)
 {
     QSqlDatabase db = m_db.connection();
-    Transaction tx(db);
+    Transaction tx(db, false); // the rows updated are the only lock needed
     if (!tx.ok())
         return false;
     // The item and its duplicates, as completeAll() finds them.
     for (const QLatin1StringView column : {"position"_L1, "dup_of"_L1}) {
         QSqlQuery q(db);
         q.prepare(u"UPDATE job_items SET state = 'queued', lease_until = NULL, attempts = 0, "
-                  "deferrals = deferrals + 1, not_before = ? WHERE job = (SELECT seq FROM jobs WHERE id = ?) "
+                  "deferrals = deferrals + 1, not_before = ? WHERE job = ? "
                   "AND state IN ('queued', 'leased') AND "_s +
                   column + u" = ?"_s);
         q.addBindValue(notBeforeMs);
-        q.addBindValue(item.jobId);
+        q.addBindValue(item.jobKey);
         q.addBindValue(item.first >= 0 ? item.first : item.position);
         if (!q.exec())
             return false;

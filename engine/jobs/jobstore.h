@@ -59,6 +59,7 @@ struct JobSummary
 struct JobItem
 {
     QString jobId;
+    qint64 jobKey = 0; ///< the job's number (jobs.seq), which its items are keyed by
     QString kind;
     int position = 0;
     QString input;      ///< verify: the address as given; find: the lead as compact JSON
@@ -233,10 +234,10 @@ private:
     /// What storing a job's items carries from one batch to the next.
     struct Insertion
     {
-        qint64 job = 0;            ///< the job's number (jobs.seq), which its items are keyed by
-        QHash<QString, int> turns; ///< the job's items per domain so far (an item's turn within its domain)
-        QHash<size_t, int> firsts; ///< per hash of a normalised form, the position of its first item
-        size_t seed = 0;           ///< of those hashes
+        qint64 job = 0;             ///< the job's number (jobs.seq), which its items are keyed by
+        QHash<QString, int> turns;  ///< the job's items per domain so far (an item's turn within its domain)
+        QHash<quint64, int> firsts; ///< per hash of a normalised form, the position of its first item
+        size_t seed = 0;            ///< of those hashes
     };
     /// In the caller's transaction: the job's row; its number, or nullopt when the database failed.
     static std::optional<qint64> insertJob(QSqlDatabase &db, const QString &id,
