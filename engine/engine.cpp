@@ -25,6 +25,7 @@
 
 #include <any>
 #include <utility>
+#include <vector>
 
 using namespace Qt::StringLiterals;
 
@@ -123,7 +124,8 @@ private:
 
 /// A caller's callback, kept on the caller's thread: the engine thread only posts results to it, so what
 /// the callback owns (an HTTP reply, a window) is used and destroyed on its own thread. Whoever removes a
-/// call from Engine::m_calls (a result, or stop()) is the only one who may post to it, exactly once.
+/// call from Engine::m_calls (a result, or stop()) is the only one who may post to it or hand it to the
+/// outbox (Engine::Outbox), exactly once.
 class Engine::PendingCall : public QObject
 {
 public:
@@ -145,8 +147,28 @@ private:
     std::function<void(const std::any &)> m_done;
 };
 
+struct Engine::Outbox
+{
+    QMutex mutex;
+    QHash<QThread *, std::vector<std::pair<PendingCall *, std::any>>> byThread;
+
+    /// On `thread`: delivers every result gathered for it.
+    static void drain(const std::shared_ptr<Outbox> &outbox, QThread *thread)
+    {
+        std::vector<std::pair<PendingCall *, std::any>> results;
+        {
+            QMutexLocker lock(&outbox->mutex);
+            results = std::move(outbox->byThread[thread]);
+            outbox->byThread.remove(thread);
+        }
+        for (const auto &[call, result] : results)
+            call->deliver(result);
+    }
+};
+
 Engine::Engine(QObject *parent)
     : QObject(parent)
+    , m_outbox(std::make_shared<Outbox>())
 {
     m_thread.setObjectName(u"mailcaff-engine"_s);
     m_jobsThread.setObjectName(u"mailcaff-jobs"_s);
@@ -408,7 +430,18 @@ bool Engine::call(QObject *context, std::function<void(const Result &)> done,
                 if (!m_calls.remove(call))
                     return;
             }
-            QMetaObject::invokeMethod(call, [call, result] { call->deliver(std::any(result)); });
+            // The first result for its thread posts the event that delivers the others with it.
+            QThread *thread = call->thread();
+            bool first = false;
+            {
+                QMutexLocker outboxLock(&m_outbox->mutex);
+                auto &results = m_outbox->byThread[thread];
+                first = results.empty();
+                results.emplace_back(call, std::any(result));
+            }
+            if (first)
+                QMetaObject::invokeMethod(call,
+                                          [outbox = m_outbox, thread] { Outbox::drain(outbox, thread); });
         });
     });
     if (!std::exchange(m_sliceQueued, true))

@@ -143,6 +143,7 @@ public:
 private:
     class Worker;
     class PendingCall;
+    struct Outbox;
     EngineConfig m_config;
     storage::Database m_db;
     accounts::ApiKeys m_keys{m_db};
@@ -168,6 +169,10 @@ private:
     Worker *m_worker = nullptr;
     QMutex m_callsMutex;
     QSet<PendingCall *> m_calls; ///< callbacks waiting for the engine thread, owned by their own threads
+    /// Results on their way to the callers' threads, gathered per thread: one event carries all those that
+    /// arrive before it runs (a slice of quick verifications answers hundreds at once). Shared with the
+    /// events in flight, which may outlive the engine.
+    std::shared_ptr<Outbox> m_outbox;
     /// Calls waiting to start on the engine thread (guarded by m_callsMutex). They start in slices of a
     /// millisecond or two, each slice one event: a bulk job hands over hundreds at once, and the SMTP
     /// sessions' replies must not wait behind all of them.

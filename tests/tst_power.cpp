@@ -13,6 +13,7 @@
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 
 using namespace mailcaff;
 using namespace mailcaff::test;
@@ -42,6 +43,7 @@ private Q_SLOTS:
     void politenessFiguresFor200Addresses();
     void resultsAreCachedAndQuickModeUsesThem();
     void aWriteLockedDatabaseDoesNotHoldUpTheEngine();
+    void resultsReachEachCallerOnceOnItsThread();
     void internationalisedAddressDeclaresSmtpUtf8();
     void ipv6MailServer();
     void realisticListUsesAHandfulOfConnections();
@@ -588,6 +590,48 @@ void TestPower::aWriteLockedDatabaseDoesNotHoldUpTheEngine()
                q.next() && q.value(0).toString() == u"valid"_s;
     };
     QTRY_VERIFY_WITH_TIMEOUT(stored(), 10'000);
+}
+
+void TestPower::resultsReachEachCallerOnceOnItsThread()
+{
+    // Results travel back to their callers' threads gathered (one event per thread for all that are ready):
+    // each callback still runs once, on its caller's thread, and never for a caller that is gone.
+    constexpr int Count = 300;
+    QObject kept;
+    QHash<QString, int> answered;
+    auto *gone = new QObject;
+    int answeredGone = 0;
+    for (int i = 0; i < Count; ++i) {
+        const QString email = u"burst%1@acme.test"_s.arg(i);
+        QVERIFY(m_engine.verify(email, core::Mode::Quick, &kept,
+                                [&answered, email](const core::VerificationResult &r) {
+                                    QCOMPARE(r.email, email);
+                                    ++answered[email];
+                                }));
+        QVERIFY(m_engine.verify(email, core::Mode::Quick, gone,
+                                [&answeredGone](const core::VerificationResult &) { ++answeredGone; }));
+    }
+    delete gone;
+    // Callers on another thread: their callbacks run there.
+    QThread other;
+    other.start();
+    QObject elsewhere;
+    elsewhere.moveToThread(&other);
+    QAtomicInt onOther = 0, offOther = 0;
+    for (int i = 0; i < Count; ++i)
+        QVERIFY(m_engine.verify(
+            u"other%1@acme.test"_s.arg(i), core::Mode::Quick, &elsewhere,
+            [&](const core::VerificationResult &) {
+                (QThread::currentThread() == &other ? onOther : offOther).fetchAndAddOrdered(1);
+            }));
+    QTRY_COMPARE_WITH_TIMEOUT(answered.size(), Count, 20'000);
+    QTRY_COMPARE_WITH_TIMEOUT(onOther.loadAcquire(), Count, 20'000);
+    other.quit();
+    other.wait();
+    for (auto it = answered.cbegin(); it != answered.cend(); ++it)
+        QVERIFY2(it.value() == 1, qPrintable(it.key()));
+    QCOMPARE(offOther.loadAcquire(), 0);
+    QCOMPARE(answeredGone, 0);
 }
 
 void TestPower::internationalisedAddressDeclaresSmtpUtf8()
