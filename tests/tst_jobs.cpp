@@ -224,8 +224,8 @@ void TestJobs::deadRunnersLeasesGoBackAndOnlyTheirs()
 
     auto leasedBy = [&](const QString &runner) {
         QSqlQuery c(engine->database().connection());
-        c.prepare(
-            u"SELECT COUNT(*) FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) AND state = 'leased' AND leased_by = ?"_s);
+        c.prepare(u"SELECT COUNT(*) FROM job_items WHERE job = "_s + jobs::JobNumberById +
+                  u" AND state = 'leased' AND leased_by = ?"_s);
         c.addBindValue(created.jobId);
         c.addBindValue(runner);
         return c.exec() && c.next() ? c.value(0).toInt() : -1;

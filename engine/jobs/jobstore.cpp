@@ -375,9 +375,8 @@ std::optional<JobSummary> JobStore::summary(const QString &id, std::optional<qin
     if (!q.value(7).isNull())
         s.completedAt = QDateTime::fromString(q.value(7).toString(), Qt::ISODate);
     QSqlQuery c(m_db.connection());
-    c.prepare(
-        u"SELECT status, COUNT(*) FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) AND state = "
-        "'done' GROUP BY status"_s);
+    c.prepare(u"SELECT status, COUNT(*) FROM job_items WHERE job = "_s + JobNumberById +
+              u" AND state = 'done' GROUP BY status"_s);
     c.addBindValue(id);
     if (c.exec()) {
         while (c.next()) {
@@ -454,8 +453,8 @@ bool JobStore::cancel(const QString &id, const accounts::ApiKeyInfo *key)
     if (!job.exec() || job.numRowsAffected() != 1)
         return false;
     QSqlQuery items(db);
-    items.prepare(u"UPDATE job_items SET state = 'cancelled', lease_until = NULL WHERE "
-                  "job = (SELECT seq FROM jobs WHERE id = ?) AND state != 'done'"_s);
+    items.prepare(u"UPDATE job_items SET state = 'cancelled', lease_until = NULL WHERE job = "_s +
+                  JobNumberById + u" AND state != 'done'"_s);
     items.addBindValue(id);
     if (!items.exec())
         return false;
@@ -699,8 +698,8 @@ std::optional<bool> JobStore::finishIfDone(const QString &jobId)
     QSqlDatabase db = m_db.connection();
     QSqlQuery left(db);
     // Whether anything is left: stops at the first row (a count would visit them all, every time).
-    left.prepare(u"SELECT EXISTS (SELECT 1 FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) "
-                 "AND state IN ('queued', 'leased'))"_s);
+    left.prepare(u"SELECT EXISTS (SELECT 1 FROM job_items WHERE job = "_s + JobNumberById +
+                 u" AND state IN ('queued', 'leased'))"_s);
     left.addBindValue(jobId);
     if (!left.exec() || !left.next())
         return std::nullopt;
@@ -711,9 +710,9 @@ std::optional<bool> JobStore::finishIfDone(const QString &jobId)
     QSqlQuery usable(db);
     // (Only done items have a status.)
     usable.prepare(
-        u"SELECT NOT EXISTS (SELECT 1 FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) "
-        "AND state = 'done' AND status = 'error') OR EXISTS (SELECT 1 FROM job_items WHERE job = "
-        "(SELECT seq FROM jobs WHERE id = ?) AND state = 'done' AND status != 'error')"_s);
+        u"SELECT NOT EXISTS (SELECT 1 FROM job_items WHERE job = "_s + JobNumberById +
+        u" AND state = 'done' AND status = 'error') OR EXISTS (SELECT 1 FROM job_items WHERE job = "_s +
+        JobNumberById + u" AND state = 'done' AND status != 'error')"_s);
     usable.addBindValue(jobId);
     usable.addBindValue(jobId);
     if (!usable.exec() || !usable.next())

@@ -73,6 +73,10 @@ struct JobItem
     int deferrals = 0; ///< times it was put back to be tried again later (greylisting)
 };
 
+/// SQL for a job's number (jobs.seq, which its items and list rows are keyed by) from its id, bound in its
+/// place: "WHERE job = " + JobNumberById.
+inline constexpr QLatin1StringView JobNumberById{"(SELECT seq FROM jobs WHERE id = ?)"};
+
 /// Whether the item counts against its domain's share in flight (DomainLimit).
 bool sharesDomainLimit(const JobItem &item);
 

@@ -191,8 +191,7 @@ QStringList ListStore::addresses(const QString &jobId) const
     QStringList out;
     QSqlQuery q(m_db.connection());
     storage::readForward(q, m_db.connection());
-    q.prepare(
-        u"SELECT input FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) ORDER BY position"_s);
+    q.prepare(u"SELECT input FROM job_items WHERE job = "_s + JobNumberById + u" ORDER BY position"_s);
     q.addBindValue(jobId);
     if (q.exec())
         while (q.next())
@@ -211,10 +210,9 @@ QList<ListRow> ListStore::doneSince(const QString &jobId, qint64 afterMs, qint64
     for (const char *f :
          {"quality_score", "reason", "is_role_account", "is_free_email", "is_disposable", "is_catch_all"})
         fields << storage::jsonField(m_db.dialect(), u"result"_s, QString::fromLatin1(f));
-    q.prepare(
-        u"SELECT position, status, done_at, "_s + fields.join(u", "_s) +
-        u" FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) AND state = 'done' AND done_at > ? "
-        "ORDER BY done_at"_s);
+    q.prepare(u"SELECT position, status, done_at, "_s + fields.join(u", "_s) +
+              u" FROM job_items WHERE job = "_s + JobNumberById +
+              u" AND state = 'done' AND done_at > ? ORDER BY done_at"_s);
     q.addBindValue(jobId);
     q.addBindValue(afterMs);
     if (!q.exec())
@@ -247,8 +245,7 @@ QList<QStringList> ListStore::originalRows(const QString &jobId) const
     QList<QStringList> out;
     QSqlQuery q(m_db.connection());
     storage::readForward(q, m_db.connection());
-    q.prepare(
-        u"SELECT cells FROM list_rows WHERE job = (SELECT seq FROM jobs WHERE id = ?) ORDER BY position"_s);
+    q.prepare(u"SELECT cells FROM list_rows WHERE job = "_s + JobNumberById + u" ORDER BY position"_s);
     q.addBindValue(jobId);
     if (q.exec())
         while (q.next())
@@ -259,9 +256,8 @@ QList<QStringList> ListStore::originalRows(const QString &jobId) const
 QJsonObject ListStore::result(const QString &jobId, int position) const
 {
     QSqlQuery q(m_db.connection());
-    q.prepare(
-        u"SELECT result FROM job_items WHERE job = (SELECT seq FROM jobs WHERE id = ?) AND position = ? AND "
-        "state = 'done'"_s);
+    q.prepare(u"SELECT result FROM job_items WHERE job = "_s + JobNumberById +
+              u" AND position = ? AND state = 'done'"_s);
     q.addBindValue(jobId);
     q.addBindValue(position);
     if (!q.exec() || !q.next())
@@ -302,9 +298,8 @@ int ListStore::exportCsv(const QString &jobId, const QString &path, const Export
     QSqlQuery q(m_db.connection());
     storage::readForward(q, m_db.connection());
     q.prepare(u"SELECT r.position, r.cells, i.input, i.status, i.result FROM list_rows r JOIN job_items i ON "
-              "i.job = r.job AND i.position = r.position WHERE r.job = (SELECT seq FROM jobs WHERE id = ?) "
-              "ORDER BY "
-              "r.position"_s);
+              "i.job = r.job AND i.position = r.position WHERE r.job = "_s +
+              JobNumberById + u" ORDER BY r.position"_s);
     q.addBindValue(jobId);
     if (!q.exec()) {
         if (error)
