@@ -228,8 +228,11 @@ bool Engine::start(const EngineConfig &config, QString *error)
     QMetaObject::invokeMethod(
         &anchor,
         [&] {
-            m_worker = new Worker(m_config, m_lists, m_db);
-            ok = m_worker->resolver.setServers(m_config.dnsServers, &workerError);
+            auto *worker = new Worker(m_config, m_lists, m_db);
+            ok = worker->resolver.setServers(m_config.dnsServers, &workerError);
+            QMutexLocker callsLock(&m_callsMutex);
+            QWriteLocker workerLock(&m_workerLock);
+            m_worker = worker;
             anchor.moveToThread(this->thread());
         },
         Qt::BlockingQueuedConnection);
@@ -283,6 +286,8 @@ void Engine::stop()
     {
         // From here on verify() posts nothing more to the worker.
         QMutexLocker lock(&m_callsMutex);
+        // verifyNow() calls in progress end before the worker can go.
+        QWriteLocker workerLock(&m_workerLock);
         worker = std::exchange(m_worker, nullptr);
         // Calls that have not started never will: their callbacks are cancelled below.
         m_waiting.clear();
@@ -488,6 +493,12 @@ bool Engine::verify(const QString &email, core::Mode mode, QObject *context,
         [email, mode, priority](Worker *worker, std::function<void(const core::VerificationResult &)> reply) {
             worker->verifier.verify(email, mode, worker, std::move(reply), priority);
         });
+}
+
+std::optional<core::VerificationResult> Engine::verifyNow(const QString &email, core::Mode mode) const
+{
+    QReadLocker lock(&m_workerLock);
+    return m_worker ? m_worker->verifier.verifyNow(email, mode) : std::nullopt;
 }
 
 bool Engine::find(const find::FindRequest &request, QObject *context,

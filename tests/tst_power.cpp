@@ -9,11 +9,14 @@
 #include <QElapsedTimer>
 #include <QJsonObject>
 #include <QScopeGuard>
+#include <QSet>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
+
+#include <atomic>
 
 using namespace mailcaff;
 using namespace mailcaff::test;
@@ -49,8 +52,11 @@ private Q_SLOTS:
     void realisticListUsesAHandfulOfConnections();
     void bulkWaitsItsTurnWithoutLosingItsDeadline();
     void fullSessionsSayGoodbyeWithTheirLastAnswers();
+    void answersAtOnceAreTheEnginesAnswers();
+    void answersAtOnceFromManyThreads();
 
 private:
+    std::optional<core::VerificationResult> verifyQueued(const QString &email, core::Mode mode);
     core::VerificationResult verify(Engine &engine, const QString &email);
     SmtpTestServer *server(int lastOctet);
 
@@ -158,6 +164,17 @@ void TestPower::cleanupTestCase()
     m_engine.stop();
     for (const auto &s : m_smtp)
         QCOMPARE(s->dataCount(), 0); // never DATA
+}
+
+std::optional<core::VerificationResult> TestPower::verifyQueued(const QString &email, core::Mode mode)
+{
+    std::optional<core::VerificationResult> result;
+    QObject context;
+    if (!m_engine.verify(email, mode, &context, [&](const core::VerificationResult &r) { result = r; }))
+        return std::nullopt;
+    if (!QTest::qWaitFor([&] { return result.has_value(); }, 10'000))
+        return std::nullopt;
+    return result;
 }
 
 core::VerificationResult TestPower::verify(Engine &engine, const QString &email)
@@ -790,6 +807,154 @@ void TestPower::fullSessionsSayGoodbyeWithTheirLastAnswers()
     QCOMPARE(results.count(u"valid/accepted"_s), 40);
     QVERIFY2(s->pipelinedBehindCount(u"QUIT"_s) >= 1, qPrintable(s->commandLog().join(u" | "_s)));
     QCOMPARE(s->dataCount(), 0);
+}
+
+/// A result's JSON but for the time it took, which differs between any two answers.
+static QJsonObject withoutTime(const core::VerificationResult &r)
+{
+    QJsonObject o = r.toJson();
+    o.remove(core::field::ResponseMs);
+    return o;
+}
+
+void TestPower::answersAtOnceAreTheEnginesAnswers()
+{
+    // Engine::verifyNow answers on the caller's thread what needs no waiting (the API's quick verifications
+    // with warm DNS): each answer must be the one verify() gives through the engine thread.
+    m_dns.addMx(u"now-mx.test"_s, 10, u"mx.acme.test"_s);
+    m_dns.addA(u"now-implicit.test"_s, u"127.0.0.11"_s);
+    m_dns.addNullMx(u"now-nullmx.test"_s);
+    m_dns.addTxt(u"now-nomail.test"_s, u"v=spf1 -all"_s);
+    m_dns.addMx(u"guerrillamail.com"_s, 10, u"mx.acme.test"_s);
+    m_dns.addMx(u"gmail.com"_s, 10, u"mx.acme.test"_s);
+    m_dns.setBehaviour(u"now-servfail.test"_s, DnsTestServer::Behaviour::ServFail);
+    struct Case
+    {
+        QString email;
+        QString status;
+        QString reason;
+    };
+    const QList<Case> cases = {
+        {u"pat@now-mx.test"_s, u"risky"_s, u"quick_check"_s},
+        {u"info@now-mx.test"_s, u"risky"_s, u"quick_check"_s},
+        {u"erin@now-implicit.test"_s, u"risky"_s, u"quick_check"_s},
+        {u"x@now-nullmx.test"_s, u"invalid"_s, u"null_mx"_s},
+        {u"x@now-nomail.test"_s, u"invalid"_s, u"no_mx_records"_s},
+        {u"x@now-nx.test"_s, u"invalid"_s, u"domain_not_found"_s},
+        {u"x@guerrillamail.com"_s, u"disposable"_s, u"disposable_domain"_s},
+        {u"someone@gmail.com"_s, u"risky"_s, u"quick_check"_s},
+        {u"someone@gmial.com"_s, u"invalid"_s, u"domain_not_found"_s},
+    };
+    QSet<QString> warm;
+    for (const Case &c : cases) {
+        // Cold DNS: nothing at once, the engine has to ask.
+        const QString domain = c.email.section(u'@', 1);
+        if (!warm.contains(domain))
+            QVERIFY2(!m_engine.verifyNow(c.email, core::Mode::Quick), qPrintable(c.email));
+        warm.insert(domain);
+        const std::optional<core::VerificationResult> queued = verifyQueued(c.email, core::Mode::Quick);
+        QVERIFY2(queued, qPrintable(c.email));
+        QCOMPARE(core::toString(queued->status), c.status);
+        QCOMPARE(core::toString(queued->reason), c.reason);
+        // Warm: the same answer at once.
+        const std::optional<core::VerificationResult> now = m_engine.verifyNow(c.email, core::Mode::Quick);
+        QVERIFY2(now, qPrintable(c.email));
+        QCOMPARE(withoutTime(*now), withoutTime(*queued));
+    }
+    const std::optional<core::VerificationResult> typo =
+        m_engine.verifyNow(u"someone@gmial.com"_s, core::Mode::Quick);
+    QCOMPARE(typo->didYouMean, u"someone@gmail.com"_s);
+    QVERIFY(m_engine.verifyNow(u"info@now-mx.test"_s, core::Mode::Quick)->isRoleAccount);
+    QVERIFY(m_engine.verifyNow(u"someone@gmail.com"_s, core::Mode::Quick)->isFreeEmail);
+
+    // Bad syntax needs nothing at all.
+    const std::optional<core::VerificationResult> bad =
+        m_engine.verifyNow(u"x@@now-mx.test"_s, core::Mode::Quick);
+    QVERIFY(bad);
+    QCOMPARE(core::toString(bad->reason), u"invalid_syntax"_s);
+    QCOMPARE(withoutTime(*bad), withoutTime(*verifyQueued(u"x@@now-mx.test"_s, core::Mode::Quick)));
+
+    // A DNS failure is not kept, so it is not answered at once: the next try may well succeed.
+    const std::optional<core::VerificationResult> failed =
+        verifyQueued(u"x@now-servfail.test"_s, core::Mode::Quick);
+    QVERIFY(failed);
+    QCOMPARE(core::toString(failed->reason), u"dns_error"_s);
+    QVERIFY(!m_engine.verifyNow(u"x@now-servfail.test"_s, core::Mode::Quick));
+
+    // Power mode: at once only when no mail server has to be asked.
+    QVERIFY(!m_engine.verifyNow(u"pat@now-mx.test"_s, core::Mode::Power));
+    for (const QString &email : {u"x@now-nullmx.test"_s, u"x@now-nx.test"_s, u"x@guerrillamail.com"_s}) {
+        const std::optional<core::VerificationResult> now = m_engine.verifyNow(email, core::Mode::Power);
+        QVERIFY2(now, qPrintable(email));
+        QCOMPARE(core::toString(now->mode), u"power"_s);
+        QCOMPARE(withoutTime(*now), withoutTime(*verifyQueued(email, core::Mode::Power)));
+    }
+    // A fresh power verdict answers quick mode at once, as it does through the engine.
+    QCOMPARE(core::toString(verify(m_engine, u"alice@acme.test"_s).status), u"valid"_s);
+    const std::optional<core::VerificationResult> cached =
+        m_engine.verifyNow(u"Alice@acme.test"_s, core::Mode::Quick);
+    QVERIFY(cached);
+    QCOMPARE(core::toString(cached->mode), u"power"_s);
+    QCOMPARE(cached->email, u"Alice@acme.test"_s);
+    QCOMPARE(withoutTime(*cached), withoutTime(*verifyQueued(u"Alice@acme.test"_s, core::Mode::Quick)));
+
+    // An engine that is not running answers nothing.
+    Engine stopped;
+    QVERIFY(!stopped.verifyNow(u"x@@now-mx.test"_s, core::Mode::Quick));
+}
+
+void TestPower::answersAtOnceFromManyThreads()
+{
+    // verifyNow reads the DNS and result caches on its callers' threads while the engine thread fills them:
+    // four threads ask over and over while the engine resolves 300 new domains. Every answer given is right.
+    constexpr int Domains = 300;
+    for (int i = 0; i < Domains; i += 2)
+        m_dns.addMx(u"many%1.test"_s.arg(i), 10, u"mx.acme.test"_s);
+    const QString known = u"pat@now-mx.test"_s;
+    const std::optional<core::VerificationResult> expected = verifyQueued(known, core::Mode::Quick);
+    QVERIFY(expected);
+    const QJsonObject expectedJson = withoutTime(*expected);
+    std::atomic<bool> stop = false;
+    std::atomic<int> right = 0, wrong = 0, newAnswered = 0;
+    std::vector<std::unique_ptr<QThread>> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back(QThread::create([&, t] {
+            for (int i = t; !stop.load(); i = (i + 1) % Domains) {
+                const std::optional<core::VerificationResult> now =
+                    m_engine.verifyNow(known, core::Mode::Quick);
+                (now && withoutTime(*now) == expectedJson ? right : wrong)++;
+                if (const std::optional<core::VerificationResult> fresh =
+                        m_engine.verifyNow(u"pat@many%1.test"_s.arg(i), core::Mode::Quick)) {
+                    const core::Reason reason =
+                        i % 2 ? core::Reason::DomainNotFound : core::Reason::QuickCheck;
+                    (fresh->reason == reason ? newAnswered : wrong)++;
+                }
+            }
+        }));
+        threads.back()->start();
+    }
+    QHash<QString, core::VerificationResult> queued;
+    QObject context;
+    for (int i = 0; i < Domains; ++i) {
+        const QString email = u"pat@many%1.test"_s.arg(i);
+        QVERIFY(m_engine.verify(
+            email, core::Mode::Quick, &context,
+            [&queued, email](const core::VerificationResult &r) { queued.insert(email, r); }));
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(queued.size(), Domains, 20'000);
+    stop = true;
+    for (const auto &thread : threads)
+        QVERIFY(thread->wait(10'000));
+    qInfo("%d right answers for the known domain, %d for the new ones while they were resolved", right.load(),
+          newAnswered.load());
+    QCOMPARE(wrong.load(), 0);
+    QVERIFY(right.load() > 0);
+    // Now every one of them is answered at once, as the engine answered.
+    for (auto it = queued.cbegin(); it != queued.cend(); ++it) {
+        const std::optional<core::VerificationResult> now = m_engine.verifyNow(it.key(), core::Mode::Quick);
+        QVERIFY2(now, qPrintable(it.key()));
+        QCOMPARE(withoutTime(*now), withoutTime(it.value()));
+    }
 }
 
 #include "tst_power.moc"

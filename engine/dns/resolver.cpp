@@ -5,6 +5,7 @@
 #include <QDeadlineTimer>
 #include <QHash>
 #include <QMetaObject>
+#include <QMutex>
 #include <QPointer>
 #include <QSocketNotifier>
 #include <QTimer>
@@ -130,6 +131,63 @@ quint32 remainingSeconds(const QDeadlineTimer &expiry)
 {
     const qint64 ms = expiry.remainingTime();
     return ms <= 0 ? 0 : quint32((ms + 999) / 1000);
+}
+
+/// The mail route an MX answer gives, for every status but NoData (there the domain's addresses decide:
+/// implicitRoute).
+MailRoute routeFromMx(const MxAnswer &mx)
+{
+    MailRoute route;
+    route.fromCache = mx.fromCache;
+    route.error = mx.error;
+    switch (mx.status) {
+    case DnsStatus::Ok: {
+        // RFC 7505 section 3: a null MX is the single record "0 ."; a "." among real hosts is ignored.
+        QList<MxRecord> hosts;
+        std::copy_if(mx.records.cbegin(), mx.records.cend(), std::back_inserter(hosts),
+                     [](const MxRecord &r) { return r.host != u"."_s; });
+        if (hosts.isEmpty()) {
+            route.kind = MailRoute::Kind::NullMx;
+            route.mx = mx.records;
+        } else {
+            route.kind = MailRoute::Kind::Mx;
+            route.mx = hosts;
+        }
+        break;
+    }
+    case DnsStatus::NxDomain:
+        route.kind = MailRoute::Kind::NxDomain;
+        break;
+    default:
+        route.kind = MailRoute::Kind::Failure;
+        route.failure = mx.status;
+        break;
+    }
+    return route;
+}
+
+/// A domain without MX (RFC 5321 section 5.1): the domain itself is its mail host if it has an address.
+MailRoute implicitRoute(const QString &domain, bool mxFromCache, const AddressAnswer &a)
+{
+    MailRoute implicit;
+    implicit.fromCache = mxFromCache && a.fromCache;
+    switch (a.status) {
+    case DnsStatus::Ok:
+        implicit.kind = MailRoute::Kind::ImplicitMx;
+        implicit.mx = {MxRecord{domain, 0}};
+        implicit.addresses = a.addresses;
+        break;
+    case DnsStatus::NoData:
+    case DnsStatus::NxDomain:
+        implicit.kind = MailRoute::Kind::NoMail;
+        break;
+    default:
+        implicit.kind = MailRoute::Kind::Failure;
+        implicit.failure = a.status;
+        implicit.error = a.error;
+        break;
+    }
+    return implicit;
 }
 
 } // namespace
@@ -273,6 +331,8 @@ struct Resolver::Private
     // but neither cached nor joined by new lookups, since they come from the old servers.
     quint64 generation = 0;
 
+    // The caches are read from other threads too (Resolver::cachedMailRoute): every access holds cacheMutex.
+    mutable QMutex cacheMutex;
     QHash<QString, CacheEntry<MxAnswer>> mxCache;
     QHash<QString, CacheEntry<AddressAnswer>> addressCache;
     // Callers waiting for a query in flight, by inFlightKey(): one wire query however many ask.
@@ -479,6 +539,7 @@ struct Resolver::Private
         const quint32 ttl = capTtl(answer.ttl);
         if (ttl == 0 || !isCacheable(answer.status) || gen != generation)
             return;
+        QMutexLocker lock(&cacheMutex);
         if (mxCache.size() + addressCache.size() >= MaxCacheEntries) {
             purgeExpired();
             if (mxCache.size() + addressCache.size() >= MaxCacheEntries) {
@@ -489,22 +550,30 @@ struct Resolver::Private
         cache.insert(name, {answer, QDeadlineTimer(qint64(ttl) * 1000)});
     }
 
+    /// A fresh answer from `cache`, leaving an expired one in place. With cacheMutex held.
     template<typename Answer>
-    std::optional<Answer> fromCache(QHash<QString, CacheEntry<Answer>> &cache, const QString &name)
+    static std::optional<Answer> peek(const QHash<QString, CacheEntry<Answer>> &cache, const QString &name)
     {
-        const auto it = cache.find(name);
-        if (it == cache.end())
+        const auto it = cache.constFind(name);
+        if (it == cache.constEnd() || it->expiry.hasExpired())
             return std::nullopt;
-        if (it->expiry.hasExpired()) {
-            cache.erase(it);
-            return std::nullopt;
-        }
         Answer answer = it->answer;
         answer.fromCache = true;
         answer.ttl = remainingSeconds(it->expiry);
         return answer;
     }
 
+    template<typename Answer>
+    std::optional<Answer> fromCache(QHash<QString, CacheEntry<Answer>> &cache, const QString &name)
+    {
+        QMutexLocker lock(&cacheMutex);
+        std::optional<Answer> answer = peek(cache, name);
+        if (!answer)
+            cache.remove(name); // expired, if there at all
+        return answer;
+    }
+
+    /// With cacheMutex held.
     void purgeExpired()
     {
         auto purge = [](auto &cache) {
@@ -796,12 +865,14 @@ void Resolver::setMaxCacheTtl(quint32 seconds)
 
 void Resolver::clearCache()
 {
+    QMutexLocker lock(&d->cacheMutex);
     d->mxCache.clear();
     d->addressCache.clear();
 }
 
 int Resolver::cacheSize() const
 {
+    QMutexLocker lock(&d->cacheMutex);
     d->purgeExpired();
     return int(d->mxCache.size() + d->addressCache.size());
 }
@@ -893,65 +964,36 @@ void Resolver::lookupAddresses(const QString &asciiHost, QObject *context,
     }
 }
 
+std::optional<MailRoute> Resolver::cachedMailRoute(const QString &asciiDomain) const
+{
+    const auto name = normaliseName(asciiDomain);
+    if (!name)
+        return std::nullopt;
+    QMutexLocker lock(&d->cacheMutex);
+    const std::optional<MxAnswer> mx = Private::peek(d->mxCache, *name);
+    if (!mx)
+        return std::nullopt;
+    if (mx->status != DnsStatus::NoData)
+        return routeFromMx(*mx);
+    const std::optional<AddressAnswer> addresses = Private::peek(d->addressCache, *name);
+    if (!addresses)
+        return std::nullopt;
+    return implicitRoute(*name, true, *addresses);
+}
+
 void Resolver::lookupMailRoute(const QString &asciiDomain, QObject *context,
                                std::function<void(const MailRoute &)> done)
 {
     if (!context)
         context = this;
     lookupMx(asciiDomain, context, [this, asciiDomain, context, done = std::move(done)](const MxAnswer &mx) {
-        MailRoute route;
-        route.fromCache = mx.fromCache;
-        route.error = mx.error;
-        switch (mx.status) {
-        case DnsStatus::Ok: {
-            // RFC 7505 section 3: a null MX is the single record "0 ."; a "." among real hosts is ignored.
-            QList<MxRecord> hosts;
-            std::copy_if(mx.records.cbegin(), mx.records.cend(), std::back_inserter(hosts),
-                         [](const MxRecord &r) { return r.host != u"."_s; });
-            if (hosts.isEmpty()) {
-                route.kind = MailRoute::Kind::NullMx;
-                route.mx = mx.records;
-            } else {
-                route.kind = MailRoute::Kind::Mx;
-                route.mx = hosts;
-            }
-            return done(route);
-        }
-        case DnsStatus::NoData: {
-            // RFC 5321 section 5.1: no MX, so the domain itself is the mail host if it has an address.
-            const QString domain = normaliseName(asciiDomain).value_or(asciiDomain);
-            lookupAddresses(domain, context,
-                            [domain, mxFromCache = mx.fromCache, done](const AddressAnswer &a) {
-                                MailRoute implicit;
-                                implicit.fromCache = mxFromCache && a.fromCache;
-                                switch (a.status) {
-                                case DnsStatus::Ok:
-                                    implicit.kind = MailRoute::Kind::ImplicitMx;
-                                    implicit.mx = {MxRecord{domain, 0}};
-                                    implicit.addresses = a.addresses;
-                                    break;
-                                case DnsStatus::NoData:
-                                case DnsStatus::NxDomain:
-                                    implicit.kind = MailRoute::Kind::NoMail;
-                                    break;
-                                default:
-                                    implicit.kind = MailRoute::Kind::Failure;
-                                    implicit.failure = a.status;
-                                    implicit.error = a.error;
-                                    break;
-                                }
-                                done(implicit);
-                            });
-            return;
-        }
-        case DnsStatus::NxDomain:
-            route.kind = MailRoute::Kind::NxDomain;
-            return done(route);
-        default:
-            route.kind = MailRoute::Kind::Failure;
-            route.failure = mx.status;
-            return done(route);
-        }
+        if (mx.status != DnsStatus::NoData)
+            return done(routeFromMx(mx));
+        // RFC 5321 section 5.1: no MX, so the domain itself is the mail host if it has an address.
+        const QString domain = normaliseName(asciiDomain).value_or(asciiDomain);
+        lookupAddresses(domain, context, [domain, mxFromCache = mx.fromCache, done](const AddressAnswer &a) {
+            done(implicitRoute(domain, mxFromCache, a));
+        });
     });
 }
 

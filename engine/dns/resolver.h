@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace mailcaff::dns {
 
@@ -106,6 +107,9 @@ public:
     /// MX, then RFC 7505 null MX, then RFC 5321 implicit MX (A/AAAA) when the domain has no MX.
     void lookupMailRoute(const QString &asciiDomain, QObject *context,
                          std::function<void(const MailRoute &)> done);
+    /// Thread-safe: the route lookupMailRoute() would give at once from the cache, or nothing when that
+    /// needs a query (not cached, expired, or a failure, which is never cached).
+    std::optional<MailRoute> cachedMailRoute(const QString &asciiDomain) const;
 
     /// Number of entries in the cache (for tests and statistics).
     int cacheSize() const;

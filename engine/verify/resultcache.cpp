@@ -41,19 +41,24 @@ ResultCache::~ResultCache()
         m_writer, [] {}, Qt::BlockingQueuedConnection);
     m_writerThread.quit();
     m_writerThread.wait();
+    QMutexLocker lock(&m_mutex);
     write(m_db, m_pending);
 }
 
 std::optional<core::VerificationResult> ResultCache::find(const QString &asciiAddress) const
 {
     const QString key = cacheKey(asciiAddress);
-    const Row *row = nullptr;
-    if (const auto it = m_pending.constFind(key); it != m_pending.constEnd())
-        row = &*it;
-    else if (m_writing && m_writing->contains(key))
-        row = &*m_writing->constFind(key);
-    if (row) // through JSON, as from the database: the same answer whether written yet or not
-        return core::VerificationResult::fromJson(row->result.toJson());
+    std::optional<core::VerificationResult> waiting;
+    {
+        QMutexLocker lock(&m_mutex);
+        if (const auto it = m_pending.constFind(key); it != m_pending.constEnd())
+            waiting = it->result;
+        else if (m_writing && m_writing->contains(key))
+            waiting = m_writing->constFind(key)->result;
+    }
+    // A row leaves memory only once it is written: from here on, the database has it.
+    if (waiting) // through JSON, as from the database: the same answer whether written yet or not
+        return core::VerificationResult::fromJson(waiting->toJson());
     QSqlQuery &q =
         m_db.prepared(u"SELECT result FROM verification_cache WHERE address = ? AND expires_at > ?"_s);
     q.bindValue(0, key);
@@ -84,6 +89,7 @@ void ResultCache::store(const QString &asciiAddress, const core::VerificationRes
     if (result.mode != core::Mode::Power || days <= 0)
         return;
     const qint64 now = QDateTime::currentSecsSinceEpoch();
+    QMutexLocker lock(&m_mutex);
     m_pending.insert(cacheKey(asciiAddress), Row{result, now, now + qint64(days) * 86400});
     if (!m_timer.isActive())
         m_timer.start();
@@ -94,6 +100,7 @@ void ResultCache::flush()
     m_timer.stop();
     // One batch at a time: while the writer waits for the write lock (up to its 5 s), what comes meanwhile
     // gathers here and goes as one batch when it is done, instead of a queue of batches.
+    QMutexLocker lock(&m_mutex);
     if (m_pending.isEmpty() || m_writing)
         return;
     m_writing = std::make_shared<const Rows>(std::exchange(m_pending, {}));
@@ -104,7 +111,10 @@ void ResultCache::flush()
         QMetaObject::invokeMethod(
             &m_home,
             [this] {
-                m_writing.reset();
+                {
+                    QMutexLocker writingLock(&m_mutex);
+                    m_writing.reset();
+                }
                 flush();
             },
             Qt::QueuedConnection);

@@ -3,6 +3,7 @@
 #include "core/result.h"
 
 #include <QHash>
+#include <QMutex>
 #include <QThread>
 #include <QTimer>
 
@@ -29,8 +30,8 @@ struct CachePolicy
 /// few milliseconds and written together, in one transaction, by a thread of the cache's own: the thread
 /// that uses the cache (the engine thread, where every millisecond holds up the SMTP sessions) never waits
 /// for the database's write lock, which a bulk job's writes hold often. Reads see a result at once, written
-/// or not. Used on the thread that created it; what is waiting is written at the latest when it is
-/// destroyed.
+/// or not. Used on the thread that created it, except find(), which is thread-safe; what is waiting is
+/// written at the latest when it is destroyed.
 class ResultCache
 {
     Q_DISABLE_COPY_MOVE(ResultCache)
@@ -62,7 +63,8 @@ private:
 
     const storage::Database &m_db;
     CachePolicy m_policy;
-    Rows m_pending; ///< not yet handed to the writer
+    mutable QMutex m_mutex; ///< m_pending and m_writing, which find() reads from any thread
+    Rows m_pending;         ///< not yet handed to the writer
     /// The batch handed to the writer and not yet confirmed written (one at a time), or null.
     std::shared_ptr<const Rows> m_writing;
     QTimer m_timer;

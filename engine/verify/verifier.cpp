@@ -543,34 +543,24 @@ QString Verifier::probeRecipient(const QString &asciiDomain)
     return address;
 }
 
-void Verifier::verify(const QString &email, core::Mode mode, QObject *context,
-                      std::function<void(const core::VerificationResult &)> done, core::Priority priority)
+bool Verifier::begin(const core::EmailAddress &address, core::VerificationResult &result, Signals &s,
+                     const QElapsedTimer &timer) const
 {
-    QElapsedTimer timer;
-    timer.start();
-    const core::EmailAddress address = core::EmailAddress::parse(email);
-
-    auto result = std::make_shared<core::VerificationResult>();
-    result->email = email.trimmed();
-    result->mode = mode;
-    Signals s;
-    s.mode = mode;
+    s.mode = result.mode;
     s.syntaxValid = address.isValid();
-
     if (!address.isValid()) {
-        result->detail = address.errorText();
-        finish(*result, s, timer);
-        done(*result);
-        return;
+        result.detail = address.errorText();
+        finish(result, s, timer);
+        return true;
     }
 
     // A fresh power verdict answers either mode without contacting anyone (API.md, quick mode).
     if (m_cache) {
         if (std::optional<core::VerificationResult> cached = m_cache->find(address.ascii())) {
-            cached->email = result->email;
+            cached->email = result.email;
             cached->responseMs = timer.elapsed();
-            done(*cached);
-            return;
+            result = *cached;
+            return true;
         }
     }
 
@@ -578,13 +568,72 @@ void Verifier::verify(const QString &email, core::Mode mode, QObject *context,
     s.free = !s.disposable && m_lists->isFreeDomain(address.asciiDomain());
     s.role = m_lists->isRoleLocalPart(address.localPart());
     s.spamTrap = m_lists->isSpamTrap(address.localPart(), address.asciiDomain());
-    result->isDisposable = s.disposable;
-    result->isFreeEmail = s.free;
-    result->isRoleAccount = s.role;
-    result->isSpamTrap = s.spamTrap;
-    result->didYouMean = m_lists->suggestDomain(address.asciiDomain());
-    if (!result->didYouMean.isEmpty())
-        result->didYouMean = address.localPart() + u'@' + result->didYouMean;
+    result.isDisposable = s.disposable;
+    result.isFreeEmail = s.free;
+    result.isRoleAccount = s.role;
+    result.isSpamTrap = s.spamTrap;
+    result.didYouMean = m_lists->suggestDomain(address.asciiDomain());
+    if (!result.didYouMean.isEmpty())
+        result.didYouMean = address.localPart() + u'@' + result.didYouMean;
+    return false;
+}
+
+bool Verifier::applyRoute(const dns::MailRoute &route, core::VerificationResult &result, Signals &s) const
+{
+    s.domain = domainSignal(route);
+    result.mxAcceptsMail = route.acceptsMail();
+    if (route.kind == dns::MailRoute::Kind::Failure)
+        result.detail = route.error;
+    if (route.kind == dns::MailRoute::Kind::Mx) {
+        QStringList hosts;
+        for (const auto &mx : route.mx)
+            hosts.append(mx.host);
+        const Provider provider = identifyProvider(hosts);
+        result.smtpProvider = provider.name;
+        s.acceptAllGateway = provider.acceptsAllAtRcpt;
+    }
+    // Power mode talks to the mail server only when everything before allows a verdict from it:
+    // disposable providers are decided before any SMTP, dead domains by DNS.
+    const bool smtpNeeded = result.mode == core::Mode::Power && !s.disposable && route.acceptsMail();
+    if (smtpNeeded && m_prober)
+        return true;
+    if (result.mode == core::Mode::Power && s.domain != Signals::Domain::DnsFailure && route.acceptsMail())
+        s.smtp = Signals::Smtp::NotTried;
+    return false;
+}
+
+std::optional<core::VerificationResult> Verifier::verifyNow(const QString &email, core::Mode mode) const
+{
+    QElapsedTimer timer;
+    timer.start();
+    const core::EmailAddress address = core::EmailAddress::parse(email);
+    core::VerificationResult result;
+    result.email = email.trimmed();
+    result.mode = mode;
+    Signals s;
+    if (begin(address, result, s, timer))
+        return result;
+    const std::optional<dns::MailRoute> route = m_resolver->cachedMailRoute(address.asciiDomain());
+    if (!route || applyRoute(*route, result, s))
+        return std::nullopt;
+    finish(result, s, timer);
+    return result;
+}
+
+void Verifier::verify(const QString &email, core::Mode mode, QObject *context,
+                      std::function<void(const core::VerificationResult &)> done, core::Priority priority)
+{
+    QElapsedTimer timer;
+    timer.start();
+    const core::EmailAddress address = core::EmailAddress::parse(email);
+    auto result = std::make_shared<core::VerificationResult>();
+    result->email = email.trimmed();
+    result->mode = mode;
+    Signals s;
+    if (begin(address, *result, s, timer)) {
+        done(*result);
+        return;
+    }
 
     // DNS even for disposable domains: mx_accepts_mail must be true to the domain, and the answer is cached.
     QPointer<QObject> guard(context);
@@ -594,25 +643,7 @@ void Verifier::verify(const QString &email, core::Mode mode, QObject *context,
          hasContext = context != nullptr](const dns::MailRoute &route) mutable {
             if (hasContext && !guard)
                 return;
-            s.domain = domainSignal(route);
-            result->mxAcceptsMail = route.acceptsMail();
-            if (route.kind == dns::MailRoute::Kind::Failure)
-                result->detail = route.error;
-            if (route.kind == dns::MailRoute::Kind::Mx) {
-                QStringList hosts;
-                for (const auto &mx : route.mx)
-                    hosts.append(mx.host);
-                const Provider provider = identifyProvider(hosts);
-                result->smtpProvider = provider.name;
-                s.acceptAllGateway = provider.acceptsAllAtRcpt;
-            }
-            // Power mode talks to the mail server only when everything before allows a verdict from it:
-            // disposable providers are decided before any SMTP, dead domains by DNS.
-            const bool smtpNeeded = result->mode == core::Mode::Power && !s.disposable && route.acceptsMail();
-            if (!smtpNeeded || !m_prober) {
-                if (result->mode == core::Mode::Power && s.domain != Signals::Domain::DnsFailure &&
-                    route.acceptsMail())
-                    s.smtp = Signals::Smtp::NotTried;
+            if (!applyRoute(route, *result, s)) {
                 finish(*result, s, timer);
                 done(*result);
                 return;

@@ -14,9 +14,16 @@
 #include <memory>
 #include <optional>
 
+class QElapsedTimer;
+
+namespace mailcaff::core {
+class EmailAddress;
+struct Signals;
+} // namespace mailcaff::core
 namespace mailcaff::dns {
 class Resolver;
-}
+struct MailRoute;
+} // namespace mailcaff::dns
 namespace mailcaff::lists {
 class Lists;
 }
@@ -64,6 +71,10 @@ public:
                 std::function<void(const core::VerificationResult &)> done,
                 core::Priority priority = core::Priority::Interactive);
 
+    /// Thread-safe: the answer verify() would give, when it can be given at once, without waiting for DNS or
+    /// SMTP (bad syntax, a cached power result, or a cached mail route that decides without SMTP); else
+    /// nothing, and verify() has to run.
+    std::optional<core::VerificationResult> verifyNow(const QString &email, core::Mode mode) const;
     /// Catch-all knowledge per domain, learnt from the random-recipient probe.
     std::optional<bool> cachedCatchAll(const QString &asciiDomain) const;
     void rememberCatchAll(const QString &asciiDomain, bool catchAll);
@@ -74,6 +85,11 @@ public:
 
 private:
     friend class PowerCheck;
+    /// Syntax, the result cache, the lists: true when `result` is final already.
+    bool begin(const core::EmailAddress &address, core::VerificationResult &result, core::Signals &s,
+               const QElapsedTimer &timer) const;
+    /// What the domain's mail route says: true when the verdict needs the mail server (power mode).
+    bool applyRoute(const dns::MailRoute &route, core::VerificationResult &result, core::Signals &s) const;
     /// `settled` runs (later, on this thread, unless `context` is gone) once the domain's probe in flight
     /// has answered or given up.
     void waitForCatchAll(const QString &asciiDomain, QObject *context, std::function<void()> settled);
