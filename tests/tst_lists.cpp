@@ -5,7 +5,12 @@
 #include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 #include <QUrl>
+
+#include <atomic>
+#include <memory>
+#include <vector>
 
 using namespace Qt::StringLiterals;
 using mailcaff::lists::Lists;
@@ -40,6 +45,7 @@ private slots:
     void suggestDomain_data();
     void suggestDomain();
     void osaDistanceMatchesTheFullTable();
+    void suggestionsRememberedAcrossThreads();
     void counts();
     void shippedListsConsistent();
     void spamTrapsShippedEmpty();
@@ -377,5 +383,37 @@ void TestLists::osaDistanceMatchesTheFullTable()
 }
 
 QTEST_GUILESS_MAIN(TestLists)
+
+void TestLists::suggestionsRememberedAcrossThreads()
+{
+    // suggestDomain() remembers its answers (bounded, so more domains than it keeps): whatever the order
+    // and the threads asking, each answer is the one a fresh instance computes.
+    QStringList domains = {u"gmial.com"_s, u"hotmail.dr"_s, u"acme.con"_s, u"gmail.com"_s, u"ge.com"_s};
+    for (int i = 0; i < 20'000; ++i)
+        domains.append(u"d%1.example.com"_s.arg(i));
+    domains.append(u"gmial.com"_s); // asked again once the first answers were forgotten
+    const auto reference = Lists::load();
+    QHash<QString, QString> expected;
+    for (const QString &domain : std::as_const(domains))
+        expected.insert(domain, reference->suggestDomain(domain));
+    QCOMPARE(expected.value(u"gmial.com"_s), u"gmail.com"_s);
+    QCOMPARE(expected.value(u"d7.example.com"_s), QString());
+    const auto shared = Lists::load();
+    std::atomic<int> wrong = 0;
+    std::vector<std::unique_ptr<QThread>> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back(QThread::create([&, t] {
+            for (int round = 0; round < 2; ++round)
+                for (qsizetype i = t; i < domains.size(); i += 1 + t)
+                    if (shared->suggestDomain(domains.at(i)) != expected.value(domains.at(i)))
+                        ++wrong;
+        }));
+        threads.back()->start();
+    }
+    for (const auto &thread : threads)
+        QVERIFY(thread->wait(60'000));
+    QCOMPARE(wrong.load(), 0);
+    QCOMPARE(shared->suggestDomain(u"gmial.com"_s), u"gmail.com"_s);
+}
 
 #include "tst_lists.moc"

@@ -288,6 +288,22 @@ bool Lists::isSpamTrap(const QString &localPart, const QString &asciiDomain) con
 
 QString Lists::suggestDomain(const QString &asciiDomain) const
 {
+    constexpr qsizetype MaxRemembered = 16384;
+    {
+        QMutexLocker lock(&m_suggestionsMutex);
+        if (const auto it = m_suggestions.constFind(asciiDomain); it != m_suggestions.constEnd())
+            return *it;
+    }
+    const QString suggestion = computeSuggestion(asciiDomain);
+    QMutexLocker lock(&m_suggestionsMutex);
+    if (m_suggestions.size() >= MaxRemembered)
+        m_suggestions.clear();
+    m_suggestions.insert(asciiDomain, suggestion);
+    return suggestion;
+}
+
+QString Lists::computeSuggestion(const QString &asciiDomain) const
+{
     const auto isKnown = [this](const QString &domain) {
         return m_free.contains(domain) || m_typoTargetSet.contains(domain);
     };

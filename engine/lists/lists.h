@@ -1,5 +1,7 @@
 #pragma once
 
+#include <QHash>
+#include <QMutex>
 #include <QSet>
 #include <QString>
 #include <QStringList>
@@ -14,8 +16,9 @@ namespace mailcaff::lists {
 int osaDistance(QStringView a, QStringView b, int limit);
 
 /// The reference lists the verifier consults: disposable domains, free providers, role local parts,
-/// known spam traps, and the provider domains typos are corrected towards. Immutable once loaded, so one
-/// instance is shared by every thread (std::shared_ptr<const Lists>).
+/// known spam traps, and the provider domains typos are corrected towards. Immutable once loaded (but for
+/// a thread-safe memo of suggestions), so one instance is shared by every thread (std::shared_ptr<const
+/// Lists>).
 ///
 /// Shipped lists come from resources/lists (compiled in); a user adds entries with plain text files in
 /// `<data dir>/lists/`: disposable.txt, free.txt, role.txt, spamtraps.txt, allow-disposable.txt (one entry a
@@ -42,6 +45,8 @@ public:
     int roleCount() const { return int(m_role.size()); }
 
 private:
+    QString computeSuggestion(const QString &asciiDomain) const;
+
     QSet<QString> m_disposable;
     QSet<QString> m_allowDisposable;
     QSet<QString> m_free;
@@ -50,6 +55,10 @@ private:
     QSet<QString> m_spamTrapAddresses;
     QStringList m_typoTargets;     ///< most popular first: ties go to the earlier
     QSet<QString> m_typoTargetSet; ///< the same, for membership
+    /// suggestDomain()'s answers by domain: it compares a domain with every typo target, and the same
+    /// domains come again and again. Bounded; the only state that changes after loading.
+    mutable QMutex m_suggestionsMutex;
+    mutable QHash<QString, QString> m_suggestions;
 };
 
 } // namespace mailcaff::lists
