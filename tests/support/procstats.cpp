@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
 using namespace Qt::StringLiterals;
 
 namespace mailcaff::test::proc {
@@ -29,6 +31,21 @@ qint64 statusKb(const char *field, qint64 pid)
         if (line.startsWith(name))
             return line.mid(name.size()).trimmed().split(' ').first().toLongLong();
     return -1;
+}
+
+double cpuSeconds(qint64 pid)
+{
+    QFile f(procPath(pid, u"stat"_s));
+    if (!f.open(QIODevice::ReadOnly))
+        return -1;
+    // "PID (comm) state …": the command may hold spaces and parentheses, so fields count from the last ')'.
+    // utime and stime are fields 14 and 15, in clock ticks.
+    const QByteArray stat = f.readAll();
+    const QList<QByteArray> fields = stat.mid(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields.size() < 13)
+        return -1;
+    const long ticks = sysconf(_SC_CLK_TCK);
+    return double(fields.at(11).toLongLong() + fields.at(12).toLongLong()) / double(ticks > 0 ? ticks : 100);
 }
 
 QStringList openFileTargets(qint64 pid)

@@ -9,6 +9,8 @@ namespace proc {
 
 /// A "Name:  N kB" field of /proc/PID/status (e.g. "VmRSS:", "VmHWM:"), in KiB; -1 when unknown.
 qint64 statusKb(const char *field, qint64 pid = 0);
+/// CPU time used so far, user and system, in seconds; -1 when unknown.
+double cpuSeconds(qint64 pid = 0);
 /// What each open descriptor points to ("socket:[…]", a path …).
 QStringList openFileTargets(qint64 pid = 0);
 /// Open descriptors, sockets included.
