@@ -34,6 +34,7 @@ private Q_SLOTS:
     void deadRunnersLeasesGoBackAndOnlyTheirs();
     void sharedMxLimitsHoldAcrossServers();
     void inputsWithNulCharactersAreStored();
+    void itemsAnsweredAtOnceAreTheEnginesAnswers();
     void lostLeasesEndInAnErrorAndAFailedJob();
     void greylistedItemsAreTriedAgainAfterTheRest();
     void findJobsAreStoredAndAnswered();
@@ -335,6 +336,45 @@ void TestJobs::inputsWithNulCharactersAreStored()
     QCOMPARE(int(created.outcome), int(jobs::JobStore::Created::Ok));
     QVERIFY(waitForStatus(*engine, created.jobId, u"completed"_s, 20000));
     QCOMPARE(engine->jobs().results(created.jobId).size(), 2);
+}
+
+void TestJobs::itemsAnsweredAtOnceAreTheEnginesAnswers()
+{
+    // The runner answers what needs no waiting itself (quick items at a domain whose DNS answer is cached,
+    // bad syntax): the first items of each domain go through the engine, the rest do not. Each stored
+    // result is what the engine answers for the address on its own.
+    const auto engine = startEngine(true);
+    QVERIFY(engine);
+    m_dns.addNullMx(u"nullmx-jobs.test"_s);
+    m_dns.addMx(u"mailinator.com"_s, 10, u"mx.ok.test"_s);
+    QStringList emails;
+    for (int i = 0; i < 40; ++i)
+        emails << u"p%1@%2"_s.arg(i).arg(
+            QStringList{u"d1.test"_s, u"nowhere-jobs.test"_s, u"nullmx-jobs.test"_s, u"mailinator.com"_s}.at(
+                i % 4));
+    emails << u"info@d2.test"_s << u"bad@@d2.test"_s << u"someone@gmial.com"_s;
+    const auto created = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Quick);
+    QCOMPARE(int(created.outcome), int(jobs::JobStore::Created::Ok));
+    QVERIFY(waitForStatus(*engine, created.jobId, u"completed"_s, 20000));
+    const QJsonArray results = engine->jobs().results(created.jobId);
+    QCOMPARE(results.size(), emails.size());
+    QObject context;
+    for (qsizetype i = 0; i < emails.size(); ++i) {
+        std::optional<core::VerificationResult> alone;
+        QVERIFY(engine->verify(emails.at(i), core::Mode::Quick, &context,
+                               [&](const core::VerificationResult &r) { alone = r; }));
+        QTRY_VERIFY(alone.has_value());
+        QJsonObject expected = alone->toJson();
+        QJsonObject stored = results.at(i).toObject();
+        expected.remove(core::field::ResponseMs);
+        stored.remove(core::field::ResponseMs);
+        QCOMPARE(stored, expected);
+    }
+    QCOMPARE(results.at(0).toObject().value(u"reason"_s).toString(), u"quick_check"_s);
+    QCOMPARE(results.at(1).toObject().value(u"reason"_s).toString(), u"domain_not_found"_s);
+    QCOMPARE(results.at(2).toObject().value(u"reason"_s).toString(), u"null_mx"_s);
+    QCOMPARE(results.at(3).toObject().value(u"reason"_s).toString(), u"disposable_domain"_s);
+    QCOMPARE(results.at(41).toObject().value(u"reason"_s).toString(), u"invalid_syntax"_s);
 }
 
 void TestJobs::deferredItemsWaitTheirTurn()

@@ -100,14 +100,20 @@ JobRunner::Handler JobRunner::verifyHandler()
 {
     Handler h;
     h.run = [this](const JobItem &item, QObject *context, std::function<void(const Answer &)> done) {
-        if (item.input.trimmed().isEmpty()) {
-            // Nothing to verify at all: API.md's "error" status, for bulk items only. Answered from the
-            // event loop, not from inside the caller's loop.
-            const Answer answer{outcomeOf(errorResult(item, core::Reason::InvalidSyntax)), std::nullopt};
+        // Answers known at once still come from the event loop, not from inside the caller's loop.
+        const auto answerLater = [&](const core::VerificationResult &result) {
             QMetaObject::invokeMethod(
-                context, [done, answer] { done(answer); }, Qt::QueuedConnection);
+                context, [done, answer = Answer{outcomeOf(result), std::nullopt}] { done(answer); },
+                Qt::QueuedConnection);
             return true;
-        }
+        };
+        // Nothing to verify at all: API.md's "error" status, for bulk items only.
+        if (item.input.trimmed().isEmpty())
+            return answerLater(errorResult(item, core::Reason::InvalidSyntax));
+        // Most quick items (and power items that need no mail server) are answered here, on the runner's
+        // thread, from the engine's caches.
+        if (std::optional<core::VerificationResult> now = m_engine.verifyNow(item.input, item.mode))
+            return answerLater(*now);
         const int deferrals = item.deferrals;
         return m_engine.verify(
             item.input, item.mode, context,
