@@ -384,6 +384,14 @@ void TestStorage::upgradesJobsToNumberedItems()
     QCOMPARE(results.size(), 4);
     QCOMPARE(results.at(2).toObject().value(u"email"_s).toString(), u"DUP@y.test"_s); // as given there
     QCOMPARE(results.at(2).toObject().value(u"status"_s).toString(), u"invalid"_s);
+    // The counts go on from the upgrade's: the item done before, the two answered now and the repeat.
+    const auto counted = store.summary(api);
+    QCOMPARE(counted->processed, 4);
+    QCOMPARE(counted->counts.value(core::Status::Valid), 1);
+    QCOMPARE(counted->counts.value(core::Status::Invalid), 3);
+    // Answered again (a lost lease's late answer): counted once.
+    QVERIFY(store.completeAll(done));
+    QCOMPARE(store.summary(api)->processed, 4);
 
     // The list keeps its rows; a new job numbers on past the old ones; deleting a job takes its rows.
     jobs::ListStore lists(store, db);

@@ -14,6 +14,8 @@
 #include <QSysInfo>
 #include <QUuid>
 
+#include <map>
+
 #ifdef Q_OS_LINUX
 #include <cerrno>
 #include <csignal>
@@ -375,8 +377,7 @@ std::optional<JobSummary> JobStore::summary(const QString &id, std::optional<qin
     if (!q.value(7).isNull())
         s.completedAt = QDateTime::fromString(q.value(7).toString(), Qt::ISODate);
     QSqlQuery c(m_db.connection());
-    c.prepare(u"SELECT status, COUNT(*) FROM job_items WHERE job = "_s + JobNumberById +
-              u" AND state = 'done' GROUP BY status"_s);
+    c.prepare(u"SELECT status, n FROM job_counts WHERE job = "_s + JobNumberById);
     c.addBindValue(id);
     if (c.exec()) {
         while (c.next()) {
@@ -665,6 +666,9 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
     duplicates.prepare(update + u"dup_of = ?"_s);
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     QStringList jobs;
+    // Items done per job and status, for job_counts; ordered, so that writers sharing a database (PostgreSQL)
+    // take the counters' row locks in the same order, never each waiting for the other.
+    std::map<std::pair<qint64, QString>, qint64> counted;
     for (const auto &[item, outcome] : done) {
         const QString result =
             QString::fromUtf8(QJsonDocument(outcome.result).toJson(QJsonDocument::Compact));
@@ -676,9 +680,23 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
             q->bindValue(4, item.first >= 0 ? item.first : item.position);
             if (!q->exec())
                 return std::nullopt;
+            counted[{item.jobKey, outcome.status}] += q->numRowsAffected();
         }
         if (!jobs.contains(item.jobId))
             jobs.append(item.jobId);
+    }
+    QSqlQuery count(db);
+    count.prepare(
+        u"INSERT INTO job_counts (job, status, n) VALUES (?, ?, ?) ON CONFLICT (job, status) DO UPDATE "
+        "SET n = job_counts.n + excluded.n"_s);
+    for (const auto &[key, n] : counted) {
+        if (n == 0)
+            continue; // cancelled meanwhile, or done already
+        count.bindValue(0, key.first);
+        count.bindValue(1, key.second);
+        count.bindValue(2, n);
+        if (!count.exec())
+            return std::nullopt;
     }
     QStringList ended;
     for (const QString &jobId : std::as_const(jobs)) {

@@ -26,6 +26,7 @@ const QStringList &tables()
         u"verification_cache"_s,
         u"jobs"_s,
         u"job_items"_s,
+        u"job_counts"_s,
         u"lists"_s,
         u"list_rows"_s,
         u"webhook_endpoints"_s,
