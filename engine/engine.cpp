@@ -230,8 +230,10 @@ bool Engine::start(const EngineConfig &config, QString *error)
         [&] {
             auto *worker = new Worker(m_config, m_lists, m_db);
             ok = worker->resolver.setServers(m_config.dnsServers, &workerError);
-            QMutexLocker callsLock(&m_callsMutex);
+            // The worker lock first, as in stop(): a verifyNow() in progress then holds up neither mutex's
+            // other users.
             QWriteLocker workerLock(&m_workerLock);
+            QMutexLocker callsLock(&m_callsMutex);
             m_worker = worker;
             anchor.moveToThread(this->thread());
         },
@@ -285,9 +287,10 @@ void Engine::stop()
     Worker *worker = nullptr;
     {
         // From here on verify() posts nothing more to the worker.
-        QMutexLocker lock(&m_callsMutex);
-        // verifyNow() calls in progress end before the worker can go.
+        // verifyNow() calls in progress end before the worker can go (waited for before taking the calls'
+        // mutex, which results on their way back need meanwhile).
         QWriteLocker workerLock(&m_workerLock);
+        QMutexLocker lock(&m_callsMutex);
         worker = std::exchange(m_worker, nullptr);
         // Calls that have not started never will: their callbacks are cancelled below.
         m_waiting.clear();

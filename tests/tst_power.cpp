@@ -817,6 +817,12 @@ static QJsonObject withoutTime(const core::VerificationResult &r)
     return o;
 }
 
+/// The same, empty when there is no result (which then compares unequal to any).
+static QJsonObject withoutTime(const std::optional<core::VerificationResult> &r)
+{
+    return r ? withoutTime(*r) : QJsonObject{};
+}
+
 void TestPower::answersAtOnceAreTheEnginesAnswers()
 {
     // Engine::verifyNow answers on the caller's thread what needs no waiting (the API's quick verifications
@@ -863,16 +869,21 @@ void TestPower::answersAtOnceAreTheEnginesAnswers()
     }
     const std::optional<core::VerificationResult> typo =
         m_engine.verifyNow(u"someone@gmial.com"_s, core::Mode::Quick);
+    QVERIFY(typo);
     QCOMPARE(typo->didYouMean, u"someone@gmail.com"_s);
-    QVERIFY(m_engine.verifyNow(u"info@now-mx.test"_s, core::Mode::Quick)->isRoleAccount);
-    QVERIFY(m_engine.verifyNow(u"someone@gmail.com"_s, core::Mode::Quick)->isFreeEmail);
+    const std::optional<core::VerificationResult> role =
+        m_engine.verifyNow(u"info@now-mx.test"_s, core::Mode::Quick);
+    QVERIFY(role && role->isRoleAccount);
+    const std::optional<core::VerificationResult> free =
+        m_engine.verifyNow(u"someone@gmail.com"_s, core::Mode::Quick);
+    QVERIFY(free && free->isFreeEmail);
 
     // Bad syntax needs nothing at all.
     const std::optional<core::VerificationResult> bad =
         m_engine.verifyNow(u"x@@now-mx.test"_s, core::Mode::Quick);
     QVERIFY(bad);
     QCOMPARE(core::toString(bad->reason), u"invalid_syntax"_s);
-    QCOMPARE(withoutTime(*bad), withoutTime(*verifyQueued(u"x@@now-mx.test"_s, core::Mode::Quick)));
+    QCOMPARE(withoutTime(*bad), withoutTime(verifyQueued(u"x@@now-mx.test"_s, core::Mode::Quick)));
 
     // A DNS failure is not kept, so it is not answered at once: the next try may well succeed.
     const std::optional<core::VerificationResult> failed =
@@ -887,7 +898,7 @@ void TestPower::answersAtOnceAreTheEnginesAnswers()
         const std::optional<core::VerificationResult> now = m_engine.verifyNow(email, core::Mode::Power);
         QVERIFY2(now, qPrintable(email));
         QCOMPARE(core::toString(now->mode), u"power"_s);
-        QCOMPARE(withoutTime(*now), withoutTime(*verifyQueued(email, core::Mode::Power)));
+        QCOMPARE(withoutTime(*now), withoutTime(verifyQueued(email, core::Mode::Power)));
     }
     // A fresh power verdict answers quick mode at once, as it does through the engine.
     QCOMPARE(core::toString(verify(m_engine, u"alice@acme.test"_s).status), u"valid"_s);
@@ -896,7 +907,7 @@ void TestPower::answersAtOnceAreTheEnginesAnswers()
     QVERIFY(cached);
     QCOMPARE(core::toString(cached->mode), u"power"_s);
     QCOMPARE(cached->email, u"Alice@acme.test"_s);
-    QCOMPARE(withoutTime(*cached), withoutTime(*verifyQueued(u"Alice@acme.test"_s, core::Mode::Quick)));
+    QCOMPARE(withoutTime(*cached), withoutTime(verifyQueued(u"Alice@acme.test"_s, core::Mode::Quick)));
 
     // An engine that is not running answers nothing.
     Engine stopped;

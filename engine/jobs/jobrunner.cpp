@@ -110,9 +110,10 @@ JobRunner::Handler JobRunner::verifyHandler()
         // Nothing to verify at all: API.md's "error" status, for bulk items only.
         if (item.input.trimmed().isEmpty())
             return answerLater(errorResult(item, core::Reason::InvalidSyntax));
-        // Most quick items (and power items that need no mail server) are answered here, on the runner's
-        // thread, from the engine's caches.
-        if (std::optional<core::VerificationResult> now = m_engine.verifyNow(item.input, item.mode))
+        // Most quick items are answered here, on the runner's thread, from the engine's caches. (Power
+        // items mostly need a mail server: asking first would repeat the result cache's lookup for each.)
+        if (const std::optional<core::VerificationResult> now =
+                item.mode == core::Mode::Quick ? m_engine.verifyNow(item.input, item.mode) : std::nullopt)
             return answerLater(*now);
         const int deferrals = item.deferrals;
         return m_engine.verify(

@@ -666,8 +666,8 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
     duplicates.prepare(update + u"dup_of = ?"_s);
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     QStringList jobs;
-    // Items done per job and status, for job_counts; ordered, so that writers sharing a database (PostgreSQL)
-    // take the counters' row locks in the same order, never each waiting for the other.
+    // Items done per job and status, for job_counts (in this transaction, so they always agree with the
+    // items; the transaction holds the database's write lock, so no two servers update counters at once).
     std::map<std::pair<qint64, QString>, qint64> counted;
     for (const auto &[item, outcome] : done) {
         const QString result =
