@@ -593,13 +593,13 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
                    // ones mostly need a mail server: asking first would repeat the result cache's lookup.)
                    if (mode == core::Mode::Quick) {
                        if (std::optional<core::VerificationResult> now = m_engine.verifyNow(email, mode)) {
-                           reply->send(HttpResponse::json(200, now->toJson()));
+                           reply->send(HttpResponse::jsonText(200, now->toJsonBytes()));
                            return;
                        }
                    }
                    const bool started =
                        m_engine.verify(email, mode, this, [reply](const core::VerificationResult &result) {
-                           reply->send(HttpResponse::json(200, result.toJson()));
+                           reply->send(HttpResponse::jsonText(200, result.toJsonBytes()));
                        });
                    if (!started) {
                        m_engine.credits().refund(key, 1, u"verify not started"_s);

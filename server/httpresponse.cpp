@@ -14,6 +14,14 @@ HttpResponse HttpResponse::json(int status, const QJsonObject &object)
     return r;
 }
 
+HttpResponse HttpResponse::jsonText(int status, QByteArray body)
+{
+    HttpResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+}
+
 HttpResponse HttpResponse::error(int status, const QString &message)
 {
     return json(status, QJsonObject{{u"error"_s, message}});

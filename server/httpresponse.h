@@ -15,6 +15,8 @@ struct HttpResponse
     QList<QPair<QByteArray, QByteArray>> headers; ///< besides Content-Type, Content-Length, Connection
 
     static HttpResponse json(int status, const QJsonObject &object);
+    /// A body already written as JSON text (e.g. VerificationResult::toJsonBytes()).
+    static HttpResponse jsonText(int status, QByteArray body);
     /// `{"error": message}`: the one error body of API.md.
     static HttpResponse error(int status, const QString &message);
     HttpResponse &withHeader(const QByteArray &name, const QByteArray &value)

@@ -2,6 +2,7 @@
 #include "core/result.h"
 #include "core/scoring.h"
 
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <QTest>
 
@@ -21,6 +22,7 @@ private Q_SLOTS:
     void everyCombinationStaysInRange();
     void jsonFieldsAndNulls();
     void jsonRoundTrip();
+    void jsonTextIsTheObject();
 };
 
 namespace {
@@ -244,6 +246,61 @@ void TestScoring::jsonRoundTrip()
     QVERIFY(back);
     QCOMPARE(back->toJson(), r.toJson());
     QVERIFY(!VerificationResult::fromJson(QJsonObject{{u"status"_s, u"nonsense"_s}}));
+}
+
+void TestScoring::jsonTextIsTheObject()
+{
+    // toJsonBytes() writes the text itself: parsed, it is toJson()'s object, whatever the strings hold.
+    QList<VerificationResult> results;
+    VerificationResult quick;
+    quick.email = u"a@b.com"_s;
+    quick.status = Status::Risky;
+    quick.qualityScore = 70;
+    quick.responseMs = 1234567890123;
+    results << quick;
+    VerificationResult power = quick;
+    power.mode = Mode::Power;
+    power.isSpamTrap = true;
+    power.isCatchAll = true;
+    power.mxHost = u"mx.b.com"_s;
+    power.smtpProvider = u"google"_s;
+    power.didYouMean = u"a@b.co"_s;
+    results << power;
+    power.isCatchAll = false;
+    power.smtp = SmtpReply{550, u"5.1.1"_s, u"no \"such\" user\\ here"_s};
+    results << power;
+    power.smtp = SmtpReply{250, QString(), u"OK"_s};
+    results << power;
+    const QStringList strings = {
+        u"tab\there, newline\nthere, return\r, \b and \f"_s,
+        u"nul "_s + QChar(0) + u" and 0x1f "_s + QChar(0x1f) + u" and DEL "_s + QChar(0x7f),
+        u"josé@exämple.com, 漢字, Ω"_s,
+        u"emoji 😀 and 𝄞"_s,
+        u"slash / and <script>"_s,
+        QString(),
+    };
+    for (const QString &text : strings) {
+        VerificationResult r = power;
+        r.email = text;
+        r.smtp->message = text;
+        r.mxHost = text;
+        results << r;
+    }
+    for (const VerificationResult &r : std::as_const(results)) {
+        QJsonParseError error;
+        const QJsonDocument parsed = QJsonDocument::fromJson(r.toJsonBytes(), &error);
+        QVERIFY2(error.error == QJsonParseError::NoError, qPrintable(error.errorString()));
+        QVERIFY(parsed.isObject());
+        QCOMPARE(parsed.object(), r.toJson());
+    }
+    // A lone surrogate (UTF-8 cannot carry it, JSON's \u escape can): still valid JSON.
+    VerificationResult lone = quick;
+    lone.email = u"x"_s + QChar(0xd800) + u"@b.com"_s;
+    QJsonParseError error;
+    const QJsonDocument parsed = QJsonDocument::fromJson(lone.toJsonBytes(), &error);
+    QVERIFY2(error.error == QJsonParseError::NoError, qPrintable(error.errorString()));
+    QCOMPARE(parsed.object().value(u"status"_s).toString(), u"risky"_s);
+    QVERIFY(lone.toJsonBytes().contains("\\ud800"));
 }
 
 QTEST_APPLESS_MAIN(TestScoring)

@@ -121,46 +121,213 @@ std::optional<Mode> modeFromString(const QString &text)
     return std::nullopt;
 }
 
-static QJsonValue stringOrNull(const QString &value)
+namespace {
+
+/// The fields of a result, in API.md's order, to any writer with field(key, value), nullableString(key,
+/// value) (empty: null), null(key), beginObject(key) and endObject(): toJson() and toJsonBytes() list them
+/// once, here.
+template<typename Writer> void writeFields(const VerificationResult &r, Writer &w)
 {
-    return value.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(value);
+    w.field(field::Email, r.email);
+    w.field(field::Status, toString(r.status));
+    w.field(field::QualityScore, r.qualityScore);
+    w.field(field::IsValid, r.isValid);
+    w.field(field::IsDeliverable, r.isDeliverable);
+    w.field(field::IsDisposable, r.isDisposable);
+    w.field(field::IsRoleAccount, r.isRoleAccount);
+    w.field(field::IsFreeEmail, r.isFreeEmail);
+    w.field(field::CanConnectSmtp, r.canConnectSmtp);
+    w.field(field::MxAcceptsMail, r.mxAcceptsMail);
+    w.field(field::Mode, toString(r.mode));
+    // API.md: is_spam_trap is present only when true.
+    if (r.isSpamTrap)
+        w.field(field::IsSpamTrap, true);
+    w.field(field::ResponseMs, r.responseMs);
+    w.field(field::Reason, toString(r.reason));
+    if (r.isCatchAll)
+        w.field(field::IsCatchAll, *r.isCatchAll);
+    else
+        w.null(field::IsCatchAll);
+    w.nullableString(field::MxHost, r.mxHost);
+    w.nullableString(field::SmtpProvider, r.smtpProvider);
+    w.nullableString(field::DidYouMean, r.didYouMean);
+    if (r.mode == Mode::Power) {
+        if (r.smtp) {
+            w.beginObject(field::Smtp);
+            w.field("code"_L1, r.smtp->code);
+            w.nullableString("enhanced_code"_L1, r.smtp->enhancedCode);
+            w.field("message"_L1, r.smtp->message);
+            w.endObject();
+        } else {
+            w.null(field::Smtp);
+        }
+    }
 }
+
+/// writeFields() into a QJsonObject (nested objects on a stack).
+class ObjectWriter
+{
+public:
+    template<typename T> void field(QLatin1StringView key, const T &value)
+    {
+        m_objects.last().insert(key, QJsonValue(value));
+    }
+    void field(QLatin1StringView key, qint64 value) { m_objects.last().insert(key, QJsonValue(value)); }
+    void null(QLatin1StringView key) { m_objects.last().insert(key, QJsonValue(QJsonValue::Null)); }
+    void nullableString(QLatin1StringView key, const QString &value)
+    {
+        value.isEmpty() ? null(key) : field(key, value);
+    }
+    void beginObject(QLatin1StringView key)
+    {
+        m_keys.append(key);
+        m_objects.append(QJsonObject());
+    }
+    void endObject()
+    {
+        const QJsonObject inner = m_objects.takeLast();
+        m_objects.last().insert(m_keys.takeLast(), inner);
+    }
+    QJsonObject take() { return m_objects.takeFirst(); }
+
+private:
+    QList<QJsonObject> m_objects{QJsonObject()};
+    QList<QLatin1StringView> m_keys;
+};
+
+/// writeFields() straight into compact JSON text (UTF-8), without building a QJsonObject first.
+class BytesWriter
+{
+public:
+    BytesWriter() { m_out.reserve(512); }
+    void field(QLatin1StringView key, const QString &value)
+    {
+        name(key);
+        appendString(value);
+    }
+    void field(QLatin1StringView key, bool value)
+    {
+        name(key);
+        m_out += value ? "true" : "false";
+    }
+    void field(QLatin1StringView key, int value) { field(key, qint64(value)); }
+    void field(QLatin1StringView key, qint64 value)
+    {
+        name(key);
+        m_out += QByteArray::number(value);
+    }
+    void null(QLatin1StringView key)
+    {
+        name(key);
+        m_out += "null";
+    }
+    void nullableString(QLatin1StringView key, const QString &value)
+    {
+        value.isEmpty() ? null(key) : field(key, value);
+    }
+    void beginObject(QLatin1StringView key)
+    {
+        name(key);
+        m_out += '{';
+        m_first = true;
+    }
+    void endObject()
+    {
+        m_out += '}';
+        m_first = false;
+    }
+    QByteArray take()
+    {
+        m_out += '}';
+        return std::move(m_out);
+    }
+
+private:
+    void name(QLatin1StringView key)
+    {
+        if (!m_first)
+            m_out += ',';
+        m_first = false;
+        m_out += '"';
+        m_out += QByteArrayView(key.data(), key.size()); // field names are plain ASCII
+        m_out += "\":"_ba;
+    }
+    /// RFC 8259: quote, backslash and control characters escaped; the rest as UTF-8. A lone surrogate
+    /// (which UTF-8 cannot carry) is escaped as \uXXXX, as JSON allows.
+    void appendString(QStringView text)
+    {
+        static constexpr char Hex[] = "0123456789abcdef";
+        const auto escaped = [&](char16_t c) {
+            m_out += "\\u";
+            for (int shift = 12; shift >= 0; shift -= 4)
+                m_out += Hex[(c >> shift) & 0xf];
+        };
+        m_out += '"';
+        for (qsizetype i = 0; i < text.size(); ++i) {
+            const char16_t c = text[i].unicode();
+            if (c == u'"' || c == u'\\') {
+                m_out += '\\';
+                m_out += char(c);
+            } else if (c < 0x20) {
+                switch (c) {
+                case u'\n':
+                    m_out += "\\n";
+                    break;
+                case u'\r':
+                    m_out += "\\r";
+                    break;
+                case u'\t':
+                    m_out += "\\t";
+                    break;
+                case u'\b':
+                    m_out += "\\b";
+                    break;
+                case u'\f':
+                    m_out += "\\f";
+                    break;
+                default:
+                    escaped(c);
+                }
+            } else if (c < 0x80) {
+                m_out += char(c);
+            } else if (c < 0x800) {
+                m_out += char(0xc0 | (c >> 6));
+                m_out += char(0x80 | (c & 0x3f));
+            } else if (QChar::isHighSurrogate(c) && i + 1 < text.size() && text[i + 1].isLowSurrogate()) {
+                const char32_t u = QChar::surrogateToUcs4(c, text[++i].unicode());
+                m_out += char(0xf0 | (u >> 18));
+                m_out += char(0x80 | ((u >> 12) & 0x3f));
+                m_out += char(0x80 | ((u >> 6) & 0x3f));
+                m_out += char(0x80 | (u & 0x3f));
+            } else if (QChar::isSurrogate(c)) {
+                escaped(c);
+            } else {
+                m_out += char(0xe0 | (c >> 12));
+                m_out += char(0x80 | ((c >> 6) & 0x3f));
+                m_out += char(0x80 | (c & 0x3f));
+            }
+        }
+        m_out += '"';
+    }
+
+    QByteArray m_out = "{"_ba;
+    bool m_first = true;
+};
+
+} // namespace
 
 QJsonObject VerificationResult::toJson() const
 {
-    QJsonObject o;
-    o.insert(field::Email, email);
-    o.insert(field::Status, toString(status));
-    o.insert(field::QualityScore, qualityScore);
-    o.insert(field::IsValid, isValid);
-    o.insert(field::IsDeliverable, isDeliverable);
-    o.insert(field::IsDisposable, isDisposable);
-    o.insert(field::IsRoleAccount, isRoleAccount);
-    o.insert(field::IsFreeEmail, isFreeEmail);
-    o.insert(field::CanConnectSmtp, canConnectSmtp);
-    o.insert(field::MxAcceptsMail, mxAcceptsMail);
-    o.insert(field::Mode, toString(mode));
-    // API.md: is_spam_trap is present only when true.
-    if (isSpamTrap)
-        o.insert(field::IsSpamTrap, true);
-    o.insert(field::ResponseMs, responseMs);
-    o.insert(field::Reason, toString(reason));
-    o.insert(field::IsCatchAll, isCatchAll ? QJsonValue(*isCatchAll) : QJsonValue(QJsonValue::Null));
-    o.insert(field::MxHost, stringOrNull(mxHost));
-    o.insert(field::SmtpProvider, stringOrNull(smtpProvider));
-    o.insert(field::DidYouMean, stringOrNull(didYouMean));
-    if (mode == Mode::Power) {
-        if (smtp) {
-            QJsonObject s;
-            s.insert(u"code"_s, smtp->code);
-            s.insert(u"enhanced_code"_s, stringOrNull(smtp->enhancedCode));
-            s.insert(u"message"_s, smtp->message);
-            o.insert(field::Smtp, s);
-        } else {
-            o.insert(field::Smtp, QJsonValue(QJsonValue::Null));
-        }
-    }
-    return o;
+    ObjectWriter w;
+    writeFields(*this, w);
+    return w.take();
+}
+
+QByteArray VerificationResult::toJsonBytes() const
+{
+    BytesWriter w;
+    writeFields(*this, w);
+    return w.take();
 }
 
 std::optional<VerificationResult> VerificationResult::fromJson(const QJsonObject &o)

@@ -102,6 +102,9 @@ struct VerificationResult
 
     /// The API's JSON object (API.md): `is_spam_trap` only when true, `smtp` only in power mode.
     QJsonObject toJson() const;
+    /// The same object as compact JSON text (UTF-8), written directly: for the API's hot path, where
+    /// building the QJsonObject and then its text cost as much as the verification.
+    QByteArray toJsonBytes() const;
     static std::optional<VerificationResult> fromJson(const QJsonObject &object);
 };
 
