@@ -45,6 +45,7 @@ private Q_SLOTS:
     void revokedAndMalformedKeysFail();
     void connectionsPerThread();
     void preparedStatementsLiveWithTheirConnection();
+    void insertedRowsAreStoredAsQtStoresThem();
     void copiesEverythingIntoANewDatabase();
     void reconnectsWhenTheServerDropsTheConnection();
 
@@ -541,6 +542,84 @@ void TestStorage::connectionsPerThread()
     const QList<bool> results =
         QtConcurrent::blockingMapped(work, [&](int) { return keys.authenticate(a->secret).has_value(); });
     QVERIFY(std::all_of(results.begin(), results.end(), [](bool ok) { return ok; }));
+}
+
+void TestStorage::insertedRowsAreStoredAsQtStoresThem()
+{
+    if (test::TestDatabases::postgres())
+        QSKIP("SQLite only: insertRows binds through SQLite's own calls there");
+    // insertRows() binds values through SQLite's C calls, not Qt's: every kind of value must be stored as a
+    // plain QSqlQuery stores it (type and bytes), whether it binds directly or its statement goes through Qt.
+    storage::Database db;
+    QVERIFY(db.open(fresh(u"insert"_s), nullptr));
+    QSqlDatabase c = db.connection();
+    const QString withNul = u"josé 😀 "_s + QChar(0) + u" after a NUL"_s;
+    const QVariantList direct = {
+        7,
+        qint64(1) << 40,
+        uint(4'000'000'000u),
+        true,
+        2.5,
+        withNul,
+        u""_s,
+        QString(),
+        QByteArray("a\0b", 3),
+        QByteArray(""),
+        QByteArray(),
+        QVariant(),
+        QVariant(QMetaType::fromType<int>()),
+    };
+    // Bound as text by Qt's driver: a statement holding one goes through Qt.
+    const QVariantList throughQt =
+        direct + QVariantList{
+                     QDateTime(QDate(2026, 11, 28), QTime(12, 34, 56, 789), Qt::UTC),
+                     quint64(18'000'000'000'000'000'000ull),
+                 };
+    // 450 rows: two statements of 200 rows and one of 50.
+    constexpr int Rows = 450;
+    auto dump = [&](const QString &table, qsizetype period) {
+        QStringList rows;
+        QSqlQuery read(c);
+        if (!read.exec(u"SELECT k, typeof(v), hex(v) FROM %1 ORDER BY k"_s.arg(table)))
+            return QStringList{read.lastError().text()};
+        while (read.next())
+            rows.append(u"%1 %2 %3"_s.arg(read.value(0).toLongLong() % period)
+                            .arg(read.value(1).toString(), read.value(2).toString()));
+        return rows;
+    };
+    for (const QVariantList *kinds : {&direct, &throughQt}) {
+        QSqlQuery q(c);
+        QVERIFY(q.exec(u"DROP TABLE IF EXISTS by_rows"_s) && q.exec(u"DROP TABLE IF EXISTS by_qt"_s));
+        QVERIFY(q.exec(u"CREATE TABLE by_rows (k INTEGER, v)"_s) &&
+                q.exec(u"CREATE TABLE by_qt (k INTEGER, v)"_s));
+        QVERIFY(storage::insertRows(c, u"by_rows"_s, {u"k"_s, u"v"_s}, Rows, [&](qsizetype i) {
+            return QVariantList{int(i), kinds->at(i % kinds->size())};
+        }));
+        QSqlQuery insert(c);
+        QVERIFY(insert.prepare(u"INSERT INTO by_qt (k, v) VALUES (?, ?)"_s));
+        for (int i = 0; i < Rows; ++i) {
+            insert.bindValue(0, i);
+            insert.bindValue(1, kinds->at(i % kinds->size()));
+            QVERIFY(insert.exec());
+        }
+        const QStringList expected = dump(u"by_qt"_s, kinds->size());
+        QCOMPARE(expected.size(), Rows);
+        QCOMPARE(dump(u"by_rows"_s, kinds->size()), expected);
+        // Spot checks, so that the comparison cannot pass on two equally wrong tables.
+        const QString nul = QString::fromLatin1(withNul.toUtf8().toHex().toUpper());
+        QVERIFY(expected.contains(u"5 text "_s + nul));
+        QVERIFY(expected.contains(u"1 integer "_s +
+                                  QString::fromLatin1(QByteArray("1099511627776").toHex().toUpper())));
+        QVERIFY(expected.contains(u"6 text "_s));
+        QVERIFY(expected.contains(u"7 null "_s));
+        QVERIFY(expected.contains(u"8 blob 610062"_s));
+        QVERIFY(expected.contains(u"9 blob "_s));
+        QVERIFY(expected.contains(u"10 null "_s));
+    }
+    // A failing statement fails the call (here: a table that does not exist), and says why.
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"no such table"_s));
+    QVERIFY(
+        !storage::insertRows(c, u"missing"_s, {u"k"_s}, 3, [](qsizetype i) { return QVariantList{int(i)}; }));
 }
 
 void TestStorage::preparedStatementsLiveWithTheirConnection()
