@@ -172,7 +172,6 @@ public:
     {
         m_objects.last().insert(key, QJsonValue(value));
     }
-    void field(QLatin1StringView key, qint64 value) { m_objects.last().insert(key, QJsonValue(value)); }
     void null(QLatin1StringView key) { m_objects.last().insert(key, QJsonValue(QJsonValue::Null)); }
     void nullableString(QLatin1StringView key, const QString &value)
     {
