@@ -41,6 +41,7 @@ private Q_SLOTS:
     void listsKeepTheirFile();
     void listsPauseResumeCancelAndDelete();
     void listsStreamFromTheirFile();
+    void listRefusedMidwayStopsReading();
 
 private:
     /// A started engine on a fresh data folder (or `dataDir`), pointed at the loopback servers.
@@ -678,6 +679,53 @@ void TestJobs::listsStreamFromTheirFile()
     QVERIFY(count.next());
     QCOMPARE(count.value(0).toInt(), 45001);
     QCOMPARE(count.value(1).toInt(), 45001);
+}
+
+void TestJobs::listRefusedMidwayStopsReading()
+{
+    // Rows are read on a thread of their own, ahead of the ones being stored. A database refusing a batch
+    // halfway (a trigger here) stores nothing, and the reading stops there too: from a source that never
+    // ends, create() returns, having read at most a few batches beyond the refused one.
+    const auto engine = startEngine(false);
+    QVERIFY(engine);
+    if (engine->database().dialect() != storage::Dialect::SQLite)
+        QSKIP("SQLite's trigger syntax");
+    QSqlQuery trigger(engine->database().connection());
+    QVERIFY(trigger.exec(u"CREATE TRIGGER refuse_rows BEFORE INSERT ON list_rows WHEN NEW.position >= 12000 "
+                         "BEGIN SELECT RAISE(ABORT, 'refused'); END"_s));
+    std::atomic<int> served = 0;
+    const auto refused = engine->listStore().create(
+        u"endless.csv"_s, {u"email"_s},
+        [&](QStringList *row) {
+            *row = QStringList{u"x%1@d0.test"_s.arg(served++)};
+            return jobs::ListStore::Read::Row;
+        },
+        0, core::Mode::Quick);
+    QVERIFY(refused.jobId.isEmpty());
+    QVERIFY2(served.load() < 60000, qPrintable(QString::number(served.load())));
+    QSqlQuery count(engine->database().connection());
+    QVERIFY(count.exec(u"SELECT (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM job_items), "
+                       "(SELECT COUNT(*) FROM list_rows)"_s));
+    QVERIFY(count.next());
+    QCOMPARE(count.value(0).toInt(), 0);
+    QCOMPARE(count.value(1).toInt(), 0);
+    QCOMPARE(count.value(2).toInt(), 0);
+
+    // Once the database takes rows again, the same source is stored up to where it ends.
+    QVERIFY(trigger.exec(u"DROP TRIGGER refuse_rows"_s));
+    int left = 20001;
+    const auto stored = engine->listStore().create(
+        u"finite.csv"_s, {u"email"_s},
+        [&](QStringList *row) {
+            if (left == 0)
+                return jobs::ListStore::Read::End;
+            *row = QStringList{u"y%1@d1.test"_s.arg(left--)};
+            return jobs::ListStore::Read::Row;
+        },
+        0, core::Mode::Quick);
+    QVERIFY(!stored.jobId.isEmpty());
+    QCOMPARE(stored.rows, 20001);
+    QCOMPARE(engine->listStore().addresses(stored.jobId).size(), 20001);
 }
 
 QTEST_GUILESS_MAIN(TestJobs)

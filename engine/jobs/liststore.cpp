@@ -9,6 +9,11 @@
 #include <QSet>
 #include <QSqlQuery>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
 using namespace Qt::StringLiterals;
 
 namespace mailcaff::jobs {
@@ -20,10 +25,21 @@ constexpr QChar Separator = u'\x1f';
 
 QString joinCells(const QStringList &cells)
 {
-    QStringList clean = cells;
-    for (QString &c : clean)
-        c.replace(Separator, u' ');
-    return clean.join(Separator);
+    qsizetype length = cells.size();
+    for (const QString &c : cells)
+        length += c.size();
+    QString joined;
+    joined.reserve(length);
+    for (qsizetype i = 0; i < cells.size(); ++i) {
+        const QString &c = cells.at(i);
+        if (i > 0)
+            joined.append(Separator);
+        if (c.contains(Separator))
+            joined.append(QString(c).replace(Separator, u' '));
+        else
+            joined.append(c);
+    }
+    return joined;
 }
 
 } // namespace
@@ -35,17 +51,19 @@ ListStore::Created ListStore::create(const QString &name, const QStringList &hea
 {
     qsizetype next = 0;
     const qsizetype total = std::max<qsizetype>(1, rows.size());
-    return create(
+    return store(
         name, header,
         [&](QStringList *row) {
             if (next >= rows.size())
                 return Read::End;
             *row = rows.at(next++);
-            if (progress && (next % 1000 == 0 || next == rows.size()))
-                progress(int(next * 100 / total));
             return Read::Row;
         },
-        addressColumn, mode, sourceKey);
+        addressColumn, mode, sourceKey, QStringLiteral("column_%1"),
+        [&](qsizetype stored) {
+            if (progress)
+                progress(int(stored * 100 / total));
+        });
 }
 
 ListStore::RowSource ListStore::fromReader(core::csv::Reader &reader, bool skipHeader,
@@ -69,49 +87,162 @@ ListStore::Created ListStore::create(const QString &name, const QStringList &hea
                                      int addressColumn, core::Mode mode, const QString &sourceKey,
                                      const QString &extraColumnName)
 {
-    Created out;
-    // Duplicates are counted by a 64-bit hash of the normalised address (8 bytes a row, not the address):
-    // a collision would only miscount the message, never merge two items (the runner compares addresses).
-    QSet<size_t> seen;
-    qsizetype width = header.size();
-    QList<QStringList> rows;
-    QList<JobStore::NewItem> items;
-    constexpr qsizetype Batch = 20000;
-    const auto created = m_jobs.createStreamedJob(
-        KindVerify, mode,
-        [&](const QString &, qint64 jobKey, qsizetype position, QList<JobStore::NewItem> *batch) {
-            rows.clear();
-            QStringList row;
-            Read read = Read::Row;
-            while (rows.size() < Batch && (read = next(&row)) == Read::Row) {
+    return store(name, header, next, addressColumn, mode, sourceKey, extraColumnName, {});
+}
+
+namespace {
+
+/// Rows read ahead on a thread of their own while the ones before them are stored: reading, parsing and
+/// preparing a row costs about as much as storing it, so the two overlap. At most `Depth` batches wait.
+class ReadAhead
+{
+public:
+    struct Batch
+    {
+        QList<JobStore::NewItem> items;
+        QStringList cells; ///< each row's cells joined
+    };
+    /// What the rows held beyond their batches, known once they are all read.
+    struct Totals
+    {
+        qsizetype width = 0;
+        int withoutAddress = 0;
+        int duplicates = 0;
+    };
+
+    ReadAhead(const ListStore::RowSource &next, int addressColumn, qsizetype headerWidth)
+        : m_thread([this, &next, addressColumn, headerWidth] { read(next, addressColumn, headerWidth); })
+    {
+    }
+    ~ReadAhead()
+    {
+        {
+            const std::lock_guard lock(m_mutex);
+            m_stopped = true; // a storer that gave up: the reader stops at its next batch
+        }
+        m_changed.notify_all();
+        m_thread.join();
+    }
+    ReadAhead(const ReadAhead &) = delete;
+    ReadAhead &operator=(const ReadAhead &) = delete;
+
+    /// The next batch (empty at the end), or nullopt when the source failed.
+    std::optional<Batch> take()
+    {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [this] { return !m_ready.empty() || m_end; });
+        if (m_end && m_read == ListStore::Read::Failed)
+            return std::nullopt; // nothing more is worth storing
+        if (m_ready.empty())
+            return Batch{};
+        Batch b = std::move(m_ready.front());
+        m_ready.pop_front();
+        lock.unlock();
+        m_changed.notify_all();
+        return b;
+    }
+    /// Valid once take() has returned the end.
+    Totals totals() const
+    {
+        const std::lock_guard lock(m_mutex);
+        return m_totals;
+    }
+
+private:
+    static constexpr qsizetype Rows = 5000;
+    static constexpr std::size_t Depth = 4;
+
+    void read(const ListStore::RowSource &next, int addressColumn, qsizetype headerWidth)
+    {
+        // Duplicates are counted by a 64-bit hash of the normalised address (8 bytes a row, not the
+        // address): a collision would only miscount the message, never merge two items (the runner
+        // compares addresses).
+        QSet<size_t> seen;
+        Totals totals{headerWidth, 0, 0};
+        ListStore::Read read = ListStore::Read::Row;
+        QStringList row;
+        while (read == ListStore::Read::Row) {
+            Batch batch;
+            batch.items.reserve(Rows);
+            batch.cells.reserve(Rows);
+            while (batch.items.size() < Rows && (read = next(&row)) == ListStore::Read::Row) {
                 const QString address = row.value(addressColumn).trimmed();
                 JobStore::NewItem item = JobStore::verifyItem(address);
                 if (address.isEmpty()) {
-                    ++out.withoutAddress;
+                    ++totals.withoutAddress;
                 } else {
                     const size_t h = qHash(item.normalized);
                     if (seen.contains(h))
-                        ++out.duplicates;
+                        ++totals.duplicates;
                     else
                         seen.insert(h);
                 }
-                width = std::max(width, row.size());
-                batch->append(std::move(item));
-                rows.append(std::move(row));
+                totals.width = std::max(totals.width, row.size());
+                batch.items.append(std::move(item));
+                batch.cells.append(joinCells(row));
             }
-            if (read == Read::Failed)
+            std::unique_lock lock(m_mutex);
+            m_changed.wait(lock, [this] { return m_ready.size() < Depth || m_stopped; });
+            if (m_stopped)
+                return;
+            if (read != ListStore::Read::Failed && !batch.items.isEmpty())
+                m_ready.push_back(std::move(batch));
+            if (read != ListStore::Read::Row) {
+                m_read = read;
+                m_totals = totals;
+                m_end = true;
+            }
+            lock.unlock();
+            m_changed.notify_all();
+        }
+    }
+
+    mutable std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::deque<Batch> m_ready;
+    bool m_stopped = false;
+    bool m_end = false;
+    ListStore::Read m_read = ListStore::Read::Row;
+    Totals m_totals;
+    std::thread m_thread; // last: started once everything it uses exists
+};
+
+} // namespace
+
+ListStore::Created ListStore::store(const QString &name, const QStringList &header, const RowSource &next,
+                                    int addressColumn, core::Mode mode, const QString &sourceKey,
+                                    const QString &extraColumnName,
+                                    const std::function<void(qsizetype rowsStored)> &stored)
+{
+    Created out;
+    ReadAhead ahead(next, addressColumn, header.size());
+    const auto created = m_jobs.createStreamedJob(
+        KindVerify, mode,
+        [&](const QString &, qint64 jobKey, qsizetype position, QList<JobStore::NewItem> *batch) {
+            std::optional<ReadAhead::Batch> rows = ahead.take();
+            if (!rows)
                 return false; // a file that could not be read to its end is not stored at all
-            out.rows += int(rows.size());
-            return storage::insertRows(
-                m_db.connection(), u"list_rows"_s, {u"job"_s, u"position"_s, u"cells"_s}, rows.size(),
-                [&](qsizetype i) {
-                    return QVariantList{jobKey, int(position + i), joinCells(rows.at(i))};
-                });
+            if (rows->items.isEmpty())
+                return true;
+            out.rows += int(rows->items.size());
+            *batch = std::move(rows->items);
+            const QStringList &cells = rows->cells;
+            if (!storage::insertRows(m_db.connection(), u"list_rows"_s, {u"job"_s, u"position"_s, u"cells"_s},
+                                     cells.size(), [&](qsizetype i) {
+                                         return QVariantList{jobKey, int(position + i), cells.at(i)};
+                                     }))
+                return false;
+            if (stored)
+                stored(position + cells.size());
+            return true;
         },
         [&](const QString &jobId) {
+            const ReadAhead::Totals totals = ahead.totals();
+            out.withoutAddress = totals.withoutAddress;
+            out.duplicates = totals.duplicates;
             // The header, with a name for every column some row has beyond it.
             QStringList names = header;
-            for (qsizetype c = names.size(); c < width; ++c)
+            for (qsizetype c = names.size(); c < totals.width; ++c)
                 names.append(extraColumnName.arg(c + 1));
             QSqlQuery list(m_db.connection());
             list.prepare(

@@ -60,7 +60,7 @@ public:
     };
     /// `sourceKey` names where the list came from (a command-line run's file and output), so a run started
     /// again finds its list (findBySource) and goes on with it.
-    /// `progress(percent)` follows a long import (it runs on the calling thread).
+    /// `progress(percent)` follows a long import (it runs on the calling thread, once a batch is stored).
     Created create(const QString &name, const QStringList &header, const QList<QStringList> &rows,
                    int addressColumn, core::Mode mode, const QString &sourceKey = {},
                    const std::function<void(int percent)> &progress = {});
@@ -71,9 +71,10 @@ public:
     /// how much of the file has been read.
     static RowSource fromReader(core::csv::Reader &reader, bool skipHeader,
                                 std::atomic<int> *percent = nullptr);
-    /// The same from rows read one by one (a file streamed from disk, never held whole): stored 20,000 rows
-    /// at a time in one transaction. Columns some row has beyond `header` are named `extraColumnName` with
-    /// the column's number (from 1).
+    /// The same from rows read one by one (a file streamed from disk, never held whole), in one transaction.
+    /// `next` runs on a thread of its own, reading ahead while earlier rows are stored (at most 20,000 rows
+    /// ahead): it must not use objects of the calling thread's. Columns some row has beyond `header` are
+    /// named `extraColumnName` with the column's number (from 1).
     Created create(const QString &name, const QStringList &header, const RowSource &next, int addressColumn,
                    core::Mode mode, const QString &sourceKey = {},
                    const QString &extraColumnName = QStringLiteral("column_%1"));
@@ -108,6 +109,10 @@ public:
     static QStringList resultColumns();
 
 private:
+    Created store(const QString &name, const QStringList &header, const RowSource &next, int addressColumn,
+                  core::Mode mode, const QString &sourceKey, const QString &extraColumnName,
+                  const std::function<void(qsizetype rowsStored)> &stored);
+
     JobStore &m_jobs;
     const storage::Database &m_db;
 };
