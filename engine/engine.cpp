@@ -504,6 +504,17 @@ std::optional<core::VerificationResult> Engine::verifyNow(const QString &email, 
     return m_worker ? m_worker->verifier.verifyNow(email, mode) : std::nullopt;
 }
 
+QScopeGuard<void (*)()> Engine::verifyNowBatch(const QStringList &emails) const
+{
+    {
+        QReadLocker lock(&m_workerLock);
+        if (m_worker && !emails.isEmpty())
+            m_worker->verifier.beginVerifyNowBatch(emails);
+    }
+    // Ended whatever happens to the worker meanwhile: the batch is the calling thread's.
+    return QScopeGuard<void (*)()>(&verify::ResultCache::endBatch);
+}
+
 bool Engine::find(const find::FindRequest &request, QObject *context,
                   std::function<void(const find::FindResult &)> done)
 {

@@ -16,6 +16,7 @@
 #include <QMutex>
 #include <QObject>
 #include <QReadWriteLock>
+#include <QScopeGuard>
 #include <QSet>
 #include <QSslCertificate>
 #include <QThread>
@@ -125,6 +126,10 @@ public:
     /// syntax, a fresh power result, or a domain whose DNS answer is cached, in quick mode); else nothing,
     /// and verify() is the way. Spares a quick verification the two trips through the engine thread.
     std::optional<core::VerificationResult> verifyNow(const QString &email, core::Mode mode) const;
+    /// Thread-safe: verifyNow() of each of `emails` is about to come from this thread (a batch of API
+    /// requests): the result cache is read for all of them in one query rather than one each. The returned
+    /// guard ends the batch; verifyNow() must come before it goes.
+    [[nodiscard]] QScopeGuard<void (*)()> verifyNowBatch(const QStringList &emails) const;
     /// A person's address (API.md's find), with the same threading rules as verify().
     bool find(const find::FindRequest &request, QObject *context,
               std::function<void(const find::FindResult &)> done);

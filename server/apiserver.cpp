@@ -326,11 +326,11 @@ void ApiServer::sendLimitExceeded(const ReplyPtr &reply, const accounts::Usage &
 }
 
 void ApiServer::chargeThen(const ApiRequest &request, const ReplyPtr &reply, int amount,
-                           const QString &reason, std::function<void()> then)
+                           const QString &reason, std::function<void()> then, const QString &quickVerify)
 {
     if (m_charges.isEmpty())
         QMetaObject::invokeMethod(this, &ApiServer::takeCharges, Qt::QueuedConnection);
-    m_charges.append({{*request.key, amount, reason}, reply, std::move(then)});
+    m_charges.append({{*request.key, amount, reason}, reply, std::move(then), quickVerify});
 }
 
 void ApiServer::takeCharges()
@@ -341,6 +341,12 @@ void ApiServer::takeCharges()
     for (const PendingCharge &p : pending)
         charges.append(p.charge);
     const QList<accounts::Credits::Result> taken = m_engine.credits().takeAll(charges);
+    QStringList quick;
+    for (qsizetype i = 0; i < pending.size(); ++i)
+        if (taken.at(i).ok && !pending.at(i).quickVerify.isEmpty())
+            quick.append(pending.at(i).quickVerify);
+    // Under load a turn holds a dozen quick verifications: one cache read for them all, not one each.
+    const auto batch = m_engine.verifyNowBatch(quick.size() > 1 ? quick : QStringList());
     for (qsizetype i = 0; i < pending.size(); ++i) {
         const PendingCharge &p = pending.at(i);
         const accounts::Credits::Result &t = taken.at(i);
@@ -587,25 +593,27 @@ void ApiServer::verify(ApiRequest &request, const ReplyPtr &reply)
         return;
     }
     // Charged once the request is known to be good: a 400 costs nothing.
-    chargeThen(request, reply, 1, u"verify"_s,
-               [this, reply, email = parsed.email, mode = parsed.mode, key = *request.key] {
-                   // Most quick verifications are answered here, on the HTTP thread, from the caches. (Power
-                   // ones mostly need a mail server: asking first would repeat the result cache's lookup.)
-                   if (mode == core::Mode::Quick) {
-                       if (std::optional<core::VerificationResult> now = m_engine.verifyNow(email, mode)) {
-                           reply->send(HttpResponse::jsonText(200, now->toJsonBytes()));
-                           return;
-                       }
-                   }
-                   const bool started =
-                       m_engine.verify(email, mode, this, [reply](const core::VerificationResult &result) {
-                           reply->send(HttpResponse::jsonText(200, result.toJsonBytes()));
-                       });
-                   if (!started) {
-                       m_engine.credits().refund(key, 1, u"verify not started"_s);
-                       reply->send(internalError(reply));
-                   }
-               });
+    chargeThen(
+        request, reply, 1, u"verify"_s,
+        [this, reply, email = parsed.email, mode = parsed.mode, key = *request.key] {
+            // Most quick verifications are answered here, on the HTTP thread, from the caches. (Power
+            // ones mostly need a mail server: asking first would repeat the result cache's lookup.)
+            if (mode == core::Mode::Quick) {
+                if (std::optional<core::VerificationResult> now = m_engine.verifyNow(email, mode)) {
+                    reply->send(HttpResponse::jsonText(200, now->toJsonBytes()));
+                    return;
+                }
+            }
+            const bool started =
+                m_engine.verify(email, mode, this, [reply](const core::VerificationResult &result) {
+                    reply->send(HttpResponse::jsonText(200, result.toJsonBytes()));
+                });
+            if (!started) {
+                m_engine.credits().refund(key, 1, u"verify not started"_s);
+                reply->send(internalError(reply));
+            }
+        },
+        parsed.mode == core::Mode::Quick ? parsed.email : QString());
 }
 
 /// A client that retries after a lost answer sends the same Idempotency-Key and gets the same job.

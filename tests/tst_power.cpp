@@ -909,6 +909,31 @@ void TestPower::answersAtOnceAreTheEnginesAnswers()
     QCOMPARE(cached->email, u"Alice@acme.test"_s);
     QCOMPARE(withoutTime(*cached), withoutTime(verifyQueued(u"Alice@acme.test"_s, core::Mode::Quick)));
 
+    // A batch (the API's quick verifications of one event-loop turn) reads the result cache once for all:
+    // each answer is the one it gets alone. Read at the start: a row deleted meanwhile still answers until
+    // the batch ends, which shows the answers came from that one read.
+    const QStringList batch{u"Alice@acme.test"_s, u"pat@now-mx.test"_s, u"x@@now-mx.test"_s,
+                            u"\"a\\\"b\"@now-mx.test"_s, u"ALICE@ACME.TEST"_s};
+    QSqlQuery row(m_engine.database().connection());
+    QTRY_VERIFY(row.exec(u"SELECT COUNT(*) FROM verification_cache WHERE address = 'alice@acme.test'"_s) &&
+                row.next() && row.value(0).toInt() == 1);
+    row.finish();
+    QList<QJsonObject> alone;
+    for (const QString &email : batch)
+        alone.append(withoutTime(m_engine.verifyNow(email, core::Mode::Quick)));
+    QCOMPARE(alone.first().value(u"mode"_s).toString(), u"power"_s);
+    QCOMPARE(alone.at(3).value(u"reason"_s).toString(), u"quick_check"_s); // a quoted local part
+    {
+        const auto reading = m_engine.verifyNowBatch(batch);
+        QVERIFY(row.exec(u"DELETE FROM verification_cache WHERE address = 'alice@acme.test'"_s));
+        for (qsizetype i = 0; i < batch.size(); ++i)
+            QCOMPARE(withoutTime(m_engine.verifyNow(batch.at(i), core::Mode::Quick)), alone.at(i));
+    }
+    const std::optional<core::VerificationResult> gone =
+        m_engine.verifyNow(u"Alice@acme.test"_s, core::Mode::Quick);
+    QVERIFY(gone);
+    QCOMPARE(core::toString(gone->mode), u"quick"_s); // the batch over, the database is asked again
+
     // An engine that is not running answers nothing.
     Engine stopped;
     QVERIFY(!stopped.verifyNow(u"x@@now-mx.test"_s, core::Mode::Quick));

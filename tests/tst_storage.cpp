@@ -7,6 +7,7 @@
 #include "storage/database.h"
 #include "storage/settings.h"
 #include "testdatabase.h"
+#include "verify/resultcache.h"
 #include "webhooks/webhookstore.h"
 
 #include <QElapsedTimer>
@@ -46,6 +47,7 @@ private Q_SLOTS:
     void connectionsPerThread();
     void preparedStatementsLiveWithTheirConnection();
     void insertedRowsAreStoredAsQtStoresThem();
+    void resultCacheReadsABatchAtOnce();
     void copiesEverythingIntoANewDatabase();
     void reconnectsWhenTheServerDropsTheConnection();
 
@@ -761,6 +763,51 @@ void TestStorage::copiesEverythingIntoANewDatabase()
     QVERIFY(!storage::copyDatabase(from, to, {}, &error));
     QVERIFY2(error.contains(u"already holds data"_s), qPrintable(error));
     QCOMPARE(keysThere.list()->size(), 3);
+}
+
+void TestStorage::resultCacheReadsABatchAtOnce()
+{
+    // The API's quick verifications of one event-loop turn read the result cache in one query (addresses
+    // passed as a JSON array, quotes and backslashes escaped): each address gets the row it would get
+    // alone, or none, until the batch ends.
+    storage::Database db;
+    QVERIFY(db.open(fresh(u"batch"_s), nullptr));
+    const QStringList stored{u"ann@cache.test"_s, u"\"odd\\\"one\"@cache.test"_s, u"jos\u00e9@cache.test"_s};
+    {
+        verify::ResultCache cache(db, verify::CachePolicy());
+        for (const QString &address : stored) {
+            core::VerificationResult r;
+            r.email = address;
+            r.status = core::Status::Valid;
+            r.reason = core::Reason::Accepted;
+            r.mode = core::Mode::Power;
+            cache.store(address, r);
+        }
+    } // written when the cache goes
+    verify::ResultCache cache(db, verify::CachePolicy());
+    QVERIFY(cache.find(u"ANN@cache.test"_s));
+    QVERIFY(!cache.find(u"nobody@cache.test"_s));
+    cache.beginBatch(stored + QStringList{u"Ann@Cache.test"_s, u"nobody@cache.test"_s});
+    QSqlQuery q(db.connection());
+    QVERIFY(q.exec(u"DELETE FROM verification_cache"_s)); // the batch has read them already
+    for (const QString &address : stored) {
+        const std::optional<core::VerificationResult> found = cache.find(address);
+        QVERIFY2(found, qPrintable(address));
+        QCOMPARE(found->email, address);
+        QCOMPARE(core::toString(found->status), u"valid"_s);
+    }
+    QVERIFY(cache.find(u"ann@CACHE.test"_s));
+    QVERIFY(!cache.find(u"nobody@cache.test"_s));
+    // Another thread has no batch of its own: it asks the database.
+    bool foundElsewhere = true;
+    std::unique_ptr<QThread> elsewhere(
+        QThread::create([&] { foundElsewhere = cache.find(u"ann@cache.test"_s).has_value(); }));
+    elsewhere->start();
+    QVERIFY(elsewhere->wait(10'000));
+    QVERIFY(!foundElsewhere);
+    verify::ResultCache::endBatch();
+    for (const QString &address : stored)
+        QVERIFY2(!cache.find(address), qPrintable(address));
 }
 
 void TestStorage::reconnectsWhenTheServerDropsTheConnection()

@@ -121,6 +121,62 @@ std::optional<Mode> modeFromString(const QString &text)
     return std::nullopt;
 }
 
+void appendJsonString(QByteArray &out, QStringView text)
+{
+    static constexpr char Hex[] = "0123456789abcdef";
+    const auto escaped = [&](char16_t c) {
+        out += "\\u";
+        for (int shift = 12; shift >= 0; shift -= 4)
+            out += Hex[(c >> shift) & 0xf];
+    };
+    out += '"';
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const char16_t c = text[i].unicode();
+        if (c == u'"' || c == u'\\') {
+            out += '\\';
+            out += char(c);
+        } else if (c < 0x20) {
+            switch (c) {
+            case u'\n':
+                out += "\\n";
+                break;
+            case u'\r':
+                out += "\\r";
+                break;
+            case u'\t':
+                out += "\\t";
+                break;
+            case u'\b':
+                out += "\\b";
+                break;
+            case u'\f':
+                out += "\\f";
+                break;
+            default:
+                escaped(c);
+            }
+        } else if (c < 0x80) {
+            out += char(c);
+        } else if (c < 0x800) {
+            out += char(0xc0 | (c >> 6));
+            out += char(0x80 | (c & 0x3f));
+        } else if (QChar::isHighSurrogate(c) && i + 1 < text.size() && text[i + 1].isLowSurrogate()) {
+            const char32_t u = QChar::surrogateToUcs4(c, text[++i].unicode());
+            out += char(0xf0 | (u >> 18));
+            out += char(0x80 | ((u >> 12) & 0x3f));
+            out += char(0x80 | ((u >> 6) & 0x3f));
+            out += char(0x80 | (u & 0x3f));
+        } else if (QChar::isSurrogate(c)) {
+            escaped(c);
+        } else {
+            out += char(0xe0 | (c >> 12));
+            out += char(0x80 | ((c >> 6) & 0x3f));
+            out += char(0x80 | (c & 0x3f));
+        }
+    }
+    out += '"';
+}
+
 namespace {
 
 /// The fields of a result, in API.md's order, to any writer with field(key, value), nullableString(key,
@@ -253,61 +309,7 @@ private:
     }
     /// RFC 8259: quote, backslash and control characters escaped; the rest as UTF-8. A lone surrogate
     /// (which UTF-8 cannot carry) is escaped as \uXXXX, as JSON allows.
-    void appendString(QStringView text)
-    {
-        static constexpr char Hex[] = "0123456789abcdef";
-        const auto escaped = [&](char16_t c) {
-            m_out += "\\u";
-            for (int shift = 12; shift >= 0; shift -= 4)
-                m_out += Hex[(c >> shift) & 0xf];
-        };
-        m_out += '"';
-        for (qsizetype i = 0; i < text.size(); ++i) {
-            const char16_t c = text[i].unicode();
-            if (c == u'"' || c == u'\\') {
-                m_out += '\\';
-                m_out += char(c);
-            } else if (c < 0x20) {
-                switch (c) {
-                case u'\n':
-                    m_out += "\\n";
-                    break;
-                case u'\r':
-                    m_out += "\\r";
-                    break;
-                case u'\t':
-                    m_out += "\\t";
-                    break;
-                case u'\b':
-                    m_out += "\\b";
-                    break;
-                case u'\f':
-                    m_out += "\\f";
-                    break;
-                default:
-                    escaped(c);
-                }
-            } else if (c < 0x80) {
-                m_out += char(c);
-            } else if (c < 0x800) {
-                m_out += char(0xc0 | (c >> 6));
-                m_out += char(0x80 | (c & 0x3f));
-            } else if (QChar::isHighSurrogate(c) && i + 1 < text.size() && text[i + 1].isLowSurrogate()) {
-                const char32_t u = QChar::surrogateToUcs4(c, text[++i].unicode());
-                m_out += char(0xf0 | (u >> 18));
-                m_out += char(0x80 | ((u >> 12) & 0x3f));
-                m_out += char(0x80 | ((u >> 6) & 0x3f));
-                m_out += char(0x80 | (u & 0x3f));
-            } else if (QChar::isSurrogate(c)) {
-                escaped(c);
-            } else {
-                m_out += char(0xe0 | (c >> 12));
-                m_out += char(0x80 | ((c >> 6) & 0x3f));
-                m_out += char(0x80 | (c & 0x3f));
-            }
-        }
-        m_out += '"';
-    }
+    void appendString(QStringView text) { appendJsonString(m_out, text); }
 
     QByteArray m_out = "{"_ba;
     bool m_first = true;

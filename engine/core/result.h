@@ -108,4 +108,7 @@ struct VerificationResult
     static std::optional<VerificationResult> fromJson(const QJsonObject &object);
 };
 
+/// Appends `text` as a JSON string (quoted, escaped, UTF-8) to `out`.
+void appendJsonString(QByteArray &out, QStringView text);
+
 } // namespace mailcaff::core

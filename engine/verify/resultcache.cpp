@@ -17,6 +17,27 @@ QString cacheKey(const QString &asciiAddress)
     return asciiAddress.toLower();
 }
 
+/// `texts` as a JSON array (QJsonArray would cost as much as the query it is for).
+QString jsonArray(const QStringList &texts)
+{
+    QByteArray out = "[";
+    for (const QString &text : texts) {
+        if (out.size() > 1)
+            out += ',';
+        core::appendJsonString(out, text);
+    }
+    out += ']';
+    return QString::fromUtf8(out);
+}
+
+/// This thread's batch (beginBatch): by cache key, the stored result's JSON, or nothing when there is none.
+struct ThreadBatch
+{
+    const ResultCache *cache = nullptr;
+    QHash<QString, std::optional<QByteArray>> rows;
+};
+thread_local ThreadBatch t_batch;
+
 } // namespace
 
 ResultCache::ResultCache(const storage::Database &db, const CachePolicy &policy)
@@ -59,6 +80,13 @@ std::optional<core::VerificationResult> ResultCache::find(const QString &asciiAd
     // A row leaves memory only once it is written: from here on, the database has it.
     if (waiting) // through JSON, as from the database: the same answer whether written yet or not
         return core::VerificationResult::fromJson(waiting->toJson());
+    if (t_batch.cache == this) {
+        if (const auto it = t_batch.rows.constFind(key); it != t_batch.rows.constEnd()) {
+            if (!*it)
+                return std::nullopt;
+            return core::VerificationResult::fromJson(QJsonDocument::fromJson(**it).object());
+        }
+    }
     QSqlQuery &q =
         m_db.prepared(u"SELECT result FROM verification_cache WHERE address = ? AND expires_at > ?"_s);
     q.bindValue(0, key);
@@ -68,6 +96,42 @@ std::optional<core::VerificationResult> ResultCache::find(const QString &asciiAd
     const QByteArray json = q.value(0).toByteArray();
     q.finish();
     return core::VerificationResult::fromJson(QJsonDocument::fromJson(json).object());
+}
+
+void ResultCache::beginBatch(const QStringList &asciiAddresses) const
+{
+    t_batch.cache = this;
+    t_batch.rows.clear();
+    QStringList keys;
+    keys.reserve(asciiAddresses.size());
+    for (const QString &address : asciiAddresses) {
+        QString key = cacheKey(address);
+        if (!t_batch.rows.contains(key)) {
+            t_batch.rows.insert(key, std::nullopt);
+            keys.append(std::move(key));
+        }
+    }
+    // One statement, one query: the addresses as one JSON array (a list of parameters would cost a bind
+    // each).
+    const bool sqlite = m_db.dialect() == storage::Dialect::SQLite;
+    QSqlQuery &q = m_db.prepared(
+        u"SELECT address, result FROM verification_cache WHERE address IN (SELECT %1) AND expires_at > ?"_s
+            .arg(sqlite ? u"value FROM json_each(?)"_s : u"json_array_elements_text(CAST(? AS json))"_s));
+    q.bindValue(0, jsonArray(keys));
+    q.bindValue(1, QDateTime::currentSecsSinceEpoch());
+    if (!q.exec()) {
+        t_batch.rows.clear(); // not known then: find() asks the database about each address itself
+        return;
+    }
+    while (q.next())
+        t_batch.rows.insert(q.value(0).toString(), q.value(1).toByteArray());
+    q.finish();
+}
+
+void ResultCache::endBatch()
+{
+    t_batch.cache = nullptr;
+    t_batch.rows.clear();
 }
 
 void ResultCache::store(const QString &asciiAddress, const core::VerificationResult &result)

@@ -40,6 +40,12 @@ public:
     ~ResultCache();
 
     std::optional<core::VerificationResult> find(const QString &asciiAddress) const;
+    /// Many find() calls about to come from this thread (the API's quick verifications of one event-loop
+    /// turn): `asciiAddresses` are read in one query, and find() on this thread answers them from what it
+    /// read until endBatch(), instead of a query each. Thread-safe, as find() is.
+    void beginBatch(const QStringList &asciiAddresses) const;
+    /// Ends this thread's batch, whichever cache began it.
+    static void endBatch();
     /// Keeps `result` if its status is worth keeping (written within `WriteDelayMs`).
     void store(const QString &asciiAddress, const core::VerificationResult &result);
     /// Hands what is waiting to the writing thread now.

@@ -602,6 +602,20 @@ bool Verifier::applyRoute(const dns::MailRoute &route, core::VerificationResult 
     return false;
 }
 
+void Verifier::beginVerifyNowBatch(const QStringList &emails) const
+{
+    if (!m_cache)
+        return;
+    QStringList addresses;
+    addresses.reserve(emails.size());
+    for (const QString &email : emails) {
+        const core::EmailAddress address = core::EmailAddress::parse(email);
+        if (address.isValid())
+            addresses.append(address.ascii());
+    }
+    m_cache->beginBatch(addresses);
+}
+
 std::optional<core::VerificationResult> Verifier::verifyNow(const QString &email, core::Mode mode) const
 {
     QElapsedTimer timer;

@@ -75,6 +75,9 @@ public:
     /// SMTP (bad syntax, a cached power result, or a cached mail route that decides without SMTP); else
     /// nothing, and verify() has to run.
     std::optional<core::VerificationResult> verifyNow(const QString &email, core::Mode mode) const;
+    /// Thread-safe: verifyNow() of `emails` about to come from this thread; what the result cache holds
+    /// for them is read at once (ResultCache::beginBatch) until ResultCache::endBatch().
+    void beginVerifyNowBatch(const QStringList &emails) const;
     /// Catch-all knowledge per domain, learnt from the random-recipient probe.
     std::optional<bool> cachedCatchAll(const QString &asciiDomain) const;
     void rememberCatchAll(const QString &asciiDomain, bool catchAll);
