@@ -167,7 +167,7 @@ QList<Credits::Result> Credits::takeAll(const QList<Charge> &charges)
     };
     if (charges.isEmpty())
         return results;
-    if (!storage::beginWrite(db))
+    if (!m_db.beginWrite())
         return failAll(false);
     const QDateTime at = now(); // one month for all: the balance checked and the month charged agree
     QHash<qint64, Usage> usage; // per key, as the charges before left it
@@ -215,7 +215,7 @@ QList<Credits::Result> Credits::takeAll(const QList<Charge> &charges)
     for (const auto &[k, amount] : std::as_const(taken))
         if (!addUsage(k, amount, monthOf(at)))
             return failAll(true);
-    if (!db.commit())
+    if (!m_db.commit())
         return failAll(true);
     return results;
 }

@@ -488,6 +488,26 @@ QSqlQuery &Database::prepared(const QString &sql) const
     return *s.query;
 }
 
+bool Database::beginWrite() const
+{
+    if (dialect() != Dialect::SQLite)
+        return storage::beginWrite(connection());
+    QSqlQuery &begin = prepared(u"BEGIN IMMEDIATE"_s);
+    const bool begun = begin.exec();
+    begin.finish();
+    return begun;
+}
+
+bool Database::commit() const
+{
+    if (dialect() != Dialect::SQLite)
+        return connection().commit();
+    QSqlQuery &commit = prepared(u"COMMIT"_s);
+    const bool committed = commit.exec();
+    commit.finish();
+    return committed;
+}
+
 int Database::latestSchemaVersion()
 {
     return int(migrations().size());
@@ -684,7 +704,7 @@ bool Database::migrate(QString *error, int target)
         return false;
     };
     // Under the write lock: on PostgreSQL two servers starting at once would race to create the table.
-    if (!beginWrite(db))
+    if (!storage::beginWrite(db))
         return fail(u"cannot lock the database to migrate it: %1"_s.arg(db.lastError().text()));
     QSqlQuery q(db);
     if (!q.exec(forDialect(
@@ -709,7 +729,7 @@ bool Database::migrate(QString *error, int target)
     }
     for (int version = current + 1; version <= target; ++version) {
         // Locked, then look again: another process may have applied this step while we waited.
-        if (!beginWrite(db))
+        if (!storage::beginWrite(db))
             return fail(u"cannot lock the database to migrate it: %1"_s.arg(db.lastError().text()));
         QString stepError;
         bool ok = true;

@@ -69,6 +69,10 @@ public:
     /// uses), exec, read, then finish() (a statement left reading holds on to its snapshot). Not for two
     /// uses of the same SQL at once on one thread: there is one statement per SQL text.
     QSqlQuery &prepared(const QString &sql) const;
+    /// storage::beginWrite() and QSqlDatabase::commit() on this thread's connection, SQLite's statements
+    /// prepared once (parsing them each time cost a batch of API charges a fifth of its time).
+    bool beginWrite() const;
+    bool commit() const;
 
     /// Whether what a cache read from the database may have changed since: a commit by any other connection
     /// (another thread, another process: SQLite's data_version; on PostgreSQL, the `change_stamp` counter
