@@ -22,22 +22,39 @@ HeadlessServer::~HeadlessServer()
     }
 }
 
+QByteArray HeadlessServer::createKey(const QString &binary, QString *error) const
+{
+    QProcess keys;
+    keys.start(binary, QStringList{u"keys"_s, u"create"_s, u"--name"_s, u"bench"_s, u"--plan"_s, u"scale"_s,
+                                   u"--data-dir"_s, dataDir()} +
+                           databaseOptions());
+    keys.waitForFinished(30000);
+    const QByteArray key = keys.readAllStandardOutput().trimmed().split('\n').last();
+    if (keys.exitCode() != 0 || key.isEmpty()) {
+        *error = u"mailcaff keys create failed: "_s + QString::fromUtf8(keys.readAllStandardError());
+        return {};
+    }
+    return key;
+}
+
+QString HeadlessServer::dataDir() const
+{
+    return m_dataDir.isEmpty() ? m_data.path() : m_dataDir;
+}
+
+QStringList HeadlessServer::databaseOptions() const
+{
+    return m_database.isEmpty() ? QStringList() : QStringList{u"--database"_s, m_database};
+}
+
 bool HeadlessServer::start(const QString &binary, const QStringList &options, QString *error)
 {
-    const QStringList database =
-        m_database.isEmpty() ? QStringList() : QStringList{u"--database"_s, m_database};
-    const QString data = m_dataDir.isEmpty() ? m_data.path() : m_dataDir;
+    const QStringList database = databaseOptions();
+    const QString data = dataDir();
     if (m_key.isEmpty()) {
-        QProcess keys;
-        keys.start(binary, QStringList{u"keys"_s, u"create"_s, u"--name"_s, u"bench"_s, u"--plan"_s,
-                                       u"scale"_s, u"--data-dir"_s, data} +
-                               database);
-        keys.waitForFinished(30000);
-        m_key = keys.readAllStandardOutput().trimmed().split('\n').last();
-        if (keys.exitCode() != 0 || m_key.isEmpty()) {
-            *error = u"mailcaff keys create failed: "_s + QString::fromUtf8(keys.readAllStandardError());
+        m_key = createKey(binary, error);
+        if (m_key.isEmpty())
             return false;
-        }
     }
     m_process.start(binary, QStringList{u"--headless"_s, u"--port"_s, u"0"_s, u"--data-dir"_s, data} +
                                 database + options);

@@ -35,6 +35,9 @@ public:
     bool startWithDomains(const QString &binary, const QString &stem, int domains, QString *error);
     const DnsTestServer &dns() const { return *m_dns; } ///< after startWithDomains()
     QByteArray key() const { return m_key; }
+    /// Another scale-plan key (250,000 credits a month) in the same database, made by `binary`; empty with
+    /// `error` set when it cannot be.
+    QByteArray createKey(const QString &binary, QString *error) const;
     QUrl base() const { return m_base; } ///< http://127.0.0.1:PORT
     quint16 port() const { return quint16(m_base.port()); }
     qint64 pid() const { return m_process.processId(); }
@@ -55,6 +58,9 @@ public:
     int openSockets() const { return pid() != 0 ? proc::openSockets(pid()) : 0; }
 
 private:
+    QString dataDir() const;
+    QStringList databaseOptions() const;
+
     std::unique_ptr<DnsTestServer> m_dns;
     QTemporaryDir m_data;
     QString m_database;
