@@ -49,6 +49,7 @@ private Q_SLOTS:
     void keyChangesTakeEffectAtOnce();
     void badKeysAreThrottledPerAddress();
     void twoHundredConcurrentRequestsTenCredits();
+    void quickVerificationsOfOneTurnAnswerEachItsOwn();
     void maintenanceMode();
     void contentTypeAndEncoding();
     void openApiDescribesEveryRoute();
@@ -202,6 +203,54 @@ void TestApi::badRequests()
     QCOMPARE(r.header("Content-Type"), QByteArray("application/json"));
     const QString error = r.json.value(u"error"_s).toString();
     QVERIFY2(error.contains(mentions), qPrintable(error));
+}
+
+void TestApi::quickVerificationsOfOneTurnAnswerEachItsOwn()
+{
+    // Quick verifications arriving together are charged in one transaction and read the result cache in
+    // one query: each still gets its own answer, a fresh power verdict where there is one.
+    QCOMPARE(m_client->post(u"/api/v1/verify"_s, {{u"email"_s, u"alice@power.test"_s}}, m_key)
+                 .json.value(u"status"_s)
+                 .toString(),
+             u"valid"_s);
+    QCOMPARE(m_client->post(u"/api/v1/verify"_s, {{u"email"_s, u"nobody@power.test"_s}}, m_key)
+                 .json.value(u"status"_s)
+                 .toString(),
+             u"invalid"_s);
+    struct Case
+    {
+        QString email;
+        QString status;
+        QString mode;
+    };
+    QList<Case> cases;
+    for (int i = 0; i < 8; ++i) {
+        cases.append({u"alice@power.test"_s, u"valid"_s, u"power"_s});
+        cases.append({u"NoBody@power.test"_s, u"invalid"_s, u"power"_s});
+        cases.append({u"new%1@power.test"_s.arg(i), u"risky"_s, u"quick"_s});
+        cases.append({u"bad%1@@power.test"_s.arg(i), u"invalid"_s, u"quick"_s});
+    }
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (const Case &c : cases) {
+        const QByteArray body = QJsonDocument(QJsonObject{{u"email"_s, c.email}, {u"mode"_s, u"quick"_s}})
+                                    .toJson(QJsonDocument::Compact);
+        clients.push_back(std::make_unique<RawClient>(m_server->port()));
+        clients.back()->socket().write("POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                       "Authorization: Bearer " +
+                                       m_key + "\r\nContent-Length: " + QByteArray::number(body.size()) +
+                                       "\r\n\r\n" + body);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(
+        std::all_of(clients.begin(), clients.end(), [](const auto &c) { return !c->responses().isEmpty(); }),
+        30000);
+    for (qsizetype i = 0; i < cases.size(); ++i) {
+        const RawResponse r = clients.at(i)->responses().first();
+        QCOMPARE(r.status, 200);
+        const QJsonObject json = r.json();
+        QCOMPARE(json.value(u"email"_s).toString(), cases.at(i).email);
+        QCOMPARE(json.value(u"status"_s).toString(), cases.at(i).status);
+        QCOMPARE(json.value(u"mode"_s).toString(), cases.at(i).mode);
+    }
 }
 
 void TestApi::powerModeOverHttp()
