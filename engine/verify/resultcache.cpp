@@ -104,13 +104,21 @@ void ResultCache::beginBatch(const QStringList &asciiAddresses) const
     t_batch.rows.clear();
     QStringList keys;
     keys.reserve(asciiAddresses.size());
-    for (const QString &address : asciiAddresses) {
-        QString key = cacheKey(address);
-        if (!t_batch.rows.contains(key)) {
-            t_batch.rows.insert(key, std::nullopt);
-            keys.append(std::move(key));
+    {
+        // Rows still in memory are left out: find() reads them there, or (once written meanwhile) from
+        // the database, never "absent" from a read that came before their write.
+        QMutexLocker lock(&m_mutex);
+        for (const QString &address : asciiAddresses) {
+            QString key = cacheKey(address);
+            if (!t_batch.rows.contains(key) && !m_pending.contains(key) &&
+                !(m_writing && m_writing->contains(key))) {
+                t_batch.rows.insert(key, std::nullopt);
+                keys.append(std::move(key));
+            }
         }
     }
+    if (keys.isEmpty())
+        return;
     // One statement, one query: the addresses as one JSON array (a list of parameters would cost a bind
     // each).
     const bool sqlite = m_db.dialect() == storage::Dialect::SQLite;
