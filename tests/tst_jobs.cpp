@@ -15,6 +15,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QProcess>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
@@ -688,11 +689,20 @@ void TestJobs::listRefusedMidwayStopsReading()
     // ends, create() returns, having read at most a few batches beyond the refused one.
     const auto engine = startEngine(false);
     QVERIFY(engine);
-    if (engine->database().dialect() != storage::Dialect::SQLite)
-        QSKIP("SQLite's trigger syntax");
+    const bool sqlite = engine->database().dialect() == storage::Dialect::SQLite;
     QSqlQuery trigger(engine->database().connection());
-    QVERIFY(trigger.exec(u"CREATE TRIGGER refuse_rows BEFORE INSERT ON list_rows WHEN NEW.position >= 12000 "
+    if (sqlite) {
+        QVERIFY(
+            trigger.exec(u"CREATE TRIGGER refuse_rows BEFORE INSERT ON list_rows WHEN NEW.position >= 12000 "
                          "BEGIN SELECT RAISE(ABORT, 'refused'); END"_s));
+    } else {
+        QVERIFY2(trigger.exec(
+                     u"CREATE FUNCTION refuse_rows() RETURNS trigger AS $$ BEGIN IF NEW.position >= "
+                     "12000 THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"_s),
+                 qPrintable(trigger.lastError().text()));
+        QVERIFY(trigger.exec(u"CREATE TRIGGER refuse_rows BEFORE INSERT ON list_rows FOR EACH ROW EXECUTE "
+                             "FUNCTION refuse_rows()"_s));
+    }
     std::atomic<int> served = 0;
     const auto refused = engine->listStore().create(
         u"endless.csv"_s, {u"email"_s},
@@ -712,7 +722,8 @@ void TestJobs::listRefusedMidwayStopsReading()
     QCOMPARE(count.value(2).toInt(), 0);
 
     // Once the database takes rows again, the same source is stored up to where it ends.
-    QVERIFY(trigger.exec(u"DROP TRIGGER refuse_rows"_s));
+    QVERIFY(
+        trigger.exec(sqlite ? u"DROP TRIGGER refuse_rows"_s : u"DROP TRIGGER refuse_rows ON list_rows"_s));
     int left = 20001;
     const auto stored = engine->listStore().create(
         u"finite.csv"_s, {u"email"_s},
