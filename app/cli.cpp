@@ -174,6 +174,10 @@ void addServerOptions(QCommandLineParser &p)
         {u"shared-mx-limits"_s,
          u"--sessions-per-mx counts the connections of every server sharing the database (set the same "
          u"value on each), not this server's alone."_s},
+        {u"smtp-connections"_s,
+         u"SMTP connections open at once to all mail servers together (default: a quarter of the open files "
+         u"this process may have, see ulimit -n)."_s,
+         u"N"_s},
         {u"job-concurrency"_s,
          u"Bulk job items this server works on at once (default 1000); servers sharing a database each "
          u"take their own."_s,
@@ -306,6 +310,7 @@ QString readOptions(const QCommandLineParser &p, const storage::Settings &settin
          1,
          {&o.engine.maxSessionsPerMx},
          &storage::setting::SessionsPerMx},
+        {u"smtp-connections"_s, 1, 100'000, "connections", 1, {&o.engine.maxSmtpSessions}},
         {u"job-concurrency"_s, 1, 100'000, "items", 1, {&o.engine.jobConcurrency}},
     };
     for (const NumberOption &n : numbers) {
@@ -349,7 +354,8 @@ QString checkApplicable(const QCommandLineParser &p, const QString &verb, const 
                                     u"sessions-per-mx"_s,    u"cache-valid-days"_s,
                                     u"cache-invalid-days"_s, u"allow-private-targets"_s,
                                     u"allow-target"_s,       u"job-concurrency"_s,
-                                    u"webhook-ca"_s,         u"shared-mx-limits"_s};
+                                    u"webhook-ca"_s,         u"shared-mx-limits"_s,
+                                    u"smtp-connections"_s};
     if (verb == "keys"_L1) {
         if (action == "create"_L1)
             allowed << u"name"_s << u"plan"_s;
@@ -751,7 +757,9 @@ int finishFileRun(Engine &engine, const FileRun &run)
         QString error;
         const int rows = engine.listStore().exportCsv(run.jobId, run.output, {}, &error);
         if (rows < 0) {
-            err() << "mailcaff: verify: cannot write " << run.output << ": " << error << Qt::endl;
+            err() << "mailcaff: verify: cannot write " << run.output << ": " << error
+                  << " (the results are kept: the same command again writes them without checking again)"
+                  << Qt::endl;
             exitCode = ExitFailure;
         } else {
             err() << "mailcaff: verify: " << rows << " rows written to " << run.output << " in "

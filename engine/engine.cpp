@@ -3,6 +3,7 @@
 #include "dns/resolver.h"
 #include "find/finder.h"
 #include "lists/lists.h"
+#include "net/descriptors.h"
 #include "smtp/prober.h"
 #include "verify/resultcache.h"
 #include "verify/sharedlimiter.h"
@@ -110,6 +111,12 @@ private:
         p.maxSessionsPerHost = config.maxSessionsPerMx;
         p.maxRcptsPerSession = config.maxRcptsPerSession;
         p.maxRcptsPerTransaction = config.maxRcptsPerSession;
+        p.maxSessions = config.maxSmtpSessions;
+        if (p.maxSessions <= 0) {
+            const int descriptors = net::raiseDescriptorLimit();
+            // What is left beside a few dozen for the database, DNS and the rest, at most a quarter.
+            p.maxSessions = descriptors > 0 ? std::max(2, std::min(descriptors / 4, descriptors - 32)) : 256;
+        }
         return p;
     }
     static verify::PowerConfig powerConfig(const EngineConfig &config)

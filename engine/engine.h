@@ -52,6 +52,9 @@ struct EngineConfig
     QList<int> greylistRetryMs{5'000, 15'000, 30'000};
     int maxSessionsPerMx = 2;
     int maxRcptsPerSession = 20;
+    /// SMTP connections open at once to all servers together; 0: a quarter of the open files this process
+    /// may have (each connection is one; the HTTP server takes up to half, the database and DNS the rest).
+    int maxSmtpSessions = 0;
     bool runJobs = true; ///< false for one-shot command-line verbs: they must not take a server's work
     QString onlyJob;     ///< with runJobs: this job only (`mailcaff verify FILE`)
     /// Job items verified at once. The prober keeps each MX host polite; the runner gives one domain no more

@@ -1,6 +1,7 @@
 #include "apiserver.h"
 
 #include "engine.h"
+#include "net/descriptors.h"
 #include "requests.h"
 
 #include "storage/settings.h"
@@ -16,8 +17,6 @@
 #include <QTcpSocket>
 
 #include <cstdio>
-
-#include <sys/resource.h>
 
 using namespace Qt::StringLiterals;
 
@@ -167,23 +166,6 @@ std::optional<HttpResponse> parseJsonObject(const ApiRequest &request, QJsonObje
     return requests::jsonObject(request.header("content-type"), request.body, out);
 }
 
-int raiseDescriptorLimit()
-{
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
-        return -1;
-    // The soft limit is 1024 by default for select()'s sake; Qt uses poll(). Up to the hard limit, within
-    // reason.
-    const rlim_t wanted = std::min<rlim_t>(limit.rlim_max, 65536);
-    if (limit.rlim_cur < wanted) {
-        rlimit raised = limit;
-        raised.rlim_cur = wanted;
-        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
-            limit = raised;
-    }
-    return limit.rlim_cur == RLIM_INFINITY ? 65536 : int(std::min<rlim_t>(limit.rlim_cur, 65536));
-}
-
 ApiServer::~ApiServer()
 {
     writeAccessLog();
@@ -209,7 +191,7 @@ ApiServer::ApiServer(Engine &engine, QObject *parent, const HttpLimits &limits)
     connect(&m_accessLogTimer, &QTimer::timeout, this, &ApiServer::writeAccessLog);
     // Every connection is a descriptor: at most half of what the process may open, the rest left to SMTP,
     // DNS and the database. Past the limit, accept() would fail in a loop instead of saying 503.
-    const int descriptors = raiseDescriptorLimit();
+    const int descriptors = net::raiseDescriptorLimit();
     if (descriptors > 0)
         m_limits.maxConnections = std::min(m_limits.maxConnections, std::max(16, descriptors / 2));
     initServerResources();

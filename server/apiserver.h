@@ -69,10 +69,6 @@ private:
 };
 using ReplyPtr = std::shared_ptr<Reply>;
 
-/// Raises this process's soft limit on open descriptors towards the hard one (at most 65536) and returns
-/// it; -1 when unknown.
-int raiseDescriptorLimit();
-
 /// The /api/v1 REST API (API.md) on QtHttpServer's request parser. Routing, method checks (405), JSON 404s,
 /// authentication and the error bodies are ours; our GuardedTcpServer adds the limits Qt 6.4 lacks.
 class ApiServer : public QAbstractHttpServer

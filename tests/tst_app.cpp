@@ -3,6 +3,7 @@
 #include "dnstestserver.h"
 #include "httptestclient.h"
 #include "net/tlsidentity.h"
+#include "smtptestserver.h"
 #include "storage/database.h"
 #include "storage/settings.h"
 
@@ -13,6 +14,8 @@
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <sys/resource.h>
 
 using namespace mailcaff::test;
 using namespace Qt::StringLiterals;
@@ -36,6 +39,7 @@ private Q_SLOTS:
     void keysLifecycle();
     void verifyVerb();
     void verifyFile();
+    void verifyFileWithFewOpenFiles();
     void savedSettingsApplyAndCommandLineWins();
     void headlessServesTheApi();
     void headlessOverHttps();
@@ -296,6 +300,107 @@ void TestApp::verifyFile()
     r = run(QStringList{u"verify"_s, u"someone@example.com"_s, u"-o"_s, custom} + common);
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.contains(u"--output"_s), qPrintable(r.err));
+}
+
+void TestApp::verifyFileWithFewOpenFiles()
+{
+    // A machine whose hard limit on open files is low: mailcaff cannot raise it, and 12 mail servers with
+    // 4 connections each would want more sockets than it has. It keeps its connections under the limit
+    // and every address gets its real answer; told to open more than the system allows, it learns the
+    // limit when a socket is refused and never blames a server for it (no valid or invalid from that).
+    std::vector<std::unique_ptr<SmtpTestServer>> servers;
+    quint16 port = 0;
+    QHash<QString, QString> truth;
+    QByteArray list = "email\n";
+    for (int h = 0; h < 12; ++h) {
+        auto s = std::make_unique<SmtpTestServer>();
+        const QString ip = u"127.0.2.%1"_s.arg(h + 1);
+        QVERIFY2(s->listen(QHostAddress(ip), port), qPrintable(s->errorString()));
+        port = s->port();
+        s->setReplyDelay(10);
+        for (int d = 0; d < 5; ++d) {
+            const QString domain = u"few%1-%2.test"_s.arg(h).arg(d);
+            m_dns.addMx(domain, 10, u"mx."_s + domain);
+            m_dns.addA(u"mx."_s + domain, ip);
+            for (int a = 0; a < 2; ++a) {
+                const QString email = u"person%1@%2"_s.arg(a).arg(domain);
+                list += email.toUtf8() + '\n';
+                truth.insert(email, a == 0 ? u"valid"_s : u"invalid"_s);
+                if (a == 0)
+                    s->addMailbox(email);
+            }
+        }
+        servers.push_back(std::move(s));
+    }
+    QTemporaryDir work;
+    const QString input = work.filePath(u"list.csv"_s);
+    QFile f(input);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(list);
+    f.close();
+
+    auto verify = [&](int openFiles, const QStringList &extra) -> QHash<QString, QString> {
+        QTemporaryDir data;
+        const QString output = work.filePath(u"out-%1.csv"_s.arg(openFiles));
+        QProcess p;
+        p.setChildProcessModifier([openFiles] {
+            const rlimit limit{rlim_t(openFiles), rlim_t(openFiles)};
+            ::setrlimit(RLIMIT_NOFILE, &limit);
+        });
+        p.start(binary(),
+                QStringList{u"verify"_s, input, u"-o"_s, output, u"--mode"_s, u"power"_s, u"--dns-server"_s,
+                            m_dns.serverString(), u"--data-dir"_s, data.path(), u"--allow-private-targets"_s,
+                            u"--smtp-port"_s, QString::number(port), u"--sessions-per-mx"_s, u"4"_s,
+                            u"--mail-from"_s, u"probe@mailcaff.test"_s} +
+                    extra);
+        if (!p.waitForStarted(10'000) ||
+            !QTest::qWaitFor([&] { return p.state() == QProcess::NotRunning; }, 120'000)) {
+            p.kill();
+            p.waitForFinished(5000);
+            qWarning("verify did not finish: %s", p.readAllStandardError().constData());
+            return {};
+        }
+        const QByteArray err = p.readAllStandardError();
+        if (p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
+            qWarning("verify failed (%d): %s", p.exitCode(), err.constData());
+            return {};
+        }
+        QHash<QString, QString> statuses;
+        QFile out(output);
+        if (!out.open(QIODevice::ReadOnly))
+            return {};
+        const QList<QByteArray> lines = out.readAll().mid(3).trimmed().split('\n'); // after the BOM
+        for (qsizetype i = 1; i < lines.size(); ++i) {
+            const QList<QByteArray> cells = lines.at(i).trimmed().split(',');
+            // email (the input's column), email, status, quality_score, reason, ...
+            statuses.insert(QString::fromUtf8(cells.value(1)),
+                            QString::fromUtf8(cells.value(2) + '/' + cells.value(4)));
+        }
+        return statuses;
+    };
+
+    // 64 open files, about 20 of them the program's own: 16 connections at most, and every answer right.
+    QHash<QString, QString> statuses = verify(64, {});
+    QCOMPARE(statuses.size(), truth.size());
+    for (auto it = truth.cbegin(); it != truth.cend(); ++it)
+        QVERIFY2(statuses.value(it.key()).startsWith(it.value() + u'/'),
+                 qPrintable(it.key() + u": "_s + statuses.value(it.key())));
+
+    // 40 open files and 100 connections asked for: sockets are refused. Nothing is called valid or invalid
+    // unless it is; what could not be asked is unknown, and every row is written.
+    statuses = verify(40, {u"--smtp-connections"_s, u"100"_s});
+    QCOMPARE(statuses.size(), truth.size());
+    int right = 0;
+    for (auto it = truth.cbegin(); it != truth.cend(); ++it) {
+        const QString status = statuses.value(it.key());
+        right += status.startsWith(it.value() + u'/');
+        // Unknown only when DNS could not be asked (c-ares gets no socket either): never for the SMTP side.
+        QVERIFY2(status.startsWith(it.value() + u'/') || status == u"unknown/dns_error"_s,
+                 qPrintable(it.key() + u": "_s + status));
+    }
+    qInfo("40 open files, 100 connections asked for: %d of %d answered for real", right, int(truth.size()));
+    for (const auto &s : servers)
+        QCOMPARE(s->dataCount(), 0);
 }
 
 void TestApp::savedSettingsApplyAndCommandLineWins()

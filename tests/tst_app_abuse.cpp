@@ -7,6 +7,7 @@
 #include "apiserver.h"
 #include "dnstestserver.h"
 #include "headlessserver.h"
+#include "net/descriptors.h"
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -171,7 +172,7 @@ void TestAbuse::initTestCase()
 {
     std::signal(SIGPIPE, SIG_IGN);
     // This process holds over a thousand connections too.
-    if (server::raiseDescriptorLimit() < 2048)
+    if (net::raiseDescriptorLimit() < 2048)
         QSKIP("this test needs 2,048 open files and the system allows fewer (ulimit -Hn)");
     QVERIFY(m_dns.listen());
     QString error;

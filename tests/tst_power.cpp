@@ -54,6 +54,7 @@ private Q_SLOTS:
     void fullSessionsSayGoodbyeWithTheirLastAnswers();
     void answersAtOnceAreTheEnginesAnswers();
     void answersAtOnceFromManyThreads();
+    void connectionsToAllServersStayUnderTheCap();
 
 private:
     std::optional<core::VerificationResult> verifyQueued(const QString &email, core::Mode mode);
@@ -699,6 +700,82 @@ void TestPower::realisticListUsesAHandfulOfConnections()
           s->connectionCount(), s->peakConnections(), s->rcptCount());
     QVERIFY(s->connectionCount() <= 4);
     QVERIFY(s->peakConnections() <= 2);
+}
+
+void TestPower::connectionsToAllServersStayUnderTheCap()
+{
+    // Four mail servers, two connections allowed at each, but three at most in all (what the process's open
+    // files allow): requests for a server without a place wait in line, and connections pooled at a server
+    // with nothing more to do make room. Every address still gets its own answer.
+    std::vector<std::unique_ptr<SmtpTestServer>> servers;
+    int open = 0;
+    int peak = 0;
+    QStringList emails;
+    QStringList expected;
+    for (int i = 0; i < 4; ++i) {
+        auto s = std::make_unique<SmtpTestServer>();
+        const QString ip = u"127.0.0.%1"_s.arg(24 + i);
+        QVERIFY2(s->listen(QHostAddress(ip), m_port), qPrintable(s->errorString()));
+        s->setReplyDelay(20);
+        const QString domain = u"capped%1.test"_s.arg(i);
+        m_dns.addMx(domain, 10, u"mx."_s + domain);
+        m_dns.addA(u"mx."_s + domain, ip);
+        for (int j = 0; j < 8; ++j) {
+            emails << u"user%1@%2"_s.arg(j).arg(domain);
+            if (j % 4 == 3) {
+                expected << u"invalid/mailbox_not_found"_s;
+            } else {
+                s->addMailbox(emails.last());
+                expected << u"valid/accepted"_s;
+            }
+        }
+        connect(s.get(), &SmtpTestServer::sessionStarted, this, [&] { peak = std::max(peak, ++open); });
+        connect(s.get(), &SmtpTestServer::sessionEnded, this, [&] { --open; });
+        servers.push_back(std::move(s));
+    }
+    QTemporaryDir dir;
+    EngineConfig config;
+    config.dataDir = dir.path();
+    config.dnsServers = m_dns.serverString();
+    config.smtpPort = m_port;
+    config.allowPrivateTargets = true;
+    config.mailFrom = u"probe@mailcaff.test"_s;
+    config.maxSessionsPerMx = 2;
+    config.maxRcptsPerSession = 2; // a fresh connection every request or two: many openings
+    config.maxSmtpSessions = 3;
+    config.powerDeadlineMs = 10'000;
+    config.greylistRetryMs = {};
+    config.runJobs = false;
+    Engine engine;
+    QString error;
+    QVERIFY2(engine.start(config, &error), qPrintable(error));
+    QStringList answers(emails.size());
+    int answered = 0;
+    QObject context;
+    for (qsizetype i = 0; i < emails.size(); ++i) {
+        QVERIFY(engine.verify(
+            emails.at(i), core::Mode::Power, &context,
+            [&answers, &answered, i](const core::VerificationResult &r) {
+                answers[i] = core::toString(r.status) + u'/' + core::toString(r.reason);
+                ++answered;
+            },
+            core::Priority::Bulk));
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(answered, int(emails.size()), 30'000);
+    for (qsizetype i = 0; i < emails.size(); ++i)
+        QVERIFY2(answers.at(i) == expected.at(i), qPrintable(emails.at(i) + u": "_s + answers.at(i)));
+    int connections = 0;
+    for (const auto &s : servers) {
+        QVERIFY(s->connectionCount() > 0);
+        connections += s->connectionCount();
+    }
+    qInfo("32 addresses at 4 servers, 3 connections at most: %d connections, at most %d at once", connections,
+          peak);
+    QVERIFY2(peak <= 3, qPrintable(QString::number(peak)));
+    QCOMPARE(peak, 3); // the place is used, not left idle
+    engine.stop();
+    for (const auto &s : servers)
+        QCOMPARE(s->dataCount(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestPower)

@@ -2,6 +2,8 @@
 
 #include <QTimer>
 
+#include <algorithm>
+
 using namespace Qt::StringLiterals;
 
 namespace mailcaff::smtp {
@@ -11,6 +13,10 @@ namespace {
 constexpr int MaxRetries = 5;
 constexpr auto LearntLimitLifetime = std::chrono::hours(1);
 constexpr auto TlsBrokenLifetime = std::chrono::hours(1);
+/// After the system refused us a socket: no more connections than we had then for this long, and none at all
+/// for a moment (what holds the other descriptors may let go of some).
+constexpr auto LearntCapLifetime = std::chrono::minutes(1);
+constexpr auto SocketPause = std::chrono::milliseconds(500);
 
 bool isUtf8Address(const QString &address)
 {
@@ -53,6 +59,78 @@ void Prober::waitForGrant(Host &host)
             dispatch(**it);
         }
     });
+}
+
+void Prober::dropSession(Host &host, Session *session)
+{
+    if (host.sessions.removeOne(session)) {
+        --m_open;
+        if (!m_waitingForSlot.empty() && !m_wakeQueued) {
+            m_wakeQueued = true;
+            QMetaObject::invokeMethod(
+                this, [this] { wakeWaiting(); }, Qt::QueuedConnection);
+        }
+    }
+    host.rcptsUsed.remove(session);
+    m_idle.remove(session);
+    releaseGrant(host, session);
+}
+
+int Prober::sessionCap() const
+{
+    int cap = m_config.maxSessions > 0 ? m_config.maxSessions : std::numeric_limits<int>::max();
+    if (!m_learntCapUntil.hasExpired())
+        cap = std::min(cap, m_learntCap);
+    return cap;
+}
+
+bool Prober::takeSlot(Host &host)
+{
+    const bool paused = !m_socketPauseUntil.hasExpired();
+    if (!paused && m_open < sessionCap())
+        return true;
+    const QString hostKey = key(host.address);
+    if (std::find(m_waitingForSlot.cbegin(), m_waitingForSlot.cend(), hostKey) != m_waitingForSlot.cend())
+        return false; // in line already, and has asked for room
+    m_waitingForSlot.push_back(hostKey);
+    if (paused) {
+        if (!m_slotTimerArmed) {
+            m_slotTimerArmed = true;
+            QTimer::singleShot(std::max<qint64>(1, m_socketPauseUntil.remainingTime()), this, [this] {
+                m_slotTimerArmed = false;
+                wakeWaiting();
+            });
+        }
+        return false;
+    }
+    // Every place taken: the connection idle longest at another host goes (it was only waiting for work
+    // that may never come); its closing lets the first host in line in.
+    Session *spare = nullptr;
+    QString spareKey;
+    qint64 since = std::numeric_limits<qint64>::max();
+    for (auto it = m_idle.cbegin(); it != m_idle.cend(); ++it) {
+        if (it->first < since && it->second != hostKey) {
+            since = it->first;
+            spare = it.key();
+            spareKey = it->second;
+        }
+    }
+    if (spare) {
+        if (auto it = m_hosts.find(spareKey); it != m_hosts.end())
+            retire(**it, spare);
+    }
+    return false;
+}
+
+void Prober::wakeWaiting()
+{
+    m_wakeQueued = false;
+    while (!m_waitingForSlot.empty() && m_socketPauseUntil.hasExpired() && m_open < sessionCap()) {
+        const QString hostKey = m_waitingForSlot.front();
+        m_waitingForSlot.pop_front();
+        if (auto it = m_hosts.find(hostKey); it != m_hosts.end())
+            dispatch(**it); // back in line when it finds no place after all
+    }
 }
 
 Prober::Host &Prober::hostFor(const QString &mxHost, const QHostAddress &address)
@@ -112,9 +190,7 @@ void Prober::dispatch(Host &host)
     for (qsizetype i = host.sessions.size() - 1; i >= 0; --i) {
         Session *s = host.sessions.at(i);
         if (s->isClosed() && !s->isBusy()) {
-            host.sessions.removeAt(i);
-            host.rcptsUsed.remove(s);
-            releaseGrant(host, s);
+            dropSession(host, s);
             s->deleteLater();
         }
     }
@@ -160,6 +236,8 @@ void Prober::dispatch(Host &host)
             }
             if (host.sessions.size() >= m_config.maxSessionsPerHost)
                 return; // a session becoming free calls dispatch() again
+            if (!takeSlot(host))
+                return; // a connection closing elsewhere calls dispatch() again
             // Servers sharing the limit: another of them may hold every connection this server allows.
             QString grant;
             if (m_config.limiter) {
@@ -176,6 +254,7 @@ void Prober::dispatch(Host &host)
             if (!grant.isEmpty())
                 host.grants.insert(idle, grant);
             ++m_connectionsOpened;
+            ++m_open;
             host.sessions.append(idle);
             host.rcptsUsed.insert(idle, 0);
         }
@@ -192,6 +271,7 @@ void Prober::run(Host &host, Session *session)
         Request request;
         qsizetype sent = 0; ///< recipients of it in this transaction; the rest are answered Unused
     };
+    m_idle.remove(session);
     auto batch = std::make_shared<std::vector<Item>>();
     QStringList recipients;
     const int limit = std::min(m_config.maxRcptsPerSession, host.rcptLimit());
@@ -244,6 +324,7 @@ void Prober::run(Host &host, Session *session)
             Host *h = hostIt == m_hosts.end() ? nullptr : hostIt->get();
             qsizetype at = 0;
             bool greylisted = false;
+            bool noSocket = false;
             std::vector<Request> requeue;
             for (Item &item : *batch) {
                 Request &r = item.request;
@@ -254,9 +335,11 @@ void Prober::run(Host &host, Session *session)
                 bool unused = false;
                 bool dropped = false;
                 bool tlsFailed = false;
+                bool local = false;
                 for (qsizetype i = 0; i < item.sent && i < mine.size(); ++i) {
                     const RcptOutcome &o = mine.at(i);
                     unused = unused || o.failure == Failure::Unused;
+                    local = local || o.failure == Failure::LocalLimit;
                     dropped = dropped || o.failure == Failure::Dropped;
                     tlsFailed = tlsFailed || o.failure == Failure::TlsFailed;
                     greylisted = greylisted || (o.failure == Failure::None && o.verdict == Verdict::TryLater);
@@ -277,11 +360,12 @@ void Prober::run(Host &host, Session *session)
                 if (tlsFailed && h)
                     h->tlsBrokenUntil =
                         QDeadlineTimer(TlsBrokenLifetime); // opportunistic TLS: plain text next
-                // Unused: the session stopped early (rejection limit, recipient limit). Dropped or TLS
-                // failed: one more chance on a fresh connection. All bounded, so a server cannot keep us
-                // looping.
-                const bool retry =
-                    h && r.retries < MaxRetries && (unused || ((dropped || tlsFailed) && r.retries == 0));
+                noSocket = noSocket || local;
+                // Unused: the session stopped early (rejection limit, recipient limit). No socket: this
+                // machine's limit, not the server's doing. Dropped or TLS failed: one more chance on a
+                // fresh connection. All bounded, so a server cannot keep us looping.
+                const bool retry = h && r.retries < MaxRetries &&
+                                   (unused || local || ((dropped || tlsFailed) && r.retries == 0));
                 if (retry) {
                     ++r.retries;
                     requeue.push_back(std::move(r));
@@ -292,6 +376,13 @@ void Prober::run(Host &host, Session *session)
             }
             if (!h)
                 return;
+            if (noSocket) {
+                // Out of descriptors: for a while, fewer connections than the others open now (this one
+                // never opened), leaving some to DNS and the database; its requests wait in line.
+                m_learntCap = std::max(1, (m_open - 1) * 3 / 4);
+                m_learntCapUntil = QDeadlineTimer(LearntCapLifetime);
+                m_socketPauseUntil = QDeadlineTimer(SocketPause);
+            }
             if (session->recipientLimitHit()) {
                 // Never ask this server for more recipients per connection than it took (for an hour).
                 h->learntRcptLimit = std::max(1, session->recipientsBeforeLimit());
@@ -311,11 +402,11 @@ void Prober::retire(Host &host, Session *session)
     // QUIT, and keep counting the connection against the limit until the server has closed it: a new one
     // opened meanwhile would be one too many at once.
     host.rcptsUsed.remove(session);
+    m_idle.remove(session);
     const QString hostKey = key(host.address);
     auto gone = [this, hostKey, session] {
         if (auto it = m_hosts.find(hostKey); it != m_hosts.end()) {
-            (*it)->sessions.removeOne(session);
-            releaseGrant(**it, session);
+            dropSession(**it, session);
             dispatch(**it);
         }
         session->deleteLater();
@@ -345,6 +436,7 @@ void Prober::armIdleTimer(Host &host, Session *session)
         });
     }
     timer->start(m_config.idleSessionMs);
+    m_idle.insert(session, {QDeadlineTimer::current().deadline(), key(host.address)});
 }
 
 void Prober::release(Host &host, Session *session, bool retireNow)
@@ -353,7 +445,9 @@ void Prober::release(Host &host, Session *session, bool retireNow)
         retireNow || session->isClosed() || session->quitSent() || session->tooManyRejections() ||
         session->blocked() || session->recipientLimitHit() ||
         host.rcptsUsed.value(session) >= std::min(m_config.maxRcptsPerSession, host.rcptLimit());
-    if (spent)
+    // Nothing more for it here while other hosts wait for a place: it goes now rather than when idle.
+    const bool wanted = !m_waitingForSlot.empty() && host.queue.empty();
+    if (spent || wanted)
         retire(host, session);
     else
         armIdleTimer(host, session);

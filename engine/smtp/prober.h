@@ -39,6 +39,10 @@ struct ProberConfig
     /// Null: the limits are this process's. Set: each new connection also needs a grant from it.
     std::shared_ptr<SessionLimiter> limiter;
     int limiterRetryMs = 250; ///< how soon to ask again when every grant is taken elsewhere
+    /// Connections open at once to all servers together (0: no limit). Each is an open file and the process
+    /// has only so many: past the limit a pooled connection waiting for work elsewhere says goodbye, or the
+    /// request waits its turn (its deadline, for bulk work, standing still).
+    int maxSessions = 0;
 };
 
 /// Runs RCPT probes against mail servers with a small pool of sessions per MX address: requests for the
@@ -65,6 +69,8 @@ public:
     const ProberConfig &config() const { return m_config; }
     /// Connections opened so far, for statistics and tests.
     int connectionsOpened() const { return m_connectionsOpened; }
+    /// Connections counted against `maxSessions` now (from opening until closed), for tests.
+    int sessionsOpen() const { return m_open; }
 
 private:
     struct Request
@@ -111,11 +117,31 @@ private:
     void releaseGrant(Host &host, Session *session);
     /// Every grant is taken elsewhere: dispatch again a little later.
     void waitForGrant(Host &host);
+    /// The session is closed: it leaves its host and gives back its grant and its place under maxSessions.
+    void dropSession(Host &host, Session *session);
+    /// Whether `host` may open one more connection under maxSessions. When not, it waits in line for a
+    /// place, and the longest-idle pooled connection at another host is asked to make one.
+    bool takeSlot(Host &host);
+    /// Places came free: the hosts waiting in line dispatch, first come first served.
+    void wakeWaiting();
+    int sessionCap() const;
     static QString key(const QHostAddress &address) { return address.toString(); }
 
     ProberConfig m_config;
     QHash<QString, std::shared_ptr<Host>> m_hosts;
     int m_connectionsOpened = 0;
+    int m_open = 0; ///< sessions of every host, from opening until closed
+    /// Pooled connections waiting for work, each with when it became idle and its host's key: the first to
+    /// go when another host needs a place under maxSessions.
+    QHash<Session *, std::pair<qint64, QString>> m_idle;
+    std::deque<QString> m_waitingForSlot; ///< hosts (keys) that want a connection and found no place
+    bool m_wakeQueued = false;
+    bool m_slotTimerArmed = false;
+    /// Learnt when the system would not give us a socket: no more connections than we then had, for a while,
+    /// and none at all for a moment.
+    int m_learntCap = std::numeric_limits<int>::max();
+    QDeadlineTimer m_learntCapUntil;
+    QDeadlineTimer m_socketPauseUntil;
 };
 
 } // namespace mailcaff::smtp

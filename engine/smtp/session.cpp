@@ -29,6 +29,8 @@ QString toString(Failure failure)
         return u"unused"_s;
     case Failure::Unsupported:
         return u"unsupported"_s;
+    case Failure::LocalLimit:
+        return u"local_limit"_s;
     }
     return {};
 }
@@ -97,7 +99,18 @@ void Session::connectNow()
     connect(m_socket, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError error) {
         if (m_state == State::Closed || m_state == State::Quit)
             return;
-        if (error == QAbstractSocket::SslHandshakeFailedError || m_state == State::Handshake)
+        if (error == QAbstractSocket::SocketResourceError && m_state == State::Connecting) {
+            // No socket to be had (EMFILE, ENFILE, ENOBUFS): nothing was sent, the server is not to blame.
+            // Qt reports it from within connectToHost(); the caller hears of it once that has returned.
+            m_timer.stop();
+            QMetaObject::invokeMethod(
+                this,
+                [this] {
+                    if (m_state == State::Connecting)
+                        fail(Failure::LocalLimit);
+                },
+                Qt::QueuedConnection);
+        } else if (error == QAbstractSocket::SslHandshakeFailedError || m_state == State::Handshake)
             fail(Failure::TlsFailed);
         else if (m_state == State::Connecting)
             fail(Failure::ConnectFailed);

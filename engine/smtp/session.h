@@ -40,7 +40,8 @@ enum class Failure {
     TlsFailed,     ///< STARTTLS was offered but the handshake failed
     ProtocolError, ///< unparseable replies
     Unused,        ///< not attempted: the session stopped early (rejection limit) before this recipient
-    Unsupported    ///< the server cannot take this address (an internationalised one without SMTPUTF8)
+    Unsupported,   ///< the server cannot take this address (an internationalised one without SMTPUTF8)
+    LocalLimit     ///< this machine could not open a connection (out of open files): not about the server
 };
 QString toString(Failure failure);
 

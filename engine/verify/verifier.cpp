@@ -326,6 +326,9 @@ private:
         case F::TlsFailed:
             what = u"the TLS handshake failed"_s;
             break;
+        case F::LocalLimit:
+            what = u"not asked: this computer ran out of open files for new connections (see ulimit -n)"_s;
+            break;
         default:
             return;
         }

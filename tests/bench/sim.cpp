@@ -248,6 +248,7 @@ int serve(const QStringList &args)
         qint64 ms;
         int delta;    ///< +1 session opened, -1 closed, 0 a command
         QString verb; ///< for commands
+        int host = 0; ///< which MX host
     };
     std::vector<Event> events;
     QStringList traced;
@@ -255,25 +256,27 @@ int serve(const QStringList &args)
     double cpuAtReset = cpuSeconds();
     QElapsedTimer clock;
     clock.start();
-    for (auto &server : smtp) {
-        QObject::connect(server.get(), &SmtpTestServer::sessionStarted, [&] {
-            events.push_back({clock.elapsed(), +1, {}});
+    for (int h = 0; h < hosts; ++h) {
+        SmtpTestServer *raw = smtp.at(h).get();
+        QObject::connect(raw, &SmtpTestServer::sessionStarted, [&, h] {
+            events.push_back({clock.elapsed(), +1, {}, h});
         });
-        QObject::connect(server.get(), &SmtpTestServer::sessionEnded, [&] {
-            events.push_back({clock.elapsed(), -1, {}});
+        QObject::connect(raw, &SmtpTestServer::sessionEnded, [&, h] {
+            events.push_back({clock.elapsed(), -1, {}, h});
         });
-        SmtpTestServer *raw = server.get();
-        QObject::connect(raw, &SmtpTestServer::commandReceived, [&, raw](int session, const QString &line) {
-            const QString verb = line.section(u' ', 0, 0).section(u':', 0, 0).toUpper();
-            events.push_back({clock.elapsed(), 0, verb});
-            // One session in the middle, step by step: the 21st at the first host since the reset.
-            if (raw == smtp.front().get()) {
-                if (firstTraced < 0)
-                    firstTraced = session;
-                if (session == firstTraced + 20)
-                    traced.append(u"%1 %2"_s.arg(clock.elapsed()).arg(verb));
-            }
-        });
+        QObject::connect(raw, &SmtpTestServer::commandReceived,
+                         [&, raw, h](int session, const QString &line) {
+                             const QString verb = line.section(u' ', 0, 0).section(u':', 0, 0).toUpper();
+                             events.push_back({clock.elapsed(), 0, verb, h});
+                             // One session in the middle, step by step: the 21st at the first host since the
+                             // reset.
+                             if (raw == smtp.front().get()) {
+                                 if (firstTraced < 0)
+                                     firstTraced = session;
+                                 if (session == firstTraced + 20)
+                                     traced.append(u"%1 %2"_s.arg(clock.elapsed()).arg(verb));
+                             }
+                         });
     }
     for (const Domain &d : w.domains) {
         if (d.kind == Domain::Dead)
@@ -346,6 +349,23 @@ int serve(const QStringList &args)
                             lastRcpt = e.ms;
                     out << "first connection at " << events.front().ms << " ms, last RCPT at " << lastRcpt
                         << " ms, last session closed at " << events.back().ms << " ms; ";
+                    // Per host: the busiest decide the wall time.
+                    QList<int> sessions(hosts, 0), rcpts(hosts, 0);
+                    QList<qint64> last(hosts, 0);
+                    for (const Event &e : events) {
+                        sessions[e.host] += e.delta > 0;
+                        if (e.verb == "RCPT"_L1) {
+                            ++rcpts[e.host];
+                            last[e.host] = e.ms;
+                        }
+                    }
+                    QStringList perHost;
+                    for (int h = 0; h < hosts; ++h)
+                        perHost << u"%1: %2 sessions %3 RCPTs last %4 ms"_s.arg(h + 1)
+                                       .arg(sessions[h])
+                                       .arg(rcpts[h])
+                                       .arg(last[h]);
+                    out << "per host: " << perHost.join(u"; "_s) << "; ";
                 }
                 out << "the 21st session at the first host: " << traced.join(u", "_s) << Qt::endl;
             } else if (command == "limit") {
@@ -364,7 +384,8 @@ int serve(const QStringList &args)
                                                  {u"rcpts"_s, rcpts},
                                                  {u"data"_s, data},
                                                  {u"peak_sessions_per_host"_s, peak},
-                                                 {u"simulator_cpu_s"_s, std::round((cpuSeconds() - cpuAtReset) * 100) / 100}})
+                                                 {u"simulator_cpu_s"_s,
+                                                  std::round((cpuSeconds() - cpuAtReset) * 100) / 100}})
                            .toJson(QJsonDocument::Compact)
                     << Qt::endl;
             }
