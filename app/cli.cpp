@@ -179,7 +179,8 @@ void addServerOptions(QCommandLineParser &p)
          u"this process may have, see ulimit -n)."_s,
          u"N"_s},
         {u"job-concurrency"_s,
-         u"Bulk job items this server works on at once (default 1000); servers sharing a database each "
+         u"Bulk job items this server works on at once (default 1000; in power mode, more of a domain "
+         u"already being worked on join it, up to four times as many); servers sharing a database each "
          u"take their own."_s,
          u"N"_s},
         {u"webhook-ca"_s,

@@ -59,6 +59,8 @@ struct EngineConfig
     QString onlyJob;     ///< with runJobs: this job only (`mailcaff verify FILE`)
     /// Job items verified at once. The prober keeps each MX host polite; the runner gives one domain no more
     /// than its servers take; bulk items queue behind interactive ones and their deadline waits meanwhile.
+    /// Power items of a domain already in flight join it on top of this (up to four times it in all): they
+    /// share its DNS answer and wait for its mail server's sessions.
     int jobConcurrency = 1000;
     int jobRetentionDays = 30; ///< finished jobs are deleted after this
     /// Bulk power jobs: a greylisted address is tried again after each delay, after the rest of the list.

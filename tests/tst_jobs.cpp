@@ -34,6 +34,7 @@ private Q_SLOTS:
     void deferredItemsWaitTheirTurn();
     void deadRunnersLeasesGoBackAndOnlyTheirs();
     void sharedMxLimitsHoldAcrossServers();
+    void powerItemsJoinTheirDomainsWork();
     void inputsWithNulCharactersAreStored();
     void itemsAnsweredAtOnceAreTheEnginesAnswers();
     void lostLeasesEndInAnErrorAndAFailedJob();
@@ -47,7 +48,8 @@ private Q_SLOTS:
 private:
     /// A started engine on a fresh data folder (or `dataDir`), pointed at the loopback servers.
     std::unique_ptr<Engine> startEngine(bool runJobs, QList<int> jobGreylistDelaysMs = {},
-                                        const QString &dataDir = {});
+                                        const QString &dataDir = {},
+                                        const std::function<void(EngineConfig &)> &adjust = {});
     static bool waitForStatus(Engine &engine, const QString &jobId, const QString &status, int timeoutMs);
 
     QList<std::shared_ptr<QTemporaryDir>> m_dirs;
@@ -75,7 +77,8 @@ void TestJobs::initTestCase()
 }
 
 std::unique_ptr<Engine> TestJobs::startEngine(bool runJobs, QList<int> jobGreylistDelaysMs,
-                                              const QString &dataDir)
+                                              const QString &dataDir,
+                                              const std::function<void(EngineConfig &)> &adjust)
 {
     if (dataDir.isEmpty())
         m_dirs.append(std::make_shared<QTemporaryDir>());
@@ -91,6 +94,8 @@ std::unique_ptr<Engine> TestJobs::startEngine(bool runJobs, QList<int> jobGreyli
     config.greylistRetryMs = {}; // a greylisted check answers at once: only the job may try again
     config.jobGreylistDelaysMs = std::move(jobGreylistDelaysMs);
     config.runJobs = runJobs;
+    if (adjust)
+        adjust(config);
     auto engine = std::make_unique<Engine>();
     QString error;
     if (!engine->start(config, &error)) {
@@ -176,6 +181,29 @@ void TestJobs::leaseGivesEachDomainItsShare()
     limit.inFlight.insert(u"big.test"_s, 4);
     QCOMPARE(engine->jobs().lease(20, 300, {}, {jobs::KindVerify}, power.jobId, limit).size(), 1);
 
+    // Room for one more piece of new work: items joining a domain in flight (big.test) need none; the first
+    // item of a domain with nothing in flight takes it, and that domain's next item then joins.
+    const auto again = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Power);
+    QCOMPARE(int(again.outcome), int(jobs::JobStore::Created::Ok));
+    limit.inFlight.insert(u"big.test"_s, 2);
+    limit.newWork = 1;
+    perDomain.clear();
+    for (const jobs::JobItem &item :
+         engine->jobs().lease(20, 300, {}, {jobs::KindVerify}, again.jobId, limit))
+        ++perDomain[item.domain];
+    QCOMPARE(perDomain, (QMap<QString, int>{{u"big.test"_s, 3}, {u"small1.test"_s, 2}}));
+    // No room for new work: only what joins.
+    limit.newWork = 0;
+    limit.inFlight.insert(u"big.test"_s, 4);
+    limit.inFlight.insert(u"small1.test"_s, 2);
+    perDomain.clear();
+    for (const jobs::JobItem &item :
+         engine->jobs().lease(20, 300, {}, {jobs::KindVerify}, again.jobId, limit))
+        ++perDomain[item.domain];
+    QCOMPARE(perDomain, (QMap<QString, int>{{u"big.test"_s, 1}}));
+    limit.newWork = -1;
+    limit.inFlight.remove(u"small1.test"_s);
+
     // Find items group by the lead's domain (or none, for a company name): no share applies.
     QList<QJsonObject> leads;
     for (int i = 0; i < 30; ++i)
@@ -186,9 +214,12 @@ void TestJobs::leaseGivesEachDomainItsShare()
     QCOMPARE(int(find.outcome), int(jobs::JobStore::Created::Ok));
     QCOMPARE(engine->jobs().lease(30, 300, {}, {jobs::KindFind}, find.jobId, limit).size(), 30);
 
-    // Quick mode only asks DNS (cached per domain): no share applies.
+    // Quick mode only asks DNS (cached per domain): no share applies. Each item is new work.
     const auto quick = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Quick);
     QCOMPARE(int(quick.outcome), int(jobs::JobStore::Created::Ok));
+    limit.newWork = 7;
+    QCOMPARE(engine->jobs().lease(40, 300, {}, {jobs::KindVerify}, quick.jobId, limit).size(), 7);
+    limit.newWork = -1;
     QCOMPARE(engine->jobs().lease(40, 300, {}, {jobs::KindVerify}, quick.jobId, limit).size(), 40);
 }
 
@@ -324,6 +355,57 @@ void TestJobs::sharedMxLimitsHoldAcrossServers()
     limiterA->release(u"192.0.2.1"_s, u"0"_s);
     QCOMPARE(limiterB->acquire(u"192.0.2.1"_s, 2), u"0"_s);
     limiterB->release(u"192.0.2.1"_s, u"0"_s);
+}
+
+void TestJobs::powerItemsJoinTheirDomainsWork()
+{
+    // Two items at once (--job-concurrency 2), but 40 addresses at one domain in power mode: the items
+    // after the first join their domain's work in flight (up to 4 x 2 in all, and no more than the
+    // domain's share), so the mail server's two sessions get full transactions instead of one or two
+    // recipients each.
+    SmtpTestServer mx;
+    QVERIFY(mx.listen(QHostAddress(u"127.0.0.44"_s), m_smtp.port()));
+    mx.setReplyDelay(30);
+    m_dns.addMx(u"join.test"_s, 10, u"mx.join.test"_s);
+    m_dns.addA(u"mx.join.test"_s, u"127.0.0.44"_s);
+    QStringList emails;
+    for (int i = 0; i < 40; ++i) {
+        emails.append(u"u%1@join.test"_s.arg(i));
+        if (i % 4 != 3)
+            mx.addMailbox(emails.last());
+    }
+    // RCPTs per transaction, from each session's MAIL FROM on.
+    QHash<int, int> current;
+    int most = 0;
+    connect(&mx, &SmtpTestServer::commandReceived, this, [&](int session, const QString &line) {
+        if (line.startsWith(u"MAIL"_s, Qt::CaseInsensitive))
+            current[session] = 0;
+        else if (line.startsWith(u"RCPT"_s, Qt::CaseInsensitive))
+            most = std::max(most, ++current[session]);
+    });
+    const auto engine = startEngine(true, {}, {}, [](EngineConfig &config) {
+        config.jobConcurrency = 2;
+        config.maxSessionsPerMx = 2;
+        config.maxRcptsPerSession = 5; // the domain's share: 2 x 2 x 5 = 20
+    });
+    QVERIFY(engine);
+    const auto created = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Power);
+    QCOMPARE(int(created.outcome), int(jobs::JobStore::Created::Ok));
+    engine->jobRunner()->wake();
+    QVERIFY(waitForStatus(*engine, created.jobId, u"completed"_s, 30000));
+    const QJsonArray results = engine->jobs().results(created.jobId);
+    QCOMPARE(results.size(), 40);
+    for (qsizetype i = 0; i < results.size(); ++i)
+        QCOMPARE(results.at(i).toObject().value(u"status"_s).toString(),
+                 i % 4 != 3 ? u"valid"_s : u"invalid"_s);
+    qInfo("40 addresses, 2 items of new work at once: %d RCPTs at most in a transaction, %d transactions, "
+          "%d connections",
+          most, mx.commandCount(u"MAIL"_s), mx.connectionCount());
+    // Two items in flight would give transactions of two recipients at most (three with the catch-all
+    // probe); joined, they carry as many as the rejection limit lets a group hold.
+    QVERIFY2(most >= 4, qPrintable(QString::number(most)));
+    QVERIFY(mx.peakConnections() <= 2);
+    QCOMPARE(mx.dataCount(), 0);
 }
 
 void TestJobs::inputsWithNulCharactersAreStored()

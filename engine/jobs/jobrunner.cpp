@@ -18,6 +18,10 @@ constexpr int LeaseSeconds = 300; // longer than the power-mode deadline
 // they are created).
 constexpr int FlushMs = 20;
 constexpr int FlushItems = 500;
+/// In power mode, items joining their domain's work in flight come on top of the concurrency, up to this
+/// many times it in all: a mail server's sessions take a few dozen recipients a round trip, and a runner
+/// that only has a handful of items per server leaves its connections idle.
+constexpr int JoinersFactor = 4;
 
 core::VerificationResult errorResult(const JobItem &item, core::Reason reason)
 {
@@ -211,8 +215,13 @@ void JobRunner::flush()
                 Q_EMIT itemFinished(d.first.jobId);
         }
     }
-    if (inFlight() < m_concurrency)
+    if (inFlight() < itemLimit())
         fill();
+}
+
+int JobRunner::itemLimit() const
+{
+    return m_perDomain.max > 0 ? JoinersFactor * m_concurrency : m_concurrency;
 }
 
 void JobRunner::fill()
@@ -223,10 +232,17 @@ void JobRunner::fill()
     QSet<QString> busy = m_inFlight;
     for (const auto &[item, outcome] : std::as_const(m_done))
         busy.insert(keyOf(item));
+    // New work (an item of another kind or mode, or of a domain with nothing in flight) takes a place of
+    // the concurrency; power items of a domain in flight join it, up to itemLimit() in all.
+    DomainLimit limit = m_perDomain;
+    if (limit.max > 0) {
+        const int joined = int(m_domainOf.size());
+        limit.newWork = std::max(0, m_concurrency - (inFlight() - joined) - int(m_perDomain.inFlight.size()));
+    }
     m_filling = true;
     const QList<JobItem> items =
-        m_store.lease(m_concurrency - inFlight(), LeaseSeconds, busy,
-                      QStringList(m_handlers.keyBegin(), m_handlers.keyEnd()), m_onlyJob, m_perDomain);
+        m_store.lease(itemLimit() - inFlight(), LeaseSeconds, busy,
+                      QStringList(m_handlers.keyBegin(), m_handlers.keyEnd()), m_onlyJob, limit);
     m_filling = false;
     for (const JobItem &item : items) {
         const QString key = keyOf(item);

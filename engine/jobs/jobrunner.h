@@ -79,6 +79,8 @@ Q_SIGNALS:
 
 private:
     void fill();
+    /// Items in flight at most: the concurrency, more with power items joining their domain's work.
+    int itemLimit() const;
     void finish(const JobItem &item, const QString &key, const Answer &answer);
     /// Writes the finished outcomes waiting in m_done, then leases more.
     void flush();

@@ -560,16 +560,21 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     expired.prepare(columns + u"job = ? AND state = 'leased' AND lease_until < ? LIMIT ?"_s + lockRows);
     QSet<QString> taken = inFlight;
     QHash<QString, int> domainLoad = perDomain.inFlight;
+    int newWork = perDomain.newWork;
     QList<QList<JobItem>> perJob;
     for (const Job &job : std::as_const(active)) {
         QList<JobItem> items;
+        // Without room for new work, only power items can still join their domain's: nothing to read here.
+        const bool joinable = perDomain.max > 0 && job.mode == core::Mode::Power && job.kind == KindVerify;
         for (QSqlQuery *q : {&expired, &queued}) {
+            if (newWork == 0 && !joinable)
+                break;
             q->bindValue(0, job.seq);
             q->bindValue(1, q == &queued ? nowMs : now);
             q->bindValue(2, max * 2 + perDomain.max);
             if (!q->exec())
                 return out;
-            while (q->next() && items.size() < max) {
+            while (q->next() && items.size() < max && (newWork != 0 || joinable)) {
                 JobItem item;
                 item.jobId = job.id;
                 item.jobKey = job.seq;
@@ -585,12 +590,20 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
                 const QString key = item.jobId + u'\n' + item.normalized;
                 if (taken.contains(key))
                     continue; // a duplicate of work in flight: answered with it
+                bool joins = false;
                 if (perDomain.max > 0 && sharesDomainLimit(item)) {
                     int &load = domainLoad[item.domain];
                     if (load >= perDomain.max)
                         continue;
+                    joins = load > 0;
+                    if (!joins && newWork == 0)
+                        continue;
                     ++load;
+                } else if (newWork == 0) {
+                    continue;
                 }
+                if (!joins && newWork > 0)
+                    --newWork;
                 taken.insert(key);
                 items.append(item);
             }

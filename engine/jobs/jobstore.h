@@ -87,6 +87,10 @@ struct DomainLimit
 {
     int max = 0;
     QHash<QString, int> inFlight; ///< items in flight per domain
+    /// New work that may start (-1: no limit): every leased item takes one, except an item that joins its
+    /// domain's work in flight (power mode, with `max` set): that one shares the domain's DNS answer and
+    /// waits for its mail server's sessions, so the DNS load follows the domains, not the items.
+    int newWork = -1;
 };
 
 /// A finished item as stored: its status name (core::Status's, or FindFound/FindNotFound) and its JSON.
