@@ -138,6 +138,7 @@ private Q_SLOTS:
     void resolverDestroyedWithLookupsInFlight();
     void reconfiguredWhileLookupInFlight();
     void manyConcurrentLookups();
+    void busyForwarderDropsWhatItCannotTake();
     void resolverOnAnotherThread();
 };
 
@@ -901,6 +902,42 @@ void TestResolver::manyConcurrentLookups()
     QTRY_COMPARE_WITH_TIMEOUT(answered, Count, 60000);
     QCOMPARE(correct, Count);
     QCOMPARE(m_resolver->cacheSize(), Count);
+}
+
+void TestResolver::busyForwarderDropsWhatItCannotTake()
+{
+    // A home router's resolver answers 40 questions at once (dnsmasq's dns-forward-max, 150 by default)
+    // and drops the rest without a word. 1,000 domains asked at once (a list's worth): the window of
+    // questions on the wire shrinks when answers time out, the dropped ones are asked again, and every
+    // domain gets its answer instead of a timeout.
+    constexpr int Count = 1000;
+    for (int i = 0; i < Count; ++i)
+        m_dns->addMx(u"d%1.router.test"_s.arg(i), 10, u"mx%1.router.test"_s.arg(i));
+    m_dns->setDefaultDelay(20);
+    m_dns->setMaxOutstanding(40);
+    m_resolver->setTimeout(300, 4);
+    int answered = 0;
+    int correct = 0;
+    QMap<QString, int> failures;
+    for (int i = 0; i < Count; ++i) {
+        m_resolver->lookupMx(u"d%1.router.test"_s.arg(i), this, [&, i](const MxAnswer &a) {
+            ++answered;
+            if (a.status == DnsStatus::Ok && a.records.value(0).host == u"mx%1.router.test"_s.arg(i))
+                ++correct;
+            else
+                ++failures[toString(a.status)];
+        });
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(answered, Count, 120'000);
+    qInfo("%d domains at a resolver taking 40 at once: %d answered, %d questions dropped by it; failures: %s",
+          Count, correct, m_dns->droppedQueries(), qPrintable([&] {
+              QStringList parts;
+              for (auto it = failures.cbegin(); it != failures.cend(); ++it)
+                  parts << u"%1 %2"_s.arg(it.key()).arg(it.value());
+              return parts.join(u", "_s);
+          }()));
+    QVERIFY(m_dns->droppedQueries() > 0); // the window found the limit by going past it
+    QCOMPARE(correct, Count);
 }
 
 void TestResolver::resolverOnAnotherThread()

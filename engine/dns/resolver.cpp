@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <arpa/nameser.h>
 #include <climits>
+#include <deque>
 #include <mutex>
 #include <netinet/in.h>
 #include <vector>
@@ -54,6 +55,13 @@ constexpr int MaxCnameHops = 8;
 // Beyond this many entries expired ones are purged; if that frees nothing the cache starts afresh. Keeps a
 // long bulk job from growing the cache without bound while costing nothing in normal use.
 constexpr int MaxCacheEntries = 100000;
+// Questions out on the wire at once: a window that grows by one with each answer (no more than doubling in a
+// timeout period) and halves when a question goes unanswered (once a timeout period). A home router's
+// resolver takes about 150 at once (dnsmasq's dns-forward-max) and silently drops the rest, which came back
+// as DNS errors; a big resolver takes thousands. Tries after a timeout wait for room like new questions.
+constexpr int InitialWindow = 128;
+constexpr int MinWindow = 16;
+constexpr int MaxWindow = 4096;
 
 void initialiseLibrary()
 {
@@ -316,6 +324,51 @@ struct Resolver::Private
         std::function<void(int status, const AddressAnswer &answer)> handler;
     };
 
+    // The window (InitialWindow): questions on the wire, and those waiting for room, in order.
+    int onWire = 0;
+    int window = InitialWindow;
+    QDeadlineTimer noShrinkUntil; ///< one halving per timeout period, however many answers time out in it
+    int growthLimit = 2 * InitialWindow; ///< the window at most doubles in a timeout period
+    QDeadlineTimer growthPeriod;
+    std::deque<std::function<void()>> waitingForRoom;
+
+    /// Sends now when the window has room, else when an answer makes some.
+    void whenRoom(std::function<void()> send)
+    {
+        if (onWire < window && waitingForRoom.empty()) {
+            ++onWire;
+            send();
+        } else {
+            waitingForRoom.push_back(std::move(send));
+        }
+    }
+    /// An answer came back (on the event loop, never inside c-ares): `timedOut` when a try of it went
+    /// unanswered, the sign of a resolver dropping what it cannot take.
+    void answered(bool timedOut)
+    {
+        --onWire;
+        if (timedOut) {
+            if (noShrinkUntil.hasExpired()) {
+                window = std::max(MinWindow, window / 2);
+                noShrinkUntil = QDeadlineTimer(qint64(timeoutMs));
+                growthLimit = window;
+                growthPeriod = QDeadlineTimer(qint64(timeoutMs));
+            }
+        } else {
+            if (growthPeriod.hasExpired()) {
+                growthLimit = std::min(MaxWindow, 2 * window);
+                growthPeriod = QDeadlineTimer(qint64(timeoutMs));
+            }
+            window = std::min(window + 1, std::max(window, growthLimit));
+        }
+        while (onWire < window && !waitingForRoom.empty()) {
+            std::function<void()> send = std::move(waitingForRoom.front());
+            waitingForRoom.pop_front();
+            ++onWire;
+            send();
+        }
+    }
+
     Resolver *q = nullptr;
     std::unique_ptr<Channel> current;
     std::vector<std::unique_ptr<Channel>> retired;
@@ -363,7 +416,7 @@ struct Resolver::Private
         options.sock_state_cb = &Channel::socketState;
         options.sock_state_cb_data = channel.get();
         options.timeout = timeoutMs;
-        options.tries = tries;
+        options.tries = 1; // the tries after a timeout are ours: they wait for room in the window
         // EDNS0 (RFC 6891) with the 1232-byte payload of DNS Flag Day 2020: large MX sets fit in one UDP
         // answer; c-ares falls back to plain DNS when a server answers FORMERR.
         // NOCHECKRESP: c-ares 1.18 otherwise drops SERVFAIL and REFUSED answers to try the next server and,
@@ -447,7 +500,7 @@ struct Resolver::Private
     // c-ares may call back synchronously (inside ares_query) or from inside ares_process_fd. Either way the
     // result only travels to the event loop from here: no user code, and no new c-ares call, runs while
     // c-ares is on the stack.
-    static void queryDone(void *arg, int status, int /*timeouts*/, unsigned char *abuf, int alen)
+    static void queryDone(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     {
         std::unique_ptr<QueryRequest> request(static_cast<QueryRequest *>(arg));
         --request->channel->outstanding;
@@ -458,11 +511,14 @@ struct Resolver::Private
             message = QByteArray(reinterpret_cast<const char *>(abuf), alen);
         QMetaObject::invokeMethod(
             request->d->q,
-            [handler = std::move(request->handler), status, message] { handler(status, message); },
+            [d = request->d, handler = std::move(request->handler), status, message, timeouts] {
+                d->answered(timeouts > 0 || status == ARES_ETIMEOUT);
+                handler(status, message);
+            },
             Qt::QueuedConnection);
     }
 
-    static void addrInfoDone(void *arg, int status, int /*timeouts*/, ares_addrinfo *result)
+    static void addrInfoDone(void *arg, int status, int timeouts, ares_addrinfo *result)
     {
         std::unique_ptr<AddrInfoRequest> request(static_cast<AddrInfoRequest *>(arg));
         std::unique_ptr<ares_addrinfo, decltype(&ares_freeaddrinfo)> info(result, &ares_freeaddrinfo);
@@ -491,16 +547,38 @@ struct Resolver::Private
         }
         QMetaObject::invokeMethod(
             request->d->q,
-            [handler = std::move(request->handler), status, answer] { handler(status, answer); },
+            [d = request->d, handler = std::move(request->handler), status, answer, timeouts] {
+                d->answered(timeouts > 0 || status == ARES_ETIMEOUT);
+                handler(status, answer);
+            },
             Qt::QueuedConnection);
     }
 
-    void sendQuery(const QString &name, int type, std::function<void(int, const QByteArray &)> handler)
+    void sendQuery(const QString &name, int type, std::function<void(int, const QByteArray &)> handler,
+                   int attempt = 1)
+    {
+        whenRoom([this, name, type, attempt, handler = std::move(handler)]() mutable {
+            sendQueryNow(name, type,
+                         [this, name, type, attempt,
+                          handler = std::move(handler)](int status, const QByteArray &message) mutable {
+                             if (status == ARES_ETIMEOUT && attempt < tries && !destroying)
+                                 sendQuery(name, type, std::move(handler), attempt + 1);
+                             else
+                                 handler(status, message);
+                         });
+        });
+    }
+
+    void sendQueryNow(const QString &name, int type, std::function<void(int, const QByteArray &)> handler)
     {
         Channel *c = channel();
         if (!c) {
             QMetaObject::invokeMethod(
-                q, [handler = std::move(handler)] { handler(ARES_ENOTINITIALIZED, {}); },
+                q,
+                [this, handler = std::move(handler)] {
+                    answered(false);
+                    handler(ARES_ENOTINITIALIZED, {});
+                },
                 Qt::QueuedConnection);
             return;
         }
@@ -510,12 +588,30 @@ struct Resolver::Private
         c->afterAresCall();
     }
 
-    void sendAddrInfo(const QString &name, std::function<void(int, const AddressAnswer &)> handler)
+    void sendAddrInfo(const QString &name, std::function<void(int, const AddressAnswer &)> handler,
+                      int attempt = 1)
+    {
+        whenRoom([this, name, attempt, handler = std::move(handler)]() mutable {
+            sendAddrInfoNow(name, [this, name, attempt, handler = std::move(handler)](
+                                      int status, const AddressAnswer &answer) mutable {
+                if (status == ARES_ETIMEOUT && attempt < tries && !destroying)
+                    sendAddrInfo(name, std::move(handler), attempt + 1);
+                else
+                    handler(status, answer);
+            });
+        });
+    }
+
+    void sendAddrInfoNow(const QString &name, std::function<void(int, const AddressAnswer &)> handler)
     {
         Channel *c = channel();
         if (!c) {
             QMetaObject::invokeMethod(
-                q, [handler = std::move(handler)] { handler(ARES_ENOTINITIALIZED, {}); },
+                q,
+                [this, handler = std::move(handler)] {
+                    answered(false);
+                    handler(ARES_ENOTINITIALIZED, {});
+                },
                 Qt::QueuedConnection);
             return;
         }

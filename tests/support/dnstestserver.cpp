@@ -425,10 +425,15 @@ void DnsTestServer::readDatagrams()
         const quint16 toPort = quint16(datagram.senderPort());
         if (delay <= 0) {
             m_udp->writeDatagram(reply, to, toPort);
+        } else if (m_maxOutstanding > 0 && m_outstanding >= m_maxOutstanding) {
+            ++m_dropped; // a busy forwarder: no answer at all
         } else {
             QUdpSocket *udp = m_udp;
-            QTimer::singleShot(delay, udp,
-                               [udp, reply, to, toPort] { udp->writeDatagram(reply, to, toPort); });
+            ++m_outstanding;
+            QTimer::singleShot(delay, udp, [this, udp, reply, to, toPort] {
+                --m_outstanding;
+                udp->writeDatagram(reply, to, toPort);
+            });
         }
     }
 }

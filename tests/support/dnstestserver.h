@@ -94,6 +94,11 @@ public:
     /// Delays the answers for `name` (or all names) by `milliseconds`; 0 removes the delay.
     void setDelay(const QString &name, int milliseconds);
     void setDefaultDelay(int milliseconds);
+    /// Like dnsmasq's dns-forward-max: at most `queries` UDP questions being answered (delayed) at once; the
+    /// ones beyond are dropped without a reply (0, the default: no limit).
+    void setMaxOutstanding(int queries) { m_maxOutstanding = queries; }
+    /// Questions dropped so far for setMaxOutstanding().
+    int droppedQueries() const { return m_dropped; }
 
     int queryCount(const QString &name, RecordType type) const;
     int queryCount(const QString &name, RecordType type, Transport transport) const;
@@ -144,6 +149,9 @@ private:
     QHash<QString, int> m_delays;
     Behaviour m_defaultBehaviour = Behaviour::NxDomain;
     int m_defaultDelay = 0;
+    int m_maxOutstanding = 0;
+    int m_outstanding = 0;
+    int m_dropped = 0;
     bool m_chaseCnames = true;
     quint32 m_soaTtl = 3600;
     quint32 m_soaMinimum = 300;
