@@ -60,6 +60,8 @@ private:
     std::optional<core::VerificationResult> verifyQueued(const QString &email, core::Mode mode);
     core::VerificationResult verify(Engine &engine, const QString &email);
     SmtpTestServer *server(int lastOctet);
+    /// For a test's own engine: its data in `dataDir`, this test's DNS and SMTP servers.
+    EngineConfig ownEngineConfig(const QString &dataDir) const;
 
     QTemporaryDir m_dir;
     DnsTestServer m_dns;
@@ -75,6 +77,17 @@ SmtpTestServer *TestPower::server(int lastOctet)
             return s.get();
     }
     return nullptr;
+}
+
+EngineConfig TestPower::ownEngineConfig(const QString &dataDir) const
+{
+    EngineConfig config;
+    config.dataDir = dataDir;
+    config.dnsServers = m_dns.serverString();
+    config.smtpPort = m_port;
+    config.allowPrivateTargets = true;
+    config.mailFrom = u"probe@mailcaff.test"_s;
+    return config;
 }
 
 void TestPower::initTestCase()
@@ -734,12 +747,7 @@ void TestPower::connectionsToAllServersStayUnderTheCap()
         servers.push_back(std::move(s));
     }
     QTemporaryDir dir;
-    EngineConfig config;
-    config.dataDir = dir.path();
-    config.dnsServers = m_dns.serverString();
-    config.smtpPort = m_port;
-    config.allowPrivateTargets = true;
-    config.mailFrom = u"probe@mailcaff.test"_s;
+    EngineConfig config = ownEngineConfig(dir.path());
     config.maxSessionsPerMx = 2;
     config.maxRcptsPerSession = 2; // a fresh connection every request or two: many openings
     config.maxSmtpSessions = 3;
@@ -794,12 +802,7 @@ void TestPower::bulkWaitsItsTurnWithoutLosingItsDeadline()
     m_dns.addMx(u"queue.test"_s, 10, u"mx.queue.test"_s);
     m_dns.addA(u"mx.queue.test"_s, u"127.0.0.23"_s);
     QTemporaryDir dir;
-    EngineConfig config;
-    config.dataDir = dir.path();
-    config.dnsServers = m_dns.serverString();
-    config.smtpPort = m_port;
-    config.allowPrivateTargets = true;
-    config.mailFrom = u"probe@mailcaff.test"_s;
+    EngineConfig config = ownEngineConfig(dir.path());
     config.maxSessionsPerMx = 1;
     config.maxRcptsPerSession = 2;
     config.powerDeadlineMs = 1000;
