@@ -554,19 +554,29 @@ struct Resolver::Private
             Qt::QueuedConnection);
     }
 
-    void sendQuery(const QString &name, int type, std::function<void(int, const QByteArray &)> handler,
-                   int attempt = 1)
+    /// `sendNow` once the window has room; after a timeout, again the same way, up to `tries` times.
+    template<typename Result>
+    void sendInWindow(std::function<void(std::function<void(int, const Result &)>)> sendNow,
+                      std::function<void(int, const Result &)> handler, int attempt = 1)
     {
-        whenRoom([this, name, type, attempt, handler = std::move(handler)]() mutable {
-            sendQueryNow(name, type,
-                         [this, name, type, attempt,
-                          handler = std::move(handler)](int status, const QByteArray &message) mutable {
-                             if (status == ARES_ETIMEOUT && attempt < tries && !destroying)
-                                 sendQuery(name, type, std::move(handler), attempt + 1);
-                             else
-                                 handler(status, message);
-                         });
+        whenRoom([this, sendNow, attempt, handler = std::move(handler)]() mutable {
+            sendNow([this, sendNow, attempt, handler = std::move(handler)](int status,
+                                                                           const Result &result) mutable {
+                if (status == ARES_ETIMEOUT && attempt < tries && !destroying)
+                    sendInWindow<Result>(std::move(sendNow), std::move(handler), attempt + 1);
+                else
+                    handler(status, result);
+            });
         });
+    }
+
+    void sendQuery(const QString &name, int type, std::function<void(int, const QByteArray &)> handler)
+    {
+        sendInWindow<QByteArray>(
+            [this, name, type](std::function<void(int, const QByteArray &)> done) {
+                sendQueryNow(name, type, std::move(done));
+            },
+            std::move(handler));
     }
 
     void sendQueryNow(const QString &name, int type, std::function<void(int, const QByteArray &)> handler)
@@ -588,18 +598,13 @@ struct Resolver::Private
         c->afterAresCall();
     }
 
-    void sendAddrInfo(const QString &name, std::function<void(int, const AddressAnswer &)> handler,
-                      int attempt = 1)
+    void sendAddrInfo(const QString &name, std::function<void(int, const AddressAnswer &)> handler)
     {
-        whenRoom([this, name, attempt, handler = std::move(handler)]() mutable {
-            sendAddrInfoNow(name, [this, name, attempt, handler = std::move(handler)](
-                                      int status, const AddressAnswer &answer) mutable {
-                if (status == ARES_ETIMEOUT && attempt < tries && !destroying)
-                    sendAddrInfo(name, std::move(handler), attempt + 1);
-                else
-                    handler(status, answer);
-            });
-        });
+        sendInWindow<AddressAnswer>(
+            [this, name](std::function<void(int, const AddressAnswer &)> done) {
+                sendAddrInfoNow(name, std::move(done));
+            },
+            std::move(handler));
     }
 
     void sendAddrInfoNow(const QString &name, std::function<void(int, const AddressAnswer &)> handler)
