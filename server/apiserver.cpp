@@ -310,8 +310,15 @@ void ApiServer::sendLimitExceeded(const ReplyPtr &reply, const accounts::Usage &
 void ApiServer::chargeThen(const ApiRequest &request, const ReplyPtr &reply, int amount,
                            const QString &reason, std::function<void()> then, const QString &quickVerify)
 {
+    // Group commit: the charges are taken when the next turn of the event loop ends, not this one. The
+    // requests that turn reads from other connections (sent while this turn worked) share the transaction,
+    // which costs about the same for fifty charges as for one. Alone, a request waits one empty turn.
+    // (Measured with bench_api_load 50: 15-17 charges a commit instead of 9, quick verification 11% more
+    // requests a second; waiting more turns gained nothing more, the clients sat idle.)
     if (m_charges.isEmpty())
-        QMetaObject::invokeMethod(this, &ApiServer::takeCharges, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this] { QMetaObject::invokeMethod(this, &ApiServer::takeCharges, Qt::QueuedConnection); },
+            Qt::QueuedConnection);
     m_charges.append({{*request.key, amount, reason}, reply, std::move(then), quickVerify});
 }
 

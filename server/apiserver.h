@@ -123,9 +123,9 @@ private:
     void webhookDeliveries(ApiRequest &request, const ReplyPtr &reply);
     void sendLimitExceeded(const ReplyPtr &reply, const accounts::Usage &usage);
     /// Takes `amount` credits for the request's key, then runs `then`; on shortage sends the 429 of API.md
-    /// instead (a 500 if the database failed). The charges of one turn of the event loop share one
-    /// transaction: they are taken when it ends. `quickVerify`: the address `then` verifies in quick mode
-    /// (the result cache is read for all of a turn's at once).
+    /// instead (a 500 if the database failed). The charges of one turn of the event loop and the next
+    /// share one transaction: they are taken when the next ends. `quickVerify`: the address `then` verifies
+    /// in quick mode (the result cache is read for all of a batch at once).
     void chargeThen(const ApiRequest &request, const ReplyPtr &reply, int amount, const QString &reason,
                     std::function<void()> then, const QString &quickVerify = {});
     void takeCharges();
