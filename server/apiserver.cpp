@@ -67,6 +67,8 @@ HttpResponse unauthorized()
 
 int ApiServer::authThrottled(const QHostAddress &address)
 {
+    if (m_authFailures.isEmpty()) // as it almost always is: no address text to make for every request
+        return 0;
     const auto it = m_authFailures.constFind(address.toString());
     if (it == m_authFailures.cend() || it->count < m_limits.authFailureLimit)
         return 0;

@@ -291,7 +291,10 @@ EmailAddress EmailAddress::parse(const QString &input)
 
     // For display. QUrl::fromAce() shows Unicode only for top-level domains on Qt's IDN whitelist (those
     // whose registries prevent homograph spoofing) and keeps the punycode form otherwise.
-    address.m_domain = QUrl::fromAce(address.m_asciiDomain.toLatin1());
+    // Without a punycode label ("xn--", lowercase here) there is nothing to show differently.
+    address.m_domain = address.m_asciiDomain.contains(u"xn--"_s)
+                           ? QUrl::fromAce(address.m_asciiDomain.toLatin1())
+                           : address.m_asciiDomain;
     if (address.m_domain.isEmpty())
         address.m_domain = address.m_asciiDomain;
     return address;

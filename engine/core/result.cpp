@@ -131,6 +131,20 @@ void appendJsonString(QByteArray &out, QStringView text)
     };
     out += '"';
     for (qsizetype i = 0; i < text.size(); ++i) {
+        // A run of printable ASCII without quote or backslash (most of any text here) goes in one copy.
+        qsizetype end = i;
+        while (end < text.size() && text[end].unicode() >= 0x20 && text[end].unicode() < 0x80 &&
+               text[end] != u'"' && text[end] != u'\\')
+            ++end;
+        if (end > i) {
+            const qsizetype at = out.size();
+            out.resize(at + (end - i));
+            char *to = out.data() + at;
+            for (qsizetype k = i; k < end; ++k)
+                *to++ = char(text[k].unicode());
+            i = end - 1;
+            continue;
+        }
         const char16_t c = text[i].unicode();
         if (c == u'"' || c == u'\\') {
             out += '\\';

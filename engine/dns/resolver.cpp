@@ -78,14 +78,17 @@ std::optional<QString> normaliseName(const QString &input)
         name.chop(1);
     if (name.isEmpty() || name.size() > 253)
         return std::nullopt;
-    const auto labels = name.split(u'.');
-    for (const auto &label : labels) {
-        if (label.isEmpty() || label.size() > 63)
-            return std::nullopt;
-        for (QChar ch : label) {
-            if (ch.unicode() <= 0x20 || ch.unicode() >= 0x7f || ch == u'\\')
+    qsizetype labelStart = 0; // labels of 1 to 63 characters, printable ASCII without a backslash
+    for (qsizetype i = 0; i <= name.size(); ++i) {
+        if (i == name.size() || name.at(i) == u'.') {
+            if (i == labelStart || i - labelStart > 63)
                 return std::nullopt;
+            labelStart = i + 1;
+            continue;
         }
+        const char16_t ch = name.at(i).unicode();
+        if (ch <= 0x20 || ch >= 0x7f || ch == u'\\')
+            return std::nullopt;
     }
     return name;
 }

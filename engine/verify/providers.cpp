@@ -1,5 +1,7 @@
 #include "providers.h"
 
+#include <QHash>
+
 #include <array>
 
 using namespace Qt::StringLiterals;
@@ -60,16 +62,32 @@ bool hostMatches(const QString &host, QLatin1StringView suffix)
     return host == suffix || (host.endsWith(suffix) && host.at(host.size() - suffix.size() - 1) == u'.');
 }
 
+/// The rule matching `raw`, or -1. Asked for every verification: the answers are kept per host (this
+/// thread's, a bounded number).
+int ruleFor(const QString &raw)
+{
+    thread_local QHash<QString, int> known;
+    if (const auto it = known.constFind(raw); it != known.cend())
+        return *it;
+    const QString host = raw.toLower();
+    int found = -1;
+    for (int i = 0; i < int(rules.size()) && found < 0; ++i) {
+        if (hostMatches(host, QLatin1StringView(rules[i].suffix)))
+            found = i;
+    }
+    if (known.size() >= 4096)
+        known.clear();
+    known.insert(raw, found);
+    return found;
+}
+
 } // namespace
 
 Provider identifyProvider(const QStringList &mxHosts)
 {
     for (const QString &raw : mxHosts) {
-        const QString host = raw.toLower();
-        for (const Rule &rule : rules) {
-            if (hostMatches(host, QLatin1StringView(rule.suffix)))
-                return {QString::fromLatin1(rule.name), rule.acceptsAll};
-        }
+        if (const int i = ruleFor(raw); i >= 0)
+            return {QString::fromLatin1(rules[i].name), rules[i].acceptsAll};
     }
     return {};
 }
