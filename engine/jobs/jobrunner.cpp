@@ -22,6 +22,9 @@ constexpr int FlushItems = 500;
 /// many times it in all: a mail server's sessions take a few dozen recipients a round trip, and a runner
 /// that only has a handful of items per server leaves its connections idle.
 constexpr int JoinersFactor = 4;
+/// Items leased at once. The work starts with the first of them while the next are leased (a turn of this
+/// thread's loop later): leasing thousands in one go (a read and an update each) held the start back.
+constexpr int LeaseChunk = 250;
 
 core::VerificationResult errorResult(const JobItem &item, core::Reason reason)
 {
@@ -240,10 +243,12 @@ void JobRunner::fill()
         limit.newWork = std::max(0, m_concurrency - (inFlight() - joined) - int(m_perDomain.inFlight.size()));
     }
     m_filling = true;
-    const QList<JobItem> items =
-        m_store.lease(itemLimit() - inFlight(), LeaseSeconds, busy,
-                      QStringList(m_handlers.keyBegin(), m_handlers.keyEnd()), m_onlyJob, limit);
+    const int room = std::min(itemLimit() - inFlight(), LeaseChunk);
+    const QList<JobItem> items = m_store.lease(
+        room, LeaseSeconds, busy, QStringList(m_handlers.keyBegin(), m_handlers.keyEnd()), m_onlyJob, limit);
     m_filling = false;
+    if (items.size() >= LeaseChunk) // there may be more: once these are on their way
+        QMetaObject::invokeMethod(this, &JobRunner::fill, Qt::QueuedConnection);
     for (const JobItem &item : items) {
         const QString key = keyOf(item);
         const Handler &handler = m_handlers[item.kind];
