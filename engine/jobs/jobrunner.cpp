@@ -45,7 +45,7 @@ QString keyOf(const JobItem &item)
 
 ItemOutcome outcomeOf(const core::VerificationResult &r)
 {
-    return {core::toString(r.status), r.toJson()};
+    return {core::toString(r.status), {}, r.toJsonBytes()};
 }
 
 } // namespace
@@ -249,6 +249,12 @@ void JobRunner::fill()
     m_filling = false;
     if (items.size() >= LeaseChunk) // there may be more: once these are on their way
         QMetaObject::invokeMethod(this, &JobRunner::fill, Qt::QueuedConnection);
+    // Quick items are answered below from the caches: one read of the result cache for all of them.
+    QStringList quick;
+    for (const JobItem &item : items)
+        if (item.kind == KindVerify && item.mode == core::Mode::Quick)
+            quick.append(item.input);
+    const auto cacheBatch = m_engine.verifyNowBatch(quick.size() > 1 ? quick : QStringList());
     for (const JobItem &item : items) {
         const QString key = keyOf(item);
         const Handler &handler = m_handlers[item.kind];

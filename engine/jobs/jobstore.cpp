@@ -654,7 +654,7 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
 
 std::optional<QString> JobStore::complete(const JobItem &item, const core::VerificationResult &result)
 {
-    return complete(item, ItemOutcome{core::toString(result.status), result.toJson()});
+    return complete(item, ItemOutcome{core::toString(result.status), {}, result.toJsonBytes()});
 }
 
 std::optional<QString> JobStore::complete(const JobItem &item, const ItemOutcome &outcome)
@@ -682,10 +682,27 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
     // Items done per job and status, for job_counts (in this transaction, so they always agree with the
     // items; the transaction holds the database's write lock, so no two servers update counters at once).
     std::map<std::pair<qint64, QString>, qint64> counted;
+    // Most lists have no duplicates: their items need no second statement (a duplicate is marked when
+    // the list is stored and never gains one later).
+    QHash<qint64, bool> hasDuplicates;
+    QSqlQuery anyDuplicate(db);
+    anyDuplicate.prepare(u"SELECT EXISTS (SELECT 1 FROM job_items WHERE job = ? AND dup_of IS NOT NULL)"_s);
     for (const auto &[item, outcome] : done) {
-        const QString result =
-            QString::fromUtf8(QJsonDocument(outcome.result).toJson(QJsonDocument::Compact));
+        if (hasDuplicates.contains(item.jobKey))
+            continue;
+        anyDuplicate.bindValue(0, item.jobKey);
+        if (!anyDuplicate.exec() || !anyDuplicate.next())
+            return std::nullopt;
+        hasDuplicates.insert(item.jobKey, anyDuplicate.value(0).toBool());
+        anyDuplicate.finish();
+    }
+    for (const auto &[item, outcome] : done) {
+        const QString result = QString::fromUtf8(
+            outcome.json.isEmpty() ? QJsonDocument(outcome.result).toJson(QJsonDocument::Compact)
+                                   : outcome.json);
         for (QSqlQuery *q : {&first, &duplicates}) {
+            if (q == &duplicates && !hasDuplicates.value(item.jobKey))
+                continue;
             q->bindValue(0, outcome.status);
             q->bindValue(1, result);
             q->bindValue(2, now);

@@ -98,6 +98,9 @@ struct ItemOutcome
 {
     QString status;
     QJsonObject result;
+    /// The same result as compact JSON text, when its maker has it at hand (a verification's
+    /// toJsonBytes()): stored as is instead of serialising `result`.
+    QByteArray json = {};
 };
 
 /// Bulk jobs in the database: created with all their items (and charged) in one transaction before the
