@@ -20,6 +20,7 @@
 #include <QSslConfiguration>
 #include <QStandardPaths>
 #include <QSysInfo>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <ares.h>
 #include <openssl/crypto.h>
@@ -188,6 +189,8 @@ Engine::Engine(QObject *parent)
 Engine::~Engine()
 {
     stop();
+    if (m_listsLoading.isValid())
+        m_listsLoading.waitForFinished(); // opened but never started (the `keys` verb): nothing outlives us
 }
 
 QString Engine::defaultDataDir()
@@ -204,6 +207,10 @@ bool Engine::openStorage(const QString &dataDir, const QString &database, QStrin
             *error = u"cannot create the data folder %1"_s.arg(m_config.dataDir);
         return false;
     }
+    if (!m_listsLoading.isValid()) {
+        m_listsLoadingDir = QDir(m_config.dataDir).filePath(u"lists"_s);
+        m_listsLoading = QtConcurrent::run([dir = m_listsLoadingDir] { return lists::Lists::load(dir); });
+    }
     return m_db.open(database.isEmpty() ? QDir(m_config.dataDir).filePath(u"mailcaff.sqlite"_s) : database,
                      error);
 }
@@ -217,7 +224,12 @@ bool Engine::start(const EngineConfig &config, QString *error)
     m_config = config;
     m_config.dataDir = dataDir;
     m_config.database = database;
-    m_lists = lists::Lists::load(QDir(m_config.dataDir).filePath(u"lists"_s));
+    const QString listDir = QDir(m_config.dataDir).filePath(u"lists"_s);
+    m_lists = m_listsLoading.isValid() && m_listsLoadingDir == listDir ? m_listsLoading.result()
+                                                                       : lists::Lists::load(listDir);
+    if (m_listsLoading.isValid())
+        m_listsLoading.waitForFinished();
+    m_listsLoading = {};
 
     // Check the DNS server list here, where the error can still reach the user, before the thread starts.
     {

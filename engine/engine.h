@@ -13,6 +13,7 @@
 #include "storage/database.h"
 #include "webhooks/webhookstore.h"
 
+#include <QFuture>
 #include <QMutex>
 #include <QObject>
 #include <QReadWriteLock>
@@ -179,6 +180,10 @@ private:
     jobs::JobRunner::Handler findJobHandler();
     void kickWebhooks();
     std::shared_ptr<const lists::Lists> m_lists;
+    /// The lists, read on a thread of the pool from openStorage() on (about 120,000 entries: a noticeable
+    /// part of a start), while the caller does its own work (a `verify FILE` stores the file meanwhile).
+    QFuture<std::shared_ptr<const lists::Lists>> m_listsLoading;
+    QString m_listsLoadingDir;
     QThread m_thread;
     QThread m_jobsThread; ///< the job runner's
     Worker *m_worker = nullptr;
