@@ -379,6 +379,9 @@ void TestResolver::invalidNames_data()
     QTest::addRow("dot") << u"."_s;
     QTest::addRow("empty label") << u"a..test"_s;
     QTest::addRow("label over 63") << QString(64, u'a') + u".test"_s;
+    QTest::addRow("last label over 63") << u"a."_s + QString(64, u'b');
+    QTest::addRow("leading dot") << u".a.test"_s;
+    QTest::addRow("backslash") << u"a\\b.test"_s;
     QTest::addRow("non-ASCII") << u"bücher.test"_s;
     QTest::addRow("space") << u"a b.test"_s;
 }
