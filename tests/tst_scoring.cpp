@@ -23,6 +23,7 @@ private Q_SLOTS:
     void jsonFieldsAndNulls();
     void jsonRoundTrip();
     void jsonTextIsTheObject();
+    void exportReadsMembersAsQJsonDocumentDoes();
 };
 
 namespace {
@@ -301,6 +302,60 @@ void TestScoring::jsonTextIsTheObject()
     QVERIFY2(error.error == QJsonParseError::NoError, qPrintable(error.errorString()));
     QCOMPARE(parsed.object().value(u"status"_s).toString(), u"risky"_s);
     QVERIFY(lone.toJsonBytes().contains("\\ud800"));
+}
+
+void TestScoring::exportReadsMembersAsQJsonDocumentDoes()
+{
+    // jsonMemberTexts() reads most stored results without QJsonDocument; whatever the text, it answers what
+    // reading it with QJsonDocument (as exports did) gives.
+    const auto reference = [](const QByteArray &json, const QStringList &names) {
+        const QJsonObject object = QJsonDocument::fromJson(json).object();
+        QStringList out;
+        for (const QString &name : names) {
+            const QJsonValue v = object.value(name);
+            out.append(v.isBool()     ? (v.toBool() ? u"true"_s : u"false"_s)
+                       : v.isDouble() ? QString::number(v.toInt())
+                                      : v.toString());
+        }
+        return out;
+    };
+    const QStringList names = {u"email"_s, u"status"_s,  u"quality_score"_s, u"is_catch_all"_s, u"is_valid"_s,
+                               u"smtp"_s,  u"mx_host"_s, u"missing"_s,       u"response_ms"_s};
+    QList<QByteArray> texts;
+    VerificationResult r;
+    r.email = u"a@b.com"_s;
+    r.status = Status::Invalid;
+    r.qualityScore = 10;
+    r.responseMs = 1234;
+    texts << r.toJsonBytes();
+    r.mode = Mode::Power;
+    r.isCatchAll = false;
+    r.mxHost = u"mx.exämple.com"_s;
+    r.smtp = SmtpReply{550, u"5.1.1"_s, u"no {such} [user] \"here\""_s};
+    texts << r.toJsonBytes();
+    r.email = u"quote\"in@b.com"_s; // an escape: QJsonDocument reads it
+    r.responseMs = 12345678901;     // larger than an int
+    texts << r.toJsonBytes();
+    texts << QJsonDocument(r.toJson()).toJson(QJsonDocument::Indented); // another writer's layout
+    texts << R"({})"
+          << R"( { "status" : "valid" , "quality_score" : -0 } )"
+          << R"({"quality_score":0,"is_valid":true,"is_catch_all":null})"
+          << R"({"quality_score":007})"
+          << R"({"quality_score":1.5})"
+          << R"({"quality_score":1e3})"
+          << R"({"quality_score":-42,"status":"x","status":"y"})"
+          << R"({"smtp":[1,{"a":"]}"},"\""]})"
+          << R"({"status":"valid"} trailing)"
+          << R"({"status":"valid")"
+          << R"(["status"])"
+          << R"()"
+          << R"({"status":tru})"
+          << R"({"status":"valid",})"
+          << R"({status:"valid"})"
+          << R"({"smtp":{"code":250,"message":"ok"},"email":"x@y.z"})"
+          << R"({"email":"tab	in"})";
+    for (const QByteArray &text : std::as_const(texts))
+        QCOMPARE(jsonMemberTexts(QString::fromUtf8(text), names), reference(text, names));
 }
 
 QTEST_APPLESS_MAIN(TestScoring)

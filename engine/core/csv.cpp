@@ -3,6 +3,7 @@
 #include <QFile>
 #include <QStringDecoder>
 
+#include <algorithm>
 #include <array>
 
 using namespace Qt::StringLiterals;
@@ -140,26 +141,56 @@ QList<QStringList> parse(const QString &text, QChar delimiter)
     return records;
 }
 
+namespace {
+
+/// field(), appended to `out` in one pass (an export writes a million rows of a dozen fields).
+void appendField(QString &out, const QString &value, QChar delimiter)
+{
+    const bool formula =
+        !value.isEmpty() && (value.front() == u'=' || value.front() == u'+' || value.front() == u'-' ||
+                             value.front() == u'@' || value.front() == u'\t' || value.front() == u'\r');
+    const bool quoted = std::any_of(value.cbegin(), value.cend(), [delimiter](QChar c) {
+        return c == delimiter || c == u'"' || c == u'\n' || c == u'\r';
+    });
+    if (quoted)
+        out += u'"';
+    if (formula)
+        out += u'\'';
+    if (!quoted) {
+        out += value;
+        return;
+    }
+    for (const QChar c : value) {
+        if (c == u'"')
+            out += u'"';
+        out += c;
+    }
+    out += u'"';
+}
+
+} // namespace
+
 QString field(const QString &value, QChar delimiter)
 {
-    QString v = value;
-    if (!v.isEmpty() && (v.front() == u'=' || v.front() == u'+' || v.front() == u'-' || v.front() == u'@' ||
-                         v.front() == u'\t' || v.front() == u'\r'))
-        v.prepend(u'\'');
-    if (v.contains(delimiter) || v.contains(u'"') || v.contains(u'\n') || v.contains(u'\r')) {
-        v.replace(u"\""_s, u"\"\""_s);
-        return u'"' + v + u'"';
-    }
-    return v;
+    QString out;
+    appendField(out, value, delimiter);
+    return out;
 }
 
 QString record(const QStringList &values, QChar delimiter)
 {
-    QStringList fields;
-    fields.reserve(values.size());
+    qsizetype size = 2;
     for (const QString &v : values)
-        fields.append(field(v, delimiter));
-    return fields.join(delimiter) + u"\r\n"_s;
+        size += v.size() + 1;
+    QString out;
+    out.reserve(size + 8); // room for a few quotes
+    for (qsizetype i = 0; i < values.size(); ++i) {
+        if (i > 0)
+            out += delimiter;
+        appendField(out, values.at(i), delimiter);
+    }
+    out += u"\r\n"_s;
+    return out;
 }
 
 QString decode(const QByteArray &bytes)

@@ -1,5 +1,6 @@
 #include "result.h"
 
+#include <QJsonDocument>
 #include <QJsonValue>
 
 #include <array>
@@ -189,6 +190,149 @@ void appendJsonString(QByteArray &out, QStringView text)
         }
     }
     out += '"';
+}
+
+namespace {
+
+/// jsonMemberTexts() without QJsonDocument: nullopt for what it does not take.
+std::optional<QStringList> quickMemberTexts(QStringView json, const QStringList &names)
+{
+    qsizetype i = 0;
+    const qsizetype n = json.size();
+    const auto at = [&](qsizetype k) { return k < n ? json[k].unicode() : char16_t(0); };
+    const auto skipSpace = [&] {
+        while (i < n && (json[i] == u' ' || json[i] == u'\t' || json[i] == u'\n' || json[i] == u'\r'))
+            ++i;
+    };
+    // A string without escapes (the quote at i): its text, i past the closing quote.
+    const auto plainString = [&]() -> std::optional<QStringView> {
+        const qsizetype start = ++i;
+        while (i < n && json[i] != u'"') {
+            if (json[i] == u'\\' || json[i].unicode() < 0x20)
+                return std::nullopt;
+            ++i;
+        }
+        if (i >= n)
+            return std::nullopt;
+        return json.sliced(start, i++ - start);
+    };
+    // A nested object or array (the bracket at i), skipped whole, strings and their escapes included.
+    const auto skipNested = [&]() -> bool {
+        int depth = 0;
+        do {
+            const char16_t c = at(i++);
+            if (c == 0) // the end, or a character no JSON has outside strings
+                return false;
+            if (c == u'"') {
+                while (i < n && json[i] != u'"')
+                    i += json[i] == u'\\' ? 2 : 1;
+                if (i++ >= n)
+                    return false;
+            } else if (c == u'{' || c == u'[') {
+                ++depth;
+            } else if (c == u'}' || c == u']') {
+                --depth;
+            }
+        } while (depth > 0);
+        return true;
+    };
+
+    QStringList out(names.size());
+    QList<bool> seen(names.size(), false);
+    skipSpace();
+    if (at(i) != u'{')
+        return std::nullopt;
+    ++i;
+    skipSpace();
+    if (at(i) == u'}') {
+        ++i;
+    } else {
+        for (;;) {
+            skipSpace();
+            if (at(i) != u'"')
+                return std::nullopt;
+            const std::optional<QStringView> name = plainString();
+            if (!name)
+                return std::nullopt;
+            skipSpace();
+            if (at(i) != u':')
+                return std::nullopt;
+            ++i;
+            skipSpace();
+            QStringView text;
+            const char16_t c = at(i);
+            if (c == u'"') {
+                const std::optional<QStringView> value = plainString();
+                if (!value)
+                    return std::nullopt;
+                text = *value;
+            } else if (c == u'{' || c == u'[') {
+                if (!skipNested())
+                    return std::nullopt;
+            } else if (c == u'-' || (c >= u'0' && c <= u'9')) {
+                const qsizetype start = i;
+                if (c == u'-')
+                    ++i;
+                const qsizetype digits = i;
+                while (at(i) >= u'0' && at(i) <= u'9')
+                    ++i;
+                // JSON's integers: no leading zero; up to nine digits, which an int holds.
+                if (i == digits || i - digits > 9 || (at(digits) == u'0' && i - digits > 1) ||
+                    at(i) == u'.' || at(i) == u'e' || at(i) == u'E')
+                    return std::nullopt;
+                text = json.sliced(start, i - start);
+                if (text == u"-0")
+                    text = u"0";
+            } else if (json.sliced(i).startsWith(u"true")) {
+                text = u"true";
+                i += 4;
+            } else if (json.sliced(i).startsWith(u"false")) {
+                text = u"false";
+                i += 5;
+            } else if (json.sliced(i).startsWith(u"null")) {
+                i += 4;
+            } else {
+                return std::nullopt;
+            }
+            if (const qsizetype k = names.indexOf(*name); k >= 0) {
+                if (seen[k])
+                    return std::nullopt;
+                seen[k] = true;
+                out[k] = text.toString();
+            }
+            skipSpace();
+            if (at(i) == u',') {
+                ++i;
+                continue;
+            }
+            if (at(i) != u'}')
+                return std::nullopt;
+            ++i;
+            break;
+        }
+    }
+    skipSpace();
+    if (i != n)
+        return std::nullopt;
+    return out;
+}
+
+} // namespace
+
+QStringList jsonMemberTexts(QStringView json, const QStringList &names)
+{
+    if (std::optional<QStringList> quick = quickMemberTexts(json, names))
+        return *std::move(quick);
+    const QJsonObject object = QJsonDocument::fromJson(json.toUtf8()).object();
+    QStringList out;
+    out.reserve(names.size());
+    for (const QString &name : names) {
+        const QJsonValue v = object.value(name);
+        out.append(v.isBool()     ? (v.toBool() ? u"true"_s : u"false"_s)
+                   : v.isDouble() ? QString::number(v.toInt())
+                                  : v.toString());
+    }
+    return out;
 }
 
 namespace {

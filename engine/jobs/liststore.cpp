@@ -437,6 +437,8 @@ int ListStore::exportCsv(const QString &jobId, const QString &path, const Export
             *error = u"the list could not be read"_s;
         return -1;
     }
+    QStringList fromResult = columns; // what the stored result gives; the address is the row's own
+    fromResult.removeAll(u"email"_s);
     int written = 0;
     QByteArray chunk;
     while (q.next()) {
@@ -452,17 +454,9 @@ int ListStore::exportCsv(const QString &jobId, const QString &path, const Export
                 cells.append(QString()); // a ragged row: its missing cells are empty
             cells = cells.mid(0, list->header.size());
         }
-        const QJsonObject r = QJsonDocument::fromJson(q.value(4).toByteArray()).object();
-        for (const QString &c : columns) {
-            if (c == "email"_L1) {
-                cells.append(q.value(2).toString().trimmed());
-                continue;
-            }
-            const QJsonValue v = r.value(c);
-            cells.append(v.isBool()     ? (v.toBool() ? u"true"_s : u"false"_s)
-                         : v.isDouble() ? QString::number(v.toInt())
-                                        : v.toString());
-        }
+        const QStringList values = core::jsonMemberTexts(q.value(4).toString(), fromResult);
+        for (qsizetype c = 0, v = 0; c < columns.size(); ++c)
+            cells.append(columns.at(c) == "email"_L1 ? q.value(2).toString().trimmed() : values.at(v++));
         chunk += core::csv::record(cells).toUtf8();
         ++written;
         if (chunk.size() > 1 << 20) {
