@@ -4,6 +4,7 @@
 #include "storage/database.h"
 
 #include <QCoreApplication>
+#include <QDeadlineTimer>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -14,6 +15,7 @@
 #include <QSysInfo>
 #include <QUuid>
 
+#include <array>
 #include <map>
 
 #ifdef Q_OS_LINUX
@@ -561,14 +563,20 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
     QSet<QString> taken = inFlight;
     QHash<QString, int> domainLoad = perDomain.inFlight;
     int newWork = perDomain.newWork;
+    const qint64 clock = QDeadlineTimer::current().deadline();
+    qint64 due = m_nextExpiredCheck.load();
+    const bool expiredFirst =
+        clock >= due && m_nextExpiredCheck.compare_exchange_strong(due, clock + ExpiredCheckMs);
     QList<QList<JobItem>> perJob;
     for (const Job &job : std::as_const(active)) {
         QList<JobItem> items;
         // Without room for new work, only power items can still join their domain's: nothing to read here.
         const bool joinable = perDomain.max > 0 && job.mode == core::Mode::Power && job.kind == KindVerify;
-        for (QSqlQuery *q : {&expired, &queued}) {
+        for (QSqlQuery *q : expiredFirst ? std::array{&expired, &queued} : std::array{&queued, &expired}) {
             if (newWork == 0 && !joinable)
                 break;
+            if (q == &expired && !expiredFirst && items.size() >= max)
+                continue; // the queue filled this lease: leases that ran out wait for the next check
             q->bindValue(0, job.seq);
             q->bindValue(1, q == &queued ? nowMs : now);
             q->bindValue(2, max * 2 + perDomain.max);

@@ -11,6 +11,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <atomic>
 #include <functional>
 #include <optional>
 
@@ -263,6 +264,11 @@ private:
     accounts::Credits &m_credits;
     EndedHook m_endedHook;
     QString m_runnerId;
+    /// Leases that ran out (a lost answer, a process that died) are looked for first at most this often;
+    /// in between, only when the queue cannot fill a lease. Finding none reads every leased row of the job
+    /// (a millisecond with 4,000 in flight), and a lease runs out only minutes after it was taken.
+    static constexpr int ExpiredCheckMs = 5'000;
+    std::atomic<qint64> m_nextExpiredCheck{0}; ///< on QDeadlineTimer's clock (ms); 0: the first lease looks
 };
 
 } // namespace mailcaff::jobs
