@@ -227,9 +227,7 @@ bool Engine::start(const EngineConfig &config, QString *error)
     const QString listDir = QDir(m_config.dataDir).filePath(u"lists"_s);
     m_lists = m_listsLoading.isValid() && m_listsLoadingDir == listDir ? m_listsLoading.result()
                                                                        : lists::Lists::load(listDir);
-    if (m_listsLoading.isValid())
-        m_listsLoading.waitForFinished();
-    m_listsLoading = {};
+    m_listsLoading = {}; // a read for another folder (the data folder changed since) ends on its own
 
     // Check the DNS server list here, where the error can still reach the user, before the thread starts.
     {
