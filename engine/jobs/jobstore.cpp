@@ -692,24 +692,23 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
     std::map<std::pair<qint64, QString>, qint64> counted;
     // Most lists have no duplicates: their items need no second statement (a duplicate is marked when
     // the list is stored and never gains one later).
-    QHash<qint64, bool> hasDuplicates;
+    QHash<qint64, bool> hasDuplicates; // per job, asked once
     QSqlQuery anyDuplicate(db);
     anyDuplicate.prepare(u"SELECT EXISTS (SELECT 1 FROM job_items WHERE job = ? AND dup_of IS NOT NULL)"_s);
     for (const auto &[item, outcome] : done) {
-        if (hasDuplicates.contains(item.jobKey))
-            continue;
-        anyDuplicate.bindValue(0, item.jobKey);
-        if (!anyDuplicate.exec() || !anyDuplicate.next())
-            return std::nullopt;
-        hasDuplicates.insert(item.jobKey, anyDuplicate.value(0).toBool());
-        anyDuplicate.finish();
-    }
-    for (const auto &[item, outcome] : done) {
+        auto known = hasDuplicates.constFind(item.jobKey);
+        if (known == hasDuplicates.cend()) {
+            anyDuplicate.bindValue(0, item.jobKey);
+            if (!anyDuplicate.exec() || !anyDuplicate.next())
+                return std::nullopt;
+            known = hasDuplicates.insert(item.jobKey, anyDuplicate.value(0).toBool());
+            anyDuplicate.finish();
+        }
         const QString result = QString::fromUtf8(
             outcome.json.isEmpty() ? QJsonDocument(outcome.result).toJson(QJsonDocument::Compact)
                                    : outcome.json);
         for (QSqlQuery *q : {&first, &duplicates}) {
-            if (q == &duplicates && !hasDuplicates.value(item.jobKey))
+            if (q == &duplicates && !*known)
                 continue;
             q->bindValue(0, outcome.status);
             q->bindValue(1, result);
