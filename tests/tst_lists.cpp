@@ -52,6 +52,7 @@ private slots:
     void userFiles();
     void missingUserDir();
     void loadTime();
+    void domainSetAgreesWithQSet();
 
 private:
     std::shared_ptr<const Lists> m_lists;
@@ -332,6 +333,63 @@ void TestLists::loadTime()
     QVERIFY(lists->disposableCount() > 100000);
     qInfo("Lists::load() took %lld ms", elapsed);
     QVERIFY2(elapsed < 2000, qPrintable(QString::number(elapsed)));
+}
+
+// The lists' compact set of names against QSet<QString>: random names over a small alphabet (so that
+// prefixes, near-misses and hash neighbours are common) through several growths, then every kind of edge.
+void TestLists::domainSetAgreesWithQSet()
+{
+    mailcaff::lists::DomainSet set;
+    QSet<QString> oracle;
+    QRandomGenerator random(20261129);
+    const auto name = [&] {
+        QString n;
+        const int length = 1 + int(random.bounded(12));
+        for (int i = 0; i < length; ++i)
+            n += QChar(u"ab.-c"[random.bounded(5)]);
+        return n;
+    };
+    for (int i = 0; i < 20000; ++i) {
+        const QString n = name();
+        set.insert(n);
+        oracle.insert(n);
+        if (i % 997 == 0)
+            QCOMPARE(set.size(), oracle.size());
+    }
+    QCOMPARE(set.size(), oracle.size());
+    for (const QString &n : std::as_const(oracle))
+        QVERIFY2(set.contains(n), qPrintable(n));
+    for (int i = 0; i < 20000; ++i) {
+        const QString n = name() + u'x'; // never inserted
+        QVERIFY2(!set.contains(n), qPrintable(n));
+        const QString m = name();
+        QCOMPARE(set.contains(m), oracle.contains(m));
+    }
+    // A view into a longer text, as the parent-domain walk passes.
+    const QString text = u"mail."_s + *oracle.cbegin();
+    QVERIFY(set.contains(QStringView(text).sliced(5)));
+
+    mailcaff::lists::DomainSet edges;
+    QVERIFY(!edges.contains(u"anything.example"));
+    edges.insert(u"");
+    edges.insert(u"bücher.example"); // not ASCII: no ASCII lookup could match it
+    QCOMPARE(edges.size(), 0);
+    QVERIFY(edges.isEmpty());
+    const QString longest(255, u'a');
+    const QString tooLong(256, u'a');
+    edges.insert(longest);
+    edges.insert(tooLong); // over a length byte: left out
+    edges.insert(u"a.example");
+    edges.insert(u"a.example");
+    QCOMPARE(edges.size(), 2);
+    QVERIFY(edges.contains(longest));
+    QVERIFY(!edges.contains(tooLong));
+    QVERIFY(!edges.contains(QStringView(longest).chopped(1)));
+    QVERIFY(edges.contains(u"a.example"));
+    QVERIFY(!edges.contains(u"a.exampl"));
+    QVERIFY(!edges.contains(u"A.example")); // lookups are of lowercase names, compared as they are
+    QVERIFY(!edges.contains(u"bücher.example"));
+    QVERIFY(!edges.contains(u""));
 }
 
 void TestLists::osaDistanceMatchesTheFullTable()

@@ -53,11 +53,6 @@ QByteArray readFile(const QString &path)
     return file.readAll();
 }
 
-qsizetype lineCount(const QByteArray &data)
-{
-    return data.count('\n') + 1;
-}
-
 // The shipped files are generated lowercase ASCII (resources/update-lists.py); a user's file may hold any
 // case, a Unicode domain, a wildcard or an address-style "@domain": normalise to what
 // EmailAddress::asciiDomain() produces, so lookups compare like with like.
@@ -94,13 +89,14 @@ QString normaliseRole(QStringView localPart)
     return role;
 }
 
-void addDomains(QSet<QString> &set, const QByteArray &data, Source source)
+void addDomains(DomainSet &set, const QByteArray &data, Source source)
 {
-    set.reserve(set.size() + lineCount(data));
+    set.reserve(set.size() + data.count('\n') + 1, data.size());
     forEachEntry(data, [&](QByteArrayView line) {
-        const QString domain = normaliseDomain(line, source);
-        if (!domain.isEmpty())
-            set.insert(domain);
+        if (source == Source::Shipped)
+            set.insert(QLatin1StringView(line)); // generated lowercase ASCII
+        else
+            set.insert(normaliseDomain(line, source));
     });
 }
 
@@ -114,7 +110,7 @@ void addRoles(QSet<QString> &set, const QByteArray &data)
 }
 
 // A spam-trap entry is a full address (local@domain) or a domain.
-void addSpamTraps(QSet<QString> &domains, QSet<QString> &addresses, const QByteArray &data, Source source)
+void addSpamTraps(DomainSet &domains, QSet<QString> &addresses, const QByteArray &data, Source source)
 {
     forEachEntry(data, [&](QByteArrayView line) {
         const qsizetype at = line.lastIndexOf('@');
@@ -132,10 +128,10 @@ void addSpamTraps(QSet<QString> &domains, QSet<QString> &addresses, const QByteA
 }
 
 // Whether `domain` or one of its parent domains is in `set`; mail.tempmail.com is covered by tempmail.com.
-bool containsDomainOrParent(const QSet<QString> &set, QStringView domain)
+bool containsDomainOrParent(const DomainSet &set, QStringView domain)
 {
     while (!domain.isEmpty()) {
-        if (set.contains(domain.toString()))
+        if (set.contains(domain))
             return true;
         const qsizetype dot = domain.indexOf(u'.');
         if (dot < 0)
@@ -171,7 +167,104 @@ constexpr TldTypo TldTypos[] = {
     {u"cm", u"com", true},   {u"co", u"com", true},
 };
 
+/// FNV-1a over the characters' low bytes (the names are ASCII): the same for a name in the table and
+/// for a view of UTF-16 text.
+template<typename View> size_t hashName(View name)
+{
+    quint64 h = 0xcbf29ce484222325ULL;
+    for (qsizetype i = 0; i < name.size(); ++i) {
+        h ^= quint8(name[i].unicode());
+        h *= 0x100000001b3ULL;
+    }
+    return size_t(h ^ (h >> 32));
+}
+
+template<typename View> bool isAsciiName(View name)
+{
+    if (name.size() > 255)
+        return false;
+    for (qsizetype i = 0; i < name.size(); ++i) {
+        if (name[i].unicode() >= 0x80)
+            return false;
+    }
+    return true;
+}
+
 } // namespace
+
+template<typename View> size_t DomainSet::slotOf(View domain) const
+{
+    const size_t mask = m_slots.size() - 1;
+    for (size_t i = hashName(domain) & mask;; i = (i + 1) & mask) {
+        const quint32 at = m_slots[i];
+        if (at == 0)
+            return i;
+        const auto length = qsizetype(quint8(m_names.at(at - 1)));
+        if (length == domain.size() && QLatin1StringView(m_names.constData() + at, length) == domain)
+            return i;
+    }
+}
+
+void DomainSet::rebuild(size_t slotCount)
+{
+    std::vector<quint32> old(slotCount, 0);
+    old.swap(m_slots);
+    const size_t mask = slotCount - 1;
+    for (const quint32 at : old) {
+        if (at == 0)
+            continue;
+        // Every name is there once: the first empty slot is its place.
+        const QLatin1StringView name(m_names.constData() + at, qsizetype(quint8(m_names.at(at - 1))));
+        size_t i = hashName(name) & mask;
+        while (m_slots[i] != 0)
+            i = (i + 1) & mask;
+        m_slots[i] = at;
+    }
+}
+
+void DomainSet::reserve(qsizetype count, qsizetype bytes)
+{
+    m_names.reserve(m_names.size() + bytes);
+    // At most half full: a miss (most lookups) ends at an empty slot after a step or two.
+    size_t slotCount = std::max<size_t>(64, m_slots.size());
+    while (slotCount < size_t(count) * 2)
+        slotCount *= 2;
+    if (slotCount != m_slots.size())
+        rebuild(slotCount);
+}
+
+template<typename View> void DomainSet::add(View domain)
+{
+    if (domain.isEmpty() || !isAsciiName(domain))
+        return;
+    if (size_t(m_count + 1) * 2 > m_slots.size())
+        reserve(std::max<qsizetype>(m_count * 2, 32));
+    const size_t slot = slotOf(domain);
+    if (m_slots[slot] != 0)
+        return; // there already
+    m_names.append(char(quint8(domain.size())));
+    m_slots[slot] = quint32(m_names.size());
+    for (qsizetype i = 0; i < domain.size(); ++i)
+        m_names.append(char(domain[i].unicode()));
+    ++m_count;
+}
+
+void DomainSet::insert(QStringView domain)
+{
+    add(domain);
+}
+
+void DomainSet::insert(QLatin1StringView domain)
+{
+    add(domain);
+}
+
+bool DomainSet::contains(QStringView domain) const
+{
+    if (m_count == 0 || !isAsciiName(domain))
+        return false;
+    return m_slots[slotOf(domain)] != 0;
+}
 
 int osaDistance(QStringView a, QStringView b, int limit)
 {
@@ -253,10 +346,9 @@ bool Lists::isDisposableDomain(const QString &asciiDomain) const
     // a domain also allows its subdomains unless one of them is listed itself.
     QStringView domain(asciiDomain);
     while (!domain.isEmpty()) {
-        const QString candidate = domain.toString();
-        if (m_allowDisposable.contains(candidate))
+        if (m_allowDisposable.contains(domain))
             return false;
-        if (m_disposable.contains(candidate))
+        if (m_disposable.contains(domain))
             return true;
         const qsizetype dot = domain.indexOf(u'.');
         if (dot < 0)
