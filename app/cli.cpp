@@ -2,6 +2,7 @@
 
 #include "apiservercontrol.h"
 #include "core/csv.h"
+#include "core/emailaddress.h"
 #include "engine.h"
 #include "mainwindow.h"
 #include "net/tlsidentity.h"
@@ -632,8 +633,10 @@ QString sourceKeyOf(const QFileInfo &file, const QString &output, int column, co
         QCryptographicHash::hash(identity.toUtf8(), QCryptographicHash::Sha256).toHex());
 }
 
-/// Reads the list and finds or creates its job, before the engine starts (so the runner can be held to
-/// it). Empty job id and a printed error when it cannot.
+/// Reads the list and finds or creates its job, before the engine's runner starts (so it can be held to
+/// it). `beforeStoring` runs when a new list is about to be stored, with the distinct domains of its first
+/// rows (the engine starts there and asks DNS about them while the rows are written); false from it ends
+/// the run. Empty job id and a printed error when it cannot.
 struct FileRun
 {
     QString jobId;
@@ -641,7 +644,8 @@ struct FileRun
     int exitCode = ExitOk;
 };
 
-FileRun prepareFileRun(Engine &engine, const QCommandLineParser &p, const QString &path)
+FileRun prepareFileRun(Engine &engine, const QCommandLineParser &p, const QString &path,
+                       const std::function<bool(const QStringList &domains, core::Mode mode)> &beforeStoring)
 {
     FileRun run;
     core::Mode mode = core::Mode::Power;
@@ -700,6 +704,19 @@ FileRun prepareFileRun(Engine &engine, const QCommandLineParser &p, const QStrin
             run.jobId = *existing;
             return run;
         }
+    }
+    QStringList domains;
+    QSet<QString> seen;
+    for (qsizetype i = header ? 1 : 0; i < rows.size(); ++i) {
+        const core::EmailAddress address = core::EmailAddress::parse(rows.at(i).value(column));
+        if (address.isValid() && !seen.contains(address.asciiDomain())) {
+            seen.insert(address.asciiDomain());
+            domains.append(address.asciiDomain());
+        }
+    }
+    if (!beforeStoring(domains, mode)) {
+        run.exitCode = ExitFailure;
+        return run;
     }
     core::csv::Reader reader(path);
     QElapsedTimer storing;
@@ -872,25 +889,35 @@ int run(int argc, char **argv)
     options.engine.database = engine.config().database;
     options.engine.runJobs = verb.isEmpty(); // only servers work on jobs
     // `verify FILE`: a list of its own, worked by this process alone (never a server's jobs).
-    FileRun fileRun;
-    const bool fileMode =
-        verb == "verify"_L1 && positional.size() == 2 && QFileInfo(positional.at(1)).isFile();
-    if (fileMode) {
-        fileRun = prepareFileRun(engine, parser, positional.at(1));
+    const auto start = [&] {
+        if (engine.isRunning() || engine.start(options.engine, &error))
+            return true;
+        err() << "mailcaff: " << error << Qt::endl;
+        return false;
+    };
+    if (verb == "verify"_L1 && positional.size() == 2 && QFileInfo(positional.at(1)).isFile()) {
+        // The engine starts before the list is stored (without its runner, which then works on this
+        // list alone), so that DNS answers for the first rows' domains come in while it is written.
+        const FileRun fileRun = prepareFileRun(engine, parser, positional.at(1),
+                                               [&](const QStringList &domains, core::Mode mode) {
+                                                   if (!start())
+                                                       return false;
+                                                   engine.prefetchMailRoutes(domains, mode);
+                                                   return true;
+                                               });
         if (fileRun.jobId.isEmpty())
             return fileRun.exitCode;
-        options.engine.runJobs = true;
-        options.engine.onlyJob = fileRun.jobId;
-    } else if (verb == "verify"_L1 && (parser.isSet(u"output"_s) || parser.isSet(u"column"_s))) {
+        if (!start())
+            return ExitFailure;
+        engine.workOn(fileRun.jobId);
+        return finishFileRun(engine, fileRun);
+    }
+    if (verb == "verify"_L1 && (parser.isSet(u"output"_s) || parser.isSet(u"column"_s))) {
         return usageError(
             u"verify: --output and --column go with a FILE (no file named '%1')"_s.arg(positional.value(1)));
     }
-    if (!engine.start(options.engine, &error)) {
-        err() << "mailcaff: " << error << Qt::endl;
+    if (!start())
         return ExitFailure;
-    }
-    if (fileMode)
-        return finishFileRun(engine, fileRun);
     if (verb == "verify"_L1)
         return runVerify(engine, parser, positional.mid(1));
 

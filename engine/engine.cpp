@@ -261,29 +261,42 @@ bool Engine::start(const EngineConfig &config, QString *error)
         stop();
         return false;
     }
-    // Bulk jobs: what a crash left leased goes back to the queue, old finished jobs go.
-    if (m_config.runJobs) {
-        if (m_config.onlyJob.isEmpty()) { // housekeeping is a server's business
-            m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
-            m_purge.start();
-        }
-        // The runner has a thread of its own: its database writes (a transaction per finished item) never
-        // hold up the window or the API.
-        // Per domain in power mode: what its mail server's sessions take at once, twice over (one round in
-        // the sessions, one waiting).
-        const int perDomain =
-            2 * std::max(1, m_config.maxSessionsPerMx) * std::max(1, m_config.maxRcptsPerSession);
-        m_runner = new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs,
-                                       perDomain);
-        connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::kickWebhooks, Qt::DirectConnection);
-        m_runner->setHandler(jobs::KindDomain, domainJobHandler());
-        m_runner->setHandler(jobs::KindFind, findJobHandler());
-        m_runner->setOnlyJob(m_config.onlyJob);
-        m_jobsThread.start();
-        m_runner->moveToThread(&m_jobsThread);
-        QMetaObject::invokeMethod(m_runner, &jobs::JobRunner::start, Qt::QueuedConnection);
-    }
+    if (m_config.runJobs)
+        startRunner();
     return true;
+}
+
+void Engine::workOn(const QString &jobId)
+{
+    if (m_runner || !m_thread.isRunning())
+        return;
+    m_config.runJobs = true;
+    m_config.onlyJob = jobId;
+    startRunner();
+}
+
+void Engine::startRunner()
+{
+    // Bulk jobs: what a crash left leased goes back to the queue, old finished jobs go.
+    if (m_config.onlyJob.isEmpty()) { // housekeeping is a server's business
+        m_jobs.purgeFinishedBefore(m_config.jobRetentionDays);
+        m_purge.start();
+    }
+    // The runner has a thread of its own: its database writes (a transaction per finished item) never
+    // hold up the window or the API.
+    // Per domain in power mode: what its mail server's sessions take at once, twice over (one round in
+    // the sessions, one waiting).
+    const int perDomain =
+        2 * std::max(1, m_config.maxSessionsPerMx) * std::max(1, m_config.maxRcptsPerSession);
+    m_runner =
+        new jobs::JobRunner(*this, m_jobs, m_config.jobConcurrency, m_config.jobGreylistDelaysMs, perDomain);
+    connect(m_runner, &jobs::JobRunner::jobFinished, this, &Engine::kickWebhooks, Qt::DirectConnection);
+    m_runner->setHandler(jobs::KindDomain, domainJobHandler());
+    m_runner->setHandler(jobs::KindFind, findJobHandler());
+    m_runner->setOnlyJob(m_config.onlyJob);
+    m_jobsThread.start();
+    m_runner->moveToThread(&m_jobsThread);
+    QMetaObject::invokeMethod(m_runner, &jobs::JobRunner::start, Qt::QueuedConnection);
 }
 
 void Engine::stop()
@@ -448,7 +461,7 @@ bool Engine::call(QObject *context, std::function<void(const Result &)> done,
     });
     call->moveToThread(context->thread());
     m_calls.insert(call);
-    m_waiting.push_back([this, call, start = std::move(start)](Worker *w) {
+    scheduleLocked(worker, [this, call, start = std::move(start)](Worker *w) {
         start(w, [this, call](const Result &result) {
             {
                 QMutexLocker resultLock(&m_callsMutex);
@@ -469,10 +482,34 @@ bool Engine::call(QObject *context, std::function<void(const Result &)> done,
                                           [outbox = m_outbox, thread] { Outbox::drain(outbox, thread); });
         });
     });
+    return true;
+}
+
+void Engine::scheduleLocked(Worker *worker, std::function<void(Worker *)> job)
+{
+    m_waiting.push_back(std::move(job));
     if (!std::exchange(m_sliceQueued, true))
         QMetaObject::invokeMethod(
             worker, [this] { startWaitingCalls(); }, Qt::QueuedConnection);
-    return true;
+}
+
+void Engine::prefetchMailRoutes(const QStringList &asciiDomains, core::Mode mode)
+{
+    QMutexLocker lock(&m_callsMutex);
+    Worker *worker = m_worker;
+    if (!worker || asciiDomains.isEmpty())
+        return;
+    scheduleLocked(worker, [asciiDomains, power = mode == core::Mode::Power](Worker *w) {
+        // Answers go to the resolver's cache; the lookups of the verifications that come meanwhile join
+        // these on the wire.
+        dns::Resolver *resolver = &w->resolver;
+        for (const QString &domain : asciiDomains) {
+            resolver->lookupMailRoute(domain, w, [resolver, w, power](const dns::MailRoute &route) {
+                if (power && route.kind == dns::MailRoute::Kind::Mx && !route.mx.isEmpty())
+                    resolver->lookupAddresses(route.mx.first().host, w, [](const dns::AddressAnswer &) {});
+            });
+        }
+    });
 }
 
 void Engine::startWaitingCalls()

@@ -100,6 +100,11 @@ public:
     /// Opens only the database, at `database` or else in the data dir (command-line verbs such as
     /// `keys create` need nothing else).
     bool openStorage(const QString &dataDir, const QString &database, QString *error);
+    /// After a start() without runJobs: works on the job `jobId` alone (a `verify FILE` run), which can
+    /// then be stored after the engine started. Does nothing when a runner runs already.
+    void workOn(const QString &jobId);
+    /// Between start() and stop().
+    bool isRunning() const { return m_thread.isRunning(); }
     void stop();
 
     const EngineConfig &config() const { return m_config; }
@@ -136,6 +141,10 @@ public:
     /// requests): the result cache is read for all of them in one query rather than one each. The returned
     /// guard ends the batch; verifyNow() must come before it goes.
     [[nodiscard]] QScopeGuard<void (*)()> verifyNowBatch(const QStringList &emails) const;
+    /// Thread-safe: asks DNS now for the mail routes of `asciiDomains` (and, for power mode, the first
+    /// MX host's addresses), so that verifications of them find the answers cached or on their way. For a
+    /// list about to be stored: its first rows' domains are resolved while the rest is written.
+    void prefetchMailRoutes(const QStringList &asciiDomains, core::Mode mode);
     /// A person's address (API.md's find), with the same threading rules as verify().
     bool find(const find::FindRequest &request, QObject *context,
               std::function<void(const find::FindResult &)> done);
@@ -201,6 +210,9 @@ private:
     std::deque<std::function<void(Worker *)>> m_waiting;
     bool m_sliceQueued = false; ///< a slice event is on its way to the engine thread
     void startWaitingCalls();
+    /// Queues `job` for the engine thread's next slice (m_callsMutex held, `worker` the current one).
+    void scheduleLocked(Worker *worker, std::function<void(Worker *)> job);
+    void startRunner();
 };
 
 } // namespace mailcaff

@@ -55,6 +55,7 @@ private Q_SLOTS:
     void answersAtOnceAreTheEnginesAnswers();
     void answersAtOnceFromManyThreads();
     void connectionsToAllServersStayUnderTheCap();
+    void prefetchedRoutesAreNotAskedAgain();
 
 private:
     std::optional<core::VerificationResult> verifyQueued(const QString &email, core::Mode mode);
@@ -1071,6 +1072,38 @@ void TestPower::answersAtOnceFromManyThreads()
         QVERIFY2(now, qPrintable(it.key()));
         QCOMPARE(withoutTime(*now), withoutTime(it.value()));
     }
+}
+
+void TestPower::prefetchedRoutesAreNotAskedAgain()
+{
+    // What `verify FILE` does with its first rows' domains while it stores the list: in power mode the MX
+    // and the first MX host's addresses are asked at once, in quick mode the MX alone; verifications after
+    // that find them cached and ask DNS nothing more.
+    using Type = DnsTestServer::RecordType;
+    m_dns.addMx(u"prefetch.test"_s, 10, u"mx.prefetch.test"_s);
+    m_dns.addA(u"mx.prefetch.test"_s, u"127.0.0.11"_s);
+    m_dns.addMx(u"prefetch-quick.test"_s, 10, u"mx.prefetch-quick.test"_s);
+    m_dns.addA(u"mx.prefetch-quick.test"_s, u"127.0.0.11"_s);
+    server(11)->addMailbox(u"pat@prefetch.test"_s);
+    m_engine.prefetchMailRoutes({u"prefetch-quick.test"_s}, core::Mode::Quick);
+    m_engine.prefetchMailRoutes({u"prefetch.test"_s, u"prefetch-nx.test"_s}, core::Mode::Power);
+    QTRY_COMPARE(m_dns.queryCount(u"mx.prefetch.test"_s, Type::A), 1);
+    QTRY_COMPARE(m_dns.queryCount(u"prefetch-nx.test"_s, Type::MX), 1);
+    QCOMPARE(m_dns.queryCount(u"prefetch.test"_s, Type::MX), 1);
+    QCOMPARE(m_dns.queryCount(u"prefetch-quick.test"_s, Type::MX), 1);
+
+    const core::VerificationResult valid = verify(m_engine, u"pat@prefetch.test"_s);
+    QCOMPARE(core::toString(valid.status), u"valid"_s);
+    QCOMPARE(m_dns.queryCount(u"prefetch.test"_s, Type::MX), 1);
+    QCOMPARE(m_dns.queryCount(u"mx.prefetch.test"_s, Type::A), 1);
+    const std::optional<core::VerificationResult> quick =
+        verifyQueued(u"lee@prefetch-quick.test"_s, core::Mode::Quick);
+    QVERIFY(quick.has_value());
+    QCOMPARE(core::toString(quick->status), u"risky"_s);
+    QCOMPARE(m_dns.queryCount(u"prefetch-quick.test"_s, Type::MX), 1);
+    QCOMPARE(m_dns.queryCount(u"mx.prefetch-quick.test"_s, Type::A), 0); // quick mode connects nowhere
+    const core::VerificationResult missing = verify(m_engine, u"x@prefetch-nx.test"_s);
+    QCOMPARE(core::toString(missing.reason), u"domain_not_found"_s);
 }
 
 #include "tst_power.moc"
