@@ -401,12 +401,12 @@ Verdict classifyPermanentRcpt(const Reply &reply, const Hints &hints)
 
 Verdict classify(const Reply &reply, Stage stage)
 {
-    const Hints hints = hintsOf(reply);
     if (stage != Stage::RcptTo)
-        return classifyBeforeRcpt(reply, hints);
+        return classifyBeforeRcpt(reply, hintsOf(reply));
 
     if (reply.code >= 200 && reply.code < 300) // 250, 251 "will forward", 252 "cannot verify, will accept"
         return Verdict::Accepted;
+    const Hints hints = hintsOf(reply); // the text only matters for a refusal
     if (reply.isTransient())
         return classifyTransientRcpt(hints);
     if (reply.isPermanent())
