@@ -558,12 +558,12 @@ std::optional<core::VerificationResult> Engine::verifyNow(const QString &email, 
     return m_worker ? m_worker->verifier.verifyNow(email, mode) : std::nullopt;
 }
 
-QScopeGuard<void (*)()> Engine::verifyNowBatch(const QStringList &emails) const
+QScopeGuard<void (*)()> Engine::verifyNowBatch(const QStringList &emails, const QStringList &forVerify) const
 {
     {
         QReadLocker lock(&m_workerLock);
-        if (m_worker && !emails.isEmpty())
-            m_worker->verifier.beginVerifyNowBatch(emails);
+        if (m_worker && (!emails.isEmpty() || !forVerify.isEmpty()))
+            m_worker->verifier.beginVerifyNowBatch(emails, forVerify);
     }
     // Ended whatever happens to the worker meanwhile: the batch is the calling thread's.
     return QScopeGuard<void (*)()>(&verify::ResultCache::endBatch);

@@ -139,8 +139,11 @@ public:
     std::optional<core::VerificationResult> verifyNow(const QString &email, core::Mode mode) const;
     /// Thread-safe: verifyNow() of each of `emails` is about to come from this thread (a batch of API
     /// requests): the result cache is read for all of them in one query rather than one each. The returned
-    /// guard ends the batch; verifyNow() must come before it goes.
-    [[nodiscard]] QScopeGuard<void (*)()> verifyNowBatch(const QStringList &emails) const;
+    /// guard ends the batch; verifyNow() must come before it goes. `forVerify`: addresses about to go to
+    /// verify() instead (power items of a bulk job), read in the same query so that the engine thread need
+    /// not ask the database about each again.
+    [[nodiscard]] QScopeGuard<void (*)()> verifyNowBatch(const QStringList &emails,
+                                                         const QStringList &forVerify = {}) const;
     /// Thread-safe: asks DNS now for the mail routes of `asciiDomains` (and, for power mode, the first
     /// MX host's addresses), so that verifications of them find the answers cached or on their way. For a
     /// list about to be stored: its first rows' domains are resolved while the rest is written.

@@ -48,6 +48,7 @@ private Q_SLOTS:
     void preparedStatementsLiveWithTheirConnection();
     void insertedRowsAreStoredAsQtStoresThem();
     void resultCacheReadsABatchAtOnce();
+    void resultCacheRemembersWhatABatchDidNotFind();
     void copiesEverythingIntoANewDatabase();
     void reconnectsWhenTheServerDropsTheConnection();
 
@@ -808,6 +809,57 @@ void TestStorage::resultCacheReadsABatchAtOnce()
     verify::ResultCache::endBatch();
     for (const QString &address : stored)
         QVERIFY2(!cache.find(address), qPrintable(address));
+}
+
+void TestStorage::resultCacheRemembersWhatABatchDidNotFind()
+{
+    // A bulk job's power items are looked up with the runner's batch, for the engine thread: those not
+    // there are remembered as absent, and the engine thread's lookup of each (any thread's, once) answers
+    // from that, not from the database; those there are not remembered; a result stored meanwhile wins.
+    storage::Database db;
+    QVERIFY(db.open(fresh(u"absent"_s), nullptr));
+    const auto result = [](const QString &address) {
+        core::VerificationResult r;
+        r.email = address;
+        r.status = core::Status::Invalid;
+        r.reason = core::Reason::MailboxNotFound;
+        r.mode = core::Mode::Power;
+        return r;
+    };
+    {
+        verify::ResultCache cache(db, verify::CachePolicy());
+        cache.store(u"there@cache.test"_s, result(u"there@cache.test"_s));
+    } // written when the cache goes
+    verify::ResultCache cache(db, verify::CachePolicy());
+    cache.beginBatch({}, {u"there@cache.test"_s, u"Late@cache.test"_s, u"stored@cache.test"_s});
+    verify::ResultCache::endBatch(); // the runner's batch ends before the engine thread asks
+    {
+        // Another process writes one of them after the read.
+        verify::ResultCache other(db, verify::CachePolicy());
+        other.store(u"late@cache.test"_s, result(u"late@cache.test"_s));
+    }
+    // This process verifies another: stored and written (no longer waiting in memory) before it is asked.
+    cache.store(u"stored@cache.test"_s, result(u"stored@cache.test"_s));
+    cache.flush();
+    QSqlQuery q(db.connection());
+    QTRY_VERIFY(q.exec(u"SELECT 1 FROM verification_cache WHERE address = 'stored@cache.test'"_s) &&
+                q.next());
+    q.finish();
+    QTest::qWait(100); // the writer's confirmation reaches this thread
+    std::optional<core::VerificationResult> there, late, lateAgain, stored;
+    std::unique_ptr<QThread> engineThread(QThread::create([&] {
+        there = cache.find(u"there@cache.test"_s);
+        late = cache.find(u"late@cache.test"_s);      // remembered absent: not read
+        lateAgain = cache.find(u"late@cache.test"_s); // once only: read now
+        stored = cache.find(u"stored@cache.test"_s);
+    }));
+    engineThread->start();
+    QVERIFY(engineThread->wait(10'000));
+    QVERIFY(there);
+    QVERIFY(!late);
+    QVERIFY(lateAgain);
+    QCOMPARE(lateAgain->email, u"late@cache.test"_s);
+    QVERIFY(stored);
 }
 
 void TestStorage::reconnectsWhenTheServerDropsTheConnection()

@@ -252,12 +252,15 @@ void JobRunner::fill()
     m_filling = false;
     if (first && items.size() >= FirstLease) // there may be more: once these are on their way
         QMetaObject::invokeMethod(this, &JobRunner::fill, Qt::QueuedConnection);
-    // Quick items are answered below from the caches: one read of the result cache for all of them.
-    QStringList quick;
-    for (const JobItem &item : items)
-        if (item.kind == KindVerify && item.mode == core::Mode::Quick)
-            quick.append(item.input);
-    const auto cacheBatch = m_engine.verifyNowBatch(quick.size() > 1 ? quick : QStringList());
+    // Quick items are answered below from the caches: one read of the result cache for all of them. Power
+    // items go to the engine thread, whose lookup of each in the result cache the same read spares.
+    QStringList quick, power;
+    for (const JobItem &item : items) {
+        if (item.kind == KindVerify)
+            (item.mode == core::Mode::Quick ? quick : power).append(item.input);
+    }
+    const auto cacheBatch = m_engine.verifyNowBatch(quick.size() > 1 ? quick : QStringList(),
+                                                    power.size() > 1 ? power : QStringList());
     for (const JobItem &item : items) {
         const QString key = keyOf(item);
         const Handler &handler = m_handlers[item.kind];

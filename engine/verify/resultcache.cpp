@@ -3,6 +3,7 @@
 #include "storage/database.h"
 
 #include <QDateTime>
+#include <QDeadlineTimer>
 #include <QJsonDocument>
 #include <QSqlQuery>
 
@@ -76,6 +77,12 @@ std::optional<core::VerificationResult> ResultCache::find(const QString &asciiAd
             waiting = it->result;
         else if (m_writing && m_writing->contains(key))
             waiting = m_writing->constFind(key)->result;
+        else if (const auto absent = m_absent.constFind(key); absent != m_absent.constEnd()) {
+            const bool fresh = *absent > QDeadlineTimer::current().deadline();
+            m_absent.erase(absent);
+            if (fresh)
+                return std::nullopt;
+        }
     }
     // A row leaves memory only once it is written: from here on, the database has it.
     if (waiting) // through JSON, as from the database: the same answer whether written yet or not
@@ -98,21 +105,30 @@ std::optional<core::VerificationResult> ResultCache::find(const QString &asciiAd
     return core::VerificationResult::fromJson(QJsonDocument::fromJson(json).object());
 }
 
-void ResultCache::beginBatch(const QStringList &asciiAddresses) const
+void ResultCache::beginBatch(const QStringList &asciiAddresses, const QStringList &forOtherThreads) const
 {
     t_batch.cache = this;
     t_batch.rows.clear();
     QStringList keys;
-    keys.reserve(asciiAddresses.size());
+    keys.reserve(asciiAddresses.size() + forOtherThreads.size());
+    QSet<QString> others; // keys of forOtherThreads to ask about
     {
         // Rows still in memory are left out: find() reads them there, or (once written meanwhile) from
         // the database, never "absent" from a read that came before their write.
         QMutexLocker lock(&m_mutex);
+        const auto wanted = [&](const QString &key) {
+            return !t_batch.rows.contains(key) && !others.contains(key) && !m_pending.contains(key) &&
+                   !(m_writing && m_writing->contains(key));
+        };
         for (const QString &address : asciiAddresses) {
-            QString key = cacheKey(address);
-            if (!t_batch.rows.contains(key) && !m_pending.contains(key) &&
-                !(m_writing && m_writing->contains(key))) {
+            if (QString key = cacheKey(address); wanted(key)) {
                 t_batch.rows.insert(key, std::nullopt);
+                keys.append(std::move(key));
+            }
+        }
+        for (const QString &address : forOtherThreads) {
+            if (QString key = cacheKey(address); wanted(key)) {
+                others.insert(key);
                 keys.append(std::move(key));
             }
         }
@@ -131,9 +147,26 @@ void ResultCache::beginBatch(const QStringList &asciiAddresses) const
         t_batch.rows.clear(); // not known then: find() asks the database about each address itself
         return;
     }
-    while (q.next())
-        t_batch.rows.insert(q.value(0).toString(), q.value(1).toByteArray());
+    while (q.next()) {
+        QString key = q.value(0).toString();
+        if (others.remove(key))
+            continue; // there: find() on the engine thread reads it
+        t_batch.rows.insert(std::move(key), q.value(1).toByteArray());
+    }
     q.finish();
+    if (others.isEmpty())
+        return;
+    const qint64 now = QDeadlineTimer::current().deadline();
+    QMutexLocker lock(&m_mutex);
+    if (m_absent.size() + others.size() > MaxAbsent) // those whose verification never asked
+        m_absent.removeIf([now](const auto &entry) { return entry.value() <= now; });
+    if (m_absent.size() + others.size() > MaxAbsent)
+        return; // remembering is an optimisation: find() asks the database
+    for (const QString &key : std::as_const(others)) {
+        // Written since the read (a verification that just ended): not absent any more.
+        if (!m_pending.contains(key) && !(m_writing && m_writing->contains(key)))
+            m_absent.insert(key, now + AbsentMemoMs);
+    }
 }
 
 void ResultCache::endBatch()
@@ -162,7 +195,9 @@ void ResultCache::store(const QString &asciiAddress, const core::VerificationRes
         return;
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     QMutexLocker lock(&m_mutex);
-    m_pending.insert(cacheKey(asciiAddress), Row{result, now, now + qint64(days) * 86400});
+    const QString key = cacheKey(asciiAddress);
+    m_absent.remove(key);
+    m_pending.insert(key, Row{result, now, now + qint64(days) * 86400});
     if (!m_timer.isActive())
         m_timer.start();
 }

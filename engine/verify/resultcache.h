@@ -43,7 +43,11 @@ public:
     /// Many find() calls about to come from this thread (the API's quick verifications of one event-loop
     /// turn): `asciiAddresses` are read in one query, and find() on this thread answers them from what it
     /// read until endBatch(), instead of a query each. Thread-safe, as find() is.
-    void beginBatch(const QStringList &asciiAddresses) const;
+    /// `forOtherThreads`: read in the same query for the verifications about to leave for the engine
+    /// thread; those it does not find are remembered there as absent for a few seconds (AbsentMemoMs), so
+    /// that find() of each, once, answers "none" without the database. (A row another process writes
+    /// meanwhile is missed: that address is verified again, as it would have been a moment earlier.)
+    void beginBatch(const QStringList &asciiAddresses, const QStringList &forOtherThreads = {}) const;
     /// Ends this thread's batch, whichever cache began it.
     static void endBatch();
     /// Keeps `result` if its status is worth keeping (written within `WriteDelayMs`).
@@ -54,6 +58,8 @@ public:
     int purgeExpired();
 
     static constexpr int WriteDelayMs = 50;
+    static constexpr qint64 AbsentMemoMs = 10'000;
+    static constexpr qsizetype MaxAbsent = 50'000;
 
 private:
     struct Row
@@ -69,8 +75,11 @@ private:
 
     const storage::Database &m_db;
     CachePolicy m_policy;
-    mutable QMutex m_mutex; ///< m_pending and m_writing, which find() reads from any thread
+    mutable QMutex m_mutex; ///< m_pending, m_writing and m_absent, which find() reads from any thread
     Rows m_pending;         ///< not yet handed to the writer
+    /// Cache keys a batch found absent (beginBatch's forOtherThreads), until their deadline (ms since the
+    /// monotonic clock's epoch) or their find(). Bounded by MaxAbsent.
+    mutable QHash<QString, qint64> m_absent;
     /// The batch handed to the writer and not yet confirmed written (one at a time), or null.
     std::shared_ptr<const Rows> m_writing;
     QTimer m_timer;

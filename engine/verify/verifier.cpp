@@ -605,18 +605,21 @@ bool Verifier::applyRoute(const dns::MailRoute &route, core::VerificationResult 
     return false;
 }
 
-void Verifier::beginVerifyNowBatch(const QStringList &emails) const
+void Verifier::beginVerifyNowBatch(const QStringList &emails, const QStringList &forVerify) const
 {
     if (!m_cache)
         return;
-    QStringList addresses;
-    addresses.reserve(emails.size());
-    for (const QString &email : emails) {
-        const core::EmailAddress address = core::EmailAddress::parse(email);
-        if (address.isValid())
-            addresses.append(address.ascii());
-    }
-    m_cache->beginBatch(addresses);
+    const auto asciiOf = [](const QStringList &list) {
+        QStringList addresses;
+        addresses.reserve(list.size());
+        for (const QString &email : list) {
+            const core::EmailAddress address = core::EmailAddress::parse(email);
+            if (address.isValid())
+                addresses.append(address.ascii());
+        }
+        return addresses;
+    };
+    m_cache->beginBatch(asciiOf(emails), asciiOf(forVerify));
 }
 
 std::optional<core::VerificationResult> Verifier::verifyNow(const QString &email, core::Mode mode) const

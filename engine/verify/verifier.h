@@ -76,8 +76,9 @@ public:
     /// nothing, and verify() has to run.
     std::optional<core::VerificationResult> verifyNow(const QString &email, core::Mode mode) const;
     /// Thread-safe: verifyNow() of `emails` about to come from this thread; what the result cache holds
-    /// for them is read at once (ResultCache::beginBatch) until ResultCache::endBatch().
-    void beginVerifyNowBatch(const QStringList &emails) const;
+    /// for them is read at once (ResultCache::beginBatch) until ResultCache::endBatch(). `forVerify`: read
+    /// in the same query for the verify() calls about to follow, which then need not ask again.
+    void beginVerifyNowBatch(const QStringList &emails, const QStringList &forVerify = {}) const;
     /// Catch-all knowledge per domain, learnt from the random-recipient probe.
     std::optional<bool> cachedCatchAll(const QString &asciiDomain) const;
     void rememberCatchAll(const QString &asciiDomain, bool catchAll);
