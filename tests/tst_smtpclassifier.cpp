@@ -297,6 +297,11 @@ void TestSmtpClassifier::classify_data()
         Blocked);
     row("5.7.1 no such user beside a block word", "550 5.7.1 No such user or sender blocked\r\n", Blocked);
     row("4xx never not found", "450 4.1.1 <a@example.com>: User unknown\r\n", TryLater);
+    // Short block words count as words only: "ptr" in an address is no reverse-DNS complaint.
+    row("ptr inside a word", "451 4.3.0 <corruptreport@example.com>: Temporary lookup failure\r\n", TryLater);
+    row("ptr as a word", "451 4.7.1 No PTR record for 203.0.113.7\r\n", Blocked);
+    row("rbl first", "450 4.7.1 RBL: 203.0.113.7 listed\r\n", Blocked);
+    row("rbl after a dot, last", "450 4.7.1 Client refused by zen.rbl\r\n", Blocked);
 
     // Other common replies
     row("generic mailbox unavailable", "550 Requested action not taken: mailbox unavailable\r\n", Unknown);

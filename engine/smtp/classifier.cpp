@@ -1,6 +1,8 @@
 #include "classifier.h"
 
+#include <array>
 #include <span>
+#include <vector>
 
 using namespace Qt::StringLiterals;
 
@@ -239,30 +241,57 @@ struct Hints
     bool aboutUs = false;
 };
 
-bool containsPhrase(QStringView text, const Phrase &phrase)
+using HintMask = quint32;
+
+constexpr HintMask bit(Hint hint)
 {
-    if (!phrase.wholeWord)
-        return text.contains(phrase.text);
-    for (qsizetype from = text.indexOf(phrase.text); from >= 0; from = text.indexOf(phrase.text, from + 1)) {
-        const qsizetype end = from + phrase.text.size();
-        if ((from == 0 || !text[from - 1].isLetterOrNumber()) &&
-            (end == text.size() || !text[end].isLetterOrNumber()))
-            return true;
-    }
-    return false;
+    return HintMask(1) << int(hint);
 }
 
-bool containsAny(QStringView text, Hint hint)
+struct Candidate
 {
-    for (const PhraseRule &rule : PhraseRules) {
-        if (rule.hint != hint)
+    Hint hint;
+    Phrase phrase;
+};
+
+// Every phrase, by its first character (all are lowercase ASCII): a reply's text is scanned once, and at
+// each position only the phrases starting with its character are compared.
+const std::array<std::vector<Candidate>, 128> &phrasesByFirstCharacter()
+{
+    static const auto index = [] {
+        std::array<std::vector<Candidate>, 128> byFirst;
+        for (const PhraseRule &rule : PhraseRules) {
+            for (const Phrase &phrase : rule.phrases) {
+                Q_ASSERT(!phrase.text.isEmpty() && phrase.text.front().unicode() < 128);
+                byFirst[phrase.text.front().unicode() & 0x7f].push_back({rule.hint, phrase});
+            }
+        }
+        return byFirst;
+    }();
+    return index;
+}
+
+// The hints whose phrases occur in `text` (a short phrase marked wholeWord only between non-alphanumerics).
+HintMask phraseHints(QStringView text)
+{
+    const auto &index = phrasesByFirstCharacter();
+    HintMask found = 0;
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const char16_t c = text[i].unicode();
+        if (c >= 128)
             continue;
-        for (const Phrase &phrase : rule.phrases) {
-            if (containsPhrase(text, phrase))
-                return true;
+        for (const Candidate &candidate : index[c]) {
+            const QStringView phrase = candidate.phrase.text;
+            if ((found & bit(candidate.hint)) || !text.sliced(i).startsWith(phrase))
+                continue;
+            const qsizetype end = i + phrase.size();
+            if (candidate.phrase.wholeWord && ((i > 0 && text[i - 1].isLetterOrNumber()) ||
+                                               (end < text.size() && text[end].isLetterOrNumber())))
+                continue;
+            found |= bit(candidate.hint);
         }
     }
-    return false;
+    return found;
 }
 
 std::optional<Hint> enhancedHint(const QString &enhancedCode)
@@ -286,19 +315,20 @@ Hints hintsOf(const Reply &reply)
     hints.text.replace(u'\u2019', u'\'');
     const QString &text = hints.text;
     hints.enhanced = enhancedHint(reply.enhancedCode);
+    const HintMask found = phraseHints(text);
     // A text naming the state of the mailbox says more than one that only says "rejected"; a closed or full
     // mailbox is usually also described as unavailable, so those are looked for first.
     for (Hint hint : {Hint::Disabled, Hint::Full, Hint::NotFound, Hint::NotFoundWeak}) {
-        if (containsAny(text, hint)) {
+        if (found & bit(hint)) {
             hints.mailboxText = hint;
             break;
         }
     }
-    hints.notFoundStrong = containsAny(text, Hint::NotFound);
-    hints.greylisting = containsAny(text, Hint::Greylisting);
-    hints.block = containsAny(text, Hint::Block);
-    hints.permanentBlock = containsAny(text, Hint::PermanentBlock);
-    hints.aboutUs = containsAny(text, Hint::AboutUs) || hints.enhanced == Hint::AboutUs;
+    hints.notFoundStrong = found & bit(Hint::NotFound);
+    hints.greylisting = found & bit(Hint::Greylisting);
+    hints.block = found & bit(Hint::Block);
+    hints.permanentBlock = found & bit(Hint::PermanentBlock);
+    hints.aboutUs = (found & bit(Hint::AboutUs)) || hints.enhanced == Hint::AboutUs;
     return hints;
 }
 
