@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 using namespace Qt::StringLiterals;
@@ -91,7 +93,7 @@ QString normaliseRole(QStringView localPart)
 
 void addDomains(DomainSet &set, const QByteArray &data, Source source)
 {
-    set.reserve(set.size() + data.count('\n') + 1, data.size());
+    set.reserve(set.size() + std::count(data.cbegin(), data.cend(), '\n') + 1, data.size());
     forEachEntry(data, [&](QByteArrayView line) {
         if (source == Source::Shipped)
             set.insert(QLatin1StringView(line)); // generated lowercase ASCII
@@ -242,10 +244,17 @@ template<typename View> void DomainSet::add(View domain)
     const size_t slot = slotOf(domain);
     if (m_slots[slot] != 0)
         return; // there already
-    m_names.append(char(quint8(domain.size())));
-    m_slots[slot] = quint32(m_names.size());
-    for (qsizetype i = 0; i < domain.size(); ++i)
-        m_names.append(char(domain[i].unicode()));
+    const qsizetype at = m_names.size();
+    m_names.resize(at + 1 + domain.size());
+    char *out = m_names.data() + at;
+    *out++ = char(quint8(domain.size()));
+    if constexpr (std::is_same_v<View, QLatin1StringView>) {
+        std::memcpy(out, domain.data(), size_t(domain.size()));
+    } else {
+        for (qsizetype i = 0; i < domain.size(); ++i)
+            out[i] = char(domain[i].unicode());
+    }
+    m_slots[slot] = quint32(at + 1);
     ++m_count;
 }
 
