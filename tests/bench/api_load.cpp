@@ -3,7 +3,9 @@
 // quick verifications with warm DNS. Prints requests/s, latency percentiles and errors, and the ratio of the
 // two rates (the engine's overhead). Asserts nothing.
 //
-//   bench_api_load [connections=50] [seconds=10]
+//   bench_api_load [connections=50] [seconds=10] [health|verify]
+//
+// A third argument measures one route alone (no ratio): for profiling the server, e.g. under callgrind.
 #include "headlessserver.h"
 #include "procstats.h"
 
@@ -153,6 +155,11 @@ int main(int argc, char **argv)
     QCoreApplication app(argc, argv);
     const int connections = argc > 1 ? std::atoi(argv[1]) : 50;
     const int seconds = argc > 2 ? std::atoi(argv[2]) : 10;
+    const QByteArray only = argc > 3 ? QByteArray(argv[3]) : QByteArray();
+    if (!only.isEmpty() && only != "health" && only != "verify") {
+        out << "bench_api_load [connections] [seconds] [health|verify]" << Qt::endl;
+        return 2;
+    }
     constexpr int Domains = 200;
     HeadlessServer server;
     QString error;
@@ -193,8 +200,14 @@ int main(int argc, char **argv)
     load(server, 10, 2, [key = server.key(), &verifyWith](qint64 i) { return verifyWith(key, i); });
 
     out << "API load: " << connections << " keep-alive connections, " << seconds << " s each" << Qt::endl;
+    if (only == "verify") {
+        report("  POST /api/v1/verify (quick, warm DNS)", load(server, connections, seconds, verify));
+        return 0;
+    }
     const Figures h = load(server, connections, seconds, health);
     report("  GET /api/v1/health", h);
+    if (only == "health")
+        return 0;
     const Figures v = load(server, connections, seconds, verify);
     report("  POST /api/v1/verify (quick, warm DNS)", v);
     out << "  quick verification at "
