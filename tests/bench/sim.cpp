@@ -154,12 +154,6 @@ bool writeWorkload(const QString &dir, const Workload &w)
     return true;
 }
 
-/// The least time any verifier can take on this workload, from the simulator's limits alone. A session
-/// costs at least three round trips (banner, EHLO, then MAIL and every RCPT pipelined in one go) and can
-/// take at most 10 rejected RCPTs before the tarpit slows it (accepted ones ride along for free); a host
-/// allows `mxLimit` sessions at once. So each host needs ceil(rejections / 10) sessions, run mxLimit at a
-/// time, after two DNS round trips (MX, A). Rejections: the unknown mailboxes, and one catch-all probe per
-/// domain that rejects unknown users. The slowest host sets the time.
 /// This process's CPU time: the simulator must not be what limits a contender.
 double cpuSeconds()
 {
@@ -169,6 +163,12 @@ double cpuSeconds()
            double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+/// The least time any verifier can take on this workload, from the simulator's limits alone. A session
+/// costs at least three round trips (banner, EHLO, then MAIL and every RCPT pipelined in one go) and can
+/// take at most 10 rejected RCPTs before the tarpit slows it (accepted ones ride along for free); a host
+/// allows `mxLimit` sessions at once. So each host needs ceil(rejections / 10) sessions, run mxLimit at a
+/// time, after two DNS round trips (MX, A). Rejections: the unknown mailboxes, and one catch-all probe per
+/// domain that rejects unknown users. The slowest host sets the time.
 qint64 rttBoundMs(const Workload &w, int hosts, int latencyMs, int mxLimit)
 {
     QList<qint64> rejections(hosts, 0);
