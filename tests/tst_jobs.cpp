@@ -742,6 +742,16 @@ void TestJobs::listsStreamFromTheirFile()
     const QList<QStringList> rows = engine->listStore().originalRows(created.jobId);
     QCOMPARE(rows.at(4321), (QStringList{u"user4321@d1.test"_s, u"Name 4321"_s, u"extra"_s, u"more"_s}));
     QCOMPARE(rows.last(), (QStringList{QString(), u"nobody"_s}));
+    // On SQLite the import's transaction kept its statement journals in memory and waited for the disk
+    // (temp_store MEMORY, synchronous FULL): both as before once it is over.
+    if (engine->database().dialect() == storage::Dialect::SQLite) {
+        QSqlQuery pragma(engine->database().connection());
+        QVERIFY(pragma.exec(u"SELECT (SELECT temp_store FROM pragma_temp_store), "
+                            "(SELECT synchronous FROM pragma_synchronous)"_s));
+        QVERIFY(pragma.next());
+        QCOMPARE(pragma.value(0).toInt(), 0); // DEFAULT
+        QCOMPARE(pragma.value(1).toInt(), 1); // NORMAL
+    }
 
     // A source failing after 30,000 rows (a file that cannot be read to its end): no job, no rows.
     const int jobsBefore = int(engine->listStore().all().size());

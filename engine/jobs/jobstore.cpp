@@ -249,12 +249,22 @@ JobStore::CreateResult JobStore::createInTransaction(const StoreJob &store,
     // The 202 promises the job survives anything, power loss included: this commit waits for the disk
     // (WAL with synchronous=NORMAL, the default here, may lose the last commits on an OS crash).
     // (PostgreSQL's commits always wait for the disk unless its server is configured otherwise.)
+    // The items go in by statements of many rows, and inside a transaction SQLite copies each existing page
+    // such a statement changes into a statement journal first (to undo that statement alone). That journal
+    // spills to a temporary file past 64 KiB: for a million-row list whose domains come in no order (the
+    // index of turns within domains takes entries all over), 3.5 GB written to a file in /var/tmp. Kept in
+    // memory it is a page copy each, about a megabyte a statement at most. Only for this transaction:
+    // elsewhere, temporary storage in memory would also hold a big sort's spill.
     const bool sqlite = m_db.dialect() == storage::Dialect::SQLite;
-    if (sqlite)
+    if (sqlite) {
         QSqlQuery(db).exec(u"PRAGMA synchronous=FULL"_s);
+        QSqlQuery(db).exec(u"PRAGMA temp_store=MEMORY"_s);
+    }
     const auto restore = qScopeGuard([db, sqlite] {
-        if (sqlite)
+        if (sqlite) {
             QSqlQuery(db).exec(u"PRAGMA synchronous=NORMAL"_s);
+            QSqlQuery(db).exec(u"PRAGMA temp_store=DEFAULT"_s);
+        }
     });
     Transaction tx(db, exclusive);
     if (!tx.ok())
