@@ -35,6 +35,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <numeric>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -366,6 +367,27 @@ int serve(const QStringList &args)
                                        .arg(rcpts[h])
                                        .arg(last[h]);
                     out << "per host: " << perHost.join(u"; "_s) << "; ";
+                    // Whose time is it: replies leaving late (the simulator's) or clients slow to answer.
+                    QList<int> lateness, waits;
+                    for (const auto &server : smtp) {
+                        lateness += server->replyLateness();
+                        waits += server->clientWaits();
+                    }
+                    auto percentiles = [](QList<int> v) {
+                        if (v.isEmpty())
+                            return u"none"_s;
+                        std::sort(v.begin(), v.end());
+                        const double sum = std::accumulate(v.cbegin(), v.cend(), 0.0);
+                        auto at = [&](double p) { return v.at(qsizetype(p * double(v.size() - 1))); };
+                        return u"n %1, mean %2, p50 %3, p90 %4, p99 %5, max %6 ms"_s.arg(v.size())
+                            .arg(sum / double(v.size()), 0, 'f', 1)
+                            .arg(at(0.5))
+                            .arg(at(0.9))
+                            .arg(at(0.99))
+                            .arg(v.last());
+                    };
+                    out << "replies late: " << percentiles(lateness)
+                        << "; client reaction: " << percentiles(waits) << "; ";
                 }
                 out << "the 21st session at the first host: " << traced.join(u", "_s) << Qt::endl;
             } else if (command == "limit") {

@@ -192,6 +192,7 @@ private:
     QList<Pending> m_queue;
     QTimer m_timer;
     bool m_busy = false;
+    qint64 m_answeredAt = -1; ///< when the last reply due left (m_clock ms); -1 while one is due
     bool m_ended = false;
     bool m_helo = false;
     bool m_ehlo = false;
@@ -274,6 +275,7 @@ void SmtpTestServer::Session::respond(const QByteArray &replyBytes, After after,
         finish(replyBytes, after);
         return;
     }
+    m_answeredAt = -1; // a reply is due: the client is not the one waited for
     m_queue.append({m_server->m_clock.elapsed() + delay, replyBytes, after});
     if (!m_timer.isActive())
         m_timer.start(int(std::max<qint64>(0, m_queue.first().due - m_server->m_clock.elapsed())));
@@ -286,10 +288,13 @@ void SmtpTestServer::Session::deliverDue()
         const Pending next = m_queue.takeFirst();
         if (next.after != After::None)
             m_busy = false;
+        m_server->recordTiming(m_server->m_lateness, now - next.due);
         finish(next.bytes, next.after);
     }
     if (m_ended)
         return;
+    if (m_queue.isEmpty())
+        m_answeredAt = now;
     if (!m_queue.isEmpty())
         m_timer.start(int(std::max<qint64>(0, m_queue.first().due - now)));
     pump();
@@ -406,6 +411,10 @@ void SmtpTestServer::Session::handle(const Line &line)
     if (m_helo && !m_pipelining && followed)
         ++m_server->m_pipeliningViolations;
 
+    if (m_answeredAt >= 0) {
+        m_server->recordTiming(m_server->m_clientWaits, m_server->m_clock.elapsed() - m_answeredAt);
+        m_answeredAt = -1;
+    }
     const QString text = line.tooLong ? u"<line too long>"_s : QString::fromUtf8(line.text);
     m_server->logCommand(m_id, text);
     if (line.tooLong) {
@@ -700,6 +709,12 @@ void SmtpTestServer::sessionClosed(Session *session)
     if (session->kind() != Session::Kind::Refused)
         --m_served;
     Q_EMIT sessionEnded(session->id());
+}
+
+void SmtpTestServer::recordTiming(QList<int> &into, qint64 ms)
+{
+    if (into.size() < 1'000'000)
+        into.append(int(ms));
 }
 
 void SmtpTestServer::logCommand(int session, const QString &line)
@@ -997,6 +1012,8 @@ void SmtpTestServer::resetCounters()
     m_refused = 0;
     m_startTlsDone = 0;
     m_pipeliningViolations = 0;
+    m_lateness.clear();
+    m_clientWaits.clear();
     m_verbs.clear();
     m_pipelinedVerbs.clear();
     m_behindVerbs.clear();

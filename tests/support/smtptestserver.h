@@ -137,6 +137,11 @@ public:
     int pipeliningViolations() const;
     /// The command lines received, oldest first (bounded).
     QStringList commandLog() const;
+    /// Timing, for benchmarks (bounded, since the last resetCounters()): how late each delayed reply left
+    /// against its due time, and how long clients took to send their next command once every reply due had
+    /// left (their reaction time: reading, deciding, writing), in ms.
+    QList<int> replyLateness() const { return m_lateness; }
+    QList<int> clientWaits() const { return m_clientWaits; }
     /// Zeroes the counters and the log; peak starts again from the current connections.
     void resetCounters();
     /// Forgets the greylisting triplets.
@@ -166,6 +171,7 @@ private:
     void accept(qintptr descriptor);
     void sessionClosed(Session *session);
     void logCommand(int session, const QString &line);
+    static void recordTiming(QList<int> &into, qint64 ms);
 
     Listener *m_listener = nullptr;
     QString m_error;
@@ -207,6 +213,8 @@ private:
     int m_refused = 0;
     int m_startTlsDone = 0;
     int m_pipeliningViolations = 0;
+    QList<int> m_lateness;
+    QList<int> m_clientWaits;
     QHash<QString, int> m_verbs;
     QHash<QString, int> m_pipelinedVerbs;
     QHash<QString, int> m_behindVerbs;
