@@ -119,10 +119,11 @@ void TestJobs::leaseSharesTheBatchBetweenJobs()
 {
     const auto engine = startEngine(false);
     QVERIFY(engine);
+    // A hundred addresses sorted by domain (20 at each of five).
     QStringList big;
     for (int i = 0; i < 100; ++i)
-        big << u"u%1@d%2.test"_s.arg(i).arg(i % 5);
-    const auto first = engine->jobs().createVerifyJob(nullptr, big, core::Mode::Quick);
+        big << u"u%1@d%2.test"_s.arg(i).arg(i / 20);
+    const auto first = engine->jobs().createVerifyJob(nullptr, big, core::Mode::Power);
     const auto second = engine->jobs().createVerifyJob(
         nullptr, {u"a@ok.test"_s, u"b@ok.test"_s, u"c@ok.test"_s}, core::Mode::Quick);
     QCOMPARE(int(first.outcome), int(jobs::JobStore::Created::Ok));
@@ -141,10 +142,20 @@ void TestJobs::leaseSharesTheBatchBetweenJobs()
             domainsOfFirst << item.normalized.section(u'@', 1);
     }
     QCOMPARE(ofSecond, 3);
-    // Within a job the domains take turns (each domain's first item, then each one's second…): the work in
-    // flight spans many mail servers instead of queueing at one.
+    // Within a power job the domains take turns (each domain's first item, then each one's second…): the
+    // work in flight spans many mail servers instead of queueing at one.
     QCOMPARE(domainsOfFirst, (QStringList{u"d0.test"_s, u"d1.test"_s, u"d2.test"_s, u"d3.test"_s,
                                           u"d4.test"_s, u"d0.test"_s, u"d1.test"_s}));
+    // Quick verification talks to no mail server: its items come in the list's order (their answers are
+    // then written next to each other, not all over the table).
+    const auto quick = engine->jobs().createVerifyJob(nullptr, big, core::Mode::Quick);
+    QCOMPARE(int(quick.outcome), int(jobs::JobStore::Created::Ok));
+    QList<int> positions;
+    for (const jobs::JobItem &item : engine->jobs().lease(25, 300, {}, {jobs::KindVerify}, quick.jobId))
+        positions << item.position;
+    QCOMPARE(positions.size(), 25);
+    for (int i = 0; i < 25; ++i)
+        QCOMPARE(positions.at(i), i);
     // Kinds without a handler are not leased.
     QVERIFY(engine->jobs().lease(10, 300, {}, {jobs::KindFind}).isEmpty());
 }

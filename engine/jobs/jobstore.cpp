@@ -223,9 +223,10 @@ bool JobStore::insertItems(QSqlDatabase &db, Insertion &insertion, qsizetype fir
                 first = *seen;
             else
                 insertion.firsts.insert(key, position);
-            return QVariantList{insertion.job, position, n.input.isNull() ? u""_s : n.input,
-                                normalized,    domain,   insertion.turns[domain]++,
-                                first};
+            return QVariantList{
+                insertion.job, position, n.input.isNull() ? u""_s : n.input,
+                normalized,    domain,   insertion.inOrder ? position : insertion.turns[domain]++,
+                first};
         },
         progress);
 }
@@ -292,6 +293,7 @@ JobStore::CreateResult JobStore::createStreamedJob(QLatin1StringView kind, core:
     return createInTransaction(
         [&](QSqlDatabase &db, const QString &id, CreateResult &) -> std::optional<qsizetype> {
             Insertion insertion;
+            insertion.inOrder = kind == KindVerify && mode == core::Mode::Quick;
             if (const auto seq = insertJob(db, id, nullptr, kind, mode, 0, {}))
                 insertion.job = *seq;
             else
@@ -357,6 +359,7 @@ JobStore::CreateResult JobStore::createJob(const accounts::ApiKeyInfo *key, QLat
                 }
             }
             Insertion insertion;
+            insertion.inOrder = kind == KindVerify && mode == core::Mode::Quick;
             if (const auto seq = insertJob(db, id, key, kind, mode, items.size(), idempotencyKey))
                 insertion.job = *seq;
             else

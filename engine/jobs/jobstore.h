@@ -191,7 +191,8 @@ public:
     /// Up to `max` items of jobs of the given kinds that are due (queued, or leased with an expired lease,
     /// and not deferred to later), skipping work already in flight (`inFlight`: "jobId\nnormalized"). Jobs
     /// share the batch in turn (a small job is not stuck behind a big one); within a job the domains take
-    /// turns, so the work in flight spans many mail servers. Each is leased for `leaseSeconds`, its attempts
+    /// turns, so the work in flight spans many mail servers (quick verification, which talks to no mail
+    /// server, goes in the list's order instead). Each is leased for `leaseSeconds`, its attempts
     /// counted. `onlyJob`: this job's items and no other's (a command-line run must not take a server's
     /// work). `perDomain`: in power-mode jobs, no domain gets more than `max` items in flight, counting those
     /// in `perDomain.inFlight` (0: no limit).
@@ -250,6 +251,9 @@ private:
         QHash<QString, int> turns;  ///< the job's items per domain so far (an item's turn within its domain)
         QHash<quint64, int> firsts; ///< per hash of a normalised form, the position of its first item
         size_t seed = 0;            ///< of those hashes
+        /// Quick verification: each item's turn is its position. It contacts no mail server, so its domains
+        /// need not take turns, and its answers are then written where the rows lie, not all over the table.
+        bool inOrder = false;
     };
     /// In the caller's transaction: the job's row; its number, or nullopt when the database failed.
     static std::optional<qint64> insertJob(QSqlDatabase &db, const QString &id,
