@@ -38,6 +38,7 @@ private Q_SLOTS:
     void inputsWithNulCharactersAreStored();
     void itemsAnsweredAtOnceAreTheEnginesAnswers();
     void lostLeasesEndInAnErrorAndAFailedJob();
+    void jobsFailOnlyWhenNothingWorked();
     void greylistedItemsAreTriedAgainAfterTheRest();
     void findJobsAreStoredAndAnswered();
     void listsKeepTheirFile();
@@ -536,6 +537,47 @@ void TestJobs::lostLeasesEndInAnErrorAndAFailedJob()
     QCOMPARE(payload.value(u"status"_s).toString(), u"failed"_s);
     QCOMPARE(payload.value(u"job_type"_s).toString(), u"verify"_s);
     QCOMPARE(payload.value(u"total"_s).toInt(), 1);
+}
+
+void TestJobs::jobsFailOnlyWhenNothingWorked()
+{
+    // A job ends "failed" when every item ended in an error, "completed" when at least one did not (an
+    // empty list too), whatever the order the answers came in and however many statements they took.
+    const auto engine = startEngine(false);
+    QVERIFY(engine);
+    auto answerAll = [&](const QString &jobId, const QStringList &statuses) {
+        const QList<jobs::JobItem> items = engine->jobs().lease(100, 300, {}, {jobs::KindVerify}, jobId);
+        if (items.size() != statuses.size())
+            return false;
+        for (qsizetype i = 0; i < items.size(); ++i) {
+            const jobs::ItemOutcome outcome{statuses.at(i), QJsonObject{{u"status"_s, statuses.at(i)}}};
+            // One statement each: the last one ends the job, having seen the others' counts.
+            const auto ended = engine->jobs().completeAll({{items.at(i), outcome}});
+            if (!ended || ended->isEmpty() != (i + 1 < items.size()))
+                return false;
+        }
+        return true;
+    };
+    const QStringList emails{u"a@ok.test"_s, u"b@ok.test"_s, u"c@ok.test"_s};
+    const struct
+    {
+        QStringList statuses;
+        const char *ends;
+    } cases[] = {
+        {{u"error"_s, u"error"_s, u"error"_s}, "failed"},
+        {{u"error"_s, u"error"_s, u"invalid"_s}, "completed"},
+        {{u"valid"_s, u"error"_s, u"error"_s}, "completed"},
+        {{u"unknown"_s, u"risky"_s, u"valid"_s}, "completed"},
+    };
+    for (const auto &c : cases) {
+        const auto created = engine->jobs().createVerifyJob(nullptr, emails, core::Mode::Power);
+        QCOMPARE(int(created.outcome), int(jobs::JobStore::Created::Ok));
+        QVERIFY(answerAll(created.jobId, c.statuses));
+        QCOMPARE(jobs::toString(engine->jobs().summary(created.jobId)->status), QString::fromLatin1(c.ends));
+    }
+    const auto empty = engine->jobs().createVerifyJob(nullptr, {}, core::Mode::Quick);
+    QCOMPARE(int(empty.outcome), int(jobs::JobStore::Created::Ok));
+    QCOMPARE(jobs::toString(engine->jobs().summary(empty.jobId)->status), u"completed"_s);
 }
 
 void TestJobs::greylistedItemsAreTriedAgainAfterTheRest()

@@ -774,14 +774,13 @@ std::optional<bool> JobStore::finishIfDone(const QString &jobId)
     if (left.value(0).toBool())
         return false;
     left.finish();
-    // Failed: nothing in it could be processed (an empty list has nothing that failed: completed).
+    // Failed: nothing in it could be processed (an empty list has nothing that failed: completed). Read
+    // from the job's counts per status, which the transactions finishing its items keep.
     QSqlQuery usable(db);
-    // (Only done items have a status.)
-    usable.prepare(
-        u"SELECT NOT EXISTS (SELECT 1 FROM job_items WHERE job = "_s + JobNumberById +
-        u" AND state = 'done' AND status = 'error') OR EXISTS (SELECT 1 FROM job_items WHERE job = "_s +
-        JobNumberById + u" AND state = 'done' AND status != 'error')"_s);
-    usable.addBindValue(jobId);
+    usable.prepare(u"SELECT COALESCE(SUM(CASE WHEN status = 'error' THEN n ELSE 0 END), 0) = 0 OR "
+                   "COALESCE(SUM(CASE WHEN status != 'error' THEN n ELSE 0 END), 0) > 0 FROM job_counts "
+                   "WHERE job = "_s +
+                   JobNumberById);
     usable.addBindValue(jobId);
     if (!usable.exec() || !usable.next())
         return std::nullopt;
