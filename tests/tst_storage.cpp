@@ -47,6 +47,7 @@ private Q_SLOTS:
     void connectionsPerThread();
     void preparedStatementsLiveWithTheirConnection();
     void insertedRowsAreStoredAsQtStoresThem();
+    void repeatedStatementsCountTheRowsTheyChange();
     void resultCacheReadsABatchAtOnce();
     void resultCacheRemembersWhatABatchDidNotFind();
     void copiesEverythingIntoANewDatabase();
@@ -623,6 +624,41 @@ void TestStorage::insertedRowsAreStoredAsQtStoresThem()
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"no such table"_s));
     QVERIFY(
         !storage::insertRows(c, u"missing"_s, {u"k"_s}, 3, [](qsizetype i) { return QVariantList{int(i)}; }));
+}
+
+void TestStorage::repeatedStatementsCountTheRowsTheyChange()
+{
+    // A statement run many times (on SQLite through SQLite's own calls, else through Qt): each run's
+    // changed rows, values bound as Qt binds them (a null string is NULL), a value Qt binds as text
+    // (a date) through Qt, and a failure as nullopt.
+    storage::Database db;
+    QVERIFY(db.open(fresh(u"repeated"_s), nullptr));
+    QSqlDatabase c = db.connection();
+    QSqlQuery q(c);
+    QVERIFY(q.exec(u"CREATE TABLE repeated (k INTEGER, v TEXT)"_s));
+    QVERIFY(q.exec(u"INSERT INTO repeated (k, v) VALUES (0, 'a'), (1, 'a'), (2, 'a'), (3, 'b'), (4, 'b')"_s));
+    {
+        storage::RepeatedStatement update(c, u"UPDATE repeated SET v = ? WHERE v = ? AND k >= ?"_s);
+        QCOMPARE(update.exec({u"c"_s, u"a"_s, 1}), std::optional<qint64>(2));
+        QCOMPARE(update.exec({u"c"_s, u"a"_s, 1}), std::optional<qint64>(0));
+        QCOMPARE(update.exec({u"josé 😀"_s, u"b"_s, qint64(0)}), std::optional<qint64>(2));
+        QCOMPARE(update.exec({QString(), u"c"_s, 2}), std::optional<qint64>(1));
+        QCOMPARE(update.exec({QDateTime(QDate(2026, 11, 29), QTime(15, 0), Qt::UTC), u"a"_s, 0}),
+                 std::optional<qint64>(1));
+        QVERIFY(q.exec(u"SELECT k, v FROM repeated ORDER BY k"_s));
+        QStringList rows;
+        while (q.next())
+            rows.append(u"%1 %2"_s.arg(q.value(0).toInt())
+                            .arg(q.value(1).isNull() ? u"NULL"_s : q.value(1).toString()));
+        QCOMPARE(rows.size(), 5);
+        QVERIFY2(rows.at(0).startsWith(u"0 2026-11-29"_s) && rows.at(0).contains(u"15:00:00"_s),
+                 qPrintable(rows.at(0)));
+        QCOMPARE(rows.mid(1), (QStringList{u"1 c"_s, u"2 NULL"_s, u"3 josé 😀"_s, u"4 josé 😀"_s}));
+    }
+    if (!test::TestDatabases::postgres())
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"no such table"_s));
+    storage::RepeatedStatement missing(c, u"UPDATE missing SET v = ? WHERE k = ?"_s);
+    QCOMPARE(missing.exec({u"x"_s, 1}), std::nullopt);
 }
 
 void TestStorage::preparedStatementsLiveWithTheirConnection()

@@ -650,22 +650,19 @@ QList<JobItem> JobStore::lease(int max, int leaseSeconds, const QSet<QString> &i
         claim.emplace(db);
     if (!claim->ok())
         return {};
-    QSqlQuery mark(db);
-    mark.prepare(
+    storage::RepeatedStatement mark(
+        db,
         u"UPDATE job_items SET state = 'leased', lease_until = ?, leased_by = ?, attempts = attempts + 1 "
         "WHERE job = ? AND position = ? AND (state = 'queued' OR (state = 'leased' AND lease_until < ?))"_s);
     QList<JobItem> claimed;
     const QVariant runner =
         m_runnerId.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(m_runnerId);
     for (const JobItem &item : std::as_const(out)) {
-        mark.bindValue(0, now + leaseSeconds);
-        mark.bindValue(1, runner);
-        mark.bindValue(2, item.jobKey);
-        mark.bindValue(3, item.position);
-        mark.bindValue(4, now);
-        if (!mark.exec())
+        const std::optional<qint64> marked =
+            mark.exec({now + leaseSeconds, runner, item.jobKey, item.position, now});
+        if (!marked)
             return {};
-        if (mark.numRowsAffected() == 1)
+        if (*marked == 1)
             claimed.append(item);
     }
     if (!claim->commit())
@@ -695,9 +692,8 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
     const QString update = u"UPDATE job_items SET state = 'done', lease_until = NULL, not_before = NULL, "
                            "status = ?, result = ?, done_at = ? WHERE job = ? "
                            "AND state IN ('queued', 'leased') AND "_s;
-    QSqlQuery first(db), duplicates(db);
-    first.prepare(update + u"position = ?"_s);
-    duplicates.prepare(update + u"dup_of = ?"_s);
+    storage::RepeatedStatement first(db, update + u"position = ?"_s);
+    storage::RepeatedStatement duplicates(db, update + u"dup_of = ?"_s);
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     QStringList jobs;
     // Items done per job and status, for job_counts (in this transaction, so they always agree with the
@@ -720,17 +716,15 @@ std::optional<QStringList> JobStore::completeAll(const QList<std::pair<JobItem, 
         const QString result = QString::fromUtf8(
             outcome.json.isEmpty() ? QJsonDocument(outcome.result).toJson(QJsonDocument::Compact)
                                    : outcome.json);
-        for (QSqlQuery *q : {&first, &duplicates}) {
+        const QVariantList values{outcome.status, result, now, item.jobKey,
+                                  item.first >= 0 ? item.first : item.position};
+        for (storage::RepeatedStatement *q : {&first, &duplicates}) {
             if (q == &duplicates && !*known)
                 continue;
-            q->bindValue(0, outcome.status);
-            q->bindValue(1, result);
-            q->bindValue(2, now);
-            q->bindValue(3, item.jobKey);
-            q->bindValue(4, item.first >= 0 ? item.first : item.position);
-            if (!q->exec())
+            const std::optional<qint64> changed = q->exec(values);
+            if (!changed)
                 return std::nullopt;
-            counted[{item.jobKey, outcome.status}] += q->numRowsAffected();
+            counted[{item.jobKey, outcome.status}] += *changed;
         }
         if (!jobs.contains(item.jobId))
             jobs.append(item.jobId);

@@ -900,6 +900,7 @@ struct SqliteCalls
     int (*reset)(void *) = nullptr;
     int (*finalize)(void *) = nullptr;
     const char *(*errmsg)(void *) = nullptr;
+    int (*changes)(void *) = nullptr;
 
     static constexpr int Ok = 0;     // SQLITE_OK
     static constexpr int Done = 101; // SQLITE_DONE
@@ -928,6 +929,7 @@ struct SqliteCalls
             find(c.reset, "sqlite3_reset");
             find(c.finalize, "sqlite3_finalize");
             find(c.errmsg, "sqlite3_errmsg");
+            find(c.changes, "sqlite3_changes");
             return all ? std::optional(c) : std::nullopt;
         }();
         return calls ? &*calls : nullptr;
@@ -937,15 +939,16 @@ struct SqliteCalls
     }
 };
 
-/// insertRows()'s statements run through SQLite's own calls, on the connection (and in the transaction)
-/// the QSqlDatabase holds: Qt's QSqlResult::bindValue() makes a placeholder name and a hash lookup for
-/// every value bound, about a tenth of a million-row import. Values are bound as Qt's SQLite driver binds
-/// them; a value of a type bound otherwise than below sends its statement through Qt instead.
-class DirectInsert
+/// insertRows()'s and RepeatedStatement's statements run through SQLite's own calls, on the connection (and
+/// in the transaction) the QSqlDatabase holds: Qt's QSqlResult::bindValue() makes a placeholder name and a
+/// hash lookup for every value bound, about a tenth of a million-row import. Values are bound as Qt's
+/// SQLite driver binds them; a value of a type bound otherwise than below sends its statement through Qt
+/// instead.
+class DirectStatements
 {
-    Q_DISABLE_COPY_MOVE(DirectInsert)
+    Q_DISABLE_COPY_MOVE(DirectStatements)
 public:
-    explicit DirectInsert(const QSqlDatabase &db)
+    explicit DirectStatements(const QSqlDatabase &db)
     {
         if (dialectOf(db) != Dialect::SQLite || !db.driver())
             return;
@@ -955,7 +958,7 @@ public:
         m_connection = *static_cast<void *const *>(handle.constData());
         m_calls = m_connection ? SqliteCalls::get() : nullptr;
     }
-    ~DirectInsert()
+    ~DirectStatements()
     {
         for (void *statement : std::as_const(m_statements))
             m_calls->finalize(statement);
@@ -982,6 +985,8 @@ public:
         m_calls->reset(statement);
         return true;
     }
+    /// Rows the last statement run on the connection changed.
+    qint64 changes() const { return m_calls->changes(m_connection); }
 
 private:
     /// Null, or a type bound below (what Qt's driver binds as text, such as dates, goes through Qt).
@@ -1028,7 +1033,7 @@ private:
     }
     bool fail(void *statement)
     {
-        qWarning("database: insert failed: %s", m_calls->errmsg(m_connection));
+        qWarning("database: statement failed: %s", m_calls->errmsg(m_connection));
         if (statement)
             m_calls->reset(statement);
         return false;
@@ -1040,6 +1045,43 @@ private:
 };
 
 } // namespace
+
+struct RepeatedStatement::Private
+{
+    Private(QSqlDatabase db, const QString &statement)
+        : direct(db)
+        , sql(statement)
+        , query(db)
+    {
+    }
+    DirectStatements direct;
+    const QString sql;
+    QSqlQuery query;
+    bool preparedInQt = false;
+};
+
+RepeatedStatement::RepeatedStatement(QSqlDatabase db, const QString &sql)
+    : d(std::make_unique<Private>(db, sql))
+{
+}
+
+RepeatedStatement::~RepeatedStatement() = default;
+
+std::optional<qint64> RepeatedStatement::exec(const QVariantList &values)
+{
+    if (const std::optional<bool> done = d->direct.exec(d->sql, values))
+        return *done ? std::optional(d->direct.changes()) : std::nullopt;
+    if (!d->preparedInQt) {
+        if (!d->query.prepare(d->sql))
+            return std::nullopt;
+        d->preparedInQt = true;
+    }
+    for (int i = 0; i < values.size(); ++i)
+        d->query.bindValue(i, values.at(i));
+    if (!d->query.exec())
+        return std::nullopt;
+    return d->query.numRowsAffected();
+}
 
 bool insertRows(QSqlDatabase db, const QString &table, const QStringList &columns, qsizetype count,
                 const std::function<QVariantList(qsizetype)> &row,
@@ -1070,7 +1112,7 @@ bool insertRows(QSqlDatabase db, const QString &table, const QStringList &column
             return QVariant(v.toString().remove(QChar(0)));
         return v;
     };
-    DirectInsert direct(db);
+    DirectStatements direct(db);
     QHash<qsizetype, std::shared_ptr<QSqlQuery>> prepared; // through Qt: by rows a statement
     QVariantList values;
     for (qsizetype i = 0; i < count; i += Batch) {

@@ -192,4 +192,22 @@ bool insertRows(QSqlDatabase db, const QString &table, const QStringList &column
                 const std::function<QVariantList(qsizetype)> &row,
                 const std::function<void(qsizetype)> &afterBatch = {});
 
+/// One statement run many times in the caller's transaction (an UPDATE for each of a batch's items): on
+/// SQLite its values are bound through SQLite's own calls, as insertRows() binds them (Qt's binding names a
+/// placeholder and looks it up for every value); elsewhere, or for a value Qt binds as text, through Qt.
+class RepeatedStatement
+{
+    Q_DISABLE_COPY_MOVE(RepeatedStatement)
+public:
+    RepeatedStatement(QSqlDatabase db, const QString &sql);
+    ~RepeatedStatement();
+    /// Runs the statement with `values` (one per placeholder, in order): the rows it changed, or nullopt
+    /// when it failed.
+    std::optional<qint64> exec(const QVariantList &values);
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
 } // namespace mailcaff::storage
