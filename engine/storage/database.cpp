@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 
 #ifdef Q_OS_LINUX
 #include <dlfcn.h>
@@ -939,16 +940,16 @@ struct SqliteCalls
     }
 };
 
-/// insertRows()'s and RepeatedStatement's statements run through SQLite's own calls, on the connection (and
-/// in the transaction) the QSqlDatabase holds: Qt's QSqlResult::bindValue() makes a placeholder name and a
-/// hash lookup for every value bound, about a tenth of a million-row import. Values are bound as Qt's
-/// SQLite driver binds them; a value of a type bound otherwise than below sends its statement through Qt
-/// instead.
-class DirectStatements
+/// RepeatedStatement's statement run through SQLite's own calls, on the connection (and in the transaction)
+/// the QSqlDatabase holds: Qt's QSqlResult::bindValue() makes a placeholder name and a hash lookup for
+/// every value bound, about a tenth of a million-row import. Values are bound as Qt's SQLite driver binds
+/// them; a value of a type bound otherwise than below sends that run through Qt instead.
+class DirectStatement
 {
-    Q_DISABLE_COPY_MOVE(DirectStatements)
+    Q_DISABLE_COPY_MOVE(DirectStatement)
 public:
-    explicit DirectStatements(const QSqlDatabase &db)
+    DirectStatement(const QSqlDatabase &db, const QString &sql)
+        : m_sql(sql.toUtf8())
     {
         if (dialectOf(db) != Dialect::SQLite || !db.driver())
             return;
@@ -958,31 +959,27 @@ public:
         m_connection = *static_cast<void *const *>(handle.constData());
         m_calls = m_connection ? SqliteCalls::get() : nullptr;
     }
-    ~DirectStatements()
+    ~DirectStatement()
     {
-        for (void *statement : std::as_const(m_statements))
-            m_calls->finalize(statement);
+        if (m_statement)
+            m_calls->finalize(m_statement);
     }
 
-    /// Runs `sql` with `values`: true or false as it went, nullopt when Qt has to run it.
-    std::optional<bool> exec(const QString &sql, const QVariantList &values)
+    /// Runs the statement with `values`: true or false as it went, nullopt when Qt has to run it.
+    std::optional<bool> exec(const QVariantList &values)
     {
         if (!m_calls || !std::all_of(values.cbegin(), values.cend(), bindable))
             return std::nullopt;
-        void *&statement = m_statements[sql.size()]; // one statement per row count: the size tells them apart
-        if (!statement) {
-            const QByteArray text = sql.toUtf8();
-            if (m_calls->prepare(m_connection, text.constData(), int(text.size()), &statement, nullptr) !=
-                SqliteCalls::Ok)
-                return fail(nullptr);
-        }
+        if (!m_statement && m_calls->prepare(m_connection, m_sql.constData(), int(m_sql.size()), &m_statement,
+                                             nullptr) != SqliteCalls::Ok)
+            return fail(nullptr);
         for (int i = 0; i < values.size(); ++i) {
-            if (bind(statement, i + 1, values.at(i)) != SqliteCalls::Ok)
-                return fail(statement);
+            if (bind(m_statement, i + 1, values.at(i)) != SqliteCalls::Ok)
+                return fail(m_statement);
         }
-        if (m_calls->step(statement) != SqliteCalls::Done)
-            return fail(statement);
-        m_calls->reset(statement);
+        if (m_calls->step(m_statement) != SqliteCalls::Done)
+            return fail(m_statement);
+        m_calls->reset(m_statement);
         return true;
     }
     /// Rows the last statement run on the connection changed.
@@ -1039,9 +1036,10 @@ private:
         return false;
     }
 
+    const QByteArray m_sql;
     const SqliteCalls *m_calls = nullptr;
     void *m_connection = nullptr;
-    QHash<qsizetype, void *> m_statements;
+    void *m_statement = nullptr;
 };
 
 } // namespace
@@ -1049,12 +1047,12 @@ private:
 struct RepeatedStatement::Private
 {
     Private(QSqlDatabase db, const QString &statement)
-        : direct(db)
+        : direct(db, statement)
         , sql(statement)
         , query(db)
     {
     }
-    DirectStatements direct;
+    DirectStatement direct;
     const QString sql;
     QSqlQuery query;
     bool preparedInQt = false;
@@ -1069,7 +1067,7 @@ RepeatedStatement::~RepeatedStatement() = default;
 
 std::optional<qint64> RepeatedStatement::exec(const QVariantList &values)
 {
-    if (const std::optional<bool> done = d->direct.exec(d->sql, values))
+    if (const std::optional<bool> done = d->direct.exec(values))
         return *done ? std::optional(d->direct.changes()) : std::nullopt;
     if (!d->preparedInQt) {
         if (!d->query.prepare(d->sql))
@@ -1112,30 +1110,19 @@ bool insertRows(QSqlDatabase db, const QString &table, const QStringList &column
             return QVariant(v.toString().remove(QChar(0)));
         return v;
     };
-    DirectStatements direct(db);
-    QHash<qsizetype, std::shared_ptr<QSqlQuery>> prepared; // through Qt: by rows a statement
+    std::map<qsizetype, std::unique_ptr<RepeatedStatement>> statements; // by rows a statement
     QVariantList values;
     for (qsizetype i = 0; i < count; i += Batch) {
         const qsizetype rows = std::min(Batch, count - i);
-        const QString sql = statement(rows);
         values.clear();
         values.reserve(rows * columns.size());
         for (qsizetype r = i; r < i + rows; ++r)
             for (const QVariant &v : row(r))
                 values.append(value(v));
-        std::optional<bool> done = direct.exec(sql, values);
-        if (!done) {
-            std::shared_ptr<QSqlQuery> &q = prepared[rows];
-            if (!q) {
-                q = std::make_shared<QSqlQuery>(db);
-                if (!q->prepare(sql))
-                    return false;
-            }
-            for (int p = 0; p < values.size(); ++p)
-                q->bindValue(p, values.at(p));
-            done = q->exec();
-        }
-        if (!*done)
+        std::unique_ptr<RepeatedStatement> &insert = statements[rows];
+        if (!insert)
+            insert = std::make_unique<RepeatedStatement>(db, statement(rows));
+        if (!insert->exec(values))
             return false;
         if (afterBatch)
             afterBatch(i + rows);
