@@ -7,7 +7,9 @@
 //       of 127.0.1.1 … 127.0.1.N, each reply after the latency, at most mx-limit sessions per host (421
 //       beyond), Postfix's tarpit after 10 rejected RCPTs in a session. Prints "READY dns=IP:PORT", then
 //       reads commands on stdin: "stats" (one JSON line of counters), "reset" (zero them), "limit" (the
-//       RTT-bound time of the workload, in ms), "quit".
+//       RTT-bound time of the workload, in ms), "online" (average times in ms of verifiers that learn
+//       each answer only when it comes: the best under the tarpit, then the best under Mailcaff's own limits,
+//       then those limits: refused RCPTs in a row, refused in a session, recipients a session), "quit".
 //   bench_sim score WORKDIR/truth.csv RESULTS.csv
 //       RESULTS.csv has a header with `email` and `status` columns (Mailcaff's export, the peers' drivers).
 //       Prints one JSON line: per truth class, correct and total; false valid; false invalid.
@@ -17,6 +19,8 @@
 // (bad syntax or a domain that does not exist: invalid is right).
 #include "core/csv.h"
 #include "dnstestserver.h"
+#include "engine.h"
+#include "smtp/session.h"
 #include "smtptestserver.h"
 
 #include <QCoreApplication>
@@ -44,6 +48,9 @@ using mailcaff::test::DnsTestServer;
 using mailcaff::test::SmtpTestServer;
 
 namespace {
+
+/// Rejected RCPTs a session may have before the simulator's tarpit slows it (Postfix's soft error limit).
+constexpr int TarpitAfter = 10;
 
 struct Domain
 {
@@ -194,6 +201,131 @@ qint64 rttBoundMs(const Workload &w, int hosts, int latencyMs, int mxLimit)
     return (worst + 2) * latencyMs;
 }
 
+/// One round of `w` pipelined RCPTs, each refused with probability `p`: the chance that `refused` of them
+/// are refused, the last `trailing` in a row (refused == trailing == w: all of them).
+struct RoundOutcome
+{
+    int refused = 0;
+    int trailing = 0;
+    double chance = 0;
+};
+
+QList<RoundOutcome> roundOutcomes(int w, double p)
+{
+    QMap<std::pair<int, int>, double> chances{{{0, 0}, 1.0}};
+    for (int i = 0; i < w; ++i) {
+        QMap<std::pair<int, int>, double> next;
+        for (auto it = chances.cbegin(); it != chances.cend(); ++it) {
+            next[{it.key().first + 1, it.key().second + 1}] += it.value() * p;
+            next[{it.key().first, 0}] += it.value() * (1 - p);
+        }
+        chances = next;
+    }
+    QList<RoundOutcome> out;
+    for (auto it = chances.cbegin(); it != chances.cend(); ++it)
+        out.append({it.key().first, it.key().second, it.value()});
+    return out;
+}
+
+/// Politeness a verifier keeps in one SMTP session: never more refused RCPTs in a row than `inRow`, nor in
+/// the session than `refused`, whatever the answers; `recipients` at most (0: no limit).
+struct SessionRules
+{
+    int inRow = 10;
+    int refused = 10;
+    int recipients = 0;
+};
+
+/// RCPTs one connection slot gets answered per round trip, in the long run, by the best verifier that
+/// learns each answer only when it comes, each RCPT refused with probability `p`. A session: two round
+/// trips (banner, EHLO), then rounds of pipelined RCPTs (MAIL FROM rides with the first), each no larger
+/// than `rules` allow if every one of them were refused; QUIT rides with the round chosen as the last, or
+/// takes a round trip of its own when the session stops after its answers. The best policy's rate is the
+/// λ at which a session's best value, every round trip costing λ and every RCPT earning 1, is zero
+/// (renewal reward: no policy does better on average); found by bisection over value iteration.
+double bestRcptsPerRoundTrip(double p, SessionRules rules)
+{
+    const int most = rules.recipients > 0 ? rules.recipients : 0; // the count matters only when limited
+    const int maxRound = std::min(rules.inRow, rules.refused);
+    QList<QList<RoundOutcome>> outcomes{{}};
+    for (int w = 1; w <= maxRound; ++w)
+        outcomes.append(roundOutcomes(w, p));
+    // State: recipients so far (0 when unlimited), refused so far, refused in a row at the end.
+    const int nRefused = rules.refused + 1, nInRow = rules.inRow + 1;
+    auto index = [&](int n, int e, int c) { return (n * nRefused + e) * nInRow + c; };
+    auto sessionValue = [&](double lambda) {
+        QList<double> value((most + 1) * nRefused * nInRow, 0.0);
+        for (int iteration = 0; iteration < 100'000; ++iteration) {
+            double change = 0;
+            for (int n = most; n >= 0; --n) {
+                for (int e = rules.refused; e >= 0; --e) {
+                    for (int c = 0; c <= std::min(e, rules.inRow); ++c) {
+                        double best = -lambda; // QUIT on its own
+                        const int room =
+                            std::min({rules.inRow - c, rules.refused - e, most > 0 ? most - n : maxRound});
+                        for (int w = 1; w <= room; ++w) {
+                            best = std::max(best, w - lambda); // the last round, QUIT along
+                            const int next = most > 0 ? n + w : 0;
+                            double expected = 0;
+                            for (const RoundOutcome &o : outcomes.at(w))
+                                expected += o.chance * value.at(index(next, e + o.refused,
+                                                                      o.refused == w ? c + w : o.trailing));
+                            best = std::max(best, w - lambda + expected);
+                        }
+                        double &v = value[index(n, e, c)];
+                        change = std::max(change, std::abs(best - v));
+                        v = best;
+                    }
+                }
+            }
+            if (change < 1e-9)
+                break;
+        }
+        return value.at(index(0, 0, 0)) - 2 * lambda; // the session's two round trips before any RCPT
+    };
+    double low = 0, high = 1000;
+    for (int i = 0; i < 60; ++i) {
+        const double mid = (low + high) / 2;
+        (sessionValue(mid) > 0 ? low : high) = mid;
+    }
+    return low;
+}
+
+/// The least time on average a verifier that learns each answer only when it comes can take on this
+/// workload, keeping `rules` in every session: the RCPTs of rttBoundMs (every address at a domain that
+/// takes mail, and one catch-all probe per domain, refused where the domain is not a catch-all), without
+/// knowing in advance which are refused. A host's `mxLimit` slots each get bestRcptsPerRoundTrip() RCPTs
+/// answered a round trip, after two DNS round trips; the slowest host sets the time, and nothing beats
+/// rttBoundMs. An average, not a floor: a verifier may be luckier than its odds.
+qint64 onlineLimitMs(const Workload &w, int hosts, int latencyMs, int mxLimit, SessionRules rules)
+{
+    QList<qint64> rcpts(hosts, 0), refused(hosts, 0);
+    QSet<int> domainsSeen;
+    for (const Entry &e : w.entries) {
+        if (e.domain < 0)
+            continue;
+        const Domain &d = w.domains.at(e.domain);
+        if (d.kind != Domain::Normal && d.kind != Domain::CatchAll)
+            continue; // dead (DNS says so), disposable (a list says so)
+        const bool probe = !domainsSeen.contains(e.domain);
+        domainsSeen.insert(e.domain);
+        rcpts[d.host] += 1 + probe;
+        if (d.kind == Domain::Normal)
+            refused[d.host] += (e.truth == "invalid"_L1) + probe;
+    }
+    QHash<qint64, double> rates; // by refusals per million RCPTs: hosts alike share one computation
+    double worst = 0;
+    for (int h = 0; h < hosts; ++h) {
+        if (rcpts.at(h) == 0)
+            continue;
+        const qint64 ppm = refused.at(h) * 1'000'000 / rcpts.at(h);
+        if (!rates.contains(ppm))
+            rates.insert(ppm, ppm == 0 ? 1e9 : bestRcptsPerRoundTrip(double(ppm) / 1e6, rules));
+        worst = std::max(worst, double(rcpts.at(h)) / (mxLimit * rates.value(ppm)));
+    }
+    return std::max(qint64(std::ceil((worst + 2) * latencyMs)), rttBoundMs(w, hosts, latencyMs, mxLimit));
+}
+
 int serve(const QStringList &args)
 {
     auto option = [&](const QString &name, const QString &fallback) {
@@ -239,8 +371,8 @@ int serve(const QStringList &args)
         server->setHostName(u"mx%1.sim.test"_s.arg(h + 1));
         server->setReplyDelay(latency);
         server->setMaxConnections(mxLimit);
-        server->setErrorSleep(10, 1000);         // Postfix: smtpd_soft_error_limit 10, error sleep 1 s
-        server->setMaxConsecutiveRejections(20); // and smtpd_hard_error_limit 20
+        server->setErrorSleep(TarpitAfter, 1000); // Postfix: smtpd_soft_error_limit 10, error sleep 1 s
+        server->setMaxConsecutiveRejections(20);  // and smtpd_hard_error_limit 20
         smtp.push_back(std::move(server));
     }
     // What happened when, for `timeline`: where a contender's time goes (sessions open, RCPTs asked).
@@ -392,6 +524,14 @@ int serve(const QStringList &args)
                 out << "the 21st session at the first host: " << traced.join(u", "_s) << Qt::endl;
             } else if (command == "limit") {
                 out << rttBoundMs(w, hosts, latency, mxLimit) << Qt::endl;
+            } else if (command == "online") {
+                // Any verifier under the tarpit, then Mailcaff's own limits (its defaults).
+                const mailcaff::smtp::SessionConfig session;
+                const SessionRules ours{session.maxConsecutiveRejections, session.maxErrorsPerSession,
+                                        mailcaff::EngineConfig{}.maxRcptsPerSession};
+                out << onlineLimitMs(w, hosts, latency, mxLimit, {TarpitAfter, TarpitAfter, 0}) << ' '
+                    << onlineLimitMs(w, hosts, latency, mxLimit, ours) << ' ' << ours.inRow << ' '
+                    << ours.refused << ' ' << ours.recipients << Qt::endl;
             } else if (command == "stats") {
                 int connections = 0, refused = 0, rcpts = 0, data = 0, peak = 0;
                 for (auto &s : smtp) {
