@@ -20,6 +20,7 @@
 #include "core/csv.h"
 #include "dnstestserver.h"
 #include "engine.h"
+#include "onlinelimit.h"
 #include "smtp/session.h"
 #include "smtptestserver.h"
 
@@ -44,6 +45,8 @@
 #include <unistd.h>
 
 using namespace Qt::StringLiterals;
+using mailcaff::bench::bestRcptsPerRoundTrip;
+using mailcaff::bench::SessionRules;
 using mailcaff::test::DnsTestServer;
 using mailcaff::test::SmtpTestServer;
 
@@ -201,96 +204,6 @@ qint64 rttBoundMs(const Workload &w, int hosts, int latencyMs, int mxLimit)
     return (worst + 2) * latencyMs;
 }
 
-/// One round of `w` pipelined RCPTs, each refused with probability `p`: the chance that `refused` of them
-/// are refused, the last `trailing` in a row (refused == trailing == w: all of them).
-struct RoundOutcome
-{
-    int refused = 0;
-    int trailing = 0;
-    double chance = 0;
-};
-
-QList<RoundOutcome> roundOutcomes(int w, double p)
-{
-    QMap<std::pair<int, int>, double> chances{{{0, 0}, 1.0}};
-    for (int i = 0; i < w; ++i) {
-        QMap<std::pair<int, int>, double> next;
-        for (auto it = chances.cbegin(); it != chances.cend(); ++it) {
-            next[{it.key().first + 1, it.key().second + 1}] += it.value() * p;
-            next[{it.key().first, 0}] += it.value() * (1 - p);
-        }
-        chances = next;
-    }
-    QList<RoundOutcome> out;
-    for (auto it = chances.cbegin(); it != chances.cend(); ++it)
-        out.append({it.key().first, it.key().second, it.value()});
-    return out;
-}
-
-/// Politeness a verifier keeps in one SMTP session: never more refused RCPTs in a row than `inRow`, nor in
-/// the session than `refused`, whatever the answers; `recipients` at most (0: no limit).
-struct SessionRules
-{
-    int inRow = 10;
-    int refused = 10;
-    int recipients = 0;
-};
-
-/// RCPTs one connection slot gets answered per round trip, in the long run, by the best verifier that
-/// learns each answer only when it comes, each RCPT refused with probability `p`. A session: two round
-/// trips (banner, EHLO), then rounds of pipelined RCPTs (MAIL FROM rides with the first), each no larger
-/// than `rules` allow if every one of them were refused; QUIT rides with the round chosen as the last, or
-/// takes a round trip of its own when the session stops after its answers. The best policy's rate is the
-/// λ at which a session's best value, every round trip costing λ and every RCPT earning 1, is zero
-/// (renewal reward: no policy does better on average); found by bisection over value iteration.
-double bestRcptsPerRoundTrip(double p, SessionRules rules)
-{
-    const int most = rules.recipients > 0 ? rules.recipients : 0; // the count matters only when limited
-    const int maxRound = std::min(rules.inRow, rules.refused);
-    QList<QList<RoundOutcome>> outcomes{{}};
-    for (int w = 1; w <= maxRound; ++w)
-        outcomes.append(roundOutcomes(w, p));
-    // State: recipients so far (0 when unlimited), refused so far, refused in a row at the end.
-    const int nRefused = rules.refused + 1, nInRow = rules.inRow + 1;
-    auto index = [&](int n, int e, int c) { return (n * nRefused + e) * nInRow + c; };
-    auto sessionValue = [&](double lambda) {
-        QList<double> value((most + 1) * nRefused * nInRow, 0.0);
-        for (int iteration = 0; iteration < 100'000; ++iteration) {
-            double change = 0;
-            for (int n = most; n >= 0; --n) {
-                for (int e = rules.refused; e >= 0; --e) {
-                    for (int c = 0; c <= std::min(e, rules.inRow); ++c) {
-                        double best = -lambda; // QUIT on its own
-                        const int room =
-                            std::min({rules.inRow - c, rules.refused - e, most > 0 ? most - n : maxRound});
-                        for (int w = 1; w <= room; ++w) {
-                            best = std::max(best, w - lambda); // the last round, QUIT along
-                            const int next = most > 0 ? n + w : 0;
-                            double expected = 0;
-                            for (const RoundOutcome &o : outcomes.at(w))
-                                expected += o.chance * value.at(index(next, e + o.refused,
-                                                                      o.refused == w ? c + w : o.trailing));
-                            best = std::max(best, w - lambda + expected);
-                        }
-                        double &v = value[index(n, e, c)];
-                        change = std::max(change, std::abs(best - v));
-                        v = best;
-                    }
-                }
-            }
-            if (change < 1e-9)
-                break;
-        }
-        return value.at(index(0, 0, 0)) - 2 * lambda; // the session's two round trips before any RCPT
-    };
-    double low = 0, high = 1000;
-    for (int i = 0; i < 60; ++i) {
-        const double mid = (low + high) / 2;
-        (sessionValue(mid) > 0 ? low : high) = mid;
-    }
-    return low;
-}
-
 /// The least time on average a verifier that learns each answer only when it comes can take on this
 /// workload, keeping `rules` in every session: the RCPTs of rttBoundMs (every address at a domain that
 /// takes mail, and one catch-all probe per domain, refused where the domain is not a catch-all), without
@@ -320,7 +233,7 @@ qint64 onlineLimitMs(const Workload &w, int hosts, int latencyMs, int mxLimit, S
             continue;
         const qint64 ppm = refused.at(h) * 1'000'000 / rcpts.at(h);
         if (!rates.contains(ppm))
-            rates.insert(ppm, ppm == 0 ? 1e9 : bestRcptsPerRoundTrip(double(ppm) / 1e6, rules));
+            rates.insert(ppm, bestRcptsPerRoundTrip(double(ppm) / 1e6, rules));
         worst = std::max(worst, double(rcpts.at(h)) / (mxLimit * rates.value(ppm)));
     }
     return std::max(qint64(std::ceil((worst + 2) * latencyMs)), rttBoundMs(w, hosts, latencyMs, mxLimit));
