@@ -5,13 +5,16 @@
 
 namespace mailcaff::bench {
 
-/// Politeness a verifier keeps in one SMTP session: never more refused RCPTs in a row than `inRow`, nor in
-/// the session than `refused`, whatever the answers; `recipients` at most (0: no limit).
+/// Limits of one SMTP session: never more refused RCPTs in a row than `inRow` (receivers hang up beyond),
+/// nor in the session than `refused`, whatever the answers; `recipients` at most (0: no limit). With
+/// `lateRoundTrips` above 0 a round may take the session past `refused` after all: its answers then come
+/// that many round trips late (a tarpit) and the session ends.
 struct SessionRules
 {
     int inRow = 10;
     int refused = 10;
     int recipients = 0;
+    int lateRoundTrips = 0;
 };
 
 /// RCPTs one connection slot gets answered per round trip, in the long run, by the best verifier that
@@ -20,8 +23,8 @@ struct SessionRules
 /// than `rules` allow if every one of them were refused; QUIT rides with the round chosen as the last, or
 /// takes a round trip of its own when the session stops after its answers. The best policy's rate is the
 /// λ at which a session's best value, every round trip costing λ and every RCPT earning 1, is zero
-/// (renewal reward: no policy does better on average); found by bisection over value iteration. Infinite
-/// when nothing is refused and a session takes any number of recipients.
+/// (renewal reward: no policy does better on average); found by bisection over an exact solution of the
+/// session's rounds. With nothing refused and no recipient limit, the largest round a round trip.
 double bestRcptsPerRoundTrip(double p, SessionRules rules);
 
 } // namespace mailcaff::bench
