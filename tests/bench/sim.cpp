@@ -34,6 +34,7 @@
 #include <QJsonObject>
 #include <QMap>
 #include <QRandomGenerator>
+#include <QSet>
 #include <QSocketNotifier>
 #include <QTextStream>
 
@@ -308,9 +309,10 @@ int serve(const QStringList &args)
     struct Event
     {
         qint64 ms;
-        int delta;    ///< +1 session opened, -1 closed, 0 a command
-        QString verb; ///< for commands
-        int host = 0; ///< which MX host
+        int delta;        ///< +1 session opened, -1 closed, 0 a command
+        QString verb;     ///< for commands
+        int host = 0;     ///< which MX host
+        int session = -1; ///< for commands: the server's session number
     };
     std::vector<Event> events;
     QStringList traced;
@@ -329,7 +331,7 @@ int serve(const QStringList &args)
         QObject::connect(raw, &SmtpTestServer::commandReceived,
                          [&, raw, h](int session, const QString &line) {
                              const QString verb = line.section(u' ', 0, 0).section(u':', 0, 0).toUpper();
-                             events.push_back({clock.elapsed(), 0, verb, h});
+                             events.push_back({clock.elapsed(), 0, verb, h, session});
                              // One session in the middle, step by step: the 21st at the first host since the
                              // reset.
                              if (raw == smtp.front().get()) {
@@ -428,6 +430,40 @@ int serve(const QStringList &args)
                                        .arg(rcpts[h])
                                        .arg(last[h]);
                     out << "per host: " << perHost.join(u"; "_s) << "; ";
+                    // The busiest host, whose last answer ends the run: how full its sessions' rounds
+                    // were (RCPTs of a session arriving together) and how much of the time its slots
+                    // were in use, from its first connection to its last RCPT.
+                    const int busiest = int(std::max_element(rcpts.cbegin(), rcpts.cend()) - rcpts.cbegin());
+                    QSet<std::pair<int, qint64>> rounds;
+                    qint64 first = -1, slotMs = 0, since = 0;
+                    int busy = 0;
+                    for (const Event &e : events) {
+                        if (e.host != busiest || (first >= 0 && e.ms > last[busiest]))
+                            continue;
+                        if (e.verb == "RCPT"_L1)
+                            rounds.insert({e.session, e.ms});
+                        if (e.delta != 0) {
+                            if (first < 0)
+                                first = since = e.ms;
+                            slotMs += busy * (e.ms - since);
+                            since = e.ms;
+                            busy += e.delta;
+                        }
+                    }
+                    slotMs += busy * (last[busiest] - since);
+                    const qint64 span = std::max<qint64>(1, last[busiest] - first);
+                    out << u"busiest host %1: %2 RCPTs in %3 sessions (%4 a session), %5 rounds (%6 RCPTs a "
+                           "round), its %7 slots in use %8% of the %9 ms from its first connection to its "
+                           "last "
+                           "RCPT; "_s.arg(busiest + 1)
+                               .arg(rcpts[busiest])
+                               .arg(sessions[busiest])
+                               .arg(double(rcpts[busiest]) / std::max(1, sessions[busiest]), 0, 'f', 1)
+                               .arg(rounds.size())
+                               .arg(double(rcpts[busiest]) / std::max<qsizetype>(1, rounds.size()), 0, 'f', 2)
+                               .arg(mxLimit)
+                               .arg(100.0 * double(slotMs) / double(mxLimit * span), 0, 'f', 0)
+                               .arg(span);
                     // Whose time is it: replies leaving late (the simulator's) or clients slow to answer.
                     QList<int> lateness, waits;
                     for (const auto &server : smtp) {
