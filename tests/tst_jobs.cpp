@@ -14,7 +14,9 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QMutex>
 #include <QProcess>
+#include <QScopeGuard>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -41,6 +43,7 @@ private Q_SLOTS:
     void jobsFailOnlyWhenNothingWorked();
     void greylistedItemsAreTriedAgainAfterTheRest();
     void findJobsAreStoredAndAnswered();
+    void theLastAnswerEndsTheJobAtOnce();
     void listsKeepTheirFile();
     void listsPauseResumeCancelAndDelete();
     void listsStreamFromTheirFile();
@@ -679,6 +682,68 @@ void TestJobs::findJobsAreStoredAndAnswered()
     QCOMPARE(payload.value(u"event"_s).toString(), u"bulk_job.completed"_s);
     QCOMPARE(payload.value(u"job_type"_s).toString(), u"find"_s);
     QCOMPARE(payload.value(u"summary"_s).toObject(), (QJsonObject{{u"found"_s, 2}, {u"not_found"_s, 1}}));
+}
+
+void TestJobs::theLastAnswerEndsTheJobAtOnce()
+{
+    const auto engine = startEngine(true);
+    QVERIFY(engine);
+    const auto key = engine->apiKeys().create(u"finder"_s, accounts::Plan::Free);
+    QVERIFY(key);
+    // Answers are written in batches, a batch when it is full or a moment after its first answer. The last
+    // answer of a job has nothing to wait for: the job ends while it is being given, not a moment later.
+    jobs::JobRunner *runner = engine->jobRunner();
+    std::vector<std::function<void()>> answers; // on the runner's thread, as the handler gets them
+    QMutex lock;
+    jobs::JobRunner::Handler finder;
+    finder.run = [&](const jobs::JobItem &, QObject *,
+                     std::function<void(const jobs::JobRunner::Answer &)> done) {
+        QMutexLocker locked(&lock);
+        answers.push_back([done] {
+            done({{QString(jobs::FindNotFound), QJsonObject{{u"found"_s, false}}}, std::nullopt});
+        });
+        return true;
+    };
+    finder.abandoned = [](const jobs::JobItem &) { return jobs::ItemOutcome{u"error"_s, {}}; };
+    runner->setHandler(jobs::KindFind, finder);
+    bool finishedDuringAnswer = false;
+    QString finished;
+    const QMetaObject::Connection watching = connect(
+        runner, &jobs::JobRunner::jobFinished, runner, [&](const QString &jobId) { finished = jobId; },
+        Qt::DirectConnection);
+    const auto unwatch = qScopeGuard([&] { disconnect(watching); }); // before `finished` goes
+
+    const QList<QJsonObject> leads{
+        {{u"first_name"_s, u"Ann"_s}, {u"last_name"_s, u"Lee"_s}, {u"domain"_s, u"ok.test"_s}},
+        {{u"first_name"_s, u"Bo"_s}, {u"last_name"_s, u"Ray"_s}, {u"domain"_s, u"ok.test"_s}},
+    };
+    const auto created = engine->jobs().createFindJob(&key->info, leads);
+    QCOMPARE(int(created.outcome), int(jobs::JobStore::Created::Ok));
+    runner->wake();
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            QMutexLocker locked(&lock);
+            return answers.size() == 2;
+        },
+        10000));
+    // The first answer waits for company; the second, the job's last, is written with it.
+    auto answer = [&](std::size_t i, bool *endedMeanwhile) {
+        bool ran = false;
+        QMetaObject::invokeMethod(
+            runner,
+            [&] {
+                answers.at(i)();
+                if (endedMeanwhile)
+                    *endedMeanwhile = finished == created.jobId;
+                ran = true;
+            },
+            Qt::BlockingQueuedConnection);
+        return ran;
+    };
+    QVERIFY(answer(0, nullptr));
+    QVERIFY(answer(1, &finishedDuringAnswer));
+    QVERIFY(finishedDuringAnswer);
+    QCOMPARE(jobs::toString(engine->jobs().summary(created.jobId)->status), u"completed"_s);
 }
 
 void TestJobs::listsKeepTheirFile()

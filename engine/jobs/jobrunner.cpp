@@ -200,8 +200,10 @@ void JobRunner::finish(const JobItem &item, const QString &key, const Answer &an
         m_done.append({item, answer.outcome});
     }
     // Refill with the write, in batches, not after every item: each lease is a query over the queue, which
-    // for a large list is not free.
-    if (m_done.size() >= FlushItems || (m_done.isEmpty() && inFlight() <= m_concurrency / 2))
+    // for a large list is not free. With nothing else in flight no answer can join the batch: written now,
+    // the last answer of a job ends it at once, and an idle runner leases again without waiting.
+    if (m_done.size() >= FlushItems || inFlight() == 0 ||
+        (m_done.isEmpty() && inFlight() <= m_concurrency / 2))
         flush();
     else if (!m_flush.isActive())
         m_flush.start();
