@@ -102,6 +102,10 @@ void TestCsv::formulaInjectionIsNeutralised()
     QFETCH(QString, value);
     QFETCH(QString, written);
     QCOMPARE(csv::field(value), written);
+    // The same in UTF-8, as exports write it.
+    QByteArray utf8;
+    csv::appendRecord(utf8, {value.toUtf8()});
+    QCOMPARE(utf8, (written + u"\r\n"_s).toUtf8());
 }
 
 void TestCsv::roundTrip()
@@ -109,6 +113,14 @@ void TestCsv::roundTrip()
     const QStringList values{u"Acme, Inc."_s, u"say \"hi\""_s, u"two\nlines"_s, QString(), u"ok"_s};
     const QString text = csv::record(values) + csv::record({u"x"_s});
     QCOMPARE(csv::parse(text, u','), (QList<QStringList>{values, {u"x"_s}}));
+    // Written in UTF-8 in place, the same bytes, non-ASCII text included.
+    QByteArray utf8 = "head\r\n";
+    const QStringList more = values + QStringList{u"Müller; ü"_s, u"-ø"_s};
+    QList<QByteArray> bytes;
+    for (const QString &v : more)
+        bytes.append(v.toUtf8());
+    csv::appendRecord(utf8, QList<QByteArrayView>(bytes.cbegin(), bytes.cend()));
+    QCOMPARE(utf8, "head\r\n" + csv::record(more).toUtf8());
 }
 
 void TestCsv::decode()

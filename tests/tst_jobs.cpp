@@ -44,6 +44,7 @@ private Q_SLOTS:
     void greylistedItemsAreTriedAgainAfterTheRest();
     void findJobsAreStoredAndAnswered();
     void theLastAnswerEndsTheJobAtOnce();
+    void listsExportAsGiven();
     void listsKeepTheirFile();
     void listsPauseResumeCancelAndDelete();
     void listsStreamFromTheirFile();
@@ -744,6 +745,63 @@ void TestJobs::theLastAnswerEndsTheJobAtOnce()
     QVERIFY(answer(1, &finishedDuringAnswer));
     QVERIFY(finishedDuringAnswer);
     QCOMPARE(jobs::toString(engine->jobs().summary(created.jobId)->status), u"completed"_s);
+}
+
+void TestJobs::listsExportAsGiven()
+{
+    const auto engine = startEngine(true);
+    QVERIFY(engine);
+    // Written as UTF-8 straight from the stored text: non-ASCII cells, quotes and delimiters, a ragged row,
+    // formulas neutralised, a result that needs QJsonDocument to read (an escaped quote in the address).
+    const QStringList header{u"Name"_s, u"E-mail"_s, u"Note"_s};
+    const QList<QStringList> rows{{u"Zoë Ünal"_s, u"zoë@ok.test"_s, u"Straße, \"quoted\" ✓"_s},
+                                  {u"Ragged"_s, u"ragged@ok.test"_s},
+                                  {u"=cmd"_s, u"x@ok.test"_s, u"-1"_s},
+                                  {u"Quote"_s, u"\"q\"@ok.test"_s, u"a"_s + QChar(0x1f) + u"b"_s}};
+    const auto created = engine->listStore().create(u"export.csv"_s, header, rows, 1, core::Mode::Quick, {});
+    QVERIFY(!created.jobId.isEmpty());
+    engine->jobRunner()->wake();
+    QVERIFY(waitForStatus(*engine, created.jobId, u"completed"_s, 10000));
+    QTemporaryDir dir;
+    const QString path = dir.filePath(u"out.csv"_s);
+    QString error;
+    QCOMPARE(engine->listStore().exportCsv(created.jobId, path, {}, &error), 4);
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QByteArray bytes = file.readAll();
+    const QList<QStringList> records = core::csv::parse(QString::fromUtf8(bytes), u',');
+    QCOMPARE(records.size(), 5);
+    QCOMPARE(records.at(0), header + jobs::ListStore::resultColumns());
+    const QJsonArray results = engine->jobs().results(created.jobId);
+    const QStringList resultColumns = jobs::ListStore::resultColumns();
+    for (int r = 0; r < 4; ++r) {
+        const QStringList &record = records.at(r + 1);
+        QCOMPARE(record.size(), header.size() + resultColumns.size());
+        // Each result column as the stored result has it.
+        const QJsonObject result = results.at(r).toObject();
+        QCOMPARE(record.at(header.size() + 1), result.value(u"status"_s).toString());
+        QCOMPARE(record.at(header.size() + 2), QString::number(result.value(u"quality_score"_s).toInt()));
+        QCOMPARE(record.at(header.size() + 3), result.value(u"reason"_s).toString());
+    }
+    QCOMPARE(records.at(1).mid(0, 4),
+             (QStringList{u"Zoë Ünal"_s, u"zoë@ok.test"_s, u"Straße, \"quoted\" ✓"_s, u"zoë@ok.test"_s}));
+    QCOMPARE(records.at(2).mid(0, 4),
+             (QStringList{u"Ragged"_s, u"ragged@ok.test"_s, QString(), u"ragged@ok.test"_s}));
+    QCOMPARE(records.at(3).mid(0, 3), (QStringList{u"'=cmd"_s, u"x@ok.test"_s, u"'-1"_s}));
+    QCOMPARE(records.at(4).mid(0, 4),
+             (QStringList{u"Quote"_s, u"\"q\"@ok.test"_s, u"a b"_s, u"\"q\"@ok.test"_s}));
+    // Deliverable only and chosen columns.
+    jobs::ListStore::ExportOptions narrow;
+    narrow.columns = {u"status"_s, u"email"_s};
+    narrow.originalColumns = false;
+    QCOMPARE(engine->listStore().exportCsv(created.jobId, path, narrow, &error), 4);
+    QVERIFY(file.seek(0));
+    file.close();
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QList<QStringList> narrowRecords = core::csv::parse(QString::fromUtf8(file.readAll()), u',');
+    QCOMPARE(narrowRecords.at(0), (QStringList{u"email"_s, u"status"_s})); // in the export's own order
+    QCOMPARE(narrowRecords.at(1),
+             (QStringList{u"zoë@ok.test"_s, results.at(0).toObject().value(u"status"_s).toString()}));
 }
 
 void TestJobs::listsKeepTheirFile()

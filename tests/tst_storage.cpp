@@ -48,6 +48,7 @@ private Q_SLOTS:
     void preparedStatementsLiveWithTheirConnection();
     void insertedRowsAreStoredAsQtStoresThem();
     void repeatedStatementsCountTheRowsTheyChange();
+    void utf8RowsReadWhatWasStored();
     void resultCacheReadsABatchAtOnce();
     void resultCacheRemembersWhatABatchDidNotFind();
     void copiesEverythingIntoANewDatabase();
@@ -659,6 +660,42 @@ void TestStorage::repeatedStatementsCountTheRowsTheyChange()
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"no such table"_s));
     storage::RepeatedStatement missing(c, u"UPDATE missing SET v = ? WHERE k = ?"_s);
     QCOMPARE(missing.exec({u"x"_s, 1}), std::nullopt);
+}
+
+void TestStorage::utf8RowsReadWhatWasStored()
+{
+    // Rows read as UTF-8 (on SQLite through SQLite's own calls, else through Qt): text as stored, numbers
+    // as their text, NULL as empty, values bound as Qt binds them; a bad query is not ok.
+    storage::Database db;
+    QVERIFY(db.open(fresh(u"utf8rows"_s), nullptr));
+    QSqlDatabase c = db.connection();
+    QSqlQuery q(c);
+    QVERIFY(q.exec(u"CREATE TABLE texts (k INTEGER, v TEXT)"_s));
+    QVERIFY(q.prepare(u"INSERT INTO texts (k, v) VALUES (?, ?)"_s));
+    const QStringList values{u"josé 😀"_s, QString(), u"a\x1f\"b\", c"_s, u"plain"_s};
+    for (int k = 0; k < values.size(); ++k) {
+        q.bindValue(0, k - 1);
+        q.bindValue(1, values.at(k));
+        QVERIFY(q.exec());
+    }
+    storage::Utf8Rows rows(c, u"SELECT k, v FROM texts WHERE k >= ? AND v <> ? ORDER BY k"_s,
+                           {-1, u"plain"_s});
+    QVERIFY(rows.ok());
+    QStringList read;
+    while (rows.next())
+        read.append(QString::fromUtf8(rows.text(0)) + u'|' + QString::fromUtf8(rows.text(1)));
+    QVERIFY(rows.ok());
+    QCOMPARE(read, (QStringList{u"-1|josé 😀"_s, u"1|a\x1f\"b\", c"_s})); // NULL <> 'plain' is not true
+    storage::Utf8Rows nulls(c, u"SELECT v FROM texts WHERE v IS NULL"_s, {});
+    QVERIFY(nulls.next());
+    QVERIFY(nulls.text(0).isEmpty());
+    QVERIFY(!nulls.next());
+    QVERIFY(nulls.ok());
+    if (!test::TestDatabases::postgres())
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"no such table"_s));
+    storage::Utf8Rows missing(c, u"SELECT v FROM missing WHERE k = ?"_s, {1});
+    QVERIFY(!missing.ok());
+    QVERIFY(!missing.next());
 }
 
 void TestStorage::preparedStatementsLiveWithTheirConnection()

@@ -143,29 +143,33 @@ QList<QStringList> parse(const QString &text, QChar delimiter)
 
 namespace {
 
-/// field(), appended to `out` in one pass (an export writes a million rows of a dozen fields).
-void appendField(QString &out, const QString &value, QChar delimiter)
+/// field(), appended to `out` in one pass (an export writes a million rows of a dozen fields): UTF-16 into
+/// a QString, or UTF-8 into a QByteArray (whose multi-byte sequences never hold an ASCII byte, so the
+/// same tests hold).
+template<typename Out, typename View, typename Unit> void appendField(Out &out, View value, Unit delimiter)
 {
+    const auto unit = [](char ascii) { return Unit(char16_t(ascii)); }; // QChar takes no char
+    const auto is = [&](Unit c, char ascii) { return c == unit(ascii); };
     const bool formula =
-        !value.isEmpty() && (value.front() == u'=' || value.front() == u'+' || value.front() == u'-' ||
-                             value.front() == u'@' || value.front() == u'\t' || value.front() == u'\r');
-    const bool quoted = std::any_of(value.cbegin(), value.cend(), [delimiter](QChar c) {
-        return c == delimiter || c == u'"' || c == u'\n' || c == u'\r';
+        !value.isEmpty() && (is(value.front(), '=') || is(value.front(), '+') || is(value.front(), '-') ||
+                             is(value.front(), '@') || is(value.front(), '\t') || is(value.front(), '\r'));
+    const bool quoted = std::any_of(value.begin(), value.end(), [&](Unit c) {
+        return c == delimiter || is(c, '"') || is(c, '\n') || is(c, '\r');
     });
     if (quoted)
-        out += u'"';
+        out += unit('"');
     if (formula)
-        out += u'\'';
+        out += unit('\'');
     if (!quoted) {
         out += value;
         return;
     }
-    for (const QChar c : value) {
-        if (c == u'"')
-            out += u'"';
+    for (const Unit c : value) {
+        if (is(c, '"'))
+            out += unit('"');
         out += c;
     }
-    out += u'"';
+    out += unit('"');
 }
 
 } // namespace
@@ -173,7 +177,7 @@ void appendField(QString &out, const QString &value, QChar delimiter)
 QString field(const QString &value, QChar delimiter)
 {
     QString out;
-    appendField(out, value, delimiter);
+    appendField(out, QStringView(value), delimiter);
     return out;
 }
 
@@ -187,10 +191,20 @@ QString record(const QStringList &values, QChar delimiter)
     for (qsizetype i = 0; i < values.size(); ++i) {
         if (i > 0)
             out += delimiter;
-        appendField(out, values.at(i), delimiter);
+        appendField(out, QStringView(values.at(i)), delimiter);
     }
     out += u"\r\n"_s;
     return out;
+}
+
+void appendRecord(QByteArray &out, const QList<QByteArrayView> &values, char delimiter)
+{
+    for (qsizetype i = 0; i < values.size(); ++i) {
+        if (i > 0)
+            out += delimiter;
+        appendField(out, values.at(i), delimiter);
+    }
+    out += "\r\n";
 }
 
 QString decode(const QByteArray &bytes)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QByteArrayView>
 #include <QChar>
 #include <QFile>
 #include <QList>
@@ -87,6 +88,8 @@ private:
 QString field(const QString &value, QChar delimiter = u',');
 /// A whole record, CRLF-terminated.
 QString record(const QStringList &values, QChar delimiter = u',');
+/// record() in UTF-8, appended to `out` (for exports written as UTF-8 anyway: no conversions).
+void appendRecord(QByteArray &out, const QList<QByteArrayView> &values, char delimiter = ',');
 
 /// Decodes file bytes: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252.
 QString decode(const QByteArray &bytes);

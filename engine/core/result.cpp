@@ -197,21 +197,50 @@ void appendJsonString(QByteArray &out, QStringView text)
 
 namespace {
 
-/// jsonMemberTexts() without QJsonDocument: nullopt for what it does not take.
-std::optional<QStringList> quickMemberTexts(QStringView json, const QStringList &names)
+/// A code unit of `text` as a number, 0 past its end: UTF-16 units, or UTF-8 bytes (whose multi-byte
+/// sequences never hold an ASCII byte, so the same tests hold on both).
+char16_t unitAt(QStringView text, qsizetype k)
+{
+    return k < text.size() ? text[k].unicode() : char16_t(0);
+}
+char16_t unitAt(QByteArrayView text, qsizetype k)
+{
+    return k < text.size() ? char16_t(uchar(text[k])) : char16_t(0);
+}
+qsizetype indexOfName(QStringView name, const QStringList &names)
+{
+    return names.indexOf(name);
+}
+qsizetype indexOfName(QByteArrayView name, const QStringList &names)
+{
+    for (qsizetype k = 0; k < names.size(); ++k)
+        if (QLatin1StringView(name.data(), name.size()) == names.at(k)) // the names are ASCII
+            return k;
+    return -1;
+}
+
+/// jsonMemberTexts() without QJsonDocument, as views into `json` (UTF-16 or UTF-8): nullopt for what it
+/// does not take.
+template<typename View> std::optional<QList<View>> quickMembers(View json, const QStringList &names)
 {
     qsizetype i = 0;
     const qsizetype n = json.size();
-    const auto at = [&](qsizetype k) { return k < n ? json[k].unicode() : char16_t(0); };
+    const auto at = [&](qsizetype k) { return unitAt(json, k); };
+    const auto startsAt = [&](qsizetype k, const char *ascii) {
+        for (; *ascii; ++ascii, ++k)
+            if (at(k) != char16_t(*ascii))
+                return false;
+        return true;
+    };
     const auto skipSpace = [&] {
-        while (i < n && (json[i] == u' ' || json[i] == u'\t' || json[i] == u'\n' || json[i] == u'\r'))
+        while (at(i) == u' ' || at(i) == u'\t' || at(i) == u'\n' || at(i) == u'\r')
             ++i;
     };
     // A string without escapes (the quote at i): its text, i past the closing quote.
-    const auto plainString = [&]() -> std::optional<QStringView> {
+    const auto plainString = [&]() -> std::optional<View> {
         const qsizetype start = ++i;
-        while (i < n && json[i] != u'"') {
-            if (json[i] == u'\\' || json[i].unicode() < 0x20)
+        while (i < n && at(i) != u'"') {
+            if (at(i) == u'\\' || at(i) < 0x20)
                 return std::nullopt;
             ++i;
         }
@@ -227,8 +256,8 @@ std::optional<QStringList> quickMemberTexts(QStringView json, const QStringList 
             if (c == 0) // the end, or a character no JSON has outside strings
                 return false;
             if (c == u'"') {
-                while (i < n && json[i] != u'"')
-                    i += json[i] == u'\\' ? 2 : 1;
+                while (i < n && at(i) != u'"')
+                    i += at(i) == u'\\' ? 2 : 1;
                 if (i++ >= n)
                     return false;
             } else if (c == u'{' || c == u'[') {
@@ -240,7 +269,7 @@ std::optional<QStringList> quickMemberTexts(QStringView json, const QStringList 
         return true;
     };
 
-    QStringList out(names.size());
+    QList<View> out(names.size());
     QList<bool> seen(names.size(), false);
     skipSpace();
     if (at(i) != u'{')
@@ -254,7 +283,7 @@ std::optional<QStringList> quickMemberTexts(QStringView json, const QStringList 
             skipSpace();
             if (at(i) != u'"')
                 return std::nullopt;
-            const std::optional<QStringView> name = plainString();
+            const std::optional<View> name = plainString();
             if (!name)
                 return std::nullopt;
             skipSpace();
@@ -262,10 +291,10 @@ std::optional<QStringList> quickMemberTexts(QStringView json, const QStringList 
                 return std::nullopt;
             ++i;
             skipSpace();
-            QStringView text;
+            View text;
             const char16_t c = at(i);
             if (c == u'"') {
-                const std::optional<QStringView> value = plainString();
+                const std::optional<View> value = plainString();
                 if (!value)
                     return std::nullopt;
                 text = *value;
@@ -284,24 +313,24 @@ std::optional<QStringList> quickMemberTexts(QStringView json, const QStringList 
                     at(i) == u'.' || at(i) == u'e' || at(i) == u'E')
                     return std::nullopt;
                 text = json.sliced(start, i - start);
-                if (text == u"-0")
-                    text = u"0";
-            } else if (json.sliced(i).startsWith(u"true")) {
-                text = u"true";
+                if (i - start == 2 && c == u'-' && at(start + 1) == u'0')
+                    text = json.sliced(start + 1, 1); // -0 is 0
+            } else if (startsAt(i, "true")) {
+                text = json.sliced(i, 4);
                 i += 4;
-            } else if (json.sliced(i).startsWith(u"false")) {
-                text = u"false";
+            } else if (startsAt(i, "false")) {
+                text = json.sliced(i, 5);
                 i += 5;
-            } else if (json.sliced(i).startsWith(u"null")) {
+            } else if (startsAt(i, "null")) {
                 i += 4;
             } else {
                 return std::nullopt;
             }
-            if (const qsizetype k = names.indexOf(*name); k >= 0) {
+            if (const qsizetype k = indexOfName(*name, names); k >= 0) {
                 if (seen[k])
                     return std::nullopt;
                 seen[k] = true;
-                out[k] = text.toString();
+                out[k] = text;
             }
             skipSpace();
             if (at(i) == u',') {
@@ -324,8 +353,13 @@ std::optional<QStringList> quickMemberTexts(QStringView json, const QStringList 
 
 QStringList jsonMemberTexts(QStringView json, const QStringList &names)
 {
-    if (std::optional<QStringList> quick = quickMemberTexts(json, names))
-        return *std::move(quick);
+    if (const std::optional<QList<QStringView>> quick = quickMembers(json, names)) {
+        QStringList out;
+        out.reserve(quick->size());
+        for (const QStringView text : *quick)
+            out.append(text.toString());
+        return out;
+    }
     const QJsonObject object = QJsonDocument::fromJson(json.toUtf8()).object();
     QStringList out;
     out.reserve(names.size());
@@ -336,6 +370,11 @@ QStringList jsonMemberTexts(QStringView json, const QStringList &names)
                                   : v.toString());
     }
     return out;
+}
+
+std::optional<QList<QByteArrayView>> jsonMemberViews(QByteArrayView json, const QStringList &names)
+{
+    return quickMembers(json, names);
 }
 
 namespace {

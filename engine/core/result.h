@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QByteArrayView>
 #include <QJsonObject>
 #include <QString>
 
@@ -117,5 +118,8 @@ void appendJsonString(QByteArray &out, QStringView text);
 /// building a QJsonObject (a third of an export's time) unless the text needs it: an escape in a string,
 /// a number that is not a small integer, a name given twice, malformed text.
 QStringList jsonMemberTexts(QStringView json, const QStringList &names);
+/// jsonMemberTexts() on UTF-8 text, as views into `json`, with no copy; nullopt where that needs
+/// QJsonDocument (then jsonMemberTexts() of the decoded text gives the answer).
+std::optional<QList<QByteArrayView>> jsonMemberViews(QByteArrayView json, const QStringList &names);
 
 } // namespace mailcaff::core

@@ -22,6 +22,7 @@ namespace {
 
 /// Cells of a row, stored joined by the unit separator (a cell holding one has it replaced by a space).
 constexpr QChar Separator = u'\x1f';
+constexpr char SeparatorByte = '\x1f'; ///< the same in the stored UTF-8
 
 QString joinCells(const QStringList &cells)
 {
@@ -426,43 +427,73 @@ int ListStore::exportCsv(const QString &jobId, const QString &path, const Export
             columns.append(c);
     file.write(
         core::csv::record((options.originalColumns ? list->header : QStringList()) + columns).toUtf8());
-    QSqlQuery q(m_db.connection());
-    storage::readForward(q, m_db.connection());
-    q.prepare(u"SELECT r.position, r.cells, i.input, i.status, i.result FROM list_rows r JOIN job_items i ON "
-              "i.job = r.job AND i.position = r.position WHERE r.job = "_s +
-              JobNumberById + u" ORDER BY r.position"_s);
-    q.addBindValue(jobId);
-    if (!q.exec()) {
+    // Read and written as UTF-8 throughout: the stored text goes to the file without a UTF-16 copy.
+    storage::Utf8Rows q(
+        m_db.connection(),
+        u"SELECT r.position, r.cells, i.input, i.status, i.result FROM list_rows r JOIN job_items i "
+        "ON i.job = r.job AND i.position = r.position WHERE r.job = "_s +
+            JobNumberById + u" ORDER BY r.position"_s,
+        {jobId});
+    if (!q.ok()) {
         if (error)
             *error = u"the list could not be read"_s;
         return -1;
     }
     QStringList fromResult = columns; // what the stored result gives; the address is the row's own
     fromResult.removeAll(u"email"_s);
+    const qsizetype emailAt = columns.indexOf(u"email"_s);
     int written = 0;
     QByteArray chunk;
+    QList<QByteArrayView> cells;
+    QByteArray email;          // the address, when trimming it takes more than ASCII spaces
+    QList<QByteArray> decoded; // the result's members, when reading them takes QJsonDocument
     while (q.next()) {
-        const int position = q.value(0).toInt();
+        const int position = q.text(0).toInt();
         if (options.positions && !options.positions->contains(position))
             continue;
-        if (options.deliverableOnly && q.value(3).toString() != "valid"_L1)
+        if (options.deliverableOnly && q.text(3) != "valid")
             continue;
-        QStringList cells;
+        cells.clear();
         if (options.originalColumns) {
-            cells = q.value(1).toString().split(Separator);
-            while (cells.size() < list->header.size())
-                cells.append(QString()); // a ragged row: its missing cells are empty
-            cells = cells.mid(0, list->header.size());
+            const QByteArrayView joined = q.text(1);
+            for (qsizetype from = 0;;) {
+                const qsizetype at = joined.indexOf(SeparatorByte, from);
+                cells.append(joined.sliced(from, (at < 0 ? joined.size() : at) - from));
+                if (at < 0)
+                    break;
+                from = at + 1;
+            }
+            cells.resize(list->header.size()); // a ragged row: its missing cells are empty
         }
-        const QStringList values = core::jsonMemberTexts(q.value(4).toString(), fromResult);
-        for (qsizetype c = 0, v = 0; c < columns.size(); ++c)
-            cells.append(columns.at(c) == "email"_L1 ? q.value(2).toString().trimmed() : values.at(v++));
-        chunk += core::csv::record(cells).toUtf8();
+        std::optional<QList<QByteArrayView>> values = core::jsonMemberViews(q.text(4), fromResult);
+        if (!values) {
+            decoded.clear();
+            for (const QString &text : core::jsonMemberTexts(QString::fromUtf8(q.text(4)), fromResult))
+                decoded.append(text.toUtf8());
+            values = QList<QByteArrayView>(decoded.cbegin(), decoded.cend());
+        }
+        QByteArrayView address = q.text(2).trimmed();
+        const QByteArrayView input = q.text(2);
+        if (!input.isEmpty() && (uchar(input.front()) >= 0x80 || uchar(input.back()) >= 0x80)) {
+            email = QString::fromUtf8(input).trimmed().toUtf8(); // Unicode spaces too, as the list shows it
+            address = email;
+        }
+        cells.append(values->mid(0, emailAt < 0 ? values->size() : emailAt));
+        if (emailAt >= 0) {
+            cells.append(address);
+            cells.append(values->mid(emailAt));
+        }
+        core::csv::appendRecord(chunk, cells);
         ++written;
         if (chunk.size() > 1 << 20) {
             file.write(chunk);
             chunk.clear();
         }
+    }
+    if (!q.ok()) {
+        if (error)
+            *error = u"the list could not be read to its end"_s;
+        return -1;
     }
     file.write(chunk);
     if (!file.commit()) {

@@ -8,6 +8,7 @@
 #include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QSqlRecord>
 #include <QThread>
 #include <QUrl>
 #include <QUrlQuery>
@@ -902,8 +903,11 @@ struct SqliteCalls
     int (*finalize)(void *) = nullptr;
     const char *(*errmsg)(void *) = nullptr;
     int (*changes)(void *) = nullptr;
+    const unsigned char *(*columnText)(void *, int) = nullptr;
+    int (*columnBytes)(void *, int) = nullptr;
 
     static constexpr int Ok = 0;     // SQLITE_OK
+    static constexpr int Row = 100;  // SQLITE_ROW
     static constexpr int Done = 101; // SQLITE_DONE
 
     /// Null where the library or one of its calls is not found.
@@ -931,6 +935,8 @@ struct SqliteCalls
             find(c.finalize, "sqlite3_finalize");
             find(c.errmsg, "sqlite3_errmsg");
             find(c.changes, "sqlite3_changes");
+            find(c.columnText, "sqlite3_column_text");
+            find(c.columnBytes, "sqlite3_column_bytes");
             return all ? std::optional(c) : std::nullopt;
         }();
         return calls ? &*calls : nullptr;
@@ -968,6 +974,21 @@ public:
     /// Runs the statement with `values`: true or false as it went, nullopt when Qt has to run it.
     std::optional<bool> exec(const QVariantList &values)
     {
+        const std::optional<bool> bound = query(values);
+        if (!bound.value_or(false))
+            return bound;
+        if (m_calls->step(m_statement) != SqliteCalls::Done)
+            return fail(m_statement);
+        m_calls->reset(m_statement);
+        return true;
+    }
+    /// Rows the last statement run on the connection changed.
+    qint64 changes() const { return m_calls->changes(m_connection); }
+
+    /// Binds `values` to a query whose rows then come from step(): true, false when it failed, nullopt
+    /// when Qt has to run it.
+    std::optional<bool> query(const QVariantList &values)
+    {
         if (!m_calls || !std::all_of(values.cbegin(), values.cend(), bindable))
             return std::nullopt;
         if (!m_statement && m_calls->prepare(m_connection, m_sql.constData(), int(m_sql.size()), &m_statement,
@@ -977,13 +998,27 @@ public:
             if (bind(m_statement, i + 1, values.at(i)) != SqliteCalls::Ok)
                 return fail(m_statement);
         }
-        if (m_calls->step(m_statement) != SqliteCalls::Done)
-            return fail(m_statement);
-        m_calls->reset(m_statement);
         return true;
     }
-    /// Rows the last statement run on the connection changed.
-    qint64 changes() const { return m_calls->changes(m_connection); }
+    /// The query's next row: true, false at its end, nullopt when it failed.
+    std::optional<bool> step()
+    {
+        const int result = m_calls->step(m_statement);
+        if (result == SqliteCalls::Row)
+            return true;
+        if (result != SqliteCalls::Done)
+            return fail(m_statement) ? std::optional(false) : std::nullopt;
+        m_calls->reset(m_statement);
+        return false;
+    }
+    /// Column `column` of the current row as UTF-8 text (SQLite writes numbers out), empty for NULL.
+    QByteArrayView text(int column) const
+    {
+        const unsigned char *text = m_calls->columnText(m_statement, column); // before its size
+        return text ? QByteArrayView(reinterpret_cast<const char *>(text),
+                                     m_calls->columnBytes(m_statement, column))
+                    : QByteArrayView();
+    }
 
 private:
     /// Null, or a type bound below (what Qt's driver binds as text, such as dates, goes through Qt).
@@ -1057,6 +1092,68 @@ struct RepeatedStatement::Private
     QSqlQuery query;
     bool preparedInQt = false;
 };
+
+struct Utf8Rows::Private
+{
+    Private(QSqlDatabase db, const QString &statement)
+        : direct(db, statement)
+        , query(db)
+    {
+    }
+    DirectStatement direct;
+    QSqlQuery query;
+    bool viaQt = false;
+    bool ok = false;
+    QList<QByteArray> row; ///< through Qt: the current row
+};
+
+Utf8Rows::Utf8Rows(QSqlDatabase db, const QString &sql, const QVariantList &values)
+    : d(std::make_unique<Private>(db, sql))
+{
+    if (const std::optional<bool> started = d->direct.query(values)) {
+        d->ok = *started;
+        return;
+    }
+    d->viaQt = true;
+    readForward(d->query, db);
+    if (!d->query.prepare(sql))
+        return;
+    for (int i = 0; i < values.size(); ++i)
+        d->query.bindValue(i, values.at(i));
+    d->ok = d->query.exec();
+}
+
+Utf8Rows::~Utf8Rows() = default;
+
+bool Utf8Rows::ok() const
+{
+    return d->ok;
+}
+
+bool Utf8Rows::next()
+{
+    if (!d->ok)
+        return false;
+    if (!d->viaQt) {
+        const std::optional<bool> row = d->direct.step();
+        d->ok = row.has_value();
+        return row.value_or(false);
+    }
+    if (!d->query.next()) {
+        d->ok = d->query.lastError().type() == QSqlError::NoError;
+        return false;
+    }
+    const int columns = d->query.record().count();
+    d->row.resize(columns);
+    for (int i = 0; i < columns; ++i)
+        d->row[i] = d->query.value(i).toString().toUtf8();
+    return true;
+}
+
+QByteArrayView Utf8Rows::text(int column) const
+{
+    return d->viaQt ? QByteArrayView(d->row.at(column)) : d->direct.text(column);
+}
 
 RepeatedStatement::RepeatedStatement(QSqlDatabase db, const QString &sql)
     : d(std::make_unique<Private>(db, sql))

@@ -192,6 +192,28 @@ bool insertRows(QSqlDatabase db, const QString &table, const QStringList &column
                 const std::function<QVariantList(qsizetype)> &row,
                 const std::function<void(qsizetype)> &afterBatch = {});
 
+/// A query's rows read as UTF-8 text, forward only: on SQLite through its own calls (no UTF-16 copy and no
+/// QVariant for each value: most of an export's reading), elsewhere through QSqlQuery.
+class Utf8Rows
+{
+    Q_DISABLE_COPY_MOVE(Utf8Rows)
+public:
+    /// Runs `sql` with `values`, one per placeholder, in order.
+    Utf8Rows(QSqlDatabase db, const QString &sql, const QVariantList &values);
+    ~Utf8Rows();
+    /// False when the query could not run, or failed while its rows were read.
+    bool ok() const;
+    /// Moves to the next row: false at the end, or on a failure (ok() then says so).
+    bool next();
+    /// Column `column` of the current row as UTF-8 (a number as its text, NULL as empty), valid until the
+    /// next call to next().
+    QByteArrayView text(int column) const;
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
 /// One statement run many times in the caller's transaction (an UPDATE for each of a batch's items): on
 /// SQLite its values are bound through SQLite's own calls, as insertRows() binds them (Qt's binding names a
 /// placeholder and looks it up for every value); elsewhere, or for a value Qt binds as text, through Qt.
