@@ -472,8 +472,8 @@ int ListStore::exportCsv(const QString &jobId, const QString &path, const Export
                 decoded.append(text.toUtf8());
             values = QList<QByteArrayView>(decoded.cbegin(), decoded.cend());
         }
-        QByteArrayView address = q.text(2).trimmed();
         const QByteArrayView input = q.text(2);
+        QByteArrayView address = input.trimmed();
         if (!input.isEmpty() && (uchar(input.front()) >= 0x80 || uchar(input.back()) >= 0x80)) {
             email = QString::fromUtf8(input).trimmed().toUtf8(); // Unicode spaces too, as the list shows it
             address = email;
